@@ -1,0 +1,311 @@
+"""Fashion-MNIST: IDX files -> validated in-memory tensors -> batches.
+
+Images stay uint8 in memory, held once; batches are sliced from the whole
+tensor by shuffled index and normalized on the fly, exactly as torchvision's
+ToTensor() + Normalize(0.5, 0.5) would (x / 255 - 0.5) / 0.5.
+
+    train, test = load_fashion_mnist()              # searches, then downloads
+    loader = DataLoader(train, batch_size=1024)     # notebook style, or:
+    for x, y in Batches(train.images, train.labels, 1024, shuffle=True): ...
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .errors import RowrnnError
+
+CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+IMAGE_SIZE = 28
+MEAN, STD = 0.5, 0.5  # the notebook's Normalize((0.5,), (0.5,))
+
+SPLITS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60_000),
+          "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10_000)}
+# SHA-256 of the DECOMPRESSED files: Debian's dataset-fashion-mnist recompresses
+# the official .gz files, so only the decompressed bytes are the same everywhere.
+SHA256 = {
+    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+OFFICIAL_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+SYSTEM_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)  # Debian/Ubuntu: dataset-fashion-mnist
+IDX_IMAGES, IDX_LABELS = 0x00000803, 0x00000801
+MAX_FILE_BYTES = 200 * 2**20  # no Fashion-MNIST file decompresses to more than 48 MB
+
+
+def cache_dir() -> Path:
+    """Where downloads go: $XDG_CACHE_HOME/rowrnn (usually ~/.cache/rowrnn)."""
+    import pooch
+    return Path(pooch.os_cache("rowrnn"))
+
+
+def read_idx(path: Path, *, verify: bool = True) -> torch.Tensor:
+    """One IDX file (gzipped or raw) -> uint8 tensor, every header field checked."""
+    name = path.name
+    try:
+        raw = path.read_bytes()
+    except PermissionError:
+        raise RowrnnError(f"{path}: permission denied: make the file readable (chmod a+r) "
+                          "or point --data-dir elsewhere") from None
+    except OSError as e:
+        raise RowrnnError(f"{path}: cannot read ({e.strerror})") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = _gunzip(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise RowrnnError(f"{path}: damaged or truncated gzip data ({e}): "
+                              "delete it and download it again") from None
+    elif name.endswith(".gz"):
+        raise RowrnnError(f"{path}: not a gzip file although named .gz: "
+                          "delete it and download it again")
+    base = name.removesuffix(".gz")
+    if verify and base in SHA256 and hashlib.sha256(raw).hexdigest() != SHA256[base]:
+        raise RowrnnError(f"{path}: checksum mismatch, the file is corrupt or not Fashion-MNIST: "
+                          "delete it to download it again, or pass --no-verify to use your own IDX data")
+    return _parse_idx(raw, path)
+
+
+def _gunzip(data: bytes) -> bytes:
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = d.decompress(data, MAX_FILE_BYTES)
+    if d.unconsumed_tail:
+        raise OSError(f"decompresses to more than {MAX_FILE_BYTES // 2**20} MB")
+    if not d.eof:
+        raise EOFError("compressed file ended before the end-of-stream marker")
+    return out
+
+
+def _parse_idx(raw: bytes, path: Path) -> torch.Tensor:
+    if len(raw) < 8:
+        raise RowrnnError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
+    magic = struct.unpack(">I", raw[:4])[0]
+    if magic not in (IDX_IMAGES, IDX_LABELS):
+        raise RowrnnError(f"{path}: not an IDX file of unsigned bytes (magic number 0x{magic:08x}, "
+                          f"expected 0x{IDX_IMAGES:08x} for images or 0x{IDX_LABELS:08x} for labels)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise RowrnnError(f"{path}: truncated IDX header")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    expected = header + int(np.prod(shape))
+    if len(raw) != expected:
+        raise RowrnnError(f"{path}: IDX header promises {expected} bytes for shape {shape}, "
+                          f"file has {len(raw)}: it is truncated or damaged; download it again")
+    array = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+    return torch.from_numpy(array.copy())
+
+
+def _find_file(directory: Path, base: str) -> Path:
+    for candidate in (directory / f"{base}.gz", directory / base):
+        if candidate.exists():
+            return candidate
+    raise RowrnnError(f"{directory}: no {base}.gz (or uncompressed {base})")
+
+
+def read_split(directory: Path, split: str, *, verify: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images uint8 (N, 28, 28), labels int64 (N,)) of one split in one directory."""
+    image_base, label_base, count = SPLITS[split]
+    images = read_idx(_find_file(directory, image_base), verify=verify)
+    labels = read_idx(_find_file(directory, label_base), verify=verify)
+    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise RowrnnError(f"{directory}/{image_base}: images are {tuple(images.shape[1:])}, "
+                          f"expected {IMAGE_SIZE}x{IMAGE_SIZE} (is this Fashion-MNIST?)")
+    if labels.ndim != 1:
+        raise RowrnnError(f"{directory}/{label_base}: labels must be 1-dimensional, got shape {tuple(labels.shape)}")
+    if len(images) != len(labels):
+        raise RowrnnError(f"{directory}: {len(images)} {split} images but {len(labels)} labels: "
+                          "the files do not belong together")
+    if len(images) == 0:
+        raise RowrnnError(f"{directory}: the {split} files hold no images")
+    if int(labels.max()) >= len(CLASSES):
+        raise RowrnnError(f"{directory}/{label_base}: label {int(labels.max())} is out of range "
+                          f"(Fashion-MNIST has {len(CLASSES)} classes, 0-9)")
+    if verify and len(images) != count:
+        raise RowrnnError(f"{directory}: {len(images)} {split} images, Fashion-MNIST has {count}")
+    return images, labels.long()
+
+
+def _read_dir(directory: Path, verify: bool):
+    if not directory.exists():
+        raise RowrnnError(f"{directory}: no such directory")
+    if not directory.is_dir():
+        raise RowrnnError(f"{directory}: not a directory")
+    torchvision_layout = directory / "FashionMNIST" / "raw"
+    if torchvision_layout.is_dir() and not any(directory.glob("*-ubyte*")):
+        directory = torchvision_layout
+    return read_split(directory, "train", verify=verify), read_split(directory, "test", verify=verify)
+
+
+def download(directory: Path, base_url: str | None = None) -> Path:
+    """Fetch the four .gz files with pooch; a file failing verification is deleted."""
+    import pooch
+    base_url = base_url or os.environ.get("ROWRNN_DATA_URL") or OFFICIAL_URL
+    logging.getLogger("pooch").setLevel(logging.WARNING)
+    directory.mkdir(parents=True, exist_ok=True)
+    for base in SHA256:
+        target = directory / f"{base}.gz"
+        if target.exists():
+            continue
+        try:
+            # Mirrors (Debian's included) recompress the archives, so the .gz hash is
+            # not fixed: the decompressed SHA-256 is checked right below instead.
+            pooch.retrieve(base_url.rstrip("/") + f"/{base}.gz", known_hash=None,
+                           fname=target.name, path=directory, progressbar=False)
+        except Exception as e:  # requests/urllib errors differ by version: report them all alike
+            raise RowrnnError(f"download of {base}.gz from {base_url} failed ({type(e).__name__}: {e})") from None
+        try:
+            read_idx(target, verify=True)
+        except RowrnnError as e:
+            target.unlink(missing_ok=True)
+            raise RowrnnError(f"downloaded {base}.gz failed verification and was deleted ({e})") from None
+    return directory
+
+
+def find_data(data_dir: str | os.PathLike | None = None, *, verify: bool = True, download_ok: bool = True):
+    """Locate and load both splits; returns (source directory, train tensors, test tensors).
+
+    An explicit data_dir is the only place looked at. Otherwise: $ROWRNN_DATA, the
+    cache directory, the Debian package's directory, then a download into the cache.
+    """
+    if data_dir is not None:
+        directory = Path(data_dir).expanduser()
+        return (directory, *_read_dir(directory, verify))
+    places = []
+    if os.environ.get("ROWRNN_DATA"):
+        places.append(("$ROWRNN_DATA", Path(os.environ["ROWRNN_DATA"]).expanduser()))
+    places.append(("cache", cache_dir()))
+    places += [("system", d) for d in SYSTEM_DIRS]
+    problems = []
+    for label, directory in places:
+        try:
+            return (directory, *_read_dir(directory, verify))
+        except RowrnnError as e:
+            problems.append(f"{label}: {e}")
+    if download_ok:
+        try:
+            directory = download(cache_dir())
+            return (directory, *_read_dir(directory, verify))
+        except RowrnnError as e:
+            problems.append(f"download: {e}")
+    raise RowrnnError("Fashion-MNIST not found; tried " + "; ".join(problems) +
+                      ". Fix: `apt-get install dataset-fashion-mnist`, set ROWRNN_DATA or --data-dir "
+                      "to a directory with the four IDX files, or connect to the internet")
+
+
+class ImageDataset(Dataset):
+    """uint8 images held in memory, served as the notebook's normalized (1, 28, 28) tensors.
+
+    Works with a plain DataLoader; rowrnn's trainer spots it and slices batches
+    from `images` directly instead.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, classes=CLASSES):
+        self.images, self.labels, self.classes = images, labels, list(classes)
+
+    # torchvision-style aliases, so code written for torchvision's FashionMNIST runs
+    @property
+    def data(self) -> torch.Tensor:
+        return self.images
+
+    @property
+    def targets(self) -> torch.Tensor:
+        return self.labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return normalize(self.images[i]).unsqueeze(0), int(self.labels[i])
+
+
+def load_fashion_mnist(data_dir=None, *, verify: bool = True, download_ok: bool = True):
+    """(train, test) ImageDatasets from the first source that verifies."""
+    _, (xtr, ytr), (xte, yte) = find_data(data_dir, verify=verify, download_ok=download_ok)
+    return ImageDataset(xtr, ytr), ImageDataset(xte, yte)
+
+
+def FashionMNIST(root=None, train: bool = True, download: bool = True, verify: bool = True) -> ImageDataset:
+    """torchvision-like constructor; the transform (ToTensor + Normalize(0.5, 0.5)) is built in."""
+    train_set, test_set = load_fashion_mnist(root, verify=verify, download_ok=download)
+    return train_set if train else test_set
+
+
+def normalize(images: torch.Tensor) -> torch.Tensor:
+    """uint8 -> float in [-1, 1], the same operations as ToTensor() then Normalize(0.5, 0.5)."""
+    return images.to(torch.float32).div(255).sub_(MEAN).div_(STD)
+
+
+def shift_and_flip(images: torch.Tensor, max_shift: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
+    """Random per-image shifts of up to max_shift pixels (zero fill) and horizontal flips; uint8 in and out."""
+    B, H, W = images.shape
+    out = images
+    if max_shift:
+        padded = torch.nn.functional.pad(out, (max_shift,) * 4)                       # (B, H+2s, W+2s)
+        dy, dx = torch.randint(0, 2 * max_shift + 1, (2, B, 1), generator=generator).to(images.device)
+        rows = (dy + torch.arange(H, device=images.device))[:, :, None]               # (B, H, 1)
+        cols = (dx + torch.arange(W, device=images.device))[:, None, :]               # (B, 1, W)
+        out = padded[torch.arange(B, device=images.device)[:, None, None], rows, cols]  # (B, H, W)
+    if flip:
+        mask = (torch.rand(B, generator=generator) < 0.5).to(images.device)
+        out = torch.where(mask[:, None, None], out.flip(-1), out)
+    return out
+
+
+class Batches:
+    """Shuffled index slicing of whole tensors: the fast path, no per-sample Python work.
+
+    With world_size > 1 each rank takes its contiguous share of every global batch,
+    so every sample is seen once per epoch across ranks (DistributedSampler without
+    padding). Epoch e's order depends only on (seed, e), which makes resuming exact.
+    """
+
+    def __init__(self, images, labels, batch_size, *, indices=None, shuffle=False, seed=0,
+                 device="cpu", augment_shift=0, augment_flip=False, rank=0, world_size=1):
+        self.images = images.to(device)  # no copy when already there: the dataset is held once
+        self.labels = labels.to(device)
+        self.indices = torch.arange(len(labels)) if indices is None else torch.as_tensor(indices)
+        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.augment_shift, self.augment_flip = augment_shift, augment_flip
+        self.rank, self.world_size, self.epoch = rank, world_size, 0
+        self.device = torch.device(device)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return -(-len(self.indices) // self.batch_size)
+
+    def global_sizes(self) -> list[int]:
+        """Size of each global batch (all ranks together), in order."""
+        n, b = len(self.indices), self.batch_size
+        return [min(b, n - start) for start in range(0, n, b)]
+
+    def global_order(self) -> torch.Tensor:
+        if not self.shuffle:
+            return self.indices
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return self.indices[torch.randperm(len(self.indices), generator=g)]
+
+    def __iter__(self):
+        order = self.global_order().to(self.device)
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch + 500_000)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            share = -(-len(batch) // self.world_size)
+            idx = batch[self.rank * share:(self.rank + 1) * share]
+            x = self.images[idx]                                                  # (b, 28, 28) uint8
+            if self.augment_shift or self.augment_flip:
+                x = shift_and_flip(x, self.augment_shift, self.augment_flip, g)
+            yield normalize(x).unsqueeze(1), self.labels[idx]                     # (b, 1, 28, 28)

@@ -1,0 +1,101 @@
+"""The pictures: learning curves, the prediction grid, the confusion matrix, and how the RNN reads.
+
+Every function takes data (histories, arrays) and returns a matplotlib Figure;
+callers decide where to save it.
+
+    fig = plot_curves(history)        # the notebook's pd.DataFrame(history).plot(logy=True)
+    fig.savefig("curves.png")
+"""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen needed; a notebook's inline backend is set before import anyway
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .data import CLASSES  # noqa: E402
+
+CURVE_KEYS = ("train_loss", "val_loss", "train_metric", "val_metric")
+
+
+def _np(a):
+    return a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
+
+
+def plot_curves(history: dict):
+    """Loss and metric per epoch, train vs validation, log y axis, as the notebook plots its history."""
+    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    for key in CURVE_KEYS:
+        if history.get(key):
+            values = history[key]
+            ax.plot(range(1, len(values) + 1), values, label=key,
+                    linestyle="-" if key.startswith("train") else "--", marker="o", markersize=3)
+    ax.set_yscale("log")
+    ax.set_xlabel("Epoch num.")
+    ax.set_ylabel("loss / macro accuracy (log scale)")
+    ax.set_title("Learning curves")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def plot_predictions(images, labels, predictions, classes=CLASSES, columns=5):
+    """The notebook's grid: each image titled with the expected and predicted class, green if right, red if wrong."""
+    images, labels, predictions = _np(images), _np(labels), _np(predictions)
+    rows = -(-len(images) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.3 * columns, 2.6 * rows), layout="constrained",
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, y, y_hat in zip(axes.flat, images, labels, predictions):
+        right = int(y) == int(y_hat)
+        ax.imshow(image.reshape(28, 28), cmap="Greens" if right else "Reds")
+        ax.set_title(f"Expected: {classes[int(y)]}\nPredicted: {classes[int(y_hat)]}", fontsize=8,
+                     color="darkgreen" if right else "darkred")
+    return fig
+
+
+def plot_confusion(confusion, classes=CLASSES):
+    """Counts in each cell, shading by the row-normalized rate (recall along the diagonal)."""
+    counts = _np(confusion).astype(int)
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(8, 7), layout="constrained")
+    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
+                    color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("Predicted")
+    ax.set_ylabel("Expected")
+    ax.set_title(f"Confusion matrix ({counts.sum()} images, accuracy {np.trace(counts) / max(counts.sum(), 1):.3f})")
+    fig.colorbar(im, ax=ax, label="fraction of the expected class")
+    return fig
+
+
+def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read="rows"):
+    """Each image beside a heat map of its class probabilities after every step read (T x 10)."""
+    images, probs = _np(images), _np(step_probabilities)
+    n, steps = len(images), probs.shape[1]
+    fig, axes = plt.subplots(n, 2, figsize=(9, 3.2 * n), layout="constrained", squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1.6]})
+    unit = {"rows": "rows", "columns": "columns", "rows+columns": "rows and columns"}.get(read, "pixels")
+    for k in range(n):
+        img_ax, heat_ax = axes[k]
+        img_ax.imshow(images[k].reshape(28, 28), cmap="gray")
+        img_ax.set_xticks([])
+        img_ax.set_yticks([])
+        if labels is not None:
+            img_ax.set_title(f"Expected: {classes[int(_np(labels)[k])]}", fontsize=9)
+        im = heat_ax.imshow(probs[k], aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+        heat_ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
+        heat_ax.set_ylabel(f"{unit} read")
+        if steps == 28 or unit in ("rows", "columns"):
+            heat_ax.set_yticks(range(0, steps, 3), [str(t + 1) for t in range(0, steps, 3)], fontsize=7)
+        final = probs[k][-1]
+        heat_ax.set_title(f"Guess after each step: finally {classes[int(final.argmax())]} ({final.max():.0%})",
+                          fontsize=9)
+        fig.colorbar(im, ax=heat_ax, label="probability")
+    return fig

@@ -1,0 +1,86 @@
+"""Any photo or drawing -> a Fashion-MNIST-like 28x28 image -> the model's top classes.
+
+    image = load_image("my_shirt.jpg")            # uint8 (28, 28), light garment on black
+    predict(model, image[None])                   # [[("Shirt", 0.71), ("T-shirt/top", 0.2), ...]]
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import CLASSES, IMAGE_SIZE, normalize
+from .errors import RowrnnError
+
+MAX_PIXELS = 50_000_000  # refuse larger images from their header, before decoding (e.g. 20000 x 20000)
+
+
+def load_image(path) -> torch.Tensor:
+    """PNG/JPEG/... of any size, colour or grey -> uint8 (28, 28) as Fashion-MNIST draws it.
+
+    Grey, fitted into 28x28 keeping the aspect ratio, padded with the background, and
+    inverted when the background is light (Fashion-MNIST garments are light on black).
+    """
+    from PIL import Image, UnidentifiedImageError
+    path = Path(path)
+    if path.is_dir():
+        raise RowrnnError(f"{path}: is a directory: name image files (e.g. {path}/*.png)")
+    if not path.exists():
+        raise RowrnnError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise RowrnnError(f"{path}: empty file (0 bytes): give a PNG or JPEG image")
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            if width * height > MAX_PIXELS:
+                raise RowrnnError(f"{path}: {width}x{height} pixels is over the limit of "
+                                  f"{MAX_PIXELS // 1_000_000} megapixels: shrink it first")
+            if getattr(im, "n_frames", 1) > 1:
+                raise RowrnnError(f"{path}: an animated image with {im.n_frames} frames: save one frame as PNG")
+            grey = _to_grey(im)
+    except (UnidentifiedImageError, Image.DecompressionBombError) as e:
+        raise RowrnnError(f"{path}: not an image PIL can read ({e.__class__.__name__}): give a PNG or JPEG") from None
+    except OSError as e:
+        raise RowrnnError(f"{path}: damaged or unreadable image ({e}): give a PNG or JPEG") from None
+    return fit_to_mnist(grey)
+
+
+def _to_grey(im) -> np.ndarray:
+    """float32 grey in [0, 255], 16-bit and alpha images included (alpha composited over white)."""
+    from PIL import Image
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        a = np.asarray(im, dtype=np.float64)
+        scale = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
+        return (np.clip(a, 0, scale) * (255.0 / scale)).astype(np.float32)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, rgba)
+    return np.asarray(im.convert("L"), dtype=np.float32)
+
+
+def fit_to_mnist(grey: np.ndarray) -> torch.Tensor:
+    """float grey (H, W) -> uint8 (28, 28): aspect-preserving fit, background padding, light-background inversion."""
+    from PIL import Image
+    h, w = grey.shape
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    background = float(np.median(border))
+    scale = IMAGE_SIZE / max(h, w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    resized = np.asarray(Image.fromarray(grey, mode="F").resize((new_w, new_h), Image.Resampling.BOX))
+    canvas = np.full((IMAGE_SIZE, IMAGE_SIZE), background, dtype=np.float32)
+    top, left = (IMAGE_SIZE - new_h) // 2, (IMAGE_SIZE - new_w) // 2
+    canvas[top:top + new_h, left:left + new_w] = resized
+    if background > 127.5:
+        canvas = 255.0 - canvas
+    return torch.from_numpy(np.clip(np.rint(canvas), 0, 255).astype(np.uint8))
+
+
+@torch.no_grad()
+def predict(model, images: torch.Tensor, top: int = 3, classes=CLASSES) -> list[list[tuple[str, float]]]:
+    """uint8 images (N, 28, 28) -> for each, the top classes with their probabilities."""
+    device = next(model.parameters()).device
+    probs = model.eval()(normalize(images).unsqueeze(1).to(device)).float().softmax(dim=1).cpu()  # (N, 10)
+    values, indices = probs.topk(min(top, len(classes)), dim=1)
+    return [[(classes[int(i)], float(v)) for v, i in zip(vs, ids)] for vs, ids in zip(values, indices)]
