@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh Debian/Ubuntu machine (root, Python >= 3.10, package registries only):
+# the real Fashion-MNIST from Debian's package, and an isolated environment in .venv with rowrnn installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+# Pinned: on this kind of machine torch==2.13.0 is a local CPU wheel; an unpinned torch pulls a multi-GB CUDA build.
+.venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'

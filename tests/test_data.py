@@ -1,0 +1,173 @@
+import gzip
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import idx_bytes, synthetic_split, write_dataset
+from rowrnn import data
+from rowrnn.data import Batches, ImageDataset, find_data, load_fashion_mnist, normalize, read_idx, shift_and_flip
+from rowrnn.errors import RowrnnError
+
+
+def test_reads_gzipped_and_raw_idx_identically(tmp_path):
+    gz = write_dataset(tmp_path / "gz", compress=True)
+    raw = write_dataset(tmp_path / "raw", compress=False)
+    (tr_gz, te_gz), (tr_raw, te_raw) = [load_fashion_mnist(d, verify=False) for d in (gz, raw)]
+    images, labels = synthetic_split(400, 0)
+    assert tr_gz.images.dtype == torch.uint8 and tr_gz.images.shape == (400, 28, 28)
+    assert torch.equal(tr_gz.images, torch.from_numpy(images))
+    assert torch.equal(tr_gz.labels, torch.from_numpy(labels).long())
+    assert torch.equal(tr_gz.images, tr_raw.images) and torch.equal(te_gz.labels, te_raw.labels)
+    assert len(te_gz) == 100 and tr_gz.classes[0] == "T-shirt/top" and tr_gz.classes[9] == "Ankle boot"
+
+
+def test_dataset_item_is_the_notebook_transform(data_dir):
+    train, _ = load_fashion_mnist(data_dir, verify=False)
+    x, y = train[3]
+    pixels = train.images[3].numpy().astype(np.float32)
+    expected = (pixels / 255 - 0.5) / 0.5   # ToTensor() then Normalize(0.5, 0.5)
+    assert x.shape == (1, 28, 28) and x.dtype == torch.float32
+    np.testing.assert_array_equal(x[0].numpy(), expected)
+    assert y == int(train.labels[3]) and isinstance(y, int)
+    assert train.data is train.images and train.targets is train.labels  # torchvision aliases
+
+
+def _corrupt(directory, name, content: bytes):
+    (directory / name).write_bytes(content)
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("truncated_gz", "damaged or truncated gzip data"),
+    ("not_gzip", "not a gzip file although named .gz"),
+    ("bad_magic", "not an IDX file of unsigned bytes (magic number 0x00000900"),
+    ("wrong_size", "images are (32, 32), expected 28x28"),
+    ("count_mismatch", "400 train images but 399 labels"),
+    ("label_range", "label 10 is out of range"),
+    ("truncated_raw", "IDX header promises"),
+])
+def test_each_validation_failure_has_its_message(tmp_path, case, expected):
+    d = write_dataset(tmp_path / "d")
+    images, labels = synthetic_split(400, 0)
+    target = "train-images-idx3-ubyte.gz"
+    if case == "truncated_gz":
+        content = (d / target).read_bytes()[:-100]
+    elif case == "not_gzip":
+        content = b"<html>not found</html>"
+    elif case == "bad_magic":
+        content = gzip.compress(b"\x00\x00\x09\x00" + idx_bytes(images)[4:])
+    elif case == "wrong_size":
+        content = gzip.compress(idx_bytes(np.zeros((400, 32, 32), np.uint8)))
+    elif case == "count_mismatch":
+        target, content = "train-labels-idx1-ubyte.gz", gzip.compress(idx_bytes(labels[:-1]))
+    elif case == "label_range":
+        labels[5] = 10
+        target, content = "train-labels-idx1-ubyte.gz", gzip.compress(idx_bytes(labels))
+    else:
+        content = gzip.compress(idx_bytes(images)[:-28])
+    _corrupt(d, target, content)
+    with pytest.raises(RowrnnError) as e:
+        load_fashion_mnist(d, verify=False)
+    assert expected in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_checksum_is_verified_on_decompressed_bytes(tmp_path):
+    d = write_dataset(tmp_path / "d")
+    with pytest.raises(RowrnnError, match="checksum mismatch.*--no-verify"):
+        load_fashion_mnist(d)  # synthetic data is not Fashion-MNIST
+
+
+def test_explicit_directory_is_the_only_place_looked_at(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROWRNN_DATA", str(write_dataset(tmp_path / "env")))
+    with pytest.raises(RowrnnError, match="no such directory"):
+        find_data(tmp_path / "missing", verify=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RowrnnError, match="no train-images-idx3-ubyte.gz"):
+        find_data(tmp_path / "empty", verify=False)
+
+
+def test_search_order_env_then_cache_then_system(isolated_sources, monkeypatch):
+    tmp = isolated_sources
+    system = write_dataset(tmp / "system", seed=3)
+    monkeypatch.setattr(data, "SYSTEM_DIRS", (system,))
+    assert find_data(verify=False)[0] == system
+    cache = write_dataset(tmp / "cache" / "rowrnn", seed=2)
+    assert find_data(verify=False)[0] == cache
+    env = write_dataset(tmp / "env", seed=1)
+    monkeypatch.setenv("ROWRNN_DATA", str(env))
+    assert find_data(verify=False)[0] == env
+    # a broken first source is skipped and the next one that verifies wins
+    (env / "train-images-idx3-ubyte.gz").write_bytes(b"junk")
+    assert find_data(verify=False)[0] == cache
+
+
+def test_nothing_found_lists_every_place_and_the_fixes(isolated_sources):
+    with pytest.raises(RowrnnError) as e:
+        find_data()
+    msg = str(e.value)
+    assert msg.startswith("Fashion-MNIST not found; tried cache:")
+    for part in ("system:", "download: download of train-images-idx3-ubyte.gz from http://127.0.0.1:9/ failed",
+                 "apt-get install dataset-fashion-mnist", "ROWRNN_DATA", "internet"):
+        assert part in msg
+    assert "\n" not in msg
+
+
+def test_torchvision_layout_is_found(tmp_path):
+    write_dataset(tmp_path / "root" / "FashionMNIST" / "raw")
+    train, test = load_fashion_mnist(tmp_path / "root", verify=False)
+    assert len(train) == 400 and len(test) == 100
+
+
+def test_batches_cover_each_index_once_and_reshuffle_per_epoch():
+    images = torch.arange(10).repeat_interleave(784).reshape(10, 28, 28).to(torch.uint8)
+    labels = torch.arange(10)
+    b = Batches(images, labels, 4, indices=[1, 3, 5, 7, 9, 0, 2], shuffle=True, seed=1)
+    assert len(b) == 2 and b.global_sizes() == [4, 3]
+    orders = []
+    for epoch in range(3):
+        b.set_epoch(epoch)
+        ys = torch.cat([y for _, y in b])
+        assert sorted(ys.tolist()) == [0, 1, 2, 3, 5, 7, 9]
+        orders.append(ys.tolist())
+    assert orders[0] != orders[1]
+    b.set_epoch(0)
+    assert torch.cat([y for _, y in b]).tolist() == orders[0]  # epoch order depends only on (seed, epoch)
+    x, y = next(iter(Batches(images, labels, 3)))
+    assert x.shape == (3, 1, 28, 28) and torch.equal(x[:, 0], normalize(images[:3]))
+
+
+def test_batches_shard_each_global_batch_across_ranks():
+    images, labels = torch.zeros(11, 28, 28, dtype=torch.uint8), torch.arange(11)
+    shards = [Batches(images, labels, 4, shuffle=True, seed=5, rank=r, world_size=3) for r in range(3)]
+    single = Batches(images, labels, 4, shuffle=True, seed=5)
+    per_rank = [[y.tolist() for _, y in s] for s in shards]
+    for step, global_batch in enumerate(y.tolist() for _, y in single):
+        assert sum((per_rank[r][step] for r in range(3)), []) == global_batch
+
+
+def test_shift_and_flip_moves_pixels_and_fills_with_black():
+    img = torch.zeros(1, 28, 28, dtype=torch.uint8)
+    img[0, 10, 20] = 255
+    g = torch.Generator().manual_seed(0)
+    outs = torch.cat([shift_and_flip(img, 2, False, g) for _ in range(50)])
+    ys, xs = (outs == 255).nonzero()[:, 1], (outs == 255).nonzero()[:, 2]
+    assert len(ys) == 50 and set(ys.tolist()) <= set(range(8, 13)) and set(xs.tolist()) <= set(range(18, 23))
+    assert len(set(zip(ys.tolist(), xs.tolist()))) > 5
+    flipped = torch.cat([shift_and_flip(img, 0, True, g) for _ in range(50)])
+    cols = set((flipped == 255).nonzero()[:, 2].tolist())
+    assert cols == {20, 7}
+
+
+def test_dataset_works_with_a_plain_dataloader(data_dir):
+    train, _ = load_fashion_mnist(data_dir, verify=False)
+    x, y = next(iter(torch.utils.data.DataLoader(train, batch_size=8)))
+    assert x.shape == (8, 1, 28, 28) and y.dtype == torch.int64
+
+
+def test_gz_bomb_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "MAX_FILE_BYTES", 1000)
+    d = write_dataset(tmp_path / "d")
+    with pytest.raises(RowrnnError, match="decompresses to more than"):
+        read_idx(d / "train-images-idx3-ubyte.gz", verify=False)

@@ -1,0 +1,169 @@
+import re
+
+import pytest
+import torch
+from torch import nn
+
+from rowrnn.config import PRESETS, build_config
+from rowrnn.models import (MODELS, READOUTS, READS, RECURRENT_CELLS, CNNClassifier, ElmanRNN, RNNClassifier,
+                           build_model, count_parameters, pixel_permutation)
+
+x4 = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+
+
+def test_defaults_are_the_notebook_model():
+    model = RNNClassifier()
+    assert count_parameters(model) == 394
+    assert [n for n, _ in model.named_parameters()] == [
+        "rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "fc.weight", "fc.bias"]
+
+    class NotebookModel(nn.Module):  # the notebook's own class
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.RNN(input_size=28, hidden_size=8, batch_first=True)
+            self.fc = nn.Linear(8, 10)
+
+        def forward(self, x):
+            x = x.squeeze(1)
+            out, _ = self.rnn(x)
+            return self.fc(out[:, -1, :])
+
+    notebook = NotebookModel()
+    model.load_state_dict(notebook.state_dict())  # a notebook state_dict maps over unchanged
+    torch.testing.assert_close(model(x4), notebook(x4), rtol=0, atol=0)
+
+
+def test_stacked_preset_has_three_rnn8_layers():
+    model = build_model(build_config("stacked").model)
+    assert model.rnn.num_layers == 3 and model.rnn.hidden_size == 8
+    assert count_parameters(model) == 394 + 2 * (8 * 8 + 8 * 8 + 16)
+
+
+@pytest.mark.parametrize("cell", list(RECURRENT_CELLS))
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("readout", READOUTS)
+def test_every_cell_and_readout_runs_forward_and_backward(cell, bidirectional, readout):
+    model = RNNClassifier(cell=cell, hidden_size=6, num_layers=2, bidirectional=bidirectional, readout=readout)
+    out = model(x4)
+    assert out.shape == (4, 10)
+    out.sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    gates = {"rnn": 1, "elman": 1, "gru": 3, "lstm": 4}[cell]
+    d = 2 if bidirectional else 1
+    per_layer = lambda i: d * gates * (6 * i + 6 * 6 + 12)
+    feats = 6 * d * (2 if readout == "mean+max" else 1)
+    assert count_parameters(model) == per_layer(28) + per_layer(6 * d) + feats * 10 + 10
+
+
+@pytest.mark.parametrize("read, steps, features", [
+    ("rows", 28, 28), ("columns", 28, 28), ("pixels", 784, 1), ("permuted-pixels", 784, 1)])
+def test_reading_orders_build_the_right_sequences(read, steps, features):
+    img = torch.arange(784.0).reshape(1, 1, 28, 28)
+    model = RNNClassifier(read=read, permutation_seed=7)
+    (seq,) = model.sequences(img)
+    assert seq.shape == (1, steps, features) and model.num_steps == steps
+    if read == "rows":
+        assert seq[0, 2, 5] == img[0, 0, 2, 5]
+    if read == "columns":
+        assert seq[0, 2, 5] == img[0, 0, 5, 2]
+    if read == "pixels":
+        assert seq[0, :, 0].tolist() == list(range(784))
+    if read == "permuted-pixels":
+        assert seq[0, :, 0].long().tolist() == pixel_permutation(7).tolist()
+        assert sorted(seq[0, :, 0].tolist()) == list(range(784))
+
+
+def test_rows_plus_columns_uses_two_readers():
+    model = RNNClassifier(read="rows+columns", hidden_size=5)
+    rows, cols = model.sequences(x4)
+    assert torch.equal(cols, rows.transpose(1, 2))
+    assert model.fc.in_features == 10 and model(x4).shape == (4, 10)
+
+
+def test_permutation_is_fixed_by_the_seed_and_saved_with_the_weights():
+    a, b = RNNClassifier(read="permuted-pixels", permutation_seed=3), RNNClassifier(read="permuted-pixels", permutation_seed=3)
+    assert torch.equal(a.permutation, b.permutation)
+    assert not torch.equal(a.permutation, pixel_permutation(4))
+    assert "permutation" in a.state_dict()
+
+
+def test_bidirectional_last_readout_uses_each_directions_final_state():
+    model = RNNClassifier(cell="gru", hidden_size=4, bidirectional=True)
+    out, _ = model.rnn(model.sequences(x4)[0])
+    features = model._features(out)
+    torch.testing.assert_close(features[:, :4], out[:, -1, :4])
+    torch.testing.assert_close(features[:, 4:], out[:, 0, 4:])
+
+
+@pytest.mark.parametrize("num_layers, bidirectional, nonlinearity",
+                         [(1, False, "tanh"), (2, False, "relu"), (2, True, "tanh")])
+def test_elman_matches_torch_rnn_forward_and_gradients(num_layers, bidirectional, nonlinearity):
+    torch.manual_seed(0)
+    ref = nn.RNN(28, 16, num_layers=num_layers, bidirectional=bidirectional, nonlinearity=nonlinearity,
+                 batch_first=True)
+    mine = ElmanRNN(28, 16, num_layers=num_layers, bidirectional=bidirectional, nonlinearity=nonlinearity)
+    mine.load_state_dict(ref.state_dict())
+    x = torch.randn(5, 28, 28)
+    (out_ref, h_ref), (out_mine, h_mine) = ref(x), mine(x)
+    torch.testing.assert_close(out_mine, out_ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(h_mine, h_ref, atol=1e-5, rtol=1e-5)
+    out_ref.square().sum().backward()
+    out_mine.square().sum().backward()
+    for (name, p_ref), p_mine in zip(ref.named_parameters(), mine.parameters()):
+        torch.testing.assert_close(p_mine.grad, p_ref.grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+@pytest.mark.parametrize("kwargs, valid", [
+    ({"cell": "transformer"}, "rnn, gru, lstm, elman"),
+    ({"readout": "first"}, "last, mean, max, mean+max"),
+    ({"read": "diagonal"}, "rows, columns, rows+columns, pixels, permuted-pixels"),
+    ({"nonlinearity": "sigmoid"}, "tanh, relu"),
+])
+def test_invalid_options_name_the_valid_ones(kwargs, valid):
+    with pytest.raises(ValueError, match=re.escape(f"valid: {valid}")):
+        RNNClassifier(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"cell": "gru", "bidirectional": True, "readout": "mean+max"}, {"cell": "lstm", "read": "rows+columns"},
+    {"read": "columns", "readout": "max"}])
+def test_step_probabilities_rows_sum_to_one_and_end_at_the_answer(kwargs):
+    model = RNNClassifier(hidden_size=6, **kwargs).eval()
+    probs = model.step_probabilities(x4)
+    assert probs.shape == (4, 28, 10)
+    torch.testing.assert_close(probs.sum(-1), torch.ones(4, 28))
+    torch.testing.assert_close(probs[:, -1], model(x4).softmax(-1))
+    # after t rows the guess equals the model run on the first t rows only
+    torch.testing.assert_close(probs[:, 9], model(x4, steps=10).softmax(-1))
+
+
+def test_step_probabilities_can_subsample_long_sequences():
+    model = RNNClassifier(read="pixels", hidden_size=4).eval()
+    probs = model.step_probabilities(x4[:1], num_points=5)
+    assert probs.shape == (1, 5, 10)
+    torch.testing.assert_close(probs[:, -1], model(x4[:1]).softmax(-1))
+
+
+def test_cnn_baseline_is_two_conv_layers_under_100k():
+    model = CNNClassifier()
+    assert sum(isinstance(m, nn.Conv2d) for m in model.modules()) == 2
+    assert count_parameters(model) < 100_000 and model(x4).shape == (4, 10)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_every_preset_builds(preset):
+    cfg = build_config(preset)
+    model = build_model(cfg.model)
+    assert model(x4).shape == (4, 10)
+    assert type(model) is MODELS[cfg.model.arch]
+
+
+def test_tiny_preset_keeps_the_notebook_budget():
+    assert count_parameters(build_model(build_config("tiny").model)) == 394
+
+
+def test_orthogonal_init_gives_orthogonal_recurrent_weights():
+    model = RNNClassifier(cell="gru", hidden_size=8, init="orthogonal")
+    for gate in model.rnn.weight_hh_l0.split(8):
+        torch.testing.assert_close(gate @ gate.T, torch.eye(8), atol=1e-5, rtol=0)
+    assert model.rnn.bias_ih_l0.abs().sum() == 0

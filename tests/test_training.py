@@ -1,0 +1,145 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Subset, TensorDataset, random_split
+from torchmetrics.classification import MulticlassAccuracy
+
+import rowrnn
+from rowrnn.data import load_fashion_mnist, normalize
+from rowrnn.training import get_device, lr_factor
+
+
+@pytest.fixture
+def train_set(data_dir):
+    return load_fashion_mnist(data_dir, verify=False)[0]
+
+
+def _course_call(model, loader, epochs=2, lr=1e-2, **kwargs):
+    return rowrnn.train(model, loader, epochs, nn.CrossEntropyLoss(), torch.optim.Adam(model.parameters(), lr=lr),
+                        **kwargs)
+
+
+@pytest.mark.parametrize("split, metric, keys", [
+    (None, False, ["train_loss"]),
+    (None, True, ["train_loss", "train_metric"]),
+    (0.2, False, ["train_loss", "val_loss"]),
+    (0.2, True, ["train_loss", "train_metric", "val_loss", "val_metric"]),
+])
+def test_history_keys_order_and_lengths(train_set, split, metric, keys):
+    torch.manual_seed(0)
+    history = _course_call(rowrnn.RNNClassifier(), DataLoader(train_set, batch_size=64, shuffle=True), epochs=3,
+                           validation_split=split, metric_fn=MulticlassAccuracy(num_classes=10) if metric else None,
+                           verbose=False, seed=0)
+    assert list(history) == keys
+    assert all(len(v) == 3 and all(isinstance(x, float) for x in v) for v in history.values())
+
+
+def _macro_accuracy(logits, labels):
+    preds = logits.argmax(1)
+    return torch.stack([(preds[labels == k] == k).float().mean() for k in labels.unique()]).mean().item()
+
+
+def test_val_metric_is_macro_accuracy_of_the_validation_split(train_set):
+    torch.manual_seed(0)
+    model = rowrnn.RNNClassifier()
+    history = _course_call(model, DataLoader(train_set, batch_size=64, shuffle=True), epochs=2,
+                           validation_split=0.25, metric_fn=MulticlassAccuracy(num_classes=10), verbose=False, seed=7)
+    _, val_idx = random_split(range(len(train_set)), [0.75, 0.25], generator=torch.Generator().manual_seed(7))
+    idx = torch.tensor(list(val_idx))
+    with torch.no_grad():
+        logits = model.eval()(normalize(train_set.images[idx]).unsqueeze(1))
+    labels = train_set.labels[idx]
+    assert len(idx) == 100
+    assert history["val_metric"][-1] == pytest.approx(_macro_accuracy(logits, labels), abs=1e-6)
+    micro = (logits.argmax(1) == labels).float().mean().item()
+    assert abs(micro - history["val_metric"][-1]) > 1e-3  # the split is unbalanced: macro and micro differ
+    assert history["val_loss"][-1] == pytest.approx(nn.functional.cross_entropy(logits, labels).item(), abs=1e-5)
+
+
+def test_train_loss_is_the_sample_weighted_mean(train_set):
+    """With lr=0 the model is fixed, so the epoch loss must equal the loss over all 400 images (batches 64 x 6 + 16)."""
+    torch.manual_seed(0)
+    model = rowrnn.RNNClassifier()
+    history = _course_call(model, DataLoader(train_set, batch_size=64, shuffle=True), epochs=1, lr=0.0,
+                           metric_fn=MulticlassAccuracy(num_classes=10), verbose=False, seed=0)
+    with torch.no_grad():
+        logits = model(normalize(train_set.images).unsqueeze(1))
+    assert history["train_loss"][0] == pytest.approx(nn.functional.cross_entropy(logits, train_set.labels).item(), rel=1e-5)
+    assert history["train_metric"][0] == pytest.approx(_macro_accuracy(logits, train_set.labels), abs=1e-6)
+
+
+def test_fast_path_and_dataloader_fallback_agree(train_set):
+    """rowrnn's dataset goes through the fast iterator, a TensorDataset through DataLoaders: same numbers."""
+    plain = TensorDataset(normalize(train_set.images).unsqueeze(1), train_set.labels)
+    results = []
+    for ds in (train_set, plain):
+        torch.manual_seed(1)
+        model = rowrnn.RNNClassifier()
+        results.append(_course_call(model, DataLoader(ds, batch_size=50, shuffle=True), epochs=1, lr=0.0,
+                                    validation_split=0.1, metric_fn=MulticlassAccuracy(num_classes=10),
+                                    verbose=False, seed=3))
+    for key in results[0]:
+        assert results[0][key] == pytest.approx(results[1][key], rel=1e-5), key
+
+
+def test_training_learns_the_synthetic_task(train_set):
+    torch.manual_seed(0)
+    history = _course_call(rowrnn.RNNClassifier(hidden_size=16), DataLoader(train_set, batch_size=32, shuffle=True),
+                           epochs=15, validation_split=0.2, metric_fn=MulticlassAccuracy(num_classes=10),
+                           verbose=False, seed=0)
+    assert history["train_loss"][-1] < history["train_loss"][0] * 0.5
+    assert history["val_metric"][-1] > 0.8
+
+
+def test_verbose_prints_one_line_per_epoch_with_seconds(train_set, capsys):
+    _course_call(rowrnn.RNNClassifier(), DataLoader(train_set, batch_size=128), epochs=2, validation_split=0.1,
+                 metric_fn=MulticlassAccuracy(num_classes=10), seed=0)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("Epoch 1/2: train_loss=") and "val_metric=" in lines[0] and lines[0].endswith(" s)")
+
+
+def test_seed_makes_the_course_helper_reproducible(train_set):
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        runs.append(_course_call(rowrnn.RNNClassifier(), DataLoader(train_set, batch_size=64, shuffle=True),
+                                 validation_split=0.1, verbose=False, seed=11))
+    assert runs[0] == runs[1]
+
+
+def test_evaluate_returns_loss_and_metric(train_set):
+    torch.manual_seed(0)
+    model = rowrnn.RNNClassifier()
+    loader = DataLoader(Subset(train_set, range(100)), batch_size=30)
+    out = rowrnn.evaluate(model=model, data_loader=loader, criterion=nn.CrossEntropyLoss(),
+                          metric_fn=MulticlassAccuracy(num_classes=10))
+    with torch.no_grad():
+        logits = model(normalize(train_set.images[:100]).unsqueeze(1))
+    assert set(out) == {"loss", "metric"}
+    assert out["loss"] == pytest.approx(nn.functional.cross_entropy(logits, train_set.labels[:100]).item(), rel=1e-5)
+    assert out["metric"] == pytest.approx(_macro_accuracy(logits, train_set.labels[:100]), abs=1e-6)
+    fast = rowrnn.evaluate(model=model, data_loader=DataLoader(train_set, batch_size=64), criterion=nn.CrossEntropyLoss())
+    assert fast["metric"] is None and math.isfinite(fast["loss"])
+
+
+def test_get_device_is_one_of_the_course_names():
+    assert get_device() in ("cuda", "mps", "cpu")
+    assert get_device() == ("cuda" if torch.cuda.is_available() else get_device())
+
+
+@pytest.mark.parametrize("schedule, expected", [
+    ("constant", [1.0, 1.0, 1.0]),
+    ("cosine", [1.0, 0.5, 0.0]),
+    ("onecycle", [1 / 25, None, 1 / 25 / 1e4]),
+])
+def test_lr_schedules(schedule, expected):
+    values = [lr_factor(schedule, s, 100) for s in (0, 50, 100)]
+    for v, e in zip(values, expected):
+        if e is not None:
+            assert v == pytest.approx(e, abs=1e-9)
+    if schedule == "onecycle":
+        assert lr_factor(schedule, 30, 100) == pytest.approx(1.0)
+        assert max(lr_factor(schedule, s, 100) for s in range(100)) == pytest.approx(1.0)
