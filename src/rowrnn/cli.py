@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -98,6 +99,8 @@ def build_parser() -> Parser:
 
 
 def main(argv=None) -> int:
+    import matplotlib
+    matplotlib.use("Agg")  # the CLI only writes PNG files
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -115,7 +118,6 @@ def main(argv=None) -> int:
 # ----------------------------------------------------------------------------- commands
 
 def _is_main_process() -> bool:
-    import os
     return os.environ.get("RANK", "0") == "0"
 
 
@@ -226,7 +228,7 @@ def cmd_predict(args) -> int:
 
     from . import runs
     from .data import CLASSES, load_fashion_mnist
-    from .predict import load_image, predict
+    from .inference import load_image, predict
     if not args.images and not args.test_index:
         raise RowrnnError("nothing to predict: name image files or use --test-index N")
     if args.top < 1:

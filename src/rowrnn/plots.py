@@ -8,13 +8,10 @@ callers decide where to save it.
 """
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")  # no screen needed; a notebook's inline backend is set before import anyway
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .data import CLASSES  # noqa: E402
+from .data import CLASSES
 
 CURVE_KEYS = ("train_loss", "val_loss", "train_metric", "val_metric")
 

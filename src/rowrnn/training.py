@@ -346,11 +346,11 @@ def fit(cfg: RunConfig, run_dir, *, resume: bool = False, train_set: ImageDatase
             if world > 1:
                 net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
             train_idx, val_idx = split_indices(len(train_set), tc.val_split, tc.seed)
+            images, labels = train_set.images.to(device), train_set.labels.to(device)  # once, for both splits
             common = dict(device=device, rank=rank, world_size=world)
-            train_batches = Batches(train_set.images, train_set.labels, tc.batch_size, indices=train_idx,
-                                    shuffle=True, seed=tc.seed, augment_shift=tc.augment_shift,
-                                    augment_flip=tc.augment_flip, **common)
-            val_batches = Batches(train_set.images, train_set.labels, tc.batch_size, indices=val_idx, **common)
+            train_batches = Batches(images, labels, tc.batch_size, indices=train_idx, shuffle=True, seed=tc.seed,
+                                    augment_shift=tc.augment_shift, augment_flip=tc.augment_flip, **common)
+            val_batches = Batches(images, labels, tc.batch_size, indices=val_idx, **common)
             criterion = nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
             metric = MulticlassAccuracy(num_classes=10).to(device)
             steps_per_epoch, total_steps = len(train_batches), len(train_batches) * tc.epochs

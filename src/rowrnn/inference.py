@@ -2,6 +2,7 @@
 
     image = load_image("my_shirt.jpg")            # uint8 (28, 28), light garment on black
     predict(model, image[None])                   # [[("Shirt", 0.71), ("T-shirt/top", 0.2), ...]]
+    predict_files("runs/demo", ["my_shirt.jpg"])  # the same, from a saved run
 """
 from __future__ import annotations
 
@@ -75,6 +76,13 @@ def fit_to_mnist(grey: np.ndarray) -> torch.Tensor:
     if background > 127.5:
         canvas = 255.0 - canvas
     return torch.from_numpy(np.clip(np.rint(canvas), 0, 255).astype(np.uint8))
+
+
+def predict_files(path, images, weights: str = "best", top: int = 3) -> list[list[tuple[str, float]]]:
+    """Top classes for image files, with a saved run (directory or .safetensors beside config.json)."""
+    from .runs import load_model
+    model, _ = load_model(path, weights)
+    return predict(model, torch.stack([load_image(p) for p in images]), top=top)
 
 
 @torch.no_grad()
