@@ -90,6 +90,18 @@ def build_parser() -> Parser:
     p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files")
     p.set_defaults(func=cmd_plot)
 
+    p = sub.add_parser("bench", formatter_class=fmt, help="time epochs: notebook pipeline vs rowrnn vs compute limit",
+                       description="Seconds per epoch (train + validation) three ways: (a) the notebook's per-sample "
+                                   "PIL pipeline, (b) rowrnn's trainer, (c) pure compute on pre-built batches.")
+    p.add_argument("--epochs", type=int, default=3, help="timed epochs per way, after one warm-up epoch")
+    p.add_argument("--configs", default="notebook,stacked,gru128", help="comma-separated benchmark configs")
+    p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files (default: search)")
+    p.add_argument("--no-verify", dest="verify", action="store_false", help="skip the Fashion-MNIST checksums")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the full result as JSON")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"],
+                   help="where (a), (b), (c) and inference run")
+    p.set_defaults(func=cmd_bench)
+
     p = sub.add_parser("summary", formatter_class=fmt, help="layer-by-layer summary with the true parameter count")
     p.add_argument("run", type=Path, nargs="?", default=None, help="a run directory (default: build from flags)")
     p.add_argument("--preset", default="notebook", choices=list(PRESETS), help="starting configuration")
@@ -294,4 +306,14 @@ def cmd_summary(args) -> int:
                               col_names=("input_size", "output_size", "num_params"))
     print(stats)
     print(f"trainable parameters: {count_parameters(model):,}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from . import bench
+    configs = [name.strip() for name in args.configs.split(",") if name.strip()]
+    result = bench.run_benchmark(configs=configs, epochs=args.epochs, data_dir=args.data_dir, verify=args.verify,
+                                 out_json=args.json, device=args.device,
+                                 log=lambda message: print(message, file=sys.stderr, flush=True))
+    print(bench.format_table(result))
     return 0

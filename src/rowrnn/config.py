@@ -118,6 +118,8 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
 
     def validate(self) -> "RunConfig":
+        if self.data.data_dir is not None:
+            self.data.data_dir = str(self.data.data_dir)  # a Path must survive config.json
         self.model.validate()
         self.train.validate()
         return self

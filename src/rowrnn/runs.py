@@ -164,8 +164,8 @@ def load_config(run_dir: Path) -> RunConfig:
         raise RowrnnError(msg if str(run_dir) in msg else f"{run_dir / CONFIG_FILE}: {msg}") from None
 
 
-def load_resume_state(run_dir: Path, cfg: RunConfig) -> dict:
-    """The last completed epoch's state, after checking that cfg is the run's own config."""
+def load_resume_state(run_dir: Path, cfg: RunConfig) -> dict | None:
+    """The last completed epoch's state (None before the first), after checking that cfg is the run's own."""
     saved = load_config(run_dir)
     diffs = config_differences(saved, cfg)
     if diffs:
@@ -173,7 +173,7 @@ def load_resume_state(run_dir: Path, cfg: RunConfig) -> dict:
                           "resume without those flags, or start a new run")
     path = Path(run_dir) / STATE_FILE
     if not path.is_file():
-        raise RowrnnError(f"{run_dir}: no {STATE_FILE} (no epoch was completed): start it again without --resume")
+        return None  # stopped before its first epoch ended: resuming starts from the beginning
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle refusals and damage both surface as various exception types

@@ -1,0 +1,103 @@
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import write_dataset
+
+from rowrnn.bench import BENCH_CONFIGS, WAYS, NotebookDataset, _notebook_transform, format_table, run_benchmark
+from rowrnn.data import load_fashion_mnist, normalize
+from rowrnn.errors import RowrnnError
+
+HEADER = ("| config | params | (a) notebook pipeline s/epoch | (b) rowrnn s/epoch | (c) compute limit s/epoch "
+          "| a/b | b/c | inference img/s |")
+
+
+def test_run_benchmark_on_synthetic_data(tmp_path):
+    data = write_dataset(tmp_path / "data")
+    out = tmp_path / "bench.json"
+    result = run_benchmark(configs=["notebook"], epochs=1, data_dir=data, verify=False, out_json=out)
+
+    assert set(result) == {"machine", "settings", "configs", "peak_rss_mb", "peak_rss_command"}
+    assert set(result["machine"]) >= {"platform", "cpu", "cpu_count", "torch", "torch_threads", "command"}
+    assert result["machine"]["torch"] == torch.__version__
+    assert result["settings"] == {"epochs": 1, "warmup_epochs": 1, "device": "cpu", "data_dir": str(data),
+                                  "verify": False, "train_images": 400, "test_images": 100,
+                                  "notebook_transform": _notebook_transform()[1]}
+    assert list(result["configs"]) == ["notebook"]
+    r = result["configs"]["notebook"]
+    assert r["params"] == 394 and r["batch_size"] == 1024
+    for way in WAYS:
+        assert len(r["seconds"][way]) == 1
+        assert math.isfinite(r["median_s"][way]) and r["median_s"][way] > 0
+        assert r["median_s"][way] == r["seconds"][way][0]
+    m = r["median_s"]
+    assert r["speedup_over_notebook"] == m["notebook_pipeline"] / m["rowrnn"]
+    assert r["overhead_over_compute"] == m["rowrnn"] / m["compute_limit"]
+    assert math.isfinite(r["inference_images_per_s"]) and r["inference_images_per_s"] > 0
+    # a Python process that imported torch cannot fit in 50 MB: the child was measured, not the launcher
+    assert isinstance(result["peak_rss_mb"], int) and result["peak_rss_mb"] > 50
+    assert result["peak_rss_command"].endswith(f"--data-dir {data} --no-verify")
+    assert json.loads(out.read_text()) == result
+    assert format_table(result).splitlines()[0] == HEADER
+
+
+def test_format_table_golden():
+    result = {
+        "machine": {"device": "cpu", "cpu": "Test CPU", "usable_cpus": 2, "torch": "2.5.0", "torch_threads": 2},
+        "settings": {"epochs": 3, "warmup_epochs": 1, "train_images": 60000},
+        "configs": {"notebook": {"params": 394, "median_s": {"notebook_pipeline": 12.345, "rowrnn": 0.51234,
+                                                             "compute_limit": 0.4},
+                                 "speedup_over_notebook": 24.0953, "overhead_over_compute": 1.28085,
+                                 "inference_images_per_s": 123456.7}},
+        "peak_rss_mb": 512,
+    }
+    assert format_table(result) == "\n".join([
+        HEADER,
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
+        "| notebook | 394 | 12.3 | 0.512 | 0.4 | 24.1 | 1.28 | 123,457 |",
+        "",
+        "Seconds per epoch: median of 3 timed after 1 warm-up; 60,000 training images; cpu on Test CPU (2 usable CPUs, "
+        "torch 2.5.0, 2 threads).",
+        "Peak RSS of `rowrnn train --epochs 1`: 512 MB.",
+    ])
+
+
+def test_notebook_dataset_serves_what_rowrnn_serves(data_dir):
+    train_set, _ = load_fashion_mnist(data_dir, verify=False)
+    dataset = NotebookDataset(train_set.images, train_set.labels, _notebook_transform()[0])
+    for i in (0, 7, 399):
+        x, y = dataset[i]
+        assert x.shape == (1, 28, 28) and x.dtype == torch.float32
+        assert torch.equal(x, normalize(train_set.images[i]).unsqueeze(0))
+        assert y == int(train_set.labels[i])
+
+
+def test_unknown_config_is_a_user_error():
+    with pytest.raises(RowrnnError, match="unknown benchmark configs \\['rnn8'\\]: choose from "
+                                          + ", ".join(BENCH_CONFIGS)):
+        run_benchmark(configs=["notebook", "rnn8"])
+
+
+def test_cli_passes_flags_and_prints_the_table(monkeypatch, capsys):
+    from rowrnn import bench
+    from rowrnn.cli import main
+    calls = []
+    monkeypatch.setattr(bench, "run_benchmark", lambda **kw: calls.append(kw) or {"configs": {}, **GOLDEN_SHELL})
+    assert main(["bench", "--epochs", "2", "--configs", "notebook, gru128", "--data-dir", "d", "--no-verify",
+                 "--json", "r.json"]) == 0
+    assert {k: v for k, v in calls[0].items() if k != "log"} == {
+        "configs": ["notebook", "gru128"], "epochs": 2, "data_dir": "d", "verify": False, "out_json": Path("r.json"),
+        "device": "cpu"}
+    assert capsys.readouterr().out.splitlines()[0] == HEADER
+
+
+def test_cli_reports_user_errors(capsys):
+    from rowrnn.cli import main
+    assert main(["bench", "--configs", "bogus"]) == 2
+    assert capsys.readouterr().err.startswith("rowrnn: error: unknown benchmark configs ['bogus']")
+
+
+GOLDEN_SHELL = {"machine": {"device": "cpu", "cpu": "c", "usable_cpus": 1, "torch": "t", "torch_threads": 1},
+                "settings": {"epochs": 2, "warmup_epochs": 1, "train_images": 1}}
