@@ -74,6 +74,13 @@ class EpochResult:
     max_grad_norm: float = 0.0
 
 
+def _total_norm(params) -> torch.Tensor:
+    grads = [p.grad for p in params if p.grad is not None]
+    if hasattr(nn.utils, "get_total_norm"):  # torch >= 2.6
+        return nn.utils.get_total_norm(grads)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+
+
 def _distributed() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
 
@@ -111,9 +118,10 @@ def run_epoch(model, batches, criterion, *, optimizer=None, metric_fn=None, devi
                 # the result the gradient of the GLOBAL batch mean, uneven shares included.
                 scale = n * world / global_sizes[i] if global_sizes is not None else 1.0
                 (loss * scale).backward()
-                if clip_grad_norm or track_grad_norm:
-                    norm = nn.utils.clip_grad_norm_(params, clip_grad_norm or float("inf"))
-                    max_norm = max(max_norm, float(norm))
+                if clip_grad_norm:
+                    max_norm = max(max_norm, float(nn.utils.clip_grad_norm_(params, clip_grad_norm)))
+                elif track_grad_norm:
+                    max_norm = max(max_norm, float(_total_norm(params)))
                 optimizer.step()
             value = loss.item()
             if not math.isfinite(value):
@@ -352,7 +360,7 @@ def fit(cfg: RunConfig, run_dir, *, resume: bool = False, train_set: ImageDatase
                                     augment_shift=tc.augment_shift, augment_flip=tc.augment_flip, **common)
             val_batches = Batches(images, labels, tc.batch_size, indices=val_idx, **common)
             criterion = nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
-            metric = MulticlassAccuracy(num_classes=10).to(device)
+            metric = MulticlassAccuracy(num_classes=10, validate_args=False).to(device)
             steps_per_epoch, total_steps = len(train_batches), len(train_batches) * tc.epochs
             bar = _progress_factory(progress and main)
             max_grad_norm = 0.0
