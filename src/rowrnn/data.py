@@ -89,15 +89,16 @@ def _gunzip(data: bytes) -> bytes:
 
 def _parse_idx(raw: bytes, path: Path) -> torch.Tensor:
     if len(raw) < 8:
-        raise RowrnnError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
+        raise RowrnnError(f"{path}: too short to be an IDX file ({len(raw)} bytes): replace it with the original file")
     magic = struct.unpack(">I", raw[:4])[0]
     if magic not in (IDX_IMAGES, IDX_LABELS):
         raise RowrnnError(f"{path}: not an IDX file of unsigned bytes (magic number 0x{magic:08x}, "
-                          f"expected 0x{IDX_IMAGES:08x} for images or 0x{IDX_LABELS:08x} for labels)")
+                          f"expected 0x{IDX_IMAGES:08x} for images or 0x{IDX_LABELS:08x} for labels): "
+                          "replace it with the original file")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise RowrnnError(f"{path}: truncated IDX header")
+        raise RowrnnError(f"{path}: truncated IDX header: download it again")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     expected = header + int(np.prod(shape))
     if len(raw) != expected:
@@ -111,7 +112,7 @@ def _find_file(directory: Path, base: str) -> Path:
     for candidate in (directory / f"{base}.gz", directory / base):
         if candidate.exists():
             return candidate
-    raise RowrnnError(f"{directory}: no {base}.gz (or uncompressed {base})")
+    raise RowrnnError(f"{directory}: no {base}.gz (or uncompressed {base}): put the four Fashion-MNIST files there")
 
 
 def read_split(directory: Path, split: str, *, verify: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,19 +122,21 @@ def read_split(directory: Path, split: str, *, verify: bool = True) -> tuple[tor
     labels = read_idx(_find_file(directory, label_base), verify=verify)
     if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise RowrnnError(f"{directory}/{image_base}: images are {tuple(images.shape[1:])}, "
-                          f"expected {IMAGE_SIZE}x{IMAGE_SIZE} (is this Fashion-MNIST?)")
+                          f"expected {IMAGE_SIZE}x{IMAGE_SIZE}: rowrnn reads Fashion-MNIST-format images")
     if labels.ndim != 1:
-        raise RowrnnError(f"{directory}/{label_base}: labels must be 1-dimensional, got shape {tuple(labels.shape)}")
+        raise RowrnnError(f"{directory}/{label_base}: labels must be 1-dimensional, got shape {tuple(labels.shape)}: "
+                          "use the matching labels file")
     if len(images) != len(labels):
         raise RowrnnError(f"{directory}: {len(images)} {split} images but {len(labels)} labels: "
-                          "the files do not belong together")
+                          "the files do not belong together: use matching image and label files")
     if len(images) == 0:
-        raise RowrnnError(f"{directory}: the {split} files hold no images")
+        raise RowrnnError(f"{directory}: the {split} files hold no images: use the full files")
     if int(labels.max()) >= len(CLASSES):
         raise RowrnnError(f"{directory}/{label_base}: label {int(labels.max())} is out of range "
-                          f"(Fashion-MNIST has {len(CLASSES)} classes, 0-9)")
+                          f"(Fashion-MNIST has {len(CLASSES)} classes, 0-9): use the original labels file")
     if verify and len(images) != count:
-        raise RowrnnError(f"{directory}: {len(images)} {split} images, Fashion-MNIST has {count}")
+        raise RowrnnError(f"{directory}: {len(images)} {split} images, Fashion-MNIST has {count}: "
+                          "use the full files, or --no-verify for other IDX data")
     return images, labels.long()
 
 
@@ -152,8 +155,18 @@ def download(directory: Path, base_url: str | None = None) -> Path:
     """Fetch the four .gz files with pooch; a file failing verification is deleted."""
     import pooch
     base_url = base_url or os.environ.get("ROWRNN_DATA_URL") or OFFICIAL_URL
-    logging.getLogger("pooch").setLevel(logging.WARNING)
     directory.mkdir(parents=True, exist_ok=True)
+    logger, level = pooch.get_logger(), pooch.get_logger().level
+    logger.setLevel(logging.WARNING)  # pooch's INFO lines ("Downloading data from ...") are ours to print
+    try:
+        _download_files(directory, base_url)
+    finally:
+        logger.setLevel(level)
+    return directory
+
+
+def _download_files(directory: Path, base_url: str) -> None:
+    import pooch
     for base in SHA256:
         target = directory / f"{base}.gz"
         if target.exists():
@@ -170,7 +183,6 @@ def download(directory: Path, base_url: str | None = None) -> Path:
         except RowrnnError as e:
             target.unlink(missing_ok=True)
             raise RowrnnError(f"downloaded {base}.gz failed verification and was deleted ({e})") from None
-    return directory
 
 
 def find_data(data_dir: str | os.PathLike | None = None, *, verify: bool = True, download_ok: bool = True):
@@ -181,6 +193,10 @@ def find_data(data_dir: str | os.PathLike | None = None, *, verify: bool = True,
     """
     if data_dir is not None:
         directory = Path(data_dir).expanduser()
+        if not directory.is_dir():
+            raise RowrnnError(f"--data-dir {directory}: {'not a directory' if directory.exists() else 'no such directory'}"
+                              ": point it at the folder with the four Fashion-MNIST files, or leave it out to "
+                              "search the usual places")
         return (directory, *_read_dir(directory, verify))
     places = []
     if os.environ.get("ROWRNN_DATA"):

@@ -40,7 +40,10 @@ def load_image(path) -> torch.Tensor:
             if getattr(im, "n_frames", 1) > 1:
                 raise RowrnnError(f"{path}: an animated image with {im.n_frames} frames: save one frame as PNG")
             grey = _to_grey(im)
-    except (UnidentifiedImageError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError:  # PIL's own, stricter-than-ours limit, raised by open()
+        raise RowrnnError(f"{path}: the image is over the limit of {MAX_PIXELS // 1_000_000} megapixels: "
+                          "shrink it first") from None
+    except UnidentifiedImageError as e:
         raise RowrnnError(f"{path}: not an image PIL can read ({e.__class__.__name__}): give a PNG or JPEG") from None
     except OSError as e:
         raise RowrnnError(f"{path}: damaged or unreadable image ({e}): give a PNG or JPEG") from None

@@ -19,6 +19,7 @@ import io
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,7 +151,7 @@ def config_differences(saved: RunConfig, cfg: RunConfig) -> list[str]:
 def load_config(run_dir: Path) -> RunConfig:
     run_dir = Path(run_dir)
     if not run_dir.exists():
-        raise RowrnnError(f"{run_dir}: no such run directory")
+        raise RowrnnError(f"{run_dir}: no such run directory: give a directory that rowrnn train wrote")
     if not run_dir.is_dir():
         raise RowrnnError(f"{run_dir}: not a run directory (give the directory that rowrnn train wrote)")
     if not (run_dir / CONFIG_FILE).is_file():
@@ -164,18 +165,24 @@ def load_config(run_dir: Path) -> RunConfig:
         raise RowrnnError(msg if str(run_dir) in msg else f"{run_dir / CONFIG_FILE}: {msg}") from None
 
 
-def load_resume_state(run_dir: Path, cfg: RunConfig) -> dict | None:
-    """The last completed epoch's state (None before the first), after checking that cfg is the run's own."""
-    saved = load_config(run_dir)
-    diffs = config_differences(saved, cfg)
+def check_resumable(run_dir: Path, cfg: RunConfig) -> None:
+    """Refuse to resume run_dir with anything but its own config."""
+    diffs = config_differences(load_config(run_dir), cfg)
     if diffs:
         raise RowrnnError(f"cannot resume {run_dir} with a different config ({'; '.join(diffs)}): "
                           "resume without those flags, or start a new run")
+
+
+def load_resume_state(run_dir: Path, cfg: RunConfig) -> dict | None:
+    """The last completed epoch's state (None before the first), after checking that cfg is the run's own."""
+    check_resumable(run_dir, cfg)
     path = Path(run_dir) / STATE_FILE
     if not path.is_file():
         return None  # stopped before its first epoch ended: resuming starts from the beginning
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a foreign file's pickle-protocol warning would garble the one-line error
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle refusals and damage both surface as various exception types
         raise RowrnnError(f"{path}: unreadable or unsafe resume state ({type(e).__name__}): "
                           "it is damaged or tampered with; start the run again") from None
@@ -236,6 +243,9 @@ def resolve_weights(path, weights: str = "best") -> tuple[Path, Path]:
     path = Path(path)
     if path.suffix == ".safetensors":
         return path.parent, path
+    if path.is_file():
+        raise RowrnnError(f"{path}: rowrnn loads weights only from .safetensors files (pickled .pt/.pkl files "
+                          "can run code): give a run directory or a .safetensors file beside its config.json")
     if weights not in WEIGHTS:
         raise RowrnnError(f"unknown weights {weights!r}: choose one of {', '.join(WEIGHTS)}")
     return path, path / f"{weights}.safetensors"

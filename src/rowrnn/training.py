@@ -329,8 +329,10 @@ def fit(cfg: RunConfig, run_dir, *, resume: bool = False, train_set: ImageDatase
             raise RowrnnError("--amp needs a CUDA device (bfloat16 autocast); drop --amp on CPU")
         if train_set is None:  # before touching run_dir: a data error leaves nothing behind
             train_set, _ = load_fashion_mnist(cfg.data.data_dir, verify=cfg.data.verify)
-        if main and not resume:
-            runs.check_fresh(run_dir)  # before the lock file is created
+        if main and not resume:  # both checks come before the lock file is created
+            runs.check_fresh(run_dir)
+        if resume:
+            runs.check_resumable(run_dir, cfg)
         lock = runs.RunLock(run_dir) if main else contextlib.nullcontext()
         with lock, _stop_on_signals() as should_stop:
             state = runs.load_resume_state(run_dir, cfg) if resume else None
