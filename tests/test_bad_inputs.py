@@ -251,3 +251,18 @@ def test_sixteen_bit_png_is_scaled_not_clipped(tmp_path):
     image = load_image(tmp_path / "deep.png")
     assert image.dtype == torch.uint8 and int(image.max()) == 255 and int(image[0, 0]) == 0
     assert int((image == 255).sum()) == 20 * 12
+
+
+def test_readme_troubleshooting_lists_tested_messages():
+    """Each message in the README's Troubleshooting table is one the tests assert."""
+    import re
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"^\| `([^`]+)` \|", section, flags=re.M)
+    assert len(documented) >= 20
+    tested = [expected for _, expected in CASES.values()] + [
+        "Fashion-MNIST not found; tried cache:", "permission denied: make the file readable",
+        "already holds a run: continue it with --resume", "is in use by another rowrnn train",
+        "rowrnn loads weights only from .safetensors files", "the loss became nan", "interrupted during epoch"]
+    for message in documented:
+        assert any(message in t or t in message for t in tested), f"README documents an untested message: {message}"
