@@ -90,6 +90,19 @@ def build_parser() -> Parser:
     p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files")
     p.set_defaults(func=cmd_plot)
 
+    p = sub.add_parser("compare", formatter_class=fmt, help="train presets into run directories and rank them",
+                       description="Train each preset (x seed) with `rowrnn train` into OUT/<preset>-seed<seed> "
+                                   "(finished runs are reused, interrupted ones resumed), then write "
+                                   "leaderboard.md/.csv/.json/.png of test accuracy.")
+    p.add_argument("--presets", default=",".join(PRESETS), help="comma-separated presets")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds")
+    p.add_argument("--out", type=Path, default=Path("runs/compare"), help="where the runs and the leaderboard go")
+    p.add_argument("--parallel", type=int, default=1, help="training processes at a time (threads are shared)")
+    p.add_argument("--epochs", type=int, default=None, help="override every preset's epochs (quick looks)")
+    p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files")
+    p.add_argument("--no-verify", dest="verify", action="store_false", help="skip the Fashion-MNIST checksums")
+    p.set_defaults(func=cmd_compare)
+
     p = sub.add_parser("bench", formatter_class=fmt, help="time epochs: notebook pipeline vs rowrnn vs compute limit",
                        description="Seconds per epoch (train + validation) three ways: (a) the notebook's per-sample "
                                    "PIL pipeline, (b) rowrnn's trainer, (c) pure compute on pre-built batches.")
@@ -316,4 +329,21 @@ def cmd_bench(args) -> int:
                                  out_json=args.json, device=args.device,
                                  log=lambda message: print(message, file=sys.stderr, flush=True))
     print(bench.format_table(result))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from . import compare
+    presets = [p.strip() for p in args.presets.split(",") if p.strip()]
+    try:
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    except ValueError:
+        raise RowrnnError(f"--seeds takes comma-separated integers, got {args.seeds!r}") from None
+    extra = [*(["--epochs", str(args.epochs)] if args.epochs is not None else []),
+             *([] if args.verify else ["--no-verify"])]
+    rows = compare.run_compare(presets, seeds, args.out, parallel=args.parallel, data_dir=args.data_dir,
+                               extra=extra, log=lambda message: print(message, file=sys.stderr, flush=True))
+    paths = compare.write_leaderboard(args.out, rows)
+    print(compare.leaderboard_markdown(rows))
+    print(f"\nsaved {paths['md']}, {paths['csv']}, {paths['json']}, {paths['png']}")
     return 0

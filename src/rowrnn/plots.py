@@ -96,3 +96,23 @@ def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read=
                           fontsize=9)
         fig.colorbar(im, ax=heat_ax, label="probability")
     return fig
+
+
+def plot_leaderboard(summary: list[dict], references: dict | None = None):
+    """Horizontal bars of mean test accuracy per preset (seed range as error bars), reference lines beside."""
+    names = [r["preset"] for r in summary][::-1]
+    acc = np.array([r["test_accuracy"] for r in summary][::-1])
+    lo = acc - np.array([min(r["test_accuracy_each"]) for r in summary][::-1])
+    hi = np.array([max(r["test_accuracy_each"]) for r in summary][::-1]) - acc
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(names) + 2), layout="constrained")
+    bars = ax.barh(names, acc, xerr=[lo, hi], color="tab:blue", capsize=3)
+    for bar, a in zip(bars, acc):
+        ax.text(a + 0.005, bar.get_y() + bar.get_height() / 2, f"{a:.3f}", va="center", fontsize=8)
+    for (label, value), style in zip((references or {}).items(), ("--", "-.", ":")):
+        ax.axvline(value, color="gray", linestyle=style, label=f"{label}: {value:.3f}")
+    ax.set_xlim(min(0.5, float(acc.min()) - 0.05), 1.0)
+    ax.set_xlabel("test accuracy (10,000 images)")
+    ax.set_title("rowrnn leaderboard")
+    if references:
+        ax.legend(loc="lower right", fontsize=7)
+    return fig

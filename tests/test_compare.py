@@ -1,0 +1,53 @@
+import csv
+import json
+
+import pytest
+
+from rowrnn import compare
+from rowrnn.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def test_compare_trains_ranks_and_reuses_runs(data_dir, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    argv = ["compare", "--presets", "notebook,tiny", "--seeds", "0,1", "--epochs", "1", "--out", str(out),
+            "--data-dir", str(data_dir), "--no-verify", "--parallel", "2"]
+    assert main(argv) == 0
+    printed = capsys.readouterr()
+    assert {p.name for p in out.iterdir()} == {"notebook-seed0", "notebook-seed1", "tiny-seed0", "tiny-seed1",
+                                               "leaderboard.md", "leaderboard.csv", "leaderboard.json", "leaderboard.png"}
+    rows = list(csv.DictReader((out / "leaderboard.csv").open()))
+    assert [(r["preset"], r["seed"]) for r in rows] == [("notebook", "0"), ("notebook", "1"), ("tiny", "0"), ("tiny", "1")]
+    for r in rows:
+        metrics = json.loads((out / f"{r['preset']}-seed{r['seed']}" / "metrics.json").read_text())
+        assert float(r["test_accuracy"]) == metrics["accuracy"] and r["parameters"] == "394" and r["epochs"] == "1"
+        assert r["command"] == (f"rowrnn train --preset {r['preset']} --seed {r['seed']} --out "
+                                f"{out}/{r['preset']}-seed{r['seed']} --quiet --data-dir {data_dir} --epochs 1 --no-verify")
+    md = (out / "leaderboard.md").read_text()
+    assert md.splitlines()[0].startswith("| preset | seeds | test accuracy |")
+    assert "GRU+SVM 0.897" in md and "2-conv CNN <100K params 0.925" in md and "human 0.835" in md
+    assert printed.out.startswith(md.splitlines()[0])
+    # a second call trains nothing: every run is reused
+    stamp = (out / "tiny-seed1" / "best.safetensors").stat().st_mtime_ns
+    assert main(argv) == 0
+    assert "done before, reusing" in capsys.readouterr().err
+    assert (out / "tiny-seed1" / "best.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_summary_averages_seeds_and_sorts_by_accuracy():
+    rows = [{"preset": "a", "seed": 0, "test_accuracy": 0.80, "test_macro_accuracy": 0.79, "parameters": 10,
+             "train_minutes": 1.0, "epoch_seconds": 2.0},
+            {"preset": "a", "seed": 1, "test_accuracy": 0.84, "test_macro_accuracy": 0.83, "parameters": 10,
+             "train_minutes": 3.0, "epoch_seconds": 4.0},
+            {"preset": "b", "seed": 0, "test_accuracy": 0.90, "test_macro_accuracy": 0.89, "parameters": 20,
+             "train_minutes": 5.0, "epoch_seconds": 6.0}]
+    summary = compare.summarize(rows)
+    assert [r["preset"] for r in summary] == ["b", "a"]
+    assert summary[1]["test_accuracy"] == pytest.approx(0.82) and summary[1]["spread"] == pytest.approx(0.04)
+    assert summary[1]["train_minutes"] == 2.0 and summary[1]["test_accuracy_each"] == [0.80, 0.84]
+
+
+def test_unknown_preset_is_refused(capsys):
+    assert main(["compare", "--presets", "notebook,transformer"]) == 2
+    assert "unknown presets ['transformer']" in capsys.readouterr().err
