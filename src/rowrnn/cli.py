@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 
 from .config import PRESETS, build_config, config_fields
-from .errors import RowrnnError
+from .errors import Interrupted, RowrnnError
 
 
 class Parser(argparse.ArgumentParser):
@@ -148,7 +148,7 @@ def _is_main_process() -> bool:
 
 def cmd_train(args) -> int:
     from . import runs
-    from .evaluation import evaluate_run, run_figures
+    from .evaluation import evaluate_run
     from .models import build_model, count_parameters
     from .training import fit
 
@@ -156,10 +156,8 @@ def cmd_train(args) -> int:
     if args.resume is not None:
         if args.out is not None and args.out != args.resume:
             raise RowrnnError("--resume RUN continues RUN in place: drop --out")
-        saved = runs.load_config(args.resume)
-        cfg = build_config(saved.preset if saved.preset in PRESETS else "notebook")
-        cfg.model, cfg.train, cfg.data, cfg.preset = saved.model, saved.train, saved.data, saved.preset
-        for key, value in overrides.items():
+        cfg = runs.load_config(args.resume)
+        for key, value in overrides.items():  # fit refuses those that change the run
             section = next(s for s, f in config_fields() if f.name == key)
             setattr(getattr(cfg, section), key, value)
         cfg.validate()
@@ -184,11 +182,9 @@ def cmd_train(args) -> int:
     try:
         result = fit(cfg, run_dir, resume=args.resume is not None, on_epoch=on_epoch,
                      progress=tty and not args.quiet)
-    except RowrnnError as e:
-        if type(e).__name__ == "Interrupted" and main_process:
-            raise type(e)(f"{e}; {run_dir} keeps the last completed epoch: "
+    except Interrupted as e:
+        raise Interrupted(f"{e}; {run_dir} keeps the last completed epoch: "
                           f"resume with `rowrnn train --resume {run_dir}`") from None
-        raise
     if not main_process:
         return 0
     if result.stopped_early:
