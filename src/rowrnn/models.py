@@ -70,69 +70,7 @@ class ElmanRNN(nn.Module):
         return x, torch.stack(finals)                                       # as nn.RNN: (output, h_n)
 
 
-class _RecurrenceFunction(torch.autograd.Function):
-    """h_t = act(p_t + h_{t-1} W_hh^T) over all t, with a hand-written backward pass.
-
-    The input projections p_t arrive precomputed in one matrix product; the backward
-    loop is plain tensor arithmetic, no autograd graph of 28 x 4 nodes per batch.
-    """
-
-    @staticmethod
-    def forward(ctx, projections, weight_hh, relu: bool):       # (T, B, H), (H, H)
-        T, B, H = projections.shape
-        hs = torch.empty_like(projections)
-        h = projections.new_zeros(B, H)
-        w_t = weight_hh.t()
-        for t in range(T):
-            h = torch.addmm(projections[t], h, w_t)
-            h = h.relu_() if relu else h.tanh_()
-            hs[t] = h
-        ctx.save_for_backward(hs, weight_hh)
-        ctx.relu = relu
-        return hs
-
-    @staticmethod
-    def backward(ctx, grad_hs):
-        hs, weight_hh = ctx.saved_tensors
-        grad_z = torch.empty_like(hs)
-        grad_h = torch.zeros_like(hs[0])
-        for t in range(hs.shape[0] - 1, -1, -1):
-            grad_h = grad_h + grad_hs[t]
-            slope = (hs[t] > 0).to(hs.dtype) if ctx.relu else 1 - hs[t] * hs[t]
-            grad_z[t] = grad_h * slope
-            grad_h = grad_z[t] @ weight_hh
-        grad_w = torch.einsum("tbh,tbk->hk", grad_z[1:], hs[:-1])   # all steps in one product
-        return grad_z, grad_w, None
-
-
-class FusedRNN(nn.RNN):
-    """nn.RNN (same parameters, same results) with a faster CPU path for unidirectional stacks.
-
-    On the CPU, nn.RNN pays autograd overhead at every time step, which is nearly all
-    of the notebook model's time; this computes the same recurrence with all input
-    projections in one product and a hand-written backward. Elsewhere (cuDNN,
-    bidirectional, an initial state) it is nn.RNN itself.
-    """
-
-    def forward(self, x, hx=None):
-        if hx is not None or self.bidirectional or not self.batch_first or x.device.type != "cpu" or x.dim() != 3:
-            return super().forward(x, hx)
-        finals = []
-        for layer in range(self.num_layers):
-            if layer > 0 and self.dropout and self.training:
-                x = nn.functional.dropout(x, self.dropout)
-            B, T, _ = x.shape
-            w_ih, w_hh = getattr(self, f"weight_ih_l{layer}"), getattr(self, f"weight_hh_l{layer}")
-            bias = getattr(self, f"bias_ih_l{layer}") + getattr(self, f"bias_hh_l{layer}") if self.bias else None
-            flat = x.transpose(0, 1).reshape(T * B, -1)                              # (B, T, I) -> (T*B, I)
-            proj = (flat @ w_ih.t() if bias is None else torch.addmm(bias, flat, w_ih.t())).view(T, B, -1)
-            hs = _RecurrenceFunction.apply(proj, w_hh, self.nonlinearity == "relu")  # (T, B, H)
-            x = hs.transpose(0, 1)                                                   # (B, T, H)
-            finals.append(hs[-1])
-        return x, torch.stack(finals)
-
-
-RECURRENT_CELLS = {"rnn": FusedRNN, "gru": nn.GRU, "lstm": nn.LSTM, "elman": ElmanRNN}
+RECURRENT_CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM, "elman": ElmanRNN}
 READOUTS = ("last", "mean", "max", "mean+max")
 READS = ("rows", "columns", "rows+columns", "pixels", "permuted-pixels")
 
