@@ -171,3 +171,10 @@ def test_gz_bomb_is_refused(tmp_path, monkeypatch):
     d = write_dataset(tmp_path / "d")
     with pytest.raises(RowrnnError, match="decompresses to more than"):
         read_idx(d / "train-images-idx3-ubyte.gz", verify=False)
+
+
+def test_augmented_batches_fill_shifted_borders_with_black():
+    white = torch.full((64, 28, 28), 255, dtype=torch.uint8)
+    x, _ = next(iter(Batches(white, torch.zeros(64, dtype=torch.long), 64, shuffle=True, augment_shift=2)))
+    assert set(x.unique().tolist()) == {-1.0, 1.0}  # normalized black enters from the shifted edges
+    assert (x == 1.0).all(dim=(1, 2, 3)).sum() < 64  # most images moved

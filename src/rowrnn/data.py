@@ -289,6 +289,8 @@ class Batches:
 
     def __init__(self, images, labels, batch_size, *, indices=None, shuffle=False, seed=0,
                  device="cpu", augment_shift=0, augment_flip=False, rank=0, world_size=1):
+        if images.dtype != torch.uint8:
+            raise TypeError(f"Batches takes the uint8 images (N, 28, 28) and normalizes them itself, got {images.dtype}")
         self.images = images.to(device)  # no copy when already there: the dataset is held once
         self.labels = labels.to(device)
         self.indices = torch.arange(len(labels)) if indices is None else torch.as_tensor(indices)
