@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 torch.set_num_threads(1)  # tests are small; one thread keeps them deterministic and quiet
 
@@ -64,3 +65,17 @@ def real_data() -> Path:
     if not REAL_DATA.is_dir():
         pytest.fail(f"{REAL_DATA} is missing: apt-get install dataset-fashion-mnist (.ci/run does)")
     return REAL_DATA
+
+
+class NotebookRNNModel(nn.Module):
+    """The notebook's model class, as its cell writes it."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(input_size=28, hidden_size=8, batch_first=True)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = x.squeeze(1)
+        out, h = self.rnn(x)
+        return self.fc(out[:, -1, :])

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 
 import rowrnn
 from rowrnn import data
+from conftest import NotebookRNNModel
 from rowrnn.cli import main
 
 pytestmark = pytest.mark.integration
@@ -83,16 +84,7 @@ def test_notebook_cells_run_unchanged(fashion, tmp_path):
     train_dataset, test_dataset = fashion
     train_loader = DataLoader(train_dataset, batch_size=1024, shuffle=True)
 
-    class RNNModel(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.rnn = nn.RNN(input_size=28, hidden_size=8, batch_first=True)
-            self.fc = nn.Linear(8, 10)
-
-        def forward(self, x):
-            x = x.squeeze(1)
-            out, h = self.rnn(x)
-            return self.fc(out[:, -1, :])
+    RNNModel = NotebookRNNModel  # the notebook's class cell (tests/conftest.py)
 
     torch.manual_seed(0)  # the notebook does not seed; the test does, to be repeatable
     model = RNNModel()

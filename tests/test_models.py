@@ -4,6 +4,8 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import NotebookRNNModel
+
 from rowrnn.config import PRESETS, build_config
 from rowrnn.models import (MODELS, READOUTS, READS, RECURRENT_CELLS, CNNClassifier, ElmanRNN, RNNClassifier,
                            build_model, count_parameters, pixel_permutation)
@@ -17,18 +19,7 @@ def test_defaults_are_the_notebook_model():
     assert [n for n, _ in model.named_parameters()] == [
         "rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "fc.weight", "fc.bias"]
 
-    class NotebookModel(nn.Module):  # the notebook's own class
-        def __init__(self):
-            super().__init__()
-            self.rnn = nn.RNN(input_size=28, hidden_size=8, batch_first=True)
-            self.fc = nn.Linear(8, 10)
-
-        def forward(self, x):
-            x = x.squeeze(1)
-            out, _ = self.rnn(x)
-            return self.fc(out[:, -1, :])
-
-    notebook = NotebookModel()
+    notebook = NotebookRNNModel()
     model.load_state_dict(notebook.state_dict())  # a notebook state_dict maps over unchanged
     torch.testing.assert_close(model(x4), notebook(x4), rtol=0, atol=0)
 
