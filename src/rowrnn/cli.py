@@ -150,7 +150,7 @@ def cmd_train(args) -> int:
     from . import runs
     from .evaluation import evaluate_run
     from .models import build_model, count_parameters
-    from .training import fit
+    from .training import EXPLODING_GRAD_NORM, fit
 
     overrides = _overrides(args)
     if args.resume is not None:
@@ -175,7 +175,7 @@ def cmd_train(args) -> int:
         line = "  ".join(f"{k} {history[k][-1]:.4f}" for k in ("train_loss", "train_metric", "val_loss", "val_metric"))
         say(f"epoch {epoch + 1}/{cfg.train.epochs}  {line}  lr {history['lr'][-1]:.2e}  "
             f"{history['seconds'][-1]:.1f} s", flush=True)
-        if grad_norm > 1e3 and not cfg.train.clip_grad_norm:
+        if grad_norm > EXPLODING_GRAD_NORM and not cfg.train.clip_grad_norm:
             print(f"rowrnn: warning: gradient norm reached {grad_norm:.3g} in epoch {epoch + 1} "
                   "(exploding gradients): consider --clip-grad-norm 1.0 or a lower --lr", file=sys.stderr)
 

@@ -173,9 +173,8 @@ def check_resumable(run_dir: Path, cfg: RunConfig) -> None:
                           "resume without those flags, or start a new run")
 
 
-def load_resume_state(run_dir: Path, cfg: RunConfig) -> dict | None:
-    """The last completed epoch's state (None before the first), after checking that cfg is the run's own."""
-    check_resumable(run_dir, cfg)
+def load_resume_state(run_dir: Path) -> dict | None:
+    """The last completed epoch's state (None before the first); check_resumable() the config first."""
     path = Path(run_dir) / STATE_FILE
     if not path.is_file():
         return None  # stopped before its first epoch ended: resuming starts from the beginning
