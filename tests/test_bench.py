@@ -101,3 +101,9 @@ def test_cli_reports_user_errors(capsys):
 
 GOLDEN_SHELL = {"machine": {"device": "cpu", "cpu": "c", "usable_cpus": 1, "torch": "t", "torch_threads": 1},
                 "settings": {"epochs": 2, "warmup_epochs": 1, "train_images": 1}}
+
+
+def test_cli_refuses_zero_threads(capsys):
+    from rowrnn.cli import main
+    assert main(["bench", "--threads", "0"]) == 2
+    assert "--threads must be at least 1, got 0" in capsys.readouterr().err

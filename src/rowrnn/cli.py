@@ -113,6 +113,7 @@ def build_parser() -> Parser:
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the full result as JSON")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"],
                    help="where (a), (b), (c) and inference run")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("summary", formatter_class=fmt, help="layer-by-layer summary with the true parameter count")
@@ -319,7 +320,13 @@ def cmd_summary(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    import torch
+
     from . import bench
+    if args.threads is not None:
+        if args.threads < 1:
+            raise RowrnnError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     configs = [name.strip() for name in args.configs.split(",") if name.strip()]
     result = bench.run_benchmark(configs=configs, epochs=args.epochs, data_dir=args.data_dir, verify=args.verify,
                                  out_json=args.json, device=args.device,
