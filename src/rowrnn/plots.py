@@ -106,8 +106,8 @@ def plot_leaderboard(summary: list[dict], references: dict | None = None):
     hi = np.array([max(r["test_accuracy_each"]) for r in summary][::-1]) - acc
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(names) + 2), layout="constrained")
     bars = ax.barh(names, acc, xerr=[lo, hi], color="tab:blue", capsize=3)
-    for bar, a in zip(bars, acc):
-        ax.text(a + 0.005, bar.get_y() + bar.get_height() / 2, f"{a:.3f}", va="center", fontsize=8)
+    for bar, a, up in zip(bars, acc, hi):
+        ax.text(a + up + 0.006, bar.get_y() + bar.get_height() / 2, f"{a:.3f}", va="center", fontsize=8)
     for (label, value), style in zip((references or {}).items(), ("--", "-.", ":")):
         ax.axvline(value, color="gray", linestyle=style, label=f"{label}: {value:.3f}")
     ax.set_xlim(min(0.5, float(acc.min()) - 0.05), 1.0)
