@@ -2,10 +2,8 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from rowrnn import runs
 from rowrnn.cli import main
 
 

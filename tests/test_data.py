@@ -1,5 +1,4 @@
 import gzip
-import os
 
 import numpy as np
 import pytest
@@ -7,7 +6,7 @@ import torch
 
 from conftest import idx_bytes, synthetic_split, write_dataset
 from rowrnn import data
-from rowrnn.data import Batches, ImageDataset, find_data, load_fashion_mnist, normalize, read_idx, shift_and_flip
+from rowrnn.data import Batches, find_data, load_fashion_mnist, normalize, read_idx, shift_and_flip
 from rowrnn.errors import RowrnnError
 
 

@@ -7,7 +7,7 @@ from torch import nn
 from conftest import NotebookRNNModel
 
 from rowrnn.config import PRESETS, build_config
-from rowrnn.models import (MODELS, READOUTS, READS, RECURRENT_CELLS, CNNClassifier, ElmanRNN, RNNClassifier,
+from rowrnn.models import (MODELS, READOUTS, RECURRENT_CELLS, CNNClassifier, ElmanRNN, RNNClassifier,
                            build_model, count_parameters, pixel_permutation)
 
 x4 = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))

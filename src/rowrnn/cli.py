@@ -190,24 +190,30 @@ def cmd_train(args) -> int:
         return 0
     if result.stopped_early:
         say(f"stopped early: no better validation metric for {cfg.train.patience} epochs")
-    metrics, model, run, logits = evaluate_run(run_dir, "best")
+    test_set = _test_set(run_dir, cfg.data.data_dir)  # read once, after training, for the reported number
+    metrics, model, run, logits = evaluate_run(run_dir, "best", test_set=test_set)
     runs.save_metrics(run_dir, {**metrics, "best_epoch": result.best_epoch,
                                 "best_val_metric": result.best_metric})
     if args.figures:
-        _save_figures(run_dir, run, model, logits, metrics)
+        _save_figures(run_dir, run, model, logits, metrics, test_set)
     print(f"test accuracy {metrics['accuracy']:.4f} (macro {metrics['macro_accuracy']:.4f}, "
           f"loss {metrics['loss']:.4f}) with the best validation epoch {result.best_epoch}; run: {run_dir}")
     return 0
 
 
-def _save_figures(run_dir, run, model, logits, metrics, test_set=None):
+def _test_set(run_path, data_dir=None):
+    """The test split for a run: from data_dir if given, else where the run's config says."""
+    from . import runs
+    from .data import load_fashion_mnist
+    cfg = runs.load_config(runs.resolve_weights(run_path)[0])
+    return load_fashion_mnist(data_dir or cfg.data.data_dir, verify=cfg.data.verify)[1]
+
+
+def _save_figures(run_dir, run, model, logits, metrics, test_set):
     import matplotlib.pyplot as plt
 
     from . import runs
-    from .data import load_fashion_mnist
     from .evaluation import run_figures
-    if test_set is None:
-        _, test_set = load_fashion_mnist(run.config.data.data_dir, verify=run.config.data.verify)
     for name, fig in run_figures(run, model, test_set, logits, metrics).items():
         runs.save_figure(Path(run_dir) / f"{name}.png", fig)
         plt.close(fig)
@@ -216,11 +222,7 @@ def _save_figures(run_dir, run, model, logits, metrics, test_set=None):
 def cmd_evaluate(args) -> int:
     from . import runs
     from .evaluation import evaluate_run
-    test_set = None
-    if args.data_dir:
-        from .data import load_fashion_mnist
-        test_set = load_fashion_mnist(args.data_dir, verify=runs.load_config(runs.resolve_weights(args.run)[0]).data.verify)[1]
-    metrics, _, run, _ = evaluate_run(args.run, args.weights, test_set=test_set)
+    metrics, _, run, _ = evaluate_run(args.run, args.weights, test_set=_test_set(args.run, args.data_dir))
     path = runs.save_metrics(run.path, metrics, args.weights)
     if args.json:
         print(json.dumps(metrics, indent=2))
@@ -296,8 +298,9 @@ def cmd_predict(args) -> int:
 
 def cmd_plot(args) -> int:
     from .evaluation import evaluate_run
-    metrics, model, run, logits = evaluate_run(args.run, args.weights)
-    _save_figures(run.path, run, model, logits, metrics)
+    test_set = _test_set(args.run, args.data_dir)
+    metrics, model, run, logits = evaluate_run(args.run, args.weights, test_set=test_set)
+    _save_figures(run.path, run, model, logits, metrics, test_set)
     print(f"saved curves.png, predictions.png, confusion.png"
           f"{', reading.png' if hasattr(model, 'step_probabilities') else ''} in {run.path}")
     return 0

@@ -10,7 +10,6 @@ ToTensor() + Normalize(0.5, 0.5) would (x / 255 - 0.5) / 0.5.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import logging
 import os

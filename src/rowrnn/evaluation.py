@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .data import CLASSES, Batches, ImageDataset, load_fashion_mnist
+from .data import CLASSES, Batches, ImageDataset, load_fashion_mnist, normalize
 from .runs import Run, load_model
 
 
@@ -64,7 +64,7 @@ def run_figures(run: Run, model: nn.Module, test_set: ImageDataset, logits: torc
         "confusion": plots.plot_confusion(metrics["confusion"]),
     }
     if hasattr(model, "step_probabilities"):
-        x = Batches(test_set.images, test_set.labels, reading_images).__iter__().__next__()[0]
+        x = normalize(test_set.images[:reading_images]).unsqueeze(1)                 # (n, 1, 28, 28)
         probs = model.step_probabilities(x.to(next(model.parameters()).device), num_points=28).cpu()
         figures["reading"] = plots.plot_reading(test_set.images[:reading_images], probs,
                                                 labels=test_set.labels[:reading_images], read=model.read)

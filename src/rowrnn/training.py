@@ -13,7 +13,6 @@ import contextlib
 import math
 import os
 import signal
-import sys
 import time
 from dataclasses import dataclass
 from datetime import timedelta
