@@ -36,7 +36,7 @@ def trained(trained_once, tmp_path):
 
 def test_train_writes_a_complete_run_directory(trained):
     out = (trained.parent / "train-stdout.txt").read_text().splitlines()
-    assert out[0].startswith("training notebook (906 parameters) into ") and out[0].endswith("run")
+    assert out[0].startswith("training notebook (modified by flags) (906 parameters) into ") and out[0].endswith("run")
     assert [line.split()[1] for line in out[1:4]] == ["1/3", "2/3", "3/3"]
     assert out[-1].startswith("test accuracy ")
     names = {p.name for p in trained.iterdir()}

@@ -169,7 +169,7 @@ def cmd_train(args) -> int:
     main_process = _is_main_process()
     say = print if main_process and not args.quiet else (lambda *a, **k: None)
     tty = sys.stderr.isatty()
-    say(f"{'resuming' if args.resume else 'training'} {cfg.preset} "
+    say(f"{'resuming' if args.resume else 'training'} {cfg.preset}{' (modified by flags)' if overrides else ''} "
         f"({count_parameters(build_model(cfg.model)):,} parameters) into {run_dir}")
 
     def on_epoch(epoch, history, grad_norm):
