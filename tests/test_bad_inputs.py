@@ -180,6 +180,8 @@ CASES = {
                              "config.json lacks model fields ['cell']"),
     "resume with another config": (lambda tmp, run: ["train", "--resume", str(run), "--lr", "0.5"],
                                    "cannot resume"),
+    "resume with a preset": (lambda tmp, run: ["train", "--resume", str(run), "--preset", "cnn"],
+                             "--resume RUN continues RUN with its own config: drop --preset"),
     "resume of a missing run": (lambda tmp, run: ["train", "--resume", str(tmp / "gone")], "no such run directory"),
     # predict
     "predict a non-image": (_predict_case(_write("notes.png", b"these are my notes, not a picture")),

@@ -55,7 +55,7 @@ def build_parser() -> Parser:
     presets = "; ".join(f"{name}: {desc}" for name, (desc, _, _) in PRESETS.items())
     p = sub.add_parser("train", formatter_class=fmt, help="train a model into a run directory",
                        description=f"Train a model. Presets -- {presets}. Flags override the preset.")
-    p.add_argument("--preset", default="notebook", choices=list(PRESETS), help="starting configuration")
+    p.add_argument("--preset", default=None, choices=list(PRESETS), help="starting configuration (default: notebook)")
     p.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<UTC time>-<preset>)")
     p.add_argument("--resume", type=Path, default=None, metavar="RUN",
                    help="continue RUN from its last completed epoch")
@@ -157,6 +157,8 @@ def cmd_train(args) -> int:
     if args.resume is not None:
         if args.out is not None and args.out != args.resume:
             raise RowrnnError("--resume RUN continues RUN in place: drop --out")
+        if args.preset is not None:
+            raise RowrnnError("--resume RUN continues RUN with its own config: drop --preset")
         cfg = runs.load_config(args.resume)
         for key, value in overrides.items():  # fit refuses those that change the run
             section = next(s for s, f in config_fields() if f.name == key)
@@ -164,7 +166,7 @@ def cmd_train(args) -> int:
         cfg.validate()
         run_dir = args.resume
     else:
-        cfg = build_config(args.preset, overrides)
+        cfg = build_config(args.preset or "notebook", overrides)
         run_dir = args.out or runs.default_run_dir(cfg)
     main_process = _is_main_process()
     say = print if main_process and not args.quiet else (lambda *a, **k: None)
