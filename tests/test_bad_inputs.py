@@ -183,7 +183,24 @@ CASES = {
     "resume with a preset": (lambda tmp, run: ["train", "--resume", str(run), "--preset", "cnn"],
                              "--resume RUN continues RUN with its own config: drop --preset"),
     "resume of a missing run": (lambda tmp, run: ["train", "--resume", str(tmp / "gone")], "no such run directory"),
+    "--out is a file": (lambda tmp, run: [*TRAIN, "--data-dir", str(write_dataset(tmp / "data")),
+                                          "--out", str(_write("afile", b"x")(tmp))],
+                        "cannot use it as a run directory (File exists): choose another --out"),
+    "seed out of range": (_flags("--seed", str(10**17)), "--seed must be an integer from 0 to 2147483647"),
+    "validation split leaves no images": (
+        lambda tmp, run: [*TRAIN, "--data-dir", str(write_dataset(tmp / "data", n_train=9)), "--out", str(tmp / "o")],
+        "--val-split 0.1 of 9 training images leaves 9 for training and 0 for validation"),
+    "resume after editing config.json": (lambda tmp, run: _set_config(("model", "hidden_size"), 9)(run)
+                                         or ["train", "--resume", str(run)],
+                                         "the weights do not match its config.json (was it edited?)"),
+    "compare without seeds": (lambda tmp, run: ["compare", "--seeds", ",", "--out", str(tmp / "cmp")],
+                              "--seeds names no seed"),
+    "bench json into a missing directory": (lambda tmp, run: ["bench", "--json", str(tmp / "nodir" / "b.json")],
+                                            "no directory"),
     # predict
+    "predict --explain into a missing directory": (
+        lambda tmp, run: ["predict", str(run), "--test-index", "0", "--explain", str(tmp / "nodir" / "x.png")],
+        "x.png: cannot write (No such file or directory)"),
     "predict a non-image": (_predict_case(_write("notes.png", b"these are my notes, not a picture")),
                             "not an image PIL can read"),
     "predict an empty file": (_predict_case(_write("empty.jpg", b"")), "empty file (0 bytes): give a PNG or JPEG"),
@@ -198,8 +215,9 @@ CASES = {
 
 
 def _snapshot(root: Path) -> dict:
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns, p.read_bytes() if p.is_file() else None)
-            for p in sorted(root.rglob("*"))}
+    """Every file and its bytes; the run lock (.lock) is an operating-system handle, not an artifact."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns, p.read_bytes()) if p.is_file() else "dir"
+            for p in sorted(root.rglob("*")) if p.name != ".lock"}
 
 
 @pytest.mark.parametrize("case", list(CASES))

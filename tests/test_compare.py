@@ -2,6 +2,7 @@ import csv
 import json
 
 import pytest
+import torch
 
 from rowrnn import compare
 from rowrnn.cli import main
@@ -51,3 +52,23 @@ def test_summary_averages_seeds_and_sorts_by_accuracy():
 def test_unknown_preset_is_refused(capsys):
     assert main(["compare", "--presets", "notebook,transformer"]) == 2
     assert "unknown presets ['transformer']" in capsys.readouterr().err
+
+
+def test_a_partial_run_is_resumed_and_another_config_refused(data_dir, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    base = ["--data-dir", str(data_dir), "--no-verify", "--quiet", "--no-figures"]
+    # an interrupted 2-epoch run: simulated by a finished 1-epoch run whose config then asks for 2
+    assert main(["train", "--preset", "notebook", "--seed", "0", "--epochs", "2", "--out", str(out / "notebook-seed0"),
+                 *base]) == 0
+    state = torch.load(out / "notebook-seed0" / "state.pt", weights_only=True)
+    state["epoch"] = 1
+    state["history"] = {k: v[:1] for k, v in state["history"].items()}
+    torch.save(state, out / "notebook-seed0" / "state.pt")
+    argv = ["compare", "--presets", "notebook", "--epochs", "2", "--out", str(out), "--data-dir", str(data_dir),
+            "--no-verify"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "rowrnn train --resume" in err and "reusing" not in err
+    assert len(json.loads((out / "notebook-seed0" / "history.json").read_text())["train_loss"]) == 2
+    assert main(argv[:4] + ["3"] + argv[5:]) == 2  # same directory, other epochs
+    assert "holds a run with another config (epochs 2 -> 3)" in capsys.readouterr().err

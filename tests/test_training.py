@@ -143,3 +143,25 @@ def test_lr_schedules(schedule, expected):
     if schedule == "onecycle":
         assert lr_factor(schedule, 30, 100) == pytest.approx(1.0)
         assert max(lr_factor(schedule, s, 100) for s in range(100)) == pytest.approx(1.0)
+
+
+def test_the_loaders_sampler_and_drop_last_are_respected(train_set):
+    """A custom sampler or drop_last leaves the fast path: the model sees what the loader yields."""
+    from torch.utils.data import SubsetRandomSampler
+
+    class Counting(rowrnn.RNNClassifier):
+        seen = 0
+
+        def forward(self, x, steps=None):
+            Counting.seen += len(x)
+            return super().forward(x, steps)
+
+    for loader, expected in ((DataLoader(train_set, batch_size=50, sampler=SubsetRandomSampler(range(100))), 100),
+                             (DataLoader(train_set, batch_size=64, shuffle=True, drop_last=True), 384),
+                             (DataLoader(train_set, batch_size=64, shuffle=True), 400)):
+        Counting.seen = 0
+        _course_call(Counting(), loader, epochs=1, verbose=False)
+        assert Counting.seen == expected
+        Counting.seen = 0
+        rowrnn.evaluate(model=Counting(), data_loader=loader, criterion=nn.CrossEntropyLoss())
+        assert Counting.seen == expected

@@ -333,6 +333,8 @@ def cmd_bench(args) -> int:
             raise RowrnnError(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     configs = [name.strip() for name in args.configs.split(",") if name.strip()]
+    if args.json is not None and not args.json.parent.is_dir():
+        raise RowrnnError(f"--json {args.json}: no directory {args.json.parent} to write it in")
     result = bench.run_benchmark(configs=configs, epochs=args.epochs, data_dir=args.data_dir, verify=args.verify,
                                  out_json=args.json, device=args.device,
                                  log=lambda message: print(message, file=sys.stderr, flush=True))
@@ -347,10 +349,12 @@ def cmd_compare(args) -> int:
         seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
     except ValueError:
         raise RowrnnError(f"--seeds takes comma-separated integers, got {args.seeds!r}") from None
-    extra = [*(["--epochs", str(args.epochs)] if args.epochs is not None else []),
-             *([] if args.verify else ["--no-verify"])]
+    if not seeds:
+        raise RowrnnError("--seeds names no seed: e.g. --seeds 0,1,2")
+    overrides = {**({"epochs": args.epochs} if args.epochs is not None else {}),
+                 **({} if args.verify else {"verify": False})}
     rows = compare.run_compare(presets, seeds, args.out, parallel=args.parallel, data_dir=args.data_dir,
-                               extra=extra, log=lambda message: print(message, file=sys.stderr, flush=True))
+                               overrides=overrides, log=lambda message: print(message, file=sys.stderr, flush=True))
     paths = compare.write_leaderboard(args.out, rows)
     print(compare.leaderboard_markdown(rows))
     print(f"\nsaved {paths['md']}, {paths['csv']}, {paths['json']}, {paths['png']}")

@@ -19,10 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-from .config import PRESETS
+from .config import PRESETS, build_config
 from .errors import RowrnnError
 from .models import build_model, count_parameters
-from .runs import atomic_write, load_run, read_json
+from .runs import CONFIG_FILE, atomic_write, config_differences, load_config, load_resume_state, load_run, read_json
 
 # The official Fashion-MNIST benchmark's rows, for context (not measured here).
 REFERENCES = {"GRU+SVM (official benchmark)": 0.897, "2-conv CNN <100K params (official benchmark)": 0.925,
@@ -36,21 +36,47 @@ def train_command(preset: str, seed: int, run_dir: Path, data_dir=None, extra=()
             *(["--data-dir", str(data_dir)] if data_dir else []), *extra]
 
 
-def run_compare(presets, seeds=(0,), out="runs/compare", parallel: int = 1, data_dir=None, extra=(),
+def _extra_flags(overrides: dict) -> list[str]:
+    """The train flags for compare's overrides (a whole-run --epochs, --no-verify)."""
+    return [*(["--epochs", str(overrides["epochs"])] if "epochs" in overrides else []),
+            *(["--no-verify"] if overrides.get("verify") is False else [])]
+
+
+def _finished(run_dir: Path, preset: str, seed: int, overrides: dict) -> bool:
+    """True for a completed run of exactly this config, False for none or a partial one; refuses another config."""
+    if not (run_dir / CONFIG_FILE).exists():
+        return False
+    diffs = config_differences(load_config(run_dir), build_config(preset, {"seed": seed, **overrides}))
+    if diffs:
+        raise RowrnnError(f"{run_dir} holds a run with another config ({'; '.join(diffs)}): choose another --out")
+    state = load_resume_state(run_dir)
+    complete = state is not None and (state["epoch"] == load_config(run_dir).train.epochs or state["stopped_early"])
+    return complete and "best_epoch" in (read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists()
+                                         else {})
+
+
+def run_compare(presets, seeds=(0,), out="runs/compare", parallel: int = 1, data_dir=None, overrides=None,
                 log=None) -> list[dict]:
-    """Train every (preset, seed) not yet done, `parallel` processes at a time; one leaderboard row each."""
+    """Train every (preset, seed) not yet done, `parallel` processes at a time; one leaderboard row each.
+
+    overrides: {"epochs": N} and/or {"verify": False}, applied to every preset."""
     unknown = [p for p in presets if p not in PRESETS]
     if unknown or not presets:
         raise RowrnnError(f"unknown presets {unknown}: choose from {', '.join(PRESETS)}")
     if parallel < 1:
         raise RowrnnError(f"--parallel must be at least 1, got {parallel}")
+    if not seeds:
+        raise RowrnnError("no seeds given: e.g. --seeds 0,1,2")
     say = log or (lambda message: None)
+    overrides = dict(overrides or {})
+    extra = _extra_flags(overrides)
     out = Path(out)
     jobs = [(p, s, out / f"{p}-seed{s}") for p in presets for s in seeds]
     threads = str(max(1, (os.cpu_count() or 1) // parallel))
-    pending, running = [j for j in jobs if not (j[2] / "metrics.json").exists()], []
+    done = {run_dir for p, s, run_dir in jobs if _finished(run_dir, p, s, overrides)}
+    pending, running = [j for j in jobs if j[2] not in done], []
     for preset, seed, run_dir in jobs:
-        if (run_dir / "metrics.json").exists():
+        if run_dir in done:
             say(f"{preset} seed {seed}: done before, reusing {run_dir}")
     while pending or running:
         while pending and len(running) < parallel:

@@ -50,6 +50,7 @@ class ModelConfig:
         _check_choice("readout", self.readout, READOUTS)
         _check_choice("read", self.read, READS)
         _check_choice("init", self.init, INITS)
+        _check_seed("permutation-seed", self.permutation_seed)
         _check_positive_int("hidden-size", self.hidden_size)
         _check_positive_int("num-layers", self.num_layers)
         if not (0.0 <= self.dropout < 1.0):
@@ -84,6 +85,7 @@ class TrainConfig:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("device", self.device, DEVICES)
+        _check_seed("seed", self.seed)
         _check_positive_int("epochs", self.epochs)
         _check_positive_int("batch-size", self.batch_size)
         _check_finite("lr", self.lr)
@@ -215,3 +217,8 @@ def _check_positive_int(flag, value):
 def _check_finite(flag, value):
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         raise RowrnnError(f"--{flag} must be a finite number, got {value!r}")
+
+
+def _check_seed(flag, value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise RowrnnError(f"--{flag} must be an integer from 0 to {2**31 - 1}, got {value!r}")

@@ -46,6 +46,9 @@ def atomic_write(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        raise RowrnnError(f"{path}: cannot write ({e.strerror}): check that the directory exists, "
+                          "is writable and has space") from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -104,8 +107,12 @@ class RunLock:
 
     def __enter__(self):
         import fcntl
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise RowrnnError(f"{self.run_dir}: cannot use it as a run directory ({e.strerror}): "
+                              "choose another --out") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -197,7 +204,7 @@ def save_resume_state(run_dir: Path, state: dict) -> None:
 
 
 def write_weights_and_history(run_dir: Path, state: dict) -> None:
-    """The user-facing files derived from the resume state (the commit point, written first)."""
+    """The user-facing files derived from the resume state (state.pt, the commit point, is written before)."""
     run_dir = Path(run_dir)
     save_weights(run_dir / "last.safetensors", state["model"])
     save_weights(run_dir / "best.safetensors", state["best_model"])
@@ -267,8 +274,10 @@ def load_model(path, weights: str = "best", device="cpu"):
 
 
 def save_metrics(run_dir: Path, metrics: dict, weights: str = "best") -> Path:
+    """Write (or update: keys written by others, like train's best_epoch, are kept) the metrics file."""
     path = Path(run_dir) / ("metrics.json" if weights == "best" else f"metrics-{weights}.json")
-    write_json(path, metrics)
+    previous = read_json(path) if path.is_file() else {}
+    write_json(path, {**(previous if isinstance(previous, dict) else {}), **metrics})
     return path
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, RandomSampler, random_split
+from torch.utils.data import DataLoader, RandomSampler, SequentialSampler, random_split
 
 from .config import RunConfig
 from .data import Batches, ImageDataset, load_fashion_mnist
@@ -155,6 +155,15 @@ def run_epoch(model, batches, criterion, *, optimizer=None, metric_fn=None, devi
 
 # ----------------------------------------------------------------------------- the course API
 
+def _plain_loader(loader) -> bool:
+    """A DataLoader whose batches are just the dataset in order or shuffled once (what Batches reproduces)."""
+    sampler = loader.sampler
+    shuffled = (isinstance(sampler, RandomSampler) and not sampler.replacement
+                and sampler.num_samples == len(loader.dataset))
+    return (loader.batch_size is not None and not loader.drop_last
+            and (isinstance(sampler, SequentialSampler) or shuffled))
+
+
 def _batches_for(dataset, indices, batch_size, shuffle, seed, device):
     """The fast iterator when the data is rowrnn's own in-memory dataset, else None."""
     if isinstance(dataset, ImageDataset):
@@ -170,7 +179,8 @@ def train(model, train_loader, n_epochs, criterion, optimizer, validation_split=
     validation_split=v splits train_loader.dataset with random_split into (1-v, v) parts and
     builds new loaders of the same batch size (train shuffled, validation not). With
     rowrnn's own dataset the batches are sliced from memory instead of going through a
-    DataLoader. seed makes the split and the shuffles reproducible.
+    DataLoader (when the loader is a plain sequential or shuffled one). seed makes the split and
+    rowrnn's shuffles reproducible; a loader you pass without a split shuffles as you built it.
     """
     device = torch.device(device or get_device())
     model.to(device)
@@ -199,7 +209,8 @@ def train(model, train_loader, n_epochs, criterion, optimizer, validation_split=
             history["val_metric"] = []
     else:
         shuffle = isinstance(train_loader.sampler, RandomSampler)
-        train_batches = _batches_for(dataset, None, batch_size, shuffle, shuffle_seed, device) or train_loader
+        train_batches = (_plain_loader(train_loader)
+                         and _batches_for(dataset, None, batch_size, shuffle, shuffle_seed, device)) or train_loader
         val_batches = None
     bar = _progress_factory(progress)
     for epoch in range(n_epochs):
@@ -234,7 +245,7 @@ def evaluate(*, model, data_loader, criterion, metric_fn=None, device=None):
         metric_fn.to(device)
         metric_fn.reset()
     batches = data_loader
-    if isinstance(data_loader, DataLoader):
+    if isinstance(data_loader, DataLoader) and _plain_loader(data_loader):
         batches = _batches_for(data_loader.dataset, None, data_loader.batch_size, False, 0, device) or data_loader
     res = run_epoch(model, batches, criterion, metric_fn=metric_fn, device=device)
     return {"loss": res.loss, "metric": res.metric}
@@ -334,6 +345,11 @@ def fit(cfg: RunConfig, run_dir, *, resume: bool = False, train_set: ImageDatase
             raise RowrnnError("--amp needs a CUDA device (bfloat16 autocast); drop --amp on CPU")
         if train_set is None:  # before touching run_dir: a data error leaves nothing behind
             train_set, _ = load_fashion_mnist(cfg.data.data_dir, verify=cfg.data.verify)
+        train_idx, val_idx = split_indices(len(train_set), tc.val_split, tc.seed)
+        if len(val_idx) == 0 or len(train_idx) == 0:
+            raise RowrnnError(f"--val-split {tc.val_split} of {len(train_set)} training images leaves "
+                              f"{len(train_idx)} for training and {len(val_idx)} for validation: use more data "
+                              "or another --val-split")
         if main and not resume:  # both checks come before the lock file is created
             runs.check_fresh(run_dir)
         if resume:
@@ -350,7 +366,11 @@ def fit(cfg: RunConfig, run_dir, *, resume: bool = False, train_set: ImageDatase
             best_metric, best_epoch, bad_epochs, start_epoch = -1.0, 0, 0, 0
             best_state = None
             if state is not None:
-                model.load_state_dict(state["model"])
+                try:
+                    model.load_state_dict(state["model"])
+                except RuntimeError:
+                    raise RowrnnError(f"{run_dir}: the weights do not match its config.json (was it edited?): "
+                                      "restore the run's own config.json") from None
                 optimizer.load_state_dict(state["optimizer"])
                 history, start_epoch = state["history"], state["epoch"]
                 best_metric, best_epoch, bad_epochs = state["best_metric"], state["best_epoch"], state["bad_epochs"]
@@ -360,7 +380,6 @@ def fit(cfg: RunConfig, run_dir, *, resume: bool = False, train_set: ImageDatase
             net = model
             if world > 1:
                 net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-            train_idx, val_idx = split_indices(len(train_set), tc.val_split, tc.seed)
             images, labels = train_set.images.to(device), train_set.labels.to(device)  # once, for both splits
             common = dict(device=device, rank=rank, world_size=world)
             train_batches = Batches(images, labels, tc.batch_size, indices=train_idx, shuffle=True, seed=tc.seed,
