@@ -221,6 +221,7 @@ def _snapshot(root: Path) -> dict:
 
 
 @pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.filterwarnings("error")
 def test_bad_input(case, trained_run, tmp_path, capsys):
     build, expected = CASES[case]
     run = tmp_path / "run"

@@ -14,6 +14,7 @@ import math
 import os
 import signal
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -304,8 +305,10 @@ def distributed_context(device_name: str):
 
 def split_indices(n: int, val_split: float, seed: int):
     """The same (1-v, v) random_split the course helper makes, seeded."""
-    parts = random_split(range(n), [1 - val_split, val_split], generator=torch.Generator().manual_seed(seed))
-    return torch.tensor(list(parts[0])), torch.tensor(list(parts[1]))
+    with warnings.catch_warnings():  # an empty part is reported by fit, in one line
+        warnings.filterwarnings("ignore", message="Length of split")
+        parts = random_split(range(n), [1 - val_split, val_split], generator=torch.Generator().manual_seed(seed))
+    return torch.tensor(list(parts[0]), dtype=torch.long), torch.tensor(list(parts[1]), dtype=torch.long)
 
 
 def make_optimizer(params, cfg) -> torch.optim.Optimizer:
