@@ -228,10 +228,6 @@ class Run:
     config: RunConfig
     history: dict
 
-    @property
-    def epochs_done(self) -> int:
-        return len(self.history.get("train_loss", []))
-
 
 def load_run(run_dir) -> Run:
     """A run's config and history (no weights)."""
