@@ -13,7 +13,7 @@ from torch import nn
 
 from rowrnn import build_config, build_model, load_fashion_mnist
 from rowrnn.data import normalize
-from rowrnn.training import make_optimizer
+from rowrnn.optim import make_optimizer
 
 
 def main(steps: int = 30) -> int:

@@ -185,7 +185,7 @@ CASES = {
     "resume of a missing run": (lambda tmp, run: ["train", "--resume", str(tmp / "gone")], "no such run directory"),
     "--out is a file": (lambda tmp, run: [*TRAIN, "--data-dir", str(write_dataset(tmp / "data")),
                                           "--out", str(_write("afile", b"x")(tmp))],
-                        "cannot use it as a run directory (File exists): choose another --out"),
+                        "afile: is a file, not a directory: choose another --out"),
     "seed out of range": (_flags("--seed", str(10**17)), "--seed must be an integer from 0 to 2147483647"),
     "validation split leaves no images": (
         lambda tmp, run: [*TRAIN, "--data-dir", str(write_dataset(tmp / "data", n_train=9)), "--out", str(tmp / "o")],
@@ -195,12 +195,13 @@ CASES = {
                                          "the weights do not match its config.json (was it edited?)"),
     "compare without seeds": (lambda tmp, run: ["compare", "--seeds", ",", "--out", str(tmp / "cmp")],
                               "--seeds names no seed"),
-    "bench json into a missing directory": (lambda tmp, run: ["bench", "--json", str(tmp / "nodir" / "b.json")],
-                                            "no directory"),
+    "export into a missing directory": (lambda tmp, run: ["export", str(run), "--out", str(tmp / "nodir" / "m.onnx"),
+                                                          "--data-dir", str(write_dataset(tmp / "data"))],
+                                        "m.onnx: cannot write (no such file or directory)"),
     # predict
     "predict --explain into a missing directory": (
         lambda tmp, run: ["predict", str(run), "--test-index", "0", "--explain", str(tmp / "nodir" / "x.png")],
-        "x.png: cannot write (No such file or directory)"),
+        "x.png: cannot write (no such file or directory)"),
     "predict a non-image": (_predict_case(_write("notes.png", b"these are my notes, not a picture")),
                             "not an image PIL can read"),
     "predict an empty file": (_predict_case(_write("empty.jpg", b"")), "empty file (0 bytes): give a PNG or JPEG"),

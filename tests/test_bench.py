@@ -1,12 +1,16 @@
+"""benchmarks/bench.py: the speed benchmark lives beside the package, not in it."""
 import json
 import math
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import write_dataset
 
-from rowrnn.bench import BENCH_CONFIGS, WAYS, NotebookDataset, _notebook_transform, format_table, run_benchmark
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import bench  # noqa: E402
+from bench import BENCH_CONFIGS, WAYS, NotebookDataset, _notebook_transform, format_table, run_benchmark  # noqa: E402
 from rowrnn.data import load_fashion_mnist, normalize
 from rowrnn.errors import RowrnnError
 
@@ -81,11 +85,10 @@ def test_unknown_config_is_a_user_error():
 
 
 def test_cli_passes_flags_and_prints_the_table(monkeypatch, capsys):
-    from rowrnn import bench
-    from rowrnn.cli import main
+    main = bench.main
     calls = []
     monkeypatch.setattr(bench, "run_benchmark", lambda **kw: calls.append(kw) or {"configs": {}, **GOLDEN_SHELL})
-    assert main(["bench", "--epochs", "2", "--configs", "notebook, gru128", "--data-dir", "d", "--no-verify",
+    assert main(["--epochs", "2", "--configs", "notebook, gru128", "--data-dir", "d", "--no-verify",
                  "--json", "r.json"]) == 0
     assert {k: v for k, v in calls[0].items() if k != "log"} == {
         "configs": ["notebook", "gru128"], "epochs": 2, "data_dir": "d", "verify": False, "out_json": Path("r.json"),
@@ -94,9 +97,8 @@ def test_cli_passes_flags_and_prints_the_table(monkeypatch, capsys):
 
 
 def test_cli_reports_user_errors(capsys):
-    from rowrnn.cli import main
-    assert main(["bench", "--configs", "bogus"]) == 2
-    assert capsys.readouterr().err.startswith("rowrnn: error: unknown benchmark configs ['bogus']")
+    assert bench.main(["--configs", "bogus"]) == 2
+    assert capsys.readouterr().err.startswith("bench: error: unknown benchmark configs ['bogus']")
 
 
 GOLDEN_SHELL = {"machine": {"device": "cpu", "cpu": "c", "usable_cpus": 1, "torch": "t", "torch_threads": 1},
@@ -104,6 +106,5 @@ GOLDEN_SHELL = {"machine": {"device": "cpu", "cpu": "c", "usable_cpus": 1, "torc
 
 
 def test_cli_refuses_zero_threads(capsys):
-    from rowrnn.cli import main
-    assert main(["bench", "--threads", "0"]) == 2
+    assert bench.main(["--threads", "0"]) == 2
     assert "--threads must be at least 1, got 0" in capsys.readouterr().err

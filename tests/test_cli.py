@@ -62,11 +62,16 @@ def test_evaluate_prints_a_table_and_json(trained, capsys):
     assert main(["evaluate", str(trained)]) == 0
     text = capsys.readouterr().out
     assert "macro accuracy" in text and "Ankle boot" in text and "confusion matrix" in text
+    before = {p.name: p.read_bytes() for p in trained.iterdir() if p.is_file()}
     assert main(["evaluate", str(trained), "--json", "--weights", "last"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["weights"] == "last" and len(metrics["per_class"]) == 10
-    assert json.loads((trained / "metrics-last.json").read_text()) == metrics
+    assert {p.name: p.read_bytes() for p in trained.iterdir() if p.is_file()} == before  # evaluating writes nothing
+    assert main(["evaluate", str(trained), "--json", "--weights", "last", "--save"]) == 0
+    assert json.loads(capsys.readouterr().out) == metrics
+    assert json.loads((trained / "metrics-last.json").read_text()) == metrics  # saved under its own name
     best = json.loads((trained / "metrics.json").read_text())
+    assert best["weights"] == "best" and (trained / "metrics.json").read_bytes() == before["metrics.json"]
     assert main(["evaluate", str(trained / "best.safetensors"), "--json"]) == 0  # a weights file beside config.json
     assert json.loads(capsys.readouterr().out)["accuracy"] == best["accuracy"]
 
@@ -95,7 +100,7 @@ def test_plot_redraws_the_figures(trained, capsys):
     for png in trained.glob("*.png"):
         png.unlink()
     assert main(["plot", str(trained)]) == 0
-    assert {p.name for p in trained.glob("*.png")} == {"curves.png", "predictions.png", "confusion.png", "reading.png"}
+    assert {p.name for p in trained.glob("*.png")} == {"curves.png", "predictions.png", "confusion.png", "reading.png", "hidden.png"}
 
 
 def test_summary_reports_the_true_parameter_count(capsys):

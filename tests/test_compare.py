@@ -17,7 +17,8 @@ def test_compare_trains_ranks_and_reuses_runs(data_dir, tmp_path, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr()
     assert {p.name for p in out.iterdir()} == {"notebook-seed0", "notebook-seed1", "tiny-seed0", "tiny-seed1",
-                                               "leaderboard.md", "leaderboard.csv", "leaderboard.json", "leaderboard.png"}
+                                               "leaderboard.md", "leaderboard.csv", "leaderboard.json", "leaderboard.png",
+                                               "leaderboard-minutes.png"}
     rows = list(csv.DictReader((out / "leaderboard.csv").open()))
     assert [(r["preset"], r["seed"]) for r in rows] == [("notebook", "0"), ("notebook", "1"), ("tiny", "0"), ("tiny", "1")]
     for r in rows:

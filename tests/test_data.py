@@ -6,7 +6,7 @@ import torch
 
 from conftest import idx_bytes, synthetic_split, write_dataset
 from rowrnn import data
-from rowrnn.data import Batches, find_data, load_fashion_mnist, normalize, read_idx, shift_and_flip
+from rowrnn.data import Batches, find_data, load_fashion_mnist, normalize, read_idx, augment
 from rowrnn.errors import RowrnnError
 
 
@@ -146,15 +146,15 @@ def test_batches_shard_each_global_batch_across_ranks():
         assert sum((per_rank[r][step] for r in range(3)), []) == global_batch
 
 
-def test_shift_and_flip_moves_pixels_and_fills_with_black():
+def test_augment_shifts_and_flips_pixels_and_fills_with_black():
     img = torch.zeros(1, 28, 28, dtype=torch.uint8)
     img[0, 10, 20] = 255
     g = torch.Generator().manual_seed(0)
-    outs = torch.cat([shift_and_flip(img, 2, False, g) for _ in range(50)])
+    outs = torch.cat([augment(img, g, shift=2) for _ in range(50)])
     ys, xs = (outs == 255).nonzero()[:, 1], (outs == 255).nonzero()[:, 2]
     assert len(ys) == 50 and set(ys.tolist()) <= set(range(8, 13)) and set(xs.tolist()) <= set(range(18, 23))
     assert len(set(zip(ys.tolist(), xs.tolist()))) > 5
-    flipped = torch.cat([shift_and_flip(img, 0, True, g) for _ in range(50)])
+    flipped = torch.cat([augment(img, g, flip=True) for _ in range(50)])
     cols = set((flipped == 255).nonzero()[:, 2].tolist())
     assert cols == {20, 7}
 

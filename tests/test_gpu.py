@@ -4,7 +4,7 @@ import torch
 
 from rowrnn.config import build_config
 from rowrnn.data import Batches, load_fashion_mnist
-from rowrnn.training import fit
+from rowrnn.training import train_epochs
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
@@ -26,7 +26,7 @@ def test_fit_on_cuda_matches_cpu_closely(data_dir, tmp_path, amp):
     for device in ("cpu", "cuda"):
         cfg = build_config("notebook", {"epochs": 2, "batch_size": 64, "lr": 0.01, "device": device,
                                         "amp": amp and device == "cuda", "data_dir": str(data_dir), "verify": False})
-        results[device] = fit(cfg, tmp_path / device, train_set=train).history
+        results[device] = train_epochs(cfg, tmp_path / device, train_set=train).history
     tolerance = 0.05 if amp else 1e-3
     for key in ("train_loss", "val_loss"):
         assert results["cuda"][key] == pytest.approx(results["cpu"][key], rel=tolerance), key
@@ -35,5 +35,5 @@ def test_fit_on_cuda_matches_cpu_closely(data_dir, tmp_path, amp):
 def test_cudnn_gru_trains(data_dir, tmp_path):
     cfg = build_config("notebook", {"cell": "gru", "hidden_size": 64, "bidirectional": True, "epochs": 2,
                                     "batch_size": 64, "device": "cuda", "data_dir": str(data_dir), "verify": False})
-    history = fit(cfg, tmp_path / "gru").history
+    history = train_epochs(cfg, tmp_path / "gru").history
     assert history["train_loss"][-1] < history["train_loss"][0]

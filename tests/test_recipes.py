@@ -9,7 +9,8 @@ from rowrnn import evaluation
 from rowrnn.cli import main
 from rowrnn.config import build_config
 from rowrnn.data import load_fashion_mnist, normalize
-from rowrnn.training import fit, lr_factor, split_indices
+from rowrnn.training import split_indices, train_epochs
+from test_training import schedule_factors
 
 
 @pytest.fixture
@@ -19,14 +20,14 @@ def train_set(data_dir):
 
 def _fit(train_set, tmp_path, name="run", **overrides):
     cfg = build_config("notebook", {"epochs": 3, "batch_size": 32, "lr": 0.01, "seed": 0, **overrides})
-    return fit(cfg, tmp_path / name, train_set=train_set)
+    return train_epochs(cfg, tmp_path / name, train_set=train_set)
 
 
 def test_schedules_set_the_learning_rate_of_every_step(train_set, tmp_path):
     steps = 12 * 3  # 360 training images in batches of 32: 12 steps per epoch
     for schedule in ("constant", "cosine", "onecycle"):
         history = _fit(train_set, tmp_path, schedule, schedule=schedule).history
-        expected = [0.01 * lr_factor(schedule, 12 * (e + 1) - 1, steps) for e in range(3)]
+        expected = [0.01 * schedule_factors(schedule, steps)[12 * (e + 1) - 1] for e in range(3)]
         assert history["lr"] == pytest.approx(expected), schedule
     assert history["lr"][0] > history["lr"][-1]
 

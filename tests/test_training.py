@@ -8,7 +8,9 @@ from torchmetrics.classification import MulticlassAccuracy
 
 import rowrnn
 from rowrnn.data import load_fashion_mnist, normalize
-from rowrnn.training import get_device, lr_factor
+from rowrnn.config import TrainConfig
+from rowrnn.optim import make_optimizer, make_scheduler
+from rowrnn.training import get_device
 
 
 @pytest.fixture
@@ -130,19 +132,32 @@ def test_get_device_is_one_of_the_course_names():
     assert get_device() == ("cuda" if torch.cuda.is_available() else get_device())
 
 
+def schedule_factors(schedule: str, total: int) -> list[float]:
+    """The learning rate of each of `total` optimizer steps, as a fraction of the peak (torch's schedulers)."""
+    optimizer = make_optimizer([torch.zeros(1, requires_grad=True)], TrainConfig(lr=1.0, schedule=schedule))
+    scheduler = make_scheduler(optimizer, TrainConfig(schedule=schedule), total)
+    factors = []
+    for _ in range(total):
+        factors.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    return factors
+
+
 @pytest.mark.parametrize("schedule, expected", [
-    ("constant", [1.0, 1.0, 1.0]),
-    ("cosine", [1.0, 0.5, 0.0]),
-    ("onecycle", [1 / 25, None, 1 / 25 / 1e4]),
+    ("constant", {0: 1.0, 50: 1.0, 99: 1.0}),
+    ("cosine", {0: 1.0, 50: 0.5, 99: 0.5 * (1 + math.cos(math.pi * 99 / 100))}),
+    ("onecycle", {0: 1 / 25, 29: 1.0, 99: 1 / 25 / 1e4}),   # up over 30 % of the steps, then down
 ])
 def test_lr_schedules(schedule, expected):
-    values = [lr_factor(schedule, s, 100) for s in (0, 50, 100)]
-    for v, e in zip(values, expected):
-        if e is not None:
-            assert v == pytest.approx(e, abs=1e-9)
+    factors = schedule_factors(schedule, 100)
+    for step, value in expected.items():
+        assert factors[step] == pytest.approx(value, rel=1e-6, abs=1e-12), step
     if schedule == "onecycle":
-        assert lr_factor(schedule, 30, 100) == pytest.approx(1.0)
-        assert max(lr_factor(schedule, s, 100) for s in range(100)) == pytest.approx(1.0)
+        assert max(factors) == pytest.approx(1.0) and factors.index(max(factors)) == 29
+        assert all(a <= b for a, b in zip(factors[:29], factors[1:30]))      # rising, then
+        assert all(a >= b for a, b in zip(factors[29:], factors[30:]))       # falling
 
 
 def test_the_loaders_sampler_and_drop_last_are_respected(train_set):

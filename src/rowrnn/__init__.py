@@ -4,27 +4,42 @@ The course notebook runs unchanged with `import rowrnn as utils`:
 
     history = utils.train(model, train_loader, 25, criterion, optimizer,
                           validation_split=0.1, metric_fn=MulticlassAccuracy(num_classes=10))
-"""
-__version__ = "0.1.0"
 
-from .config import PRESETS, RunConfig, build_config  # noqa: E402
-from .data import CLASSES, Batches, FashionMNIST, ImageDataset, load_fashion_mnist  # noqa: E402
-from .errors import RowrnnError  # noqa: E402
-from .models import CNNClassifier, ElmanRNN, RNNClassifier, build_model, count_parameters  # noqa: E402
-from .evaluation import evaluate_run  # noqa: E402
-from .inference import load_image, predict, predict_files  # noqa: E402
-from .runs import load_model, load_run  # noqa: E402
-from .training import evaluate, fit, get_device, train  # noqa: E402
+Names are imported on first use (PEP 562), so `import rowrnn` and the CLI's start are instant
+and torch loads only when something needs it.
+"""
+__version__ = "0.2.0"
+
+_EXPORTS = {
+    "config": ("PRESETS", "RunConfig", "build_config"),
+    "constants": ("CLASSES", "IMAGE_SIZE", "NUM_CLASSES"),
+    "data": ("Batches", "FashionMNIST", "ImageDataset", "load_fashion_mnist"),
+    "errors": ("RowrnnError",),
+    "models": ("CNNClassifier", "ElmanRNN", "RNNClassifier", "build_model", "count_parameters", "parameter_table"),
+    "evaluation": ("evaluate_run",),
+    "inference": ("load_image", "predict", "predict_files", "example_images"),
+    "runs": ("load_model", "load_run"),
+    "training": ("evaluate", "get_device", "train"),
+    "lifecycle": ("fit", "resume", "finish"),
+    "export": ("export_onnx", "OnnxClassifier"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+_SUBMODULES = ("plots", "compare", "lifecycle", "runs", "training", "models", "data", "evaluation", "inference",
+               "export", "config", "files", "devices", "optim", "constants", "serve")
+
+__all__ = sorted(_MODULE_OF)
 
 
 def __getattr__(name):
-    """rowrnn.plots imports matplotlib, so it loads on first use only."""
-    if name == "plots":
-        import importlib
-        return importlib.import_module(".plots", __name__)
+    import importlib
+    if name in _MODULE_OF:
+        value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'rowrnn' has no attribute {name!r}")
 
-__all__ = ["PRESETS", "RunConfig", "build_config", "CLASSES", "Batches", "FashionMNIST", "ImageDataset",
-           "load_fashion_mnist", "RowrnnError", "CNNClassifier", "ElmanRNN", "RNNClassifier", "build_model",
-           "count_parameters", "evaluate_run", "load_image", "predict", "predict_files", "load_model", "load_run",
-           "evaluate", "fit", "get_device", "train"]
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))

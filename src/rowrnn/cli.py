@@ -3,18 +3,25 @@
     rowrnn train --preset notebook --out runs/demo
     rowrnn evaluate runs/demo
     rowrnn predict runs/demo shirt.jpg --explain reading.png
+
+Every failure a user or the world can cause ends in one line on stderr and exit code 2
+(130/143 for SIGINT/SIGTERM; a closed output pipe ends quietly, as Unix tools do).
 """
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
 
-from .config import PRESETS, build_config, config_fields
+# Kept light: importing this module (what the `rowrnn` script does first) must not load torch, so
+# that main() installs its signal handlers within milliseconds of start-up.
 from .errors import Interrupted, RowrnnError
+
+EPILOG = "User errors print one line and exit with code 2; --debug shows the traceback."
 
 
 class Parser(argparse.ArgumentParser):
@@ -26,6 +33,7 @@ class Parser(argparse.ArgumentParser):
 
 def _add_config_flags(parser, sections=("model", "train", "data")):
     """One hyphenated flag per config field; unset flags stay out of the namespace (the preset decides)."""
+    from .config import config_fields
     for section, f in config_fields():
         if section not in sections:
             continue
@@ -36,18 +44,23 @@ def _add_config_flags(parser, sections=("model", "train", "data")):
                                 help=help_text)
         else:
             kind = {int: int, float: float}.get(type(f.default), str)
-            parser.add_argument(flag, type=kind, choices=f.metadata.get("choices"), default=argparse.SUPPRESS,
-                                help=help_text, metavar=None if f.metadata.get("choices") else f.name.upper())
+            choices = f.metadata.get("choices")
+            parser.add_argument(flag, type=kind, choices=list(choices) if choices else None,
+                                default=argparse.SUPPRESS, help=help_text,
+                                metavar=None if choices else f.name.upper())
 
 
 def _overrides(args) -> dict:
+    from .config import config_fields
     names = {f.name for _, f in config_fields()}
     return {k: v for k, v in vars(args).items() if k in names}
 
 
 def build_parser() -> Parser:
+    from .config import PRESETS
+    from .runs import WEIGHTS
     fmt = argparse.ArgumentDefaultsHelpFormatter
-    parser = Parser(prog="rowrnn", formatter_class=fmt,
+    parser = Parser(prog="rowrnn", formatter_class=fmt, epilog=EPILOG,
                     description="Train, inspect and compare recurrent networks that read Fashion-MNIST row by row.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -56,27 +69,36 @@ def build_parser() -> Parser:
     p = sub.add_parser("train", formatter_class=fmt, help="train a model into a run directory",
                        description=f"Train a model. Presets -- {presets}. Flags override the preset.")
     p.add_argument("--preset", default=None, choices=list(PRESETS), help="starting configuration (default: notebook)")
-    p.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<UTC time>-<preset>)")
+    p.add_argument("--out", type=Path, default=None, help="a new or empty run directory (default: runs/<UTC time>-<preset>)")
     p.add_argument("--resume", type=Path, default=None, metavar="RUN",
-                   help="continue RUN from its last completed epoch")
+                   help="continue RUN from its last completed epoch (a finished RUN is evaluated again)")
     p.add_argument("--quiet", action="store_true", help="print only the final result")
     p.add_argument("--no-figures", dest="figures", action="store_false", help="skip the PNG figures")
     _add_config_flags(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", formatter_class=fmt, help="test-set metrics of a run")
+    p = sub.add_parser("evaluate", formatter_class=fmt, help="test-set metrics of a run (writes nothing unless --save)")
     p.add_argument("run", type=Path, help="run directory (or a .safetensors file beside its config.json)")
-    p.add_argument("--weights", default="best", choices=["best", "last"], help="which weights")
+    p.add_argument("--weights", default="best", choices=list(WEIGHTS), help="which weights")
+    p.add_argument("--tta", default=None, choices=["flip"],
+                   help="test-time augmentation: average each image with its mirror image (reported as such)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--save", action="store_true",
+                   help="also save them as RUN/metrics-<weights>.json (the training's metrics.json is never changed)")
     p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", formatter_class=fmt, help="classify images with a trained run")
-    p.add_argument("run", type=Path, help="run directory (or a .safetensors file beside its config.json)")
-    p.add_argument("images", nargs="*", type=Path, help="PNG/JPEG files of any size, colour or grey")
+    p = sub.add_parser("predict", formatter_class=fmt, help="classify images with a trained run or an exported model",
+                       usage="rowrnn predict [options] RUN [IMAGE ...]\n       rowrnn predict [options] --onnx MODEL [IMAGE ...]")
+    p.add_argument("inputs", nargs="*", type=Path, metavar="RUN IMAGE",
+                   help="a run directory (or .safetensors file), then PNG/JPEG files of any size, colour or grey")
+    p.add_argument("--onnx", type=Path, default=None, metavar="MODEL",
+                   help="use an exported .onnx model instead of a run (no PyTorch model code involved)")
+    p.add_argument("--example", action="append", default=[], metavar="NAME",
+                   help="also predict an image shipped with rowrnn (repeatable; e.g. boot-on-white)")
     p.add_argument("--test-index", type=int, action="append", default=[], metavar="N",
                    help="also predict test image N (repeatable)")
-    p.add_argument("--weights", default="best", choices=["best", "last"], help="which weights")
+    p.add_argument("--weights", default="best", choices=list(WEIGHTS), help="which weights")
     p.add_argument("--top", type=int, default=3, help="classes listed per image")
     p.add_argument("--json", action="store_true", help="print the predictions as JSON")
     p.add_argument("--explain", type=Path, default=None, metavar="PNG",
@@ -86,14 +108,26 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("plot", formatter_class=fmt, help="(re)draw a run's figures")
     p.add_argument("run", type=Path, help="run directory")
-    p.add_argument("--weights", default="best", choices=["best", "last"], help="which weights")
+    p.add_argument("--weights", default="best", choices=list(WEIGHTS),
+                   help="which weights (figures of the last weights are saved as <name>-last.png)")
     p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files")
     p.set_defaults(func=cmd_plot)
 
+    p = sub.add_parser("export", formatter_class=fmt, help="export a run's weights for use outside PyTorch",
+                       description="Write the run's weights as an ONNX model (input: normalized float images "
+                                   "(N, 1, 28, 28); output: logits (N, 10); class names and normalization in its "
+                                   "metadata), checked against onnxruntime on 1,000 test images before it is kept.")
+    p.add_argument("run", type=Path, help="run directory")
+    p.add_argument("--format", default="onnx", choices=["onnx"], help="export format")
+    p.add_argument("--out", type=Path, default=None, help="output file (default: RUN/model.onnx)")
+    p.add_argument("--weights", default="best", choices=list(WEIGHTS), help="which weights")
+    p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files (for the check)")
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("compare", formatter_class=fmt, help="train presets into run directories and rank them",
                        description="Train each preset (x seed) with `rowrnn train` into OUT/<preset>-seed<seed> "
-                                   "(finished runs are reused, interrupted ones resumed), then write "
-                                   "leaderboard.md/.csv/.json/.png of test accuracy.")
+                                   "(finished runs are reused, unfinished ones resumed), then write "
+                                   "leaderboard.md/.csv/.json, leaderboard.png and leaderboard-minutes.png.")
     p.add_argument("--presets", default=",".join(PRESETS), help="comma-separated presets")
     p.add_argument("--seeds", default="0", help="comma-separated seeds")
     p.add_argument("--out", type=Path, default=Path("runs/compare"), help="where the runs and the leaderboard go")
@@ -103,55 +137,85 @@ def build_parser() -> Parser:
     p.add_argument("--no-verify", dest="verify", action="store_false", help="skip the Fashion-MNIST checksums")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("bench", formatter_class=fmt, help="time epochs: notebook pipeline vs rowrnn vs compute limit",
-                       description="Seconds per epoch (train + validation) three ways: (a) the notebook's per-sample "
-                                   "PIL pipeline, (b) rowrnn's trainer, (c) pure compute on pre-built batches.")
-    p.add_argument("--epochs", type=int, default=3, help="timed epochs per way, after one warm-up epoch")
-    p.add_argument("--configs", default="notebook,stacked,gru128", help="comma-separated benchmark configs")
-    p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files (default: search)")
-    p.add_argument("--no-verify", dest="verify", action="store_false", help="skip the Fashion-MNIST checksums")
-    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the full result as JSON")
-    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"],
-                   help="where (a), (b), (c) and inference run")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.set_defaults(func=cmd_bench)
-
     p = sub.add_parser("summary", formatter_class=fmt, help="layer-by-layer summary with the true parameter count")
     p.add_argument("run", type=Path, nargs="?", default=None, help="a run directory (default: build from flags)")
     p.add_argument("--preset", default="notebook", choices=list(PRESETS), help="starting configuration")
+    p.add_argument("--verbose", action="store_true", help="also list every weight tensor: name, shape, count, meaning")
     _add_config_flags(p, sections=("model",))
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("serve", formatter_class=fmt, help="a local web page to draw a garment and watch runs read it",
+                       description="Serve a page where you draw, upload or pick an image and watch each run read "
+                                   "it step by step. Runs are fixed at start; nothing is written into them.")
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories (one panel each)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback: only this machine)")
+    p.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
+    p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files (test images)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 
-def main(argv=None) -> int:
-    import matplotlib
-    matplotlib.use("Agg")  # the CLI only writes PNG files
-    parser = build_parser()
-    args = parser.parse_args(argv)
+@contextlib.contextmanager
+def _signals_raise():
+    """SIGINT and SIGTERM become Interrupted wherever they land, so each ends in one line and 128 + signum."""
+    def handler(signum, frame):
+        raise Interrupted(signum)
+
+    if sys.platform == "win32" or not _in_main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return args.func(args)
-    except RowrnnError as e:
-        if args.debug:
-            traceback.print_exc()
-        print(f"rowrnn: error: {e}", file=sys.stderr)
-        return getattr(e, "exit_code", 2)
-    except KeyboardInterrupt:
-        print("rowrnn: interrupted", file=sys.stderr)
-        return 130
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _in_main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+def _quiet_broken_pipe() -> int:
+    """stdout's reader went away (`rowrnn summary | head -1`): stop quietly, as Unix tools do."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush has nowhere to fail
+    return 128 + signal.SIGPIPE
+
+
+def main(argv=None) -> int:
+    with _signals_raise():
+        debug = False
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            debug = args.debug
+            import matplotlib
+            matplotlib.use("Agg")  # the CLI only writes PNG files
+            return args.func(args)
+        except BrokenPipeError:
+            return _quiet_broken_pipe()
+        except KeyboardInterrupt:
+            print("rowrnn: interrupted", file=sys.stderr)
+            return 130
+        except RowrnnError as e:
+            if debug:
+                traceback.print_exc()
+            with contextlib.suppress(OSError):
+                print(f"rowrnn: error: {e}", file=sys.stderr)
+            return e.exit_code
 
 
 # ----------------------------------------------------------------------------- commands
 
-def _is_main_process() -> bool:
-    return os.environ.get("RANK", "0") == "0"
-
-
 def cmd_train(args) -> int:
-    from . import runs
-    from .evaluation import evaluate_run
-    from .models import build_model, count_parameters
-    from .training import EXPLODING_GRAD_NORM, fit
+    from . import lifecycle, runs
+    from .config import build_config
+    from .devices import launch_rank
+    from .models import parameter_count
+    from .training import EXPLODING_GRAD_NORM
 
     overrides = _overrides(args)
     if args.resume is not None:
@@ -159,20 +223,14 @@ def cmd_train(args) -> int:
             raise RowrnnError("--resume RUN continues RUN in place: drop --out")
         if args.preset is not None:
             raise RowrnnError("--resume RUN continues RUN with its own config: drop --preset")
-        cfg = runs.load_config(args.resume)
-        for key, value in overrides.items():  # fit refuses those that change the run
-            section = next(s for s, f in config_fields() if f.name == key)
-            setattr(getattr(cfg, section), key, value)
-        cfg.validate()
+        cfg = lifecycle.resume_config(args.resume, overrides)
         run_dir = args.resume
     else:
         cfg = build_config(args.preset or "notebook", overrides)
         run_dir = args.out or runs.default_run_dir(cfg)
-    main_process = _is_main_process()
-    say = print if main_process and not args.quiet else (lambda *a, **k: None)
-    tty = sys.stderr.isatty()
+    say = print if launch_rank() == 0 and not args.quiet else (lambda *a, **k: None)
     say(f"{'resuming' if args.resume else 'training'} {cfg.preset}{' (modified by flags)' if overrides else ''} "
-        f"({count_parameters(build_model(cfg.model)):,} parameters) into {run_dir}")
+        f"({parameter_count(cfg.model):,} parameters) into {run_dir}", flush=True)
 
     def on_epoch(epoch, history, grad_norm):
         line = "  ".join(f"{k} {history[k][-1]:.4f}" for k in ("train_loss", "train_metric", "val_loss", "val_metric"))
@@ -183,60 +241,41 @@ def cmd_train(args) -> int:
                   "(exploding gradients): consider --clip-grad-norm 1.0 or a lower --lr", file=sys.stderr)
 
     try:
-        result = fit(cfg, run_dir, resume=args.resume is not None, on_epoch=on_epoch,
-                     progress=tty and not args.quiet)
+        result = lifecycle.fit(cfg, run_dir, resume=args.resume is not None, figures=args.figures,
+                               on_epoch=on_epoch, progress=sys.stderr.isatty() and not args.quiet)
     except Interrupted as e:
-        raise Interrupted(f"{e}; {run_dir} keeps the last completed epoch: "
-                          f"resume with `rowrnn train --resume {run_dir}`") from None
-    if not main_process:
+        if not runs.files.exists(Path(run_dir) / runs.CONFIG_FILE):
+            raise
+        raise Interrupted(e.signum, f"{e}; {run_dir} keeps the last completed epoch: "
+                                    f"resume with `rowrnn train --resume {run_dir}`") from None
+    if not result.is_main:
         return 0
     if result.stopped_early:
         say(f"stopped early: no better validation metric for {cfg.train.patience} epochs")
-    test_set = _test_set(run_dir, cfg.data.data_dir)  # read once, after training, for the reported number
-    metrics, model, run, logits = evaluate_run(run_dir, "best", test_set=test_set)
-    runs.save_metrics(run_dir, {**metrics, "best_epoch": result.best_epoch,
-                                "best_val_metric": result.best_metric})
-    if args.figures:
-        _save_figures(run_dir, run, model, logits, metrics, test_set)
-    print(f"test accuracy {metrics['accuracy']:.4f} (macro {metrics['macro_accuracy']:.4f}, "
-          f"loss {metrics['loss']:.4f}) with the best validation epoch {result.best_epoch}; run: {run_dir}")
+    m = result.metrics
+    print(f"test accuracy {m['accuracy']:.4f} (macro {m['macro_accuracy']:.4f}, loss {m['loss']:.4f}) "
+          f"with the best validation epoch {result.best_epoch}; run: {run_dir}")
     return 0
 
 
-def _test_set(run_path, data_dir=None):
-    """The test split for a run: from data_dir if given, else where the run's config says."""
-    from . import runs
-    from .data import load_fashion_mnist
-    cfg = runs.load_config(runs.resolve_weights(run_path)[0])
-    return load_fashion_mnist(data_dir or cfg.data.data_dir, verify=cfg.data.verify)[1]
-
-
-def _save_figures(run_dir, run, model, logits, metrics, test_set):
-    import matplotlib.pyplot as plt
-
-    from . import runs
-    from .evaluation import run_figures
-    for name, fig in run_figures(run, model, test_set, logits, metrics).items():
-        runs.save_figure(Path(run_dir) / f"{name}.png", fig)
-        plt.close(fig)
-
-
 def cmd_evaluate(args) -> int:
-    from . import runs
+    from . import files, lifecycle
     from .evaluation import evaluate_run
-    metrics, _, run, _ = evaluate_run(args.run, args.weights, test_set=_test_set(args.run, args.data_dir))
-    path = runs.save_metrics(run.path, metrics, args.weights)
+    metrics, _, run, _ = evaluate_run(args.run, args.weights, data_dir=args.data_dir, tta=args.tta)
+    path = lifecycle.save_evaluation(run.path, metrics) if args.save else None
     if args.json:
-        print(json.dumps(metrics, indent=2))
+        print(files.to_json(metrics).decode(), end="")
     else:
         print(format_metrics(metrics, run.path))
-        print(f"saved {path}")
+        if path is not None:
+            print(f"saved {path}")
     return 0
 
 
 def format_metrics(metrics: dict, run_path) -> str:
-    from .data import CLASSES
-    lines = [f"{run_path} ({metrics['weights']} weights) on {metrics['images']} test images",
+    from .constants import CLASSES
+    tta = f", {metrics['tta']} test-time augmentation" if metrics.get("tta") else ""
+    lines = [f"{run_path} ({metrics['weights']} weights{tta}) on {metrics['images']} test images",
              f"loss {metrics['loss']:.4f}   accuracy {metrics['accuracy']:.4f}   "
              f"macro accuracy {metrics['macro_accuracy']:.4f}", "",
              f"{'class':<12} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
@@ -253,31 +292,56 @@ def cmd_predict(args) -> int:
     import torch
 
     from . import runs
-    from .data import CLASSES, load_fashion_mnist
-    from .inference import load_image, predict
-    if not args.images and not args.test_index:
-        raise RowrnnError("nothing to predict: name image files or use --test-index N")
+    from .constants import CLASSES
+    from .data import load_fashion_mnist
+    from .inference import example_images, load_image, predict
+
+    if args.onnx is None and not args.inputs:
+        raise RowrnnError("name a run (rowrnn predict RUN IMAGE ...) or an exported model (--onnx MODEL.onnx)")
+    images_in = list(args.inputs) if args.onnx is not None else list(args.inputs[1:])
+    examples = example_images()
+    for name in args.example:
+        if name not in examples:
+            raise RowrnnError(f"unknown example {name!r}: choose one of {', '.join(examples)}")
+    if not images_in and not args.test_index and not args.example:
+        raise RowrnnError("nothing to predict: name image files, --example NAME or --test-index N")
     if args.top < 1:
         raise RowrnnError(f"--top must be at least 1, got {args.top}")
-    model, run = runs.load_model(args.run, args.weights)
+    if args.explain is not None:
+        runs.check_output_path(args.explain, inputs=[*images_in, *(args.inputs[:1] if args.onnx is None else [])])
+    if args.onnx is not None:
+        from .export import OnnxClassifier
+        if args.explain is not None:
+            raise RowrnnError("--explain draws the run's step-by-step reading, which an ONNX model does not "
+                              "expose: give the run directory instead of --onnx")
+        model, data_dir, verify = OnnxClassifier(args.onnx), args.data_dir, True
+    else:
+        model, run = runs.load_model(args.inputs[0], args.weights)
+        data_dir, verify = args.data_dir or run.config.data.data_dir, run.config.data.verify
     names, images, expected = [], [], []
-    for path in args.images:
+    for path in images_in:
         images.append(load_image(path))
         names.append(str(path))
         expected.append(None)
+    for name in args.example:
+        images.append(load_image(examples[name]))
+        names.append(f"example:{name}")
+        expected.append(None)
     if args.test_index:
-        _, test_set = load_fashion_mnist(args.data_dir or run.config.data.data_dir, verify=run.config.data.verify)
+        _, test_set = load_fashion_mnist(data_dir, verify=verify)
         for i in args.test_index:
             if not 0 <= i < len(test_set):
-                raise RowrnnError(f"--test-index {i} is out of range: the test set has {len(test_set)} images (0-{len(test_set) - 1})")
+                raise RowrnnError(f"--test-index {i} is out of range: the test set has {len(test_set)} images "
+                                  f"(0-{len(test_set) - 1})")
             images.append(test_set.images[i])
             names.append(f"test[{i}]")
             expected.append(CLASSES[int(test_set.labels[i])])
     batch = torch.stack(images)                                            # (N, 28, 28) uint8
     results = predict(model, batch, top=args.top)
     if args.json:
-        print(json.dumps([{"image": n, "expected": e, "top": [{"class": c, "probability": p} for c, p in r]}
-                          for n, e, r in zip(names, expected, results)], indent=2))
+        from .files import to_json
+        print(to_json([{"image": n, "expected": e, "top": [{"class": c, "probability": p} for c, p in r]}
+                       for n, e, r in zip(names, expected, results)]).decode(), end="")
     else:
         for name, exp, result in zip(names, expected, results):
             label = f"{name}" + (f" (expected {exp})" if exp else "")
@@ -289,7 +353,7 @@ def cmd_predict(args) -> int:
         from .plots import plot_reading
         if not hasattr(model, "step_probabilities"):
             raise RowrnnError("--explain shows how a recurrent model reads; this run is a CNN")
-        probs = model.step_probabilities(normalize(batch).unsqueeze(1), num_points=28)
+        probs = model.step_probabilities(normalize(batch).unsqueeze(1), num_points=min(model.num_steps, 28))
         fig = plot_reading(batch, probs, read=model.read)
         runs.save_figure(args.explain, fig)
         plt.close(fig)
@@ -299,12 +363,17 @@ def cmd_predict(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from .evaluation import evaluate_run
-    test_set = _test_set(args.run, args.data_dir)
-    metrics, model, run, logits = evaluate_run(args.run, args.weights, test_set=test_set)
-    _save_figures(run.path, run, model, logits, metrics, test_set)
-    print(f"saved curves.png, predictions.png, confusion.png"
-          f"{', reading.png' if hasattr(model, 'step_probabilities') else ''} in {run.path}")
+    from . import lifecycle
+    paths = lifecycle.draw_figures(args.run, args.weights, data_dir=args.data_dir)
+    print(f"saved {', '.join(p.name for p in paths)} in {paths[0].parent}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import export_onnx
+    report = export_onnx(args.run, args.out, weights=args.weights, data_dir=args.data_dir)
+    print(f"saved {report['path']} (opset {report['opset']}; checked against onnxruntime on {report['images']} test "
+          f"images: max |logit difference| {report['max_abs_diff']:.2e}, every top class equal)")
     return 0
 
 
@@ -312,34 +381,29 @@ def cmd_summary(args) -> int:
     import torchinfo
 
     from . import runs
-    from .models import build_model, count_parameters
+    from .config import build_config
+    from .models import build_model, count_parameters, parameter_table
     if args.run is not None:
         model, _ = runs.load_model(args.run)
     else:
         model = build_model(build_config(args.preset, _overrides(args)).model)
     stats = torchinfo.summary(model, input_size=(1, 1, 28, 28), verbose=0,
-                              col_names=("input_size", "output_size", "num_params"))
+                              col_names=("input_size", "output_size", "num_params"), device="cpu")
     print(stats)
+    if args.verbose:
+        print(format_parameter_table(parameter_table(model)))
     print(f"trainable parameters: {count_parameters(model):,}")
     return 0
 
 
-def cmd_bench(args) -> int:
-    import torch
-
-    from . import bench
-    if args.threads is not None:
-        if args.threads < 1:
-            raise RowrnnError(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
-    configs = [name.strip() for name in args.configs.split(",") if name.strip()]
-    if args.json is not None and not args.json.parent.is_dir():
-        raise RowrnnError(f"--json {args.json}: no directory {args.json.parent} to write it in")
-    result = bench.run_benchmark(configs=configs, epochs=args.epochs, data_dir=args.data_dir, verify=args.verify,
-                                 out_json=args.json, device=args.device,
-                                 log=lambda message: print(message, file=sys.stderr, flush=True))
-    print(bench.format_table(result))
-    return 0
+def format_parameter_table(rows) -> str:
+    """The per-weight breakdown: every tensor, its shape, how many numbers it holds and what it does."""
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'weight':<{width}}  {'shape':<14} {'count':>9}  meaning"]
+    for name, shape, count, meaning in rows:
+        lines.append(f"{name:<{width}}  {' x '.join(map(str, shape)):<14} {count:>9,}  {meaning}")
+    lines.append(f"{'total':<{width}}  {'':<14} {sum(r[2] for r in rows):>9,}")
+    return "\n".join(lines)
 
 
 def cmd_compare(args) -> int:
@@ -357,5 +421,11 @@ def cmd_compare(args) -> int:
                                overrides=overrides, log=lambda message: print(message, file=sys.stderr, flush=True))
     paths = compare.write_leaderboard(args.out, rows)
     print(compare.leaderboard_markdown(rows))
-    print(f"\nsaved {paths['md']}, {paths['csv']}, {paths['json']}, {paths['png']}")
+    print(f"\nsaved {', '.join(str(p) for p in paths.values())}")
     return 0
+
+
+def cmd_serve(args) -> int:
+    from .serve import serve
+    return serve(args.runs, host=args.host, port=args.port, data_dir=args.data_dir,
+                 log=lambda message: print(message, file=sys.stderr, flush=True))

@@ -1,34 +1,39 @@
 """Train several presets (and seeds) into their own run directories and rank them on the test set.
 
     rows = run_compare(["notebook", "tiny", "cnn"], seeds=[0], out="runs/compare")
-    write_leaderboard("runs/compare", rows)   # leaderboard.md, leaderboard.csv, leaderboard.png
+    write_leaderboard("runs/compare", rows)   # leaderboard.md/.csv/.json, leaderboard.png, leaderboard-minutes.png
 
-Each run is an ordinary `rowrnn train` process, so every row comes with the command that
-reproduces it; a finished run directory is reused, an interrupted one resumed.
+Each run is an ordinary `rowrnn train` process (its own threads and memory, and a command that
+reproduces its row), `parallel` at a time from a thread pool; a finished run directory is reused,
+an unfinished one resumed. SIGINT/SIGTERM reach the trainings too: each stops after its current
+step with its last epoch saved, and compare exits with the signal's code.
 """
 from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
-import time
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from pathlib import Path
 
+from . import files
 from .config import PRESETS, build_config
-from .errors import RowrnnError
-from .models import build_model, count_parameters
-from .runs import CONFIG_FILE, atomic_write, config_differences, load_config, load_resume_state, load_run, read_json
+from .errors import Interrupted, RowrnnError
+from .models import parameter_count
+from .runs import CONFIG_FILE, config_differences, load_config, load_run, run_status
 
 # The official Fashion-MNIST benchmark's rows, for context (not measured here).
 REFERENCES = {"GRU+SVM (official benchmark)": 0.897, "2-conv CNN <100K params (official benchmark)": 0.925,
               "human (official benchmark)": 0.835}
-COLUMNS = ("preset", "seed", "test_accuracy", "test_macro_accuracy", "best_val_metric", "parameters",
-           "train_minutes", "epoch_seconds", "epochs", "command")
+COLUMNS = ("preset", "seed", "test_accuracy", "test_macro_accuracy", "test_accuracy_flip_tta", "best_val_metric",
+           "parameters", "train_minutes", "epoch_seconds", "epochs", "command")
 
 
 def train_command(preset: str, seed: int, run_dir: Path, data_dir=None, extra=()) -> list[str]:
@@ -42,76 +47,133 @@ def _extra_flags(overrides: dict) -> list[str]:
             *(["--no-verify"] if overrides.get("verify") is False else [])]
 
 
-def _finished(run_dir: Path, preset: str, seed: int, overrides: dict) -> bool:
-    """True for a completed run of exactly this config, False for none or a partial one; refuses another config."""
-    if not (run_dir / CONFIG_FILE).exists():
-        return False
-    diffs = config_differences(load_config(run_dir), build_config(preset, {"seed": seed, **overrides}))
+def _status(run_dir: Path, preset: str, seed: int, overrides: dict) -> str:
+    """'new', 'started', 'trained' or 'finished' for this exact config; refuses a directory holding another."""
+    if not files.exists(run_dir / CONFIG_FILE):
+        return "new"
+    cfg = load_config(run_dir)
+    diffs = config_differences(cfg, build_config(preset, {"seed": seed, **overrides}))
     if diffs:
         raise RowrnnError(f"{run_dir} holds a run with another config ({'; '.join(diffs)}): choose another --out")
-    state = load_resume_state(run_dir)
-    complete = state is not None and (state["epoch"] == load_config(run_dir).train.epochs or state["stopped_early"])
-    return complete and "best_epoch" in (read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists()
-                                         else {})
+    return run_status(run_dir, cfg)
+
+
+def _duplicates(values) -> list:
+    return sorted({v for v in values if list(values).count(v) > 1}, key=str)
+
+
+def check_request(presets, seeds, parallel: int) -> None:
+    unknown = [p for p in presets if p not in PRESETS]
+    if unknown or not presets:
+        raise RowrnnError(f"unknown presets {unknown}: choose from {', '.join(PRESETS)}")
+    if not seeds:
+        raise RowrnnError("no seeds given: e.g. --seeds 0,1,2")
+    for name, values in (("--presets", presets), ("--seeds", seeds)):
+        if _duplicates(values):
+            raise RowrnnError(f"{name} names {', '.join(map(str, _duplicates(values)))} more than once: "
+                              "list each once")
+    if parallel < 1:
+        raise RowrnnError(f"--parallel must be at least 1, got {parallel}")
+    for preset in presets:  # every config, size limits included, before anything starts
+        for seed in seeds:
+            build_config(preset, {"seed": seed})
+
+
+@contextmanager
+def _forward_signals(children: dict, lock, stopping: threading.Event):
+    """SIGINT/SIGTERM: start no more trainings, pass the signal on to the running ones, then stop compare with it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        stopping.set()
+        with lock:
+            for proc in children.values():
+                if proc.poll() is None:
+                    proc.send_signal(signum)
+        raise Interrupted(signum, f"interrupted by {signal.Signals(signum).name}; each training stopped with its "
+                                  "last completed epoch saved: run the same rowrnn compare to continue")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def run_compare(presets, seeds=(0,), out="runs/compare", parallel: int = 1, data_dir=None, overrides=None,
                 log=None) -> list[dict]:
-    """Train every (preset, seed) not yet done, `parallel` processes at a time; one leaderboard row each.
+    """Train every (preset, seed) not yet finished, `parallel` processes at a time; one leaderboard row each.
 
     overrides: {"epochs": N} and/or {"verify": False}, applied to every preset."""
-    unknown = [p for p in presets if p not in PRESETS]
-    if unknown or not presets:
-        raise RowrnnError(f"unknown presets {unknown}: choose from {', '.join(PRESETS)}")
-    if parallel < 1:
-        raise RowrnnError(f"--parallel must be at least 1, got {parallel}")
-    if not seeds:
-        raise RowrnnError("no seeds given: e.g. --seeds 0,1,2")
+    presets, seeds = list(presets), list(seeds)
+    check_request(presets, seeds, parallel)
     say = log or (lambda message: None)
     overrides = dict(overrides or {})
     extra = _extra_flags(overrides)
     out = Path(out)
     jobs = [(p, s, out / f"{p}-seed{s}") for p in presets for s in seeds]
+    status = {run_dir: _status(run_dir, p, s, overrides) for p, s, run_dir in jobs}
     threads = str(max(1, (os.cpu_count() or 1) // parallel))
-    done = {run_dir for p, s, run_dir in jobs if _finished(run_dir, p, s, overrides)}
-    pending, running = [j for j in jobs if j[2] not in done], []
-    for preset, seed, run_dir in jobs:
-        if run_dir in done:
-            say(f"{preset} seed {seed}: done before, reusing {run_dir}")
-    while pending or running:
-        while pending and len(running) < parallel:
-            preset, seed, run_dir = pending.pop(0)
-            cmd = train_command(preset, seed, run_dir, data_dir, extra)
-            if (run_dir / "config.json").exists():
-                cmd = ["rowrnn", "train", "--resume", str(run_dir), "--quiet",
-                       *(["--data-dir", str(data_dir)] if data_dir else [])]
+    children, lock, stopping = {}, threading.RLock(), threading.Event()  # RLock: the handler may run inside it
+
+    def train(job):
+        preset, seed, run_dir = job
+        cmd = train_command(preset, seed, run_dir, data_dir, extra)
+        if status[run_dir] != "new":
+            cmd = ["rowrnn", "train", "--resume", str(run_dir), "--quiet",
+                   *(["--data-dir", str(data_dir)] if data_dir else [])]
+        with lock:
+            if stopping.is_set():
+                return job, None, "", ""
             say(f"{preset} seed {seed}: {shlex.join(cmd)}")
             proc = subprocess.Popen([sys.executable, "-m", "rowrnn", *cmd[1:]], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True,
-                                    env={**os.environ, "OMP_NUM_THREADS": threads})
-            running.append((preset, seed, run_dir, proc))
-        time.sleep(0.2)
-        for job in list(running):
-            preset, seed, run_dir, proc = job
-            if proc.poll() is None:
+                                    stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": threads})
+            children[run_dir] = proc
+        stdout, stderr = proc.communicate()
+        return job, proc.returncode, stdout, stderr
+
+    pending = []
+    for job in jobs:
+        if status[job[2]] == "finished":
+            say(f"{job[0]} seed {job[1]}: done before, reusing {job[2]}")
+        else:
+            pending.append(job)
+    with _forward_signals(children, lock, stopping), ThreadPoolExecutor(max_workers=parallel) as pool:
+        for future in as_completed([pool.submit(train, job) for job in pending]):
+            (preset, seed, run_dir), code, stdout, stderr = future.result()
+            if code == 0:
+                say(f"{preset} seed {seed}: {(stdout.strip().splitlines() or [''])[-1]}")
                 continue
-            running.remove(job)
-            stdout, stderr = proc.communicate()
-            if proc.returncode != 0:
-                for _, _, _, other in running:
-                    other.terminate()
-                raise RowrnnError(f"training {preset} (seed {seed}) failed: {stderr.strip().splitlines()[-1:]}")
-            say(f"{preset} seed {seed}: {stdout.strip().splitlines()[-1]}")
-    return [leaderboard_row(run_dir, preset, seed, data_dir, extra) for preset, seed, run_dir in jobs]
+            if code is None:
+                continue
+            with lock:
+                stopping.set()
+                for proc in children.values():
+                    if proc.poll() is None:
+                        proc.terminate()
+            last = (stderr.strip().splitlines() or [f"exit code {code}"])[-1]
+            raise RowrnnError(f"training {preset} (seed {seed}) failed: {last.removeprefix('rowrnn: error: ')}")
+    from .evaluation import load_test_set
+    test_set = load_test_set(load_run(jobs[0][2]), data_dir)
+    return [leaderboard_row(run_dir, preset, seed, data_dir, extra, test_set) for preset, seed, run_dir in jobs]
 
 
-def leaderboard_row(run_dir: Path, preset: str, seed: int, data_dir=None, extra=()) -> dict:
+def leaderboard_row(run_dir: Path, preset: str, seed: int, data_dir=None, extra=(), test_set=None) -> dict:
+    """One run's row: its metrics.json, and -- measured here, explicitly, in a column of its own -- the
+    accuracy with test-time flip averaging (rowrnn evaluate --tta flip)."""
+    from .evaluation import evaluate_run
     run = load_run(run_dir)
-    metrics = read_json(run_dir / "metrics.json")
+    if run.status != "finished":
+        raise RowrnnError(f"{run_dir}: not a finished run: continue it with rowrnn train --resume {run_dir}")
+    m = run.metrics
+    flip = evaluate_run(run_dir, "best", test_set=test_set, data_dir=data_dir, tta="flip")[0]
     seconds = run.history.get("seconds", [])
-    return {"preset": preset, "seed": seed, "test_accuracy": metrics["accuracy"],
-            "test_macro_accuracy": metrics["macro_accuracy"], "best_val_metric": metrics.get("best_val_metric"),
-            "parameters": count_parameters(build_model(run.config.model)),
+    return {"preset": preset, "seed": seed, "test_accuracy": m["accuracy"], "test_macro_accuracy": m["macro_accuracy"],
+            "test_accuracy_flip_tta": flip["accuracy"],
+            "best_val_metric": m.get("best_val_metric"), "parameters": parameter_count(run.config.model),
             "train_minutes": sum(seconds) / 60, "epoch_seconds": statistics.median(seconds) if seconds else 0.0,
             "epochs": len(seconds), "command": shlex.join(train_command(preset, seed, run_dir, data_dir, extra))}
 
@@ -122,23 +184,28 @@ def summarize(rows: list[dict]) -> list[dict]:
     for preset in dict.fromkeys(r["preset"] for r in rows):
         group = [r for r in rows if r["preset"] == preset]
         acc = [r["test_accuracy"] for r in group]
+        flips = [r.get("test_accuracy_flip_tta") for r in group]
         out.append({"preset": preset, "seeds": [r["seed"] for r in group], "test_accuracy": statistics.mean(acc),
                     "test_accuracy_each": acc, "spread": max(acc) - min(acc),
                     "test_macro_accuracy": statistics.mean(r["test_macro_accuracy"] for r in group),
+                    "test_accuracy_flip_tta": statistics.mean(flips) if None not in flips else None,
                     "parameters": group[0]["parameters"],
                     "train_minutes": statistics.mean(r["train_minutes"] for r in group),
-                    "epoch_seconds": statistics.mean(r["epoch_seconds"] for r in group)})
+                    "epoch_seconds": statistics.mean(r["epoch_seconds"] for r in group),
+                    "epochs": statistics.mean(r.get("epochs", 0) for r in group)})
     return sorted(out, key=lambda r: -r["test_accuracy"])
 
 
 def leaderboard_markdown(rows: list[dict]) -> str:
-    lines = ["| preset | seeds | test accuracy | each seed | macro accuracy | parameters | train min | s/epoch |",
-             "|---|---|--:|---|--:|--:|--:|--:|"]
+    lines = ["| preset | seeds | test accuracy | each seed | macro accuracy | flip TTA (separate) | parameters "
+             "| epochs | train min | s/epoch |",
+             "|---|---|--:|---|--:|--:|--:|--:|--:|--:|"]
     for r in summarize(rows):
         each = ", ".join(f"{a:.4f}" for a in r["test_accuracy_each"])
+        flip = f"{r['test_accuracy_flip_tta']:.4f}" if r["test_accuracy_flip_tta"] is not None else "–"
         lines.append(f"| {r['preset']} | {', '.join(map(str, r['seeds']))} | {r['test_accuracy']:.4f} | {each} | "
-                     f"{r['test_macro_accuracy']:.4f} | {r['parameters']:,} | {r['train_minutes']:.1f} | "
-                     f"{r['epoch_seconds']:.1f} |")
+                     f"{r['test_macro_accuracy']:.4f} | {flip} | {r['parameters']:,} | {r['epochs']:g} | "
+                     f"{r['train_minutes']:.1f} | {r['epoch_seconds']:.1f} |")
     lines += ["", "Reference rows (official Fashion-MNIST benchmark, not measured here): "
               + ", ".join(f"{k.split(' (')[0]} {v:.3f}" for k, v in REFERENCES.items()) + ".", "",
               "Commands:", ""]
@@ -147,23 +214,26 @@ def leaderboard_markdown(rows: list[dict]) -> str:
 
 
 def write_leaderboard(out, rows: list[dict]) -> dict:
-    """leaderboard.md, leaderboard.csv (one row per run) and leaderboard.png in `out`; returns their paths."""
+    """leaderboard.md/.csv/.json and the figures leaderboard.png, leaderboard-minutes.png in `out`; their paths."""
     import matplotlib.pyplot as plt
 
-    from .plots import plot_leaderboard
+    from .plots import plot_accuracy_vs_minutes, plot_leaderboard
     from .runs import save_figure
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RowrnnError(f"{out}: cannot write the leaderboard there ({files.describe(e)}): choose another --out") from None
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    paths = {"md": out / "leaderboard.md", "csv": out / "leaderboard.csv", "png": out / "leaderboard.png",
-             "json": out / "leaderboard.json"}
-    atomic_write(paths["md"], (leaderboard_markdown(rows) + "\n").encode())
-    atomic_write(paths["csv"], buffer.getvalue().encode())
-    atomic_write(paths["json"], (json.dumps(rows, indent=2) + "\n").encode())
-    fig = plot_leaderboard(summarize(rows), REFERENCES)
-    save_figure(paths["png"], fig)
-    plt.close(fig)
+    paths = {"md": out / "leaderboard.md", "csv": out / "leaderboard.csv", "json": out / "leaderboard.json",
+             "png": out / "leaderboard.png", "minutes_png": out / "leaderboard-minutes.png"}
+    files.atomic_write(paths["md"], (leaderboard_markdown(rows) + "\n").encode())
+    files.atomic_write(paths["csv"], buffer.getvalue().encode())
+    files.write_json(paths["json"], rows)
+    for key, fig in (("png", plot_leaderboard(summarize(rows), REFERENCES)), ("minutes_png", plot_accuracy_vs_minutes(rows))):
+        save_figure(paths[key], fig)
+        plt.close(fig)
     return paths

@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field, fields
 
+from . import models
+from .devices import DEVICES
 from .errors import RowrnnError
+from .optim import OPTIMIZERS, SCHEDULES
 
-CELLS = ("rnn", "gru", "lstm", "elman")
-ARCHS = ("recurrent", "cnn")
-READOUTS = ("last", "mean", "max", "mean+max")
-READS = ("rows", "columns", "rows+columns", "pixels", "permuted-pixels")
-NONLINEARITIES = ("tanh", "relu")
-INITS = ("default", "orthogonal")
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULES = ("constant", "cosine", "onecycle")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+# the choices, from the registries that implement them
+ARCHS, CELLS = tuple(models.MODELS), tuple(models.RECURRENT_CELLS)
+READOUTS, READS, NONLINEARITIES, INITS = models.READOUTS, models.READS, models.NONLINEARITIES, models.INITS
+
+# The documented size limits, checked before anything is allocated (train, summary, resume, compare):
+MAX_PARAMETERS = 100_000_000        # 400 MB of float32 weights, ~2 GB with gradients and Adam's state
+MAX_TRAINING_BYTES = 32 * 2**30     # weights, gradients, optimizer state and one step's saved activations
+# model fields that config.json files written by rowrnn 0.1.0 lack; their defaults are 0.1.0's behaviour
+ADDED_MODEL_FIELDS = {"rows_per_step", "readout_dropout"}
 
 
 def _opt(default, help, choices=None):
@@ -42,8 +46,12 @@ class ModelConfig:
     read: str = _opt("rows", "reading order of the image", READS)
     permutation_seed: int = _opt(0, "seed of the fixed pixel permutation for --read permuted-pixels")
     init: str = _opt("default", "weight initialization of the recurrent layers", INITS)
+    rows_per_step: int = _opt(1, "rows (or columns) read per step: strips of k lines, 28/k steps",
+                              models.STRIP_HEIGHTS)
+    readout_dropout: float = _opt(0.0, "dropout on the features the linear head reads")
 
     def validate(self) -> None:
+        _check_types(self)
         _check_choice("arch", self.arch, ARCHS)
         _check_choice("cell", self.cell, CELLS)
         _check_choice("nonlinearity", self.nonlinearity, NONLINEARITIES)
@@ -51,16 +59,25 @@ class ModelConfig:
         _check_choice("read", self.read, READS)
         _check_choice("init", self.init, INITS)
         _check_seed("permutation-seed", self.permutation_seed)
+        _check_choice("rows-per-step", self.rows_per_step, models.STRIP_HEIGHTS)
         _check_positive_int("hidden-size", self.hidden_size)
         _check_positive_int("num-layers", self.num_layers)
-        if not (0.0 <= self.dropout < 1.0):
-            raise RowrnnError(f"--dropout must be in [0, 1), got {self.dropout}")
+        for name in ("dropout", "readout_dropout"):
+            if not (0.0 <= getattr(self, name) < 1.0):
+                raise RowrnnError(f"--{name.replace('_', '-')} must be in [0, 1), got {getattr(self, name)}")
+        if "pixels" in self.read and self.rows_per_step != 1:
+            raise RowrnnError(f"--rows-per-step {self.rows_per_step} reads strips of rows or columns: "
+                              f"drop it with --read {self.read}")
         if self.arch == "recurrent" and self.dropout > 0 and self.num_layers == 1:
             raise RowrnnError(
                 f"--dropout {self.dropout} acts between stacked layers and would do nothing with "
                 "--num-layers 1: use --num-layers 2 or more, or drop --dropout")
         if self.nonlinearity == "relu" and self.cell not in ("rnn", "elman"):
             raise RowrnnError(f"--nonlinearity relu applies to the rnn and elman cells, not {self.cell!r}")
+        parameters = models.parameter_count(self)
+        if parameters > MAX_PARAMETERS:
+            raise RowrnnError(f"the model would have {parameters:.3g} parameters, over the limit of "
+                              f"{MAX_PARAMETERS:,}: choose a smaller --hidden-size or --num-layers")
 
 
 @dataclass
@@ -76,12 +93,14 @@ class TrainConfig:
     patience: int = _opt(0, "stop after this many epochs without a better validation metric (0 = off)")
     augment_shift: int = _opt(0, "random shifts of up to this many pixels (training split only)")
     augment_flip: bool = _opt(False, "random horizontal flips (training split only)")
+    augment_erase: float = _opt(0.0, "probability of erasing a random rectangle of a training image")
     val_split: float = _opt(0.1, "fraction of the training set held out for validation")
     seed: int = _opt(0, "seed of the split, shuffles, initialization and dropout")
     device: str = _opt("auto", "where to train: auto picks cuda, then mps, then cpu", DEVICES)
     amp: bool = _opt(False, "mixed precision (bfloat16 autocast) on an accelerator")
 
     def validate(self) -> None:
+        _check_types(self)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("device", self.device, DEVICES)
@@ -104,6 +123,8 @@ class TrainConfig:
             raise RowrnnError(f"--patience must be >= 0 (0 = off), got {self.patience}")
         if not (0 <= self.augment_shift <= 8):
             raise RowrnnError(f"--augment-shift must be between 0 and 8 pixels, got {self.augment_shift}")
+        if not (0.0 <= self.augment_erase <= 1.0):
+            raise RowrnnError(f"--augment-erase is a probability from 0 to 1, got {self.augment_erase}")
 
 
 @dataclass
@@ -120,10 +141,17 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
 
     def validate(self) -> "RunConfig":
-        if self.data.data_dir is not None:
-            self.data.data_dir = str(self.data.data_dir)  # a Path must survive config.json
+        if isinstance(self.data.data_dir, os.PathLike):
+            self.data.data_dir = os.fspath(self.data.data_dir)  # a Path must survive config.json
+        _check_types(self.data)
         self.model.validate()
         self.train.validate()
+        needed = (4 * models.parameter_count(self.model) * 6  # weights, gradients, Adam's two, best, last
+                  + 4 * models.activation_count(self.model, self.train.batch_size))
+        if needed > MAX_TRAINING_BYTES:
+            raise RowrnnError(f"a training step would need about {needed / 2**30:.3g} GiB, over the limit of "
+                              f"{MAX_TRAINING_BYTES // 2**30} GiB: choose a smaller --batch-size, --hidden-size "
+                              "or --num-layers")
         return self
 
     def to_dict(self) -> dict:
@@ -144,7 +172,7 @@ class RunConfig:
             if unknown:
                 raise RowrnnError(f"config.json has unknown {name} fields {unknown}: "
                                   "was it written by a newer rowrnn?")
-            missing = sorted(known - set(section))
+            missing = sorted(known - set(section) - ADDED_MODEL_FIELDS)
             if missing and name == "model":
                 raise RowrnnError(f"config.json lacks model fields {missing}: re-create the run with rowrnn train")
             parts[name] = sub(**section)
@@ -206,7 +234,22 @@ def short_name(cfg: RunConfig) -> str:
 
 def _check_choice(name, value, choices):
     if value not in choices:
-        raise RowrnnError(f"unknown {name} {value!r}: choose one of {', '.join(choices)}")
+        raise RowrnnError(f"unknown {name} {value!r}: choose one of {', '.join(map(str, choices))}")
+
+
+def _check_types(section) -> None:
+    """Each field holds the type of its default (an int is a fine float; None is a fine optional str)."""
+    for f in fields(section):
+        value = getattr(section, f.name)
+        kind = type(f.default)
+        ok = {bool: lambda v: isinstance(v, bool),
+              int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+              float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+              str: lambda v: isinstance(v, str)}.get(kind, lambda v: v is None or isinstance(v, str))(value)
+        if not ok:
+            expected = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+                kind, "a string or null")
+            raise RowrnnError(f"--{f.name.replace('_', '-')} must be {expected}, got {value!r}")
 
 
 def _check_positive_int(flag, value):

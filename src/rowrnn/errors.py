@@ -1,17 +1,24 @@
-"""The one exception type for mistakes a user can make (bad paths, flags, files).
+"""The one exception type for mistakes a user can make (bad paths, flags, files) and for the world
+failing around rowrnn (full disks, signals).
 
-The CLI turns a RowrnnError into one line on stderr and exit code 2; anything
-else is a programming error and keeps its traceback.
+The CLI turns a RowrnnError into one line on stderr and exit code 2 (Interrupted: 128 + the
+signal's number); anything else is a programming error and keeps its traceback.
 
     raise RowrnnError("--hidden-size must be a positive integer, got 0")
 """
+import signal
 
 
 class RowrnnError(Exception):
     """A user-facing error whose message names the problem and the fix."""
 
+    exit_code = 2
+
 
 class Interrupted(RowrnnError):
-    """Training stopped by SIGINT/SIGTERM; the run directory holds the last completed epoch."""
+    """Stopped by SIGINT or SIGTERM; a run directory keeps its last completed epoch."""
 
-    exit_code = 130
+    def __init__(self, signum: int = signal.SIGINT, message: str | None = None):
+        self.signum = int(signum)
+        self.exit_code = 128 + self.signum          # 130 for SIGINT, 143 for SIGTERM, as shells report
+        super().__init__(message or f"interrupted by {signal.Signals(self.signum).name}")

@@ -2,24 +2,42 @@
 
 The test split is read here, once per call, never during training or selection.
 
-    metrics = evaluate_run("runs/demo")                # best weights
+    metrics, model, run, logits = evaluate_run("runs/demo")       # best weights
     metrics["accuracy"], metrics["macro_accuracy"]
+    evaluate_run("runs/demo", tta="flip")                          # each image and its mirror image, averaged
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .data import CLASSES, Batches, ImageDataset, load_fashion_mnist, normalize
-from .runs import Run, load_model
+from .constants import CLASSES, NUM_CLASSES
+from .data import Batches, ImageDataset, load_fashion_mnist, normalize
+from .errors import RowrnnError
+from .runs import Run, load_model, weights_name
+
+TTA = ("flip",)   # test-time augmentations: reported beside the plain number, never instead of it
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 1000, device="cpu") -> torch.Tensor:
-    """uint8 images (N, 28, 28) -> logits (N, 10), in order."""
+def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 1000, device="cpu",
+                   tta: str | None = None) -> torch.Tensor:
+    """uint8 images (N, 28, 28) -> logits (N, 10), in order.
+
+    tta="flip" averages the class probabilities of each image and its horizontal mirror image and
+    returns their log: logits whose softmax is that average.
+    """
+    if tta not in (None, *TTA):
+        raise RowrnnError(f"unknown test-time augmentation {tta!r}: choose one of {', '.join(TTA)}")
     model.to(device).eval()
     batches = Batches(images, torch.zeros(len(images), dtype=torch.long), batch_size, device=device)
-    return torch.cat([model(x).float().cpu() for x, _ in batches]) if len(images) else torch.empty(0, 10)
+    outputs = []
+    for x, _ in batches:
+        logits = model(x).float()
+        if tta == "flip":
+            logits = ((logits.softmax(1) + model(x.flip(-1)).float().softmax(1)) / 2).log()
+        outputs.append(logits.cpu())
+    return torch.cat(outputs) if outputs else torch.empty(0, NUM_CLASSES)
 
 
 def classification_metrics(logits: torch.Tensor, labels: torch.Tensor, classes=CLASSES) -> dict:
@@ -43,19 +61,26 @@ def classification_metrics(logits: torch.Tensor, labels: torch.Tensor, classes=C
     }
 
 
-def evaluate_run(path, weights: str = "best", test_set: ImageDataset | None = None, device="cpu"):
+def load_test_set(run: Run, data_dir=None) -> ImageDataset:
+    """The test split for a run: from data_dir if given, else where the run's config says."""
+    return load_fashion_mnist(data_dir or run.config.data.data_dir, verify=run.config.data.verify)[1]
+
+
+def evaluate_run(path, weights: str = "best", test_set: ImageDataset | None = None, device="cpu",
+                 data_dir=None, tta: str | None = None):
     """(metrics dict, model, run, test logits) for a run directory or weights file on the test split."""
     model, run = load_model(path, weights, device=device)
     if test_set is None:
-        _, test_set = load_fashion_mnist(run.config.data.data_dir, verify=run.config.data.verify)
-    logits = predict_logits(model, test_set.images, device=device)
-    metrics = {"weights": weights, **classification_metrics(logits, test_set.labels)}
+        test_set = load_test_set(run, data_dir)
+    logits = predict_logits(model, test_set.images, device=device, tta=tta)
+    metrics = {"weights": weights_name(path, weights), **({"tta": tta} if tta else {}),
+               **classification_metrics(logits, test_set.labels)}
     return metrics, model, run, logits
 
 
 def run_figures(run: Run, model: nn.Module, test_set: ImageDataset, logits: torch.Tensor, metrics: dict,
                 reading_images: int = 4) -> dict:
-    """name -> matplotlib Figure for the four pictures of a run."""
+    """name -> matplotlib Figure for the pictures of a run (reading and hidden for recurrent models)."""
     from . import plots
     preds = logits.argmax(dim=1)
     figures = {
@@ -64,8 +89,13 @@ def run_figures(run: Run, model: nn.Module, test_set: ImageDataset, logits: torc
         "confusion": plots.plot_confusion(metrics["confusion"]),
     }
     if hasattr(model, "step_probabilities"):
-        x = normalize(test_set.images[:reading_images]).unsqueeze(1)                 # (n, 1, 28, 28)
-        probs = model.step_probabilities(x.to(next(model.parameters()).device), num_points=28).cpu()
+        device = next(model.parameters()).device
+        x = normalize(test_set.images[:reading_images]).unsqueeze(1).to(device)       # (n, 1, 28, 28)
+        probs = model.step_probabilities(x, num_points=min(model.num_steps, 28)).cpu()
         figures["reading"] = plots.plot_reading(test_set.images[:reading_images], probs,
                                                 labels=test_set.labels[:reading_images], read=model.read)
+        with torch.no_grad():
+            states = model.hidden_states(x[:1]).cpu()[0]                              # (T, H)
+        figures["hidden"] = plots.plot_hidden_states(test_set.images[0], states, read=model.read,
+                                                     label=int(test_set.labels[0]))
     return figures

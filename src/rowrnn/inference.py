@@ -6,15 +6,27 @@
 """
 from __future__ import annotations
 
+import io
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .data import CLASSES, IMAGE_SIZE, normalize
+from . import files
+from .constants import CLASSES, IMAGE_SIZE
+from .data import normalize
 from .errors import RowrnnError
 
-MAX_PIXELS = 50_000_000  # refuse larger images from their header, before decoding (e.g. 20000 x 20000)
+MAX_PIXELS = 50_000_000        # refuse larger images from their header, before decoding (e.g. 20000 x 20000)
+MAX_IMAGE_BYTES = 64 * 2**20   # and files larger than this before reading them
+
+
+def example_images() -> dict[str, Path]:
+    """The images shipped with rowrnn, by name: e.g. {'boot-on-white': .../examples/boot-on-white.png}."""
+    folder = resources.files(__package__) / "examples"
+    return {p.name.rsplit(".", 1)[0]: Path(str(p)) for p in sorted(folder.iterdir(), key=lambda p: p.name)
+            if p.name.endswith(".png")}
 
 
 def load_image(path) -> torch.Tensor:
@@ -23,16 +35,20 @@ def load_image(path) -> torch.Tensor:
     Grey, fitted into 28x28 keeping the aspect ratio, padded with the background, and
     inverted when the background is light (Fashion-MNIST garments are light on black).
     """
-    from PIL import Image, UnidentifiedImageError
     path = Path(path)
-    if path.is_dir():
+    if files.exists(path) and path.is_dir():
         raise RowrnnError(f"{path}: is a directory: name image files (e.g. {path}/*.png)")
-    if not path.exists():
-        raise RowrnnError(f"{path}: no such file")
-    if path.stat().st_size == 0:
+    return decode_image(files.read_file(path, limit=MAX_IMAGE_BYTES, what="image"), str(path))
+
+
+def decode_image(data: bytes, source: str = "image") -> torch.Tensor:
+    """The bytes of an image file -> uint8 (28, 28), as load_image; source names it in errors."""
+    from PIL import Image, UnidentifiedImageError
+    path = source
+    if not data:
         raise RowrnnError(f"{path}: empty file (0 bytes): give a PNG or JPEG image")
     try:
-        with Image.open(path) as im:
+        with Image.open(io.BytesIO(data)) as im:
             width, height = im.size
             if width * height > MAX_PIXELS:
                 raise RowrnnError(f"{path}: {width}x{height} pixels is over the limit of "
@@ -72,7 +88,7 @@ def fit_to_mnist(grey: np.ndarray) -> torch.Tensor:
     background = float(np.median(border))
     scale = IMAGE_SIZE / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    resized = np.asarray(Image.fromarray(grey, mode="F").resize((new_w, new_h), Image.Resampling.BOX))
+    resized = np.asarray(Image.fromarray(grey).resize((new_w, new_h), Image.Resampling.BOX))
     canvas = np.full((IMAGE_SIZE, IMAGE_SIZE), background, dtype=np.float32)
     top, left = (IMAGE_SIZE - new_h) // 2, (IMAGE_SIZE - new_w) // 2
     canvas[top:top + new_h, left:left + new_w] = resized
@@ -90,8 +106,19 @@ def predict_files(path, images, weights: str = "best", top: int = 3) -> list[lis
 
 @torch.no_grad()
 def predict(model, images: torch.Tensor, top: int = 3, classes=CLASSES) -> list[list[tuple[str, float]]]:
-    """uint8 images (N, 28, 28) -> for each, the top classes with their probabilities."""
-    device = next(model.parameters()).device
-    probs = model.eval()(normalize(images).unsqueeze(1).to(device)).float().softmax(dim=1).cpu()  # (N, 10)
+    """uint8 images (N, 28, 28) -> for each, the top classes with their probabilities.
+
+    model is a torch model, or anything that maps normalized float images (N, 1, 28, 28) to
+    logits (N, 10): an OnnxClassifier runs the same code without PyTorch's model classes.
+    """
+    x = normalize(images).unsqueeze(1)                                          # (N, 1, 28, 28)
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+        x = x.to(next(model.parameters()).device)
+    probs = torch.as_tensor(model(x)).float().softmax(dim=1).cpu()              # (N, 10)
+    return top_classes(probs, top, classes)
+
+
+def top_classes(probs: torch.Tensor, top: int = 3, classes=CLASSES) -> list[list[tuple[str, float]]]:
     values, indices = probs.topk(min(top, len(classes)), dim=1)
     return [[(classes[int(i)], float(v)) for v, i in zip(vs, ids)] for vs, ids in zip(values, indices)]

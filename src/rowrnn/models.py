@@ -6,6 +6,7 @@ output at the last step, Linear(8 -> 10); 394 parameters named rnn.* and fc.*.
     model = RNNClassifier()                    # the notebook model
     logits = model(x)                          # (B, 1, 28, 28) -> (B, 10)
     probs = model.step_probabilities(x)        # (B, 28, 10): the guess after each row
+    states = model.hidden_states(x)            # (B, 28, 8): h_t while it reads
 """
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ import math
 import torch
 from torch import nn
 
-NUM_CLASSES = 10
-IMAGE_SIZE = 28
+from .constants import IMAGE_SIZE, NUM_CLASSES
 
 
 class ElmanRNN(nn.Module):
@@ -26,6 +26,8 @@ class ElmanRNN(nn.Module):
     b = bias_ih + bias_hh), so weights move between the two unchanged.
     """
 
+    ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
+
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
                  dropout=0.0, bidirectional=False, batch_first=True):
         super().__init__()
@@ -33,7 +35,7 @@ class ElmanRNN(nn.Module):
             raise ValueError("ElmanRNN only supports batch_first=True")
         self.hidden_size, self.num_layers, self.dropout = hidden_size, num_layers, dropout
         self.bidirectional = bidirectional
-        self.activation = {"tanh": torch.tanh, "relu": torch.relu}[nonlinearity]
+        self.activation = self.ACTIVATIONS[nonlinearity]
         bound = 1 / math.sqrt(hidden_size)  # nn.RNN's initialization
         directions = 2 if bidirectional else 1
         for layer in range(num_layers):
@@ -70,9 +72,14 @@ class ElmanRNN(nn.Module):
         return x, torch.stack(finals)                                       # as nn.RNN: (output, h_n)
 
 
+# The registries: the config's choices and the CLI's --choices come from these.
 RECURRENT_CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM, "elman": ElmanRNN}
+GATES = {"rnn": 1, "gru": 3, "lstm": 4, "elman": 1}          # weight blocks per layer and direction
+NONLINEARITIES = tuple(ElmanRNN.ACTIVATIONS)                  # for the rnn and elman cells
 READOUTS = ("last", "mean", "max", "mean+max")
 READS = ("rows", "columns", "rows+columns", "pixels", "permuted-pixels")
+INITS = ("default", "orthogonal")
+STRIP_HEIGHTS = tuple(k for k in range(1, IMAGE_SIZE + 1) if IMAGE_SIZE % k == 0)  # 1, 2, 4, 7, 14, 28
 
 
 def pixel_permutation(seed: int) -> torch.Tensor:
@@ -81,35 +88,35 @@ def pixel_permutation(seed: int) -> torch.Tensor:
 
 
 class RNNClassifier(nn.Module):
-    """A recurrent reader (or two, for rows+columns), a readout, and a linear head."""
+    """A recurrent reader (or two, for rows+columns), a readout, and a linear head.
+
+    rows_per_step=k reads strips of k rows (or columns) per step: T = 28/k steps of 28k pixels.
+    """
 
     def __init__(self, cell="rnn", hidden_size=8, num_layers=1, bidirectional=False,
                  nonlinearity="tanh", dropout=0.0, readout="last", read="rows",
-                 permutation_seed=0, init="default"):
+                 permutation_seed=0, init="default", rows_per_step=1, readout_dropout=0.0):
         super().__init__()
-        if cell not in RECURRENT_CELLS:
-            raise ValueError(f"unknown cell {cell!r}; valid: {', '.join(RECURRENT_CELLS)}")
-        if readout not in READOUTS:
-            raise ValueError(f"unknown readout {readout!r}; valid: {', '.join(READOUTS)}")
-        if read not in READS:
-            raise ValueError(f"unknown read {read!r}; valid: {', '.join(READS)}")
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"unknown nonlinearity {nonlinearity!r}; valid: tanh, relu")
+        for name, value, valid in (("cell", cell, RECURRENT_CELLS), ("readout", readout, READOUTS),
+                                   ("read", read, READS), ("nonlinearity", nonlinearity, NONLINEARITIES),
+                                   ("init", init, INITS), ("rows_per_step", rows_per_step, STRIP_HEIGHTS)):
+            if value not in valid:
+                raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(map(str, valid))}")
+        if "pixels" in read and rows_per_step != 1:
+            raise ValueError("rows_per_step applies to reading rows or columns, not pixels")
         self.cell, self.readout, self.read = cell, readout, read
-        self.hidden_size, self.bidirectional = hidden_size, bidirectional
-        input_size = 1 if "pixels" in read else IMAGE_SIZE
+        self.hidden_size, self.bidirectional, self.rows_per_step = hidden_size, bidirectional, rows_per_step
+        input_size = 1 if "pixels" in read else IMAGE_SIZE * rows_per_step
         kwargs = dict(num_layers=num_layers, batch_first=True, bidirectional=bidirectional, dropout=dropout)
         if cell in ("rnn", "elman"):
             kwargs["nonlinearity"] = nonlinearity
         self.rnn = RECURRENT_CELLS[cell](input_size, hidden_size, **kwargs)
-        readers = 1
         if read == "rows+columns":
             self.rnn_columns = RECURRENT_CELLS[cell](input_size, hidden_size, **kwargs)
-            readers = 2
         if read == "permuted-pixels":
             self.register_buffer("permutation", pixel_permutation(permutation_seed))
-        features = hidden_size * (2 if bidirectional else 1) * (2 if readout == "mean+max" else 1) * readers
-        self.fc = nn.Linear(features, NUM_CLASSES)
+        self.dropout = nn.Dropout(readout_dropout)                   # no parameters: old weights still load
+        self.fc = nn.Linear(readout_features(hidden_size, bidirectional, readout, read), NUM_CLASSES)
         if init == "orthogonal":
             for name, p in self.named_parameters():
                 if "weight_hh" in name:
@@ -118,24 +125,39 @@ class RNNClassifier(nn.Module):
                 elif "bias" in name and not name.startswith("fc"):
                     nn.init.zeros_(p)
 
+    @classmethod
+    def from_config(cls, cfg) -> "RNNClassifier":
+        return cls(cell=cfg.cell, hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
+                   bidirectional=cfg.bidirectional, nonlinearity=cfg.nonlinearity, dropout=cfg.dropout,
+                   readout=cfg.readout, read=cfg.read, permutation_seed=cfg.permutation_seed, init=cfg.init,
+                   rows_per_step=cfg.rows_per_step, readout_dropout=cfg.readout_dropout)
+
+    @property
+    def readers(self) -> list[nn.Module]:
+        return [self.rnn] + ([self.rnn_columns] if self.read == "rows+columns" else [])
+
+    @property
+    def num_steps(self) -> int:
+        return IMAGE_SIZE * IMAGE_SIZE if "pixels" in self.read else IMAGE_SIZE // self.rows_per_step
+
     def sequences(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The image as the sequence(s) each reader sees: (B, 1, 28, 28) -> [(B, T, F)]."""
-        x = x.reshape(x.shape[0], IMAGE_SIZE, IMAGE_SIZE)           # the notebook's squeeze(1)
-        if self.read == "rows":
-            return [x]                                               # (B, 28, 28): row t at step t
-        if self.read == "columns":
-            return [x.transpose(1, 2)]                               # (B, 28, 28): column t at step t
-        if self.read == "rows+columns":
-            return [x, x.transpose(1, 2)]
-        pixels = x.reshape(x.shape[0], -1)                           # (B, 784)
-        if self.read == "permuted-pixels":
-            pixels = pixels[:, self.permutation]
-        return [pixels.unsqueeze(-1)]                                # (B, 784, 1)
+        B, k = x.shape[0], self.rows_per_step
+        x = x.reshape(B, IMAGE_SIZE, IMAGE_SIZE)                     # the notebook's squeeze(1)
+        if "pixels" in self.read:
+            pixels = x.reshape(B, -1)                                # (B, 784)
+            if self.read == "permuted-pixels":
+                pixels = pixels[:, self.permutation]
+            return [pixels.unsqueeze(-1)]                            # (B, 784, 1)
+        rows, columns = x, x.transpose(1, 2)                         # step t: row t, or column t
+        chosen = {"rows": [rows], "columns": [columns], "rows+columns": [rows, columns]}[self.read]
+        return [s.reshape(B, IMAGE_SIZE // k, IMAGE_SIZE * k) for s in chosen]  # (B, 28/k, 28k): k lines a step
 
     def _features(self, out: torch.Tensor) -> torch.Tensor:
+        """(B, T, H * directions) -> (B, F): the readout over the whole sequence read."""
         if self.readout == "last":
             if not self.bidirectional:
-                return out[:, -1]                                    # (B, T, H) -> (B, H)
+                return out[:, -1]
             H = self.hidden_size                                     # backward direction ends at t=0
             return torch.cat([out[:, -1, :H], out[:, 0, H:]], dim=1)
         if self.readout == "mean":
@@ -144,44 +166,80 @@ class RNNClassifier(nn.Module):
             return out.amax(dim=1)
         return torch.cat([out.mean(dim=1), out.amax(dim=1)], dim=1)
 
+    def _prefix_features(self, out: torch.Tensor) -> torch.Tensor:
+        """(B, T, H) -> (B, T, F): the readout of every prefix 1..t at once (one direction only)."""
+        if self.readout == "last":
+            return out
+        steps = torch.arange(1, out.shape[1] + 1, device=out.device, dtype=out.dtype)[:, None]
+        mean, peak = out.cumsum(dim=1) / steps, out.cummax(dim=1).values
+        return {"mean": mean, "max": peak, "mean+max": torch.cat([mean, peak], dim=2)}[self.readout]
+
     def forward(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
         """Logits (B, 10); `steps` reads only the first steps of each sequence."""
-        readers = [self.rnn] + ([self.rnn_columns] if self.read == "rows+columns" else [])
         feats = []
-        for reader, seq in zip(readers, self.sequences(x)):
+        for reader, seq in zip(self.readers, self.sequences(x)):
             out, _ = reader(seq[:, :steps])                          # (B, T, H * directions)
             feats.append(self._features(out))
-        return self.fc(torch.cat(feats, dim=1))
+        return self.fc(self.dropout(torch.cat(feats, dim=1)))
 
-    @property
-    def num_steps(self) -> int:
-        return IMAGE_SIZE * IMAGE_SIZE if "pixels" in self.read else IMAGE_SIZE
+    def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
+        """The top layer's output h_t at every step: (B, 1, 28, 28) -> (B, T, H * directions * readers)."""
+        return torch.cat([reader(seq)[0] for reader, seq in zip(self.readers, self.sequences(x))], dim=2)
+
+    def step_logits(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
+        """Logits after reading the first t steps, for t in lengths (default 1..T): (B, 1, 28, 28) -> (B, T', 10).
+
+        Row t equals model(x, steps=t). One pass when the model reads forwards only (the readout of
+        every prefix comes from cumulative sums and maxima); a bidirectional model re-reads each prefix,
+        since its backward direction starts from the prefix's end.
+        """
+        lengths = range(1, self.num_steps + 1) if lengths is None else [int(t) for t in lengths]
+        if self.bidirectional:
+            return torch.stack([self(x, steps=t) for t in lengths], dim=1)
+        feats = [self._prefix_features(reader(seq)[0]) for reader, seq in zip(self.readers, self.sequences(x))]
+        logits = self.fc(self.dropout(torch.cat(feats, dim=2)))     # (B, T, F) -> (B, T, 10)
+        return logits[:, [t - 1 for t in lengths]]
 
     @torch.no_grad()
     def step_probabilities(self, x: torch.Tensor, num_points: int | None = None) -> torch.Tensor:
-        """Class probabilities after reading the first t steps, t = 1..T: (B, 1, 28, 28) -> (B, T', 10).
+        """Class probabilities after reading the first t steps: (B, 1, 28, 28) -> (B, T', 10).
 
         Each row is the model's whole answer when the sequence stops at t, so it is
         exact for every cell, readout and direction; the last row equals softmax(model(x)).
         num_points picks T' evenly spaced prefix lengths (all T by default).
         """
-        T = self.num_steps
-        lengths = range(1, T + 1) if num_points is None else torch.linspace(1, T, num_points).round().int().tolist()
-        probs = [self(x, steps=t).softmax(dim=-1) for t in lengths]
-        return torch.stack(probs, dim=1)
+        lengths = None if num_points is None else torch.linspace(1, self.num_steps, num_points).round().long().tolist()
+        return self.step_logits(x, lengths).softmax(dim=-1)
+
+
+def readout_features(hidden_size: int, bidirectional: bool, readout: str, read: str) -> int:
+    """Width of the vector the linear head reads."""
+    return (hidden_size * (2 if bidirectional else 1) * (2 if readout == "mean+max" else 1)
+            * (2 if read == "rows+columns" else 1))
 
 
 class CNNClassifier(nn.Module):
-    """Two conv layers (c, 2c channels), max-pooling, a linear head: the baseline the notebook compares to."""
+    """Two stages of `blocks` conv layers (c, then 2c channels), each ending in max-pooling, and a linear head.
 
-    def __init__(self, channels=32):
+    blocks=1 is the two-conv baseline; blocks=2 the four-conv network of the cnn preset.
+    """
+
+    def __init__(self, channels=32, blocks=1):
         super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(channels, 2 * channels, 3, padding=1), nn.BatchNorm2d(2 * channels), nn.ReLU(),
-            nn.MaxPool2d(2))                                          # (B, 1, 28, 28) -> (B, 2c, 7, 7)
+        layers, in_channels = [], 1
+        for out_channels in (channels, 2 * channels):
+            for _ in range(blocks):
+                layers += [nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.BatchNorm2d(out_channels),
+                           nn.ReLU()]
+                in_channels = out_channels
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)                       # (B, 1, 28, 28) -> (B, 2c, 7, 7)
         self.dropout = nn.Dropout(0.3)
         self.fc = nn.Linear(2 * channels * 7 * 7, NUM_CLASSES)
+
+    @classmethod
+    def from_config(cls, cfg) -> "CNNClassifier":
+        return cls(channels=cfg.hidden_size, blocks=cfg.num_layers)
 
     def forward(self, x):
         x = x.reshape(x.shape[0], 1, IMAGE_SIZE, IMAGE_SIZE)
@@ -195,13 +253,62 @@ def build_model(cfg) -> nn.Module:
     """A model from a ModelConfig (or anything with the same attributes)."""
     if cfg.arch not in MODELS:
         raise ValueError(f"unknown arch {cfg.arch!r}; valid: {', '.join(MODELS)}")
-    if cfg.arch == "cnn":
-        return CNNClassifier(channels=cfg.hidden_size)
-    return RNNClassifier(cell=cfg.cell, hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
-                         bidirectional=cfg.bidirectional, nonlinearity=cfg.nonlinearity,
-                         dropout=cfg.dropout, readout=cfg.readout, read=cfg.read,
-                         permutation_seed=cfg.permutation_seed, init=cfg.init)
+    return MODELS[cfg.arch].from_config(cfg)
 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+RNN_WEIGHTS = {"weight_ih": "input-to-hidden weights W_ih", "weight_hh": "hidden-to-hidden weights W_hh",
+               "bias_ih": "input-to-hidden bias b_ih", "bias_hh": "hidden-to-hidden bias b_hh"}
+GATE_ORDER = {"gru": "r, z, n", "lstm": "i, f, g, o"}  # how PyTorch stacks the gates along dim 0
+
+
+def parameter_table(model: nn.Module) -> list[tuple[str, tuple, int, str]]:
+    """(name, shape, count, meaning) for every weight tensor: where a model's parameters are."""
+    rows = []
+    for name, p in model.named_parameters():
+        owner_name, _, leaf = name.rpartition(".")
+        owner = model.get_submodule(owner_name)
+        if isinstance(owner, (nn.RNNBase, ElmanRNN)):
+            kind, _, where = leaf.partition("_l")                   # 'weight_ih', '0_reverse'
+            layer, _, reverse = where.partition("_")
+            cell = getattr(model, "cell", "")
+            meaning = (RNN_WEIGHTS[kind] + (f" ({GATE_ORDER[cell]} gates stacked)" if cell in GATE_ORDER else "")
+                       + f", layer {int(layer) + 1}" + (", backward direction" if reverse else "")
+                       + (", column reader" if owner_name == "rnn_columns" else ""))
+        else:
+            meaning = {nn.Linear: "linear head", nn.Conv2d: "convolution", nn.BatchNorm2d: "batch norm"}.get(
+                type(owner), owner_name) + {"weight": " weights", "bias": " bias"}.get(leaf, f" {leaf}")
+        rows.append((name, tuple(p.shape), p.numel(), meaning))
+    return rows
+
+
+def parameter_count(cfg) -> int:
+    """The parameters build_model(cfg) would have, computed without allocating them."""
+    H, L = cfg.hidden_size, cfg.num_layers
+    if cfg.arch == "cnn":
+        convs, in_channels = 0, 1
+        for out_channels in (H, 2 * H):
+            for _ in range(L):
+                convs += in_channels * out_channels * 9 + out_channels + 2 * out_channels  # conv + BatchNorm
+                in_channels = out_channels
+        return convs + 2 * H * 49 * NUM_CLASSES + NUM_CLASSES
+    directions = 2 if cfg.bidirectional else 1
+    gates = GATES[cfg.cell]
+    input_size = 1 if "pixels" in cfg.read else IMAGE_SIZE * cfg.rows_per_step
+    per_reader = sum(directions * gates * H * ((input_size if layer == 0 else H * directions) + H + 2)
+                     for layer in range(L))
+    features = readout_features(H, cfg.bidirectional, cfg.readout, cfg.read)
+    return per_reader * (2 if cfg.read == "rows+columns" else 1) + features * NUM_CLASSES + NUM_CLASSES
+
+
+def activation_count(cfg, batch_size: int) -> int:
+    """Rough number of floats a training step keeps for the backward pass (for the memory estimate)."""
+    H, L = cfg.hidden_size, cfg.num_layers
+    if cfg.arch == "cnn":
+        return batch_size * 6 * (H * IMAGE_SIZE ** 2 + 2 * H * (IMAGE_SIZE // 2) ** 2) * L
+    steps = IMAGE_SIZE * IMAGE_SIZE if "pixels" in cfg.read else IMAGE_SIZE // cfg.rows_per_step
+    readers = 2 if cfg.read == "rows+columns" else 1
+    return batch_size * steps * H * (2 if cfg.bidirectional else 1) * L * readers * (2 * GATES[cfg.cell] + 2)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .data import CLASSES
+from .constants import CLASSES, IMAGE_SIZE
 
 CURVE_KEYS = ("train_loss", "val_loss", "train_metric", "val_metric")
 
@@ -47,7 +47,7 @@ def plot_predictions(images, labels, predictions, classes=CLASSES, columns=5):
         ax.axis("off")
     for ax, image, y, y_hat in zip(axes.flat, images, labels, predictions):
         right = int(y) == int(y_hat)
-        ax.imshow(image.reshape(28, 28), cmap="Greens" if right else "Reds")
+        ax.imshow(image.reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="Greens" if right else "Reds")
         ax.set_title(f"Expected: {classes[int(y)]}\nPredicted: {classes[int(y_hat)]}", fontsize=8,
                      color="darkgreen" if right else "darkred")
     return fig
@@ -78,10 +78,10 @@ def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read=
     n, steps = len(images), probs.shape[1]
     fig, axes = plt.subplots(n, 2, figsize=(9, 3.2 * n), layout="constrained", squeeze=False,
                              gridspec_kw={"width_ratios": [1, 1.6]})
-    unit = {"rows": "rows", "columns": "columns", "rows+columns": "rows and columns"}.get(read, "pixels")
+    unit = _unit(read)
     for k in range(n):
         img_ax, heat_ax = axes[k]
-        img_ax.imshow(images[k].reshape(28, 28), cmap="gray")
+        img_ax.imshow(images[k].reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray")
         img_ax.set_xticks([])
         img_ax.set_yticks([])
         if labels is not None:
@@ -89,12 +89,36 @@ def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read=
         im = heat_ax.imshow(probs[k], aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
         heat_ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
         heat_ax.set_ylabel(f"{unit} read")
-        if steps == 28 or unit in ("rows", "columns"):
+        if unit != "pixels":
             heat_ax.set_yticks(range(0, steps, 3), [str(t + 1) for t in range(0, steps, 3)], fontsize=7)
         final = probs[k][-1]
         heat_ax.set_title(f"Guess after each step: finally {classes[int(final.argmax())]} ({final.max():.0%})",
                           fontsize=9)
         fig.colorbar(im, ax=heat_ax, label="probability")
+    return fig
+
+
+def _unit(read: str) -> str:
+    return {"rows": "rows", "columns": "columns", "rows+columns": "rows and columns"}.get(read, "pixels")
+
+
+def plot_hidden_states(image, states, read="rows", label=None, classes=CLASSES):
+    """One image beside its hidden state h_t at every step: a T x H heat map, read top to bottom."""
+    image, states = _np(image), _np(states)
+    steps, width = states.shape
+    fig, (img_ax, heat_ax) = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained",
+                                          gridspec_kw={"width_ratios": [1, 2.2]})
+    img_ax.imshow(image.reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray")
+    img_ax.set_xticks([])
+    img_ax.set_yticks([])
+    if label is not None:
+        img_ax.set_title(f"Expected: {classes[int(label)]}", fontsize=9)
+    bound = max(float(np.abs(states).max()), 1e-6)
+    im = heat_ax.imshow(states, aspect="auto", cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest")
+    heat_ax.set_xlabel(f"hidden unit (of {width})")
+    heat_ax.set_ylabel(f"step t ({_unit(read)} read)")
+    heat_ax.set_title(f"Hidden state h_t while reading ({steps} steps)", fontsize=9)
+    fig.colorbar(im, ax=heat_ax, label="activation")
     return fig
 
 
@@ -115,4 +139,36 @@ def plot_leaderboard(summary: list[dict], references: dict | None = None):
     ax.set_title("rowrnn leaderboard")
     if references:
         ax.legend(loc="lower right", fontsize=7)
+    return fig
+
+
+def pareto_front(points):
+    """The (minutes, accuracy) points no other point beats on both: less time and at least as accurate."""
+    front, best = [], -np.inf
+    for minutes, accuracy in sorted(points, key=lambda p: (p[0], -p[1])):
+        if accuracy > best:
+            front.append((minutes, accuracy))
+            best = accuracy
+    return front
+
+
+def plot_accuracy_vs_minutes(rows: list[dict]):
+    """Test accuracy against training minutes, one point per run (preset x seed), the Pareto front drawn."""
+    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+    presets = list(dict.fromkeys(r["preset"] for r in rows))
+    colors = plt.get_cmap("tab10")
+    for i, preset in enumerate(presets):
+        group = [r for r in rows if r["preset"] == preset]
+        ax.scatter([r["train_minutes"] for r in group], [r["test_accuracy"] for r in group], color=colors(i % 10),
+                   label=preset, s=28, zorder=3)
+    front = pareto_front([(r["train_minutes"], r["test_accuracy"]) for r in rows])
+    if front:
+        xs, ys = zip(*front)
+        ax.step(xs, ys, where="post", color="black", linewidth=1, alpha=0.6, label="Pareto front", zorder=2)
+    ax.set_xscale("log")
+    ax.set_xlabel("training minutes (sum of epoch times, log scale)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Accuracy against training time, every run")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
     return fig

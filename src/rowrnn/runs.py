@@ -1,90 +1,151 @@
-"""The run directory: the unit of work every command reads and writes.
+"""The run directory: the unit of work every command reads and writes, and the only code that knows its files.
 
     runs/20261127-101500-notebook/
-      config.json   history.json  history.csv   metrics.json
-      best.safetensors  last.safetensors  state.pt  *.png
+      config.json  history.json  history.csv  metrics.json  MODEL_CARD.md
+      best.safetensors  last.safetensors  state.pt  *.png  .lock
 
-Weights are safetensors, configs and histories JSON, the resume state a torch file
-read with weights_only=True: nothing loaded here can execute code. Every file is
-written to a temporary name and renamed, so no artifact is ever half-written.
+Weights are safetensors, configs and histories JSON, the resume state a versioned torch file
+read with weights_only=True: nothing loaded here can execute code. Every file is written
+atomically (files.atomic_write). A run is *finished* when its metrics.json describes its
+best.safetensors (their SHA-256 is recorded) and the training it comes from is complete.
 
-    run = load_run("runs/demo")
-    model = load_model("runs/demo", weights="best")
+    run = load_run("runs/demo"); run.status      # 'started', 'trained' or 'finished'
+    model, run = load_model("runs/demo", weights="best")
 """
 from __future__ import annotations
 
 import csv
 import dataclasses
 import io
-import json
 import os
+import re
 import time
 import warnings
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from .config import RunConfig
+from . import files
+from .config import RunConfig, short_name
 from .errors import RowrnnError
 from .models import build_model
 
-HISTORY_KEYS = ("train_loss", "train_metric", "val_loss", "val_metric", "lr", "seconds")
+CONFIG_FILE, HISTORY_FILE, HISTORY_CSV = "config.json", "history.json", "history.csv"
+STATE_FILE, METRICS_FILE, CARD_FILE, LOCK_FILE = "state.pt", "metrics.json", "MODEL_CARD.md", ".lock"
 WEIGHTS = ("best", "last")
-STATE_FILE, CONFIG_FILE, LOCK_FILE = "state.pt", "config.json", ".lock"
+FIGURES = ("curves", "predictions", "confusion", "reading", "hidden")
+ONNX_FILE = "model.onnx"          # (model-last.onnx for the last weights)
+# every file rowrnn writes into a run directory (evaluate --save adds metrics-<weights>.json)
+RUN_FILES = (CONFIG_FILE, HISTORY_FILE, HISTORY_CSV, STATE_FILE, METRICS_FILE, CARD_FILE, ONNX_FILE, "model-last.onnx",
+             *(f"{w}.safetensors" for w in WEIGHTS), *(f"{f}.png" for f in FIGURES), *(f"{f}-last.png" for f in FIGURES))
+HISTORY_KEYS = ("train_loss", "train_metric", "val_loss", "val_metric", "lr", "seconds")
 # may differ between the original run and its resumption without changing the result
 RESUMABLE_DIFFERENCES = {("train", "device"), ("data", "data_dir")}
 
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary sibling, fsync, rename: readers see the old file or the new one."""
-    path = Path(path)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        raise RowrnnError(f"{path}: cannot write ({e.strerror}): check that the directory exists, "
-                          "is writable and has space") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+MAX_WEIGHTS_BYTES = 2 * 2**30       # > 100M float32 parameters (config.MAX_PARAMETERS) with room to spare
+MAX_STATE_BYTES = 4 * MAX_WEIGHTS_BYTES
 
 
-def write_json(path: Path, obj) -> None:
-    atomic_write(path, (json.dumps(obj, indent=2) + "\n").encode())
+def is_run_file(name: str) -> bool:
+    return name in RUN_FILES or name == LOCK_FILE or re.fullmatch(r"metrics-[\w.-]+\.json", name) is not None
 
 
-def read_json(path: Path):
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise RowrnnError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RowrnnError(f"{path}: not valid JSON ({e}): restore it or re-create the run") from None
-    except OSError as e:
-        raise RowrnnError(f"{path}: cannot read ({e.strerror})") from None
-
+# ----------------------------------------------------------------------------- weights
 
 def save_weights(path: Path, state_dict: dict) -> None:
     from safetensors.torch import save
-    atomic_write(path, save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}))
+    files.atomic_write(path, save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}))
 
 
 def load_weights(path: Path) -> dict:
     from safetensors import SafetensorError
     from safetensors.torch import load
     path = Path(path)
-    if not path.is_file():
+    if not files.exists(path):
         raise RowrnnError(f"{path}: no weights file: train the run first (rowrnn train) or name existing weights")
+    raw = files.read_file(path, limit=MAX_WEIGHTS_BYTES, what="weights file")
     try:
-        return load(path.read_bytes())
+        return load(raw)
     except (SafetensorError, ValueError, OSError) as e:
         raise RowrnnError(f"{path}: not a valid safetensors file ({e}): it is damaged or tampered with; "
                           "restore it or retrain") from None
 
+
+# ----------------------------------------------------------------------------- the resume state
+
+@dataclass
+class ResumeState:
+    """Everything needed to continue training after the last completed epoch; state.pt holds one.
+
+    Written and read here only. VERSION changes whenever a field changes; an unknown version is
+    refused, version 0 (rowrnn 0.1.0's state.pt, no scheduler) is read.
+    """
+
+    VERSION = 1
+
+    epoch: int
+    model: dict
+    best_model: dict
+    optimizer: dict
+    history: dict
+    best_metric: float
+    best_epoch: int
+    bad_epochs: int = 0
+    stopped_early: bool = False
+    scheduler: dict | None = None
+
+    def complete(self, epochs: int) -> bool:
+        return self.stopped_early or self.epoch >= epochs
+
+    def save(self, run_dir: Path) -> None:
+        buffer = io.BytesIO()
+        torch.save({"format": "rowrnn.state", "version": self.VERSION, **dataclasses.asdict(self)}, buffer)
+        files.atomic_write(Path(run_dir) / STATE_FILE, buffer.getvalue())
+
+    @classmethod
+    def load(cls, run_dir: Path) -> "ResumeState | None":
+        """The last completed epoch's state, None before the first (check_resumable() the config first)."""
+        path = Path(run_dir) / STATE_FILE
+        if not files.exists(path):
+            return None  # stopped before its first epoch ended: resuming starts from the beginning
+        raw = files.read_file(path, limit=MAX_STATE_BYTES, what="resume state")
+        try:
+            with warnings.catch_warnings():  # a foreign file's pickle-protocol warning would garble the one line
+                warnings.simplefilter("ignore")
+                d = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+        except Exception as e:  # pickle refusals and damage surface as many exception types
+            raise RowrnnError(f"{path}: unreadable or unsafe resume state ({type(e).__name__}): "
+                              "it is damaged or tampered with; start the run again") from None
+        if not isinstance(d, dict) or not {"epoch", "model", "optimizer", "history"} <= set(d):
+            raise RowrnnError(f"{path}: not a rowrnn resume state: start the run again")
+        version = d.pop("version", 0)
+        if version != cls.VERSION and version != 0:
+            raise RowrnnError(f"{path}: resume state format version {version!r}, this rowrnn reads versions 0-"
+                              f"{cls.VERSION}: continue the run with the rowrnn that started it, or start again")
+        d.pop("format", None)
+        names = {f.name for f in dataclasses.fields(cls)}
+        try:
+            state = cls(**{k: v for k, v in d.items() if k in names})
+        except TypeError as e:
+            raise RowrnnError(f"{path}: incomplete resume state ({e}): start the run again") from None
+        state._check(path)
+        return state
+
+    def _check(self, path) -> None:
+        expect = {"epoch": int, "best_epoch": int, "bad_epochs": int, "best_metric": (int, float),
+                  "stopped_early": bool, "model": dict, "best_model": (dict, type(None)), "optimizer": dict,
+                  "history": dict, "scheduler": (dict, type(None))}
+        wrong = [name for name, kind in expect.items() if not isinstance(getattr(self, name), kind)
+                 or (kind is int and isinstance(getattr(self, name), bool))]
+        lengths = {len(v) for v in self.history.values() if isinstance(v, list)}
+        if wrong or self.epoch < 0 or lengths - {self.epoch}:
+            raise RowrnnError(f"{path}: malformed resume state ({', '.join(wrong) or 'history length'}): "
+                              "start the run again")
+
+
+# ----------------------------------------------------------------------------- writing a run
 
 def config_json(cfg: RunConfig) -> dict:
     from . import __version__
@@ -92,59 +153,164 @@ def config_json(cfg: RunConfig) -> dict:
 
 
 def default_run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
-    from .config import short_name
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     name = cfg.preset if cfg.preset != "custom" else short_name(cfg)
     return Path(root) / f"{stamp}-{name}"
 
 
-class RunLock:
-    """An exclusive lock on a run directory (flock: the kernel drops it when the holder dies)."""
-
-    def __init__(self, run_dir: Path):
-        self.run_dir = Path(run_dir)
-        self.fd = None
-
-    def __enter__(self):
-        import fcntl
-        try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise RowrnnError(f"{self.run_dir}: cannot use it as a run directory ({e.strerror}): "
-                              "choose another --out") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise RowrnnError(f"{self.run_dir} is in use by another rowrnn train (pid {holder}): "
-                              "wait for it to finish or choose another --out") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self.fd = fd
-        for stale in self.run_dir.glob(".*.tmp-*"):  # left by a process killed mid-write
-            stale.unlink(missing_ok=True)
-        return self
-
-    def __exit__(self, *exc):
-        import fcntl
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-
-
 def check_fresh(run_dir: Path) -> None:
-    """Refuse a run directory that already holds a run."""
-    if (Path(run_dir) / CONFIG_FILE).exists():
+    """Refuse a run directory that holds a run, or anything of someone else's."""
+    run_dir = Path(run_dir)
+    if files.exists(run_dir / CONFIG_FILE):
         raise RowrnnError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, "
                           "or choose another --out")
+    if not files.exists(run_dir):
+        return
+    try:
+        entries = [p.name for p in os.scandir(run_dir)]
+    except NotADirectoryError:
+        raise RowrnnError(f"{run_dir}: is a file, not a directory: choose another --out") from None
+    except OSError as e:
+        raise RowrnnError(f"{run_dir}: cannot use it as a run directory ({files.describe(e)}): "
+                          "choose another --out") from None
+    foreign = sorted(n for n in entries if n != LOCK_FILE)
+    if foreign:
+        raise RowrnnError(f"{run_dir} is not empty and is not a rowrnn run (it holds {foreign[0]!r}"
+                          f"{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}): "
+                          "choose a new or empty directory for --out")
 
 
 def start_run(run_dir: Path, cfg: RunConfig) -> None:
     """Claim a fresh run directory by writing its config.json."""
     check_fresh(run_dir)
-    write_json(run_dir / CONFIG_FILE, config_json(cfg))
+    files.write_json(Path(run_dir) / CONFIG_FILE, config_json(cfg))
 
+
+def write_weights_and_history(run_dir: Path, state: ResumeState) -> None:
+    """The user-facing files derived from the resume state (state.pt, the commit point, is written before)."""
+    run_dir = Path(run_dir)
+    save_weights(run_dir / "last.safetensors", state.model)
+    save_weights(run_dir / "best.safetensors", state.best_model)
+    write_history(run_dir, state.history)
+
+
+def write_history(run_dir: Path, history: dict) -> None:
+    files.write_json(Path(run_dir) / HISTORY_FILE, history)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    keys = list(history)
+    writer.writerow(["epoch", *keys])
+    for i in range(len(history[keys[0]]) if keys else 0):
+        writer.writerow([i + 1, *(f"{history[k][i]:.6g}" for k in keys)])
+    files.atomic_write(Path(run_dir) / HISTORY_CSV, out.getvalue().encode())
+
+
+def save_figure(path: Path, fig) -> None:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    files.atomic_write(Path(path), buffer.getvalue())
+
+
+class RunLock:
+    """An exclusive lock on a run directory (filelock's flock: the kernel drops it when its holder dies).
+
+    With fresh=True (a new run) the directory is created if needed, and if no run was claimed in
+    it by the end (config.json never written: a failure or a signal at start-up), everything the
+    lock created is removed again: the directory is left as it was found.
+    """
+
+    def __init__(self, run_dir: Path, *, fresh: bool = False, purpose: str = "train"):
+        self.run_dir, self.fresh, self.purpose = Path(run_dir), fresh, purpose
+        self.lock, self.created = None, []
+
+    def __enter__(self):
+        try:
+            self._acquire()
+        except BaseException:  # a failure or a signal half-way: leave the directory as it was found
+            self.__exit__()
+            raise
+        return self
+
+    def _acquire(self) -> None:
+        from filelock import FileLock, Timeout
+        path = self.run_dir / LOCK_FILE
+        try:
+            if self.fresh and not files.exists(self.run_dir):
+                missing = [p for p in [self.run_dir, *self.run_dir.parents] if not files.exists(p)]
+                self.run_dir.mkdir(parents=True)
+                self.created = list(reversed(missing))  # outermost first
+            if not files.exists(path):
+                self.created.append(path)
+            lock = FileLock(path, timeout=0)
+            lock.acquire()
+            self.lock = lock
+            fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+            try:
+                os.write(fd, f"{os.getpid()} {self.purpose}".encode())
+            finally:
+                os.close(fd)
+        except Timeout:
+            self.created = [p for p in self.created if p != path]
+            pid, purpose = self._holder(path)
+            raise RowrnnError(f"{self.run_dir} is in use by another rowrnn {purpose} (pid {pid}): "
+                              "wait for it to finish or choose another --out") from None
+        except OSError as e:
+            raise RowrnnError(f"{self.run_dir}: cannot use it as a run directory ({files.describe(e)}): "
+                              "choose another --out") from None
+        self._remove_stale_temporaries()
+
+    @staticmethod
+    def _holder(path: Path) -> tuple[str, str]:
+        """(pid, command) of the process holding the lock, as it wrote them."""
+        with suppress(OSError, UnicodeDecodeError):
+            pid, _, purpose = path.read_text()[:100].strip().partition(" ")
+            return pid or "?", purpose or "process"
+        return "?", "process"
+
+    def _remove_stale_temporaries(self) -> None:
+        """Temporary files of a killed writer: exactly the names files.temporary_name gives rowrnn's files."""
+        pattern = re.compile(r"\.(" + "|".join(map(re.escape, RUN_FILES)) + r")\.tmp-\d+")
+        with suppress(OSError):
+            for entry in os.scandir(self.run_dir):
+                if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                    with suppress(OSError):
+                        os.unlink(entry.path)
+
+    def _undo(self) -> None:
+        for p in reversed(self.created):
+            with suppress(OSError):
+                p.rmdir() if p.is_dir() else p.unlink()
+        self.created = []
+
+    def __exit__(self, *exc):
+        if self.lock is not None:
+            with suppress(OSError):
+                self.lock.release()
+            self.lock = None
+        if self.fresh and not files.exists(self.run_dir / CONFIG_FILE):
+            self._undo()
+
+
+def check_output_path(out, *, inputs=(), suffix: str = ".png") -> Path:
+    """Refuse an output path that would overwrite a run's own file, an input of the same command,
+    or anything but a regular file; and one without the right suffix (it would mislabel its content)."""
+    out = Path(out)
+    if out.suffix.lower() != suffix:
+        raise RowrnnError(f"{out}: the output is a {suffix[1:].upper()} file: give a path ending in {suffix}")
+    parent = out.parent
+    if is_run_file(out.name) and files.exists(parent / CONFIG_FILE):
+        raise RowrnnError(f"{out}: is one of the run's own files: write to another name or directory")
+    if files.exists(out):
+        if not files.is_regular_file(out):
+            raise RowrnnError(f"{out}: exists and is not a regular file: choose another output path")
+        for source in inputs:
+            with suppress(OSError):
+                if os.path.samefile(out, source):
+                    raise RowrnnError(f"{out}: is also an input of this command: choose another output path")
+    return out
+
+
+# ----------------------------------------------------------------------------- reading a run
 
 def config_differences(saved: RunConfig, cfg: RunConfig) -> list[str]:
     diffs = []
@@ -157,14 +323,13 @@ def config_differences(saved: RunConfig, cfg: RunConfig) -> list[str]:
 
 def load_config(run_dir: Path) -> RunConfig:
     run_dir = Path(run_dir)
-    if not run_dir.exists():
+    if not files.exists(run_dir):
         raise RowrnnError(f"{run_dir}: no such run directory: give a directory that rowrnn train wrote")
-    if not run_dir.is_dir():
-        raise RowrnnError(f"{run_dir}: not a run directory (give the directory that rowrnn train wrote)")
-    if not (run_dir / CONFIG_FILE).is_file():
+    files.check_readable_dir(run_dir)
+    if not files.exists(run_dir / CONFIG_FILE):
         raise RowrnnError(f"{run_dir}: no {CONFIG_FILE}, so this is not a rowrnn run directory")
     try:
-        return RunConfig.from_dict(read_json(run_dir / CONFIG_FILE)).validate()
+        return RunConfig.from_dict(files.read_json(run_dir / CONFIG_FILE)).validate()
     except TypeError as e:
         raise RowrnnError(f"{run_dir / CONFIG_FILE}: malformed ({e}): re-create the run") from None
     except RowrnnError as e:
@@ -180,64 +345,56 @@ def check_resumable(run_dir: Path, cfg: RunConfig) -> None:
                           "resume without those flags, or start a new run")
 
 
-def load_resume_state(run_dir: Path) -> dict | None:
-    """The last completed epoch's state (None before the first); check_resumable() the config first."""
-    path = Path(run_dir) / STATE_FILE
-    if not path.is_file():
-        return None  # stopped before its first epoch ended: resuming starts from the beginning
-    try:
-        with warnings.catch_warnings():  # a foreign file's pickle-protocol warning would garble the one-line error
-            warnings.simplefilter("ignore")
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle refusals and damage both surface as various exception types
-        raise RowrnnError(f"{path}: unreadable or unsafe resume state ({type(e).__name__}): "
-                          "it is damaged or tampered with; start the run again") from None
-    if not isinstance(state, dict) or not {"epoch", "model", "optimizer", "history"} <= set(state):
-        raise RowrnnError(f"{path}: not a rowrnn resume state: start the run again")
-    return state
-
-
-def save_resume_state(run_dir: Path, state: dict) -> None:
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    atomic_write(Path(run_dir) / STATE_FILE, buffer.getvalue())
-
-
-def write_weights_and_history(run_dir: Path, state: dict) -> None:
-    """The user-facing files derived from the resume state (state.pt, the commit point, is written before)."""
-    run_dir = Path(run_dir)
-    save_weights(run_dir / "last.safetensors", state["model"])
-    save_weights(run_dir / "best.safetensors", state["best_model"])
-    write_history(run_dir, state["history"])
-
-
-def write_history(run_dir: Path, history: dict) -> None:
-    write_json(run_dir / "history.json", history)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    keys = list(history)
-    writer.writerow(["epoch", *keys])
-    for i in range(len(history[keys[0]]) if keys else 0):
-        writer.writerow([i + 1, *(f"{history[k][i]:.6g}" for k in keys)])
-    atomic_write(run_dir / "history.csv", out.getvalue().encode())
-
-
 @dataclass
 class Run:
     path: Path
     config: RunConfig
     history: dict
+    metrics: dict | None = field(default=None, repr=False)
+
+    @property
+    def status(self) -> str:
+        return run_status(self.path, self.config)
 
 
 def load_run(run_dir) -> Run:
-    """A run's config and history (no weights)."""
+    """A run's config, history and (when finished) metrics; no weights."""
     run_dir = Path(run_dir)
     cfg = load_config(run_dir)
-    history_path = run_dir / "history.json"
-    history = read_json(history_path) if history_path.exists() else {}
-    if not isinstance(history, dict):
+    history_path = run_dir / HISTORY_FILE
+    history = files.read_json(history_path) if files.exists(history_path) else {}
+    if not isinstance(history, dict) or not all(isinstance(v, list) for v in history.values()):
         raise RowrnnError(f"{history_path}: must hold a JSON object of per-epoch lists")
-    return Run(run_dir, cfg, history)
+    metrics_path = run_dir / METRICS_FILE
+    metrics = files.read_json(metrics_path) if files.exists(metrics_path) else None
+    return Run(run_dir, cfg, history, metrics if isinstance(metrics, dict) else None)
+
+
+def weights_digest(run_dir: Path, weights: str = "best") -> str:
+    path = Path(run_dir) / f"{weights}.safetensors"
+    return files.sha256(files.read_file(path, limit=MAX_WEIGHTS_BYTES, what="weights file"))
+
+
+def run_status(run_dir: Path, cfg: RunConfig | None = None) -> str:
+    """'started' (no complete training yet), 'trained' (complete, not evaluated), or 'finished'.
+
+    Finished means metrics.json names the best weights, holds the training's best_epoch, and records
+    the SHA-256 of best.safetensors as it is now: the numbers describe exactly these weights.
+    """
+    run_dir = Path(run_dir)
+    cfg = cfg or load_config(run_dir)
+    state = ResumeState.load(run_dir)
+    if state is None or not state.complete(cfg.train.epochs):
+        return "started"
+    path = run_dir / METRICS_FILE
+    if not files.exists(path):
+        return "trained"
+    metrics = files.read_json(path)
+    if (not isinstance(metrics, dict) or metrics.get("weights") != "best"
+            or metrics.get("best_epoch") != state.best_epoch or not files.exists(run_dir / "best.safetensors")
+            or metrics.get("weights_sha256") != weights_digest(run_dir)):
+        return "trained"
+    return "finished"
 
 
 def resolve_weights(path, weights: str = "best") -> tuple[Path, Path]:
@@ -245,7 +402,7 @@ def resolve_weights(path, weights: str = "best") -> tuple[Path, Path]:
     path = Path(path)
     if path.suffix == ".safetensors":
         return path.parent, path
-    if path.is_file():
+    if files.is_regular_file(path):
         raise RowrnnError(f"{path}: rowrnn loads weights only from .safetensors files (pickled .pt/.pkl files "
                           "can run code): give a run directory or a .safetensors file beside its config.json")
     if weights not in WEIGHTS:
@@ -269,15 +426,11 @@ def load_model(path, weights: str = "best", device="cpu"):
     return model.to(device).eval(), run
 
 
-def save_metrics(run_dir: Path, metrics: dict, weights: str = "best") -> Path:
-    """Write (or update: keys written by others, like train's best_epoch, are kept) the metrics file."""
-    path = Path(run_dir) / ("metrics.json" if weights == "best" else f"metrics-{weights}.json")
-    previous = read_json(path) if path.is_file() else {}
-    write_json(path, {**(previous if isinstance(previous, dict) else {}), **metrics})
-    return path
+def weights_name(path, weights: str = "best") -> str:
+    """The name evaluation reports for the weights: 'best', 'last', or a weights file's stem."""
+    return resolve_weights(path, weights)[1].stem
 
 
-def save_figure(path: Path, fig) -> None:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    atomic_write(Path(path), buffer.getvalue())
+def extra_metrics_path(run_dir: Path, weights: str) -> Path:
+    """Where `rowrnn evaluate --save` keeps metrics of weights: never metrics.json, the training's record."""
+    return Path(run_dir) / f"metrics-{weights}.json"

@@ -1,15 +1,16 @@
-"""The speed benchmark of issue 4: seconds per full epoch (train + validation), three ways.
+"""Seconds per full epoch (train + validation), three ways -- a development benchmark, not part of the package.
 
 (a) the notebook pipeline: a per-sample PIL/ToTensor/Normalize Dataset behind two DataLoaders;
-(b) rowrnn's own trainer, `fit`, exactly what `rowrnn train` runs;
+(b) rowrnn's own trainer, `train_epochs`, the loop `rowrnn train` runs;
 (c) the compute limit: the same model and optimizer over batches built once, nothing else.
 
-    result = run_benchmark(configs=["notebook"], epochs=3, out_json="bench.json")
+    python benchmarks/bench.py --epochs 5 --json benchmarks/results-cpu.json
+    result = run_benchmark(configs=["notebook"], epochs=3)      # from Python, with benchmarks/ on sys.path
     print(format_table(result))     # Markdown: s/epoch of (a), (b), (c), a/b, b/c, inference img/s
-    result["configs"]["notebook"]["speedup_over_notebook"]
 """
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import os
@@ -28,12 +29,15 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, random_split
 
-from .config import build_config
-from .data import MEAN, STD, load_fashion_mnist, normalize
-from .errors import RowrnnError
-from .evaluation import predict_logits
-from .models import build_model, count_parameters
-from .training import fit, make_optimizer, resolve_device, run_epoch, split_indices
+from rowrnn.config import build_config
+from rowrnn.constants import MEAN, STD
+from rowrnn.data import load_fashion_mnist, normalize
+from rowrnn.devices import DEVICES, resolve_device
+from rowrnn.errors import RowrnnError
+from rowrnn.evaluation import predict_logits
+from rowrnn.models import build_model, count_parameters
+from rowrnn.optim import make_optimizer
+from rowrnn.training import split_indices, train_epochs, train_one_epoch, validate
 
 # name -> (description, preset, overrides)
 BENCH_CONFIGS: dict[str, tuple[str, str, dict]] = {
@@ -77,7 +81,7 @@ class NotebookDataset(Dataset):
         return len(self.targets)
 
     def __getitem__(self, i):
-        img = Image.fromarray(self.data[i].numpy(), mode="L")
+        img = Image.fromarray(self.data[i].numpy())
         return self.transform(img), int(self.targets[i])
 
 
@@ -110,9 +114,9 @@ def time_notebook_pipeline(cfg, train_set, epochs: int, device: torch.device) ->
 
     def one_epoch():
         metric.reset()
-        run_epoch(model, train_loader, criterion, optimizer=optimizer, metric_fn=metric, device=device)
+        train_one_epoch(model, train_loader, criterion, optimizer, metric_fn=metric)
         metric.reset()
-        run_epoch(model, val_loader, criterion, metric_fn=metric, device=device)
+        validate(model, val_loader, criterion, metric_fn=metric)
 
     return _timed_epochs(one_epoch, epochs, device)
 
@@ -120,11 +124,11 @@ def time_notebook_pipeline(cfg, train_set, epochs: int, device: torch.device) ->
 # ----------------------------------------------------------------------------- (b) rowrnn, (c) the limit
 
 def time_rowrnn(cfg, train_set, epochs: int, device: str) -> list[float]:
-    """(b): `fit` into a throw-away run directory; its own per-epoch seconds, warm-up dropped."""
+    """(b): `train_epochs` into a throw-away run directory; its own per-epoch seconds, warm-up dropped."""
     cfg = copy.deepcopy(cfg)
     cfg.train.epochs, cfg.train.device = WARMUP_EPOCHS + epochs, device
     with tempfile.TemporaryDirectory(prefix="rowrnn-bench-") as tmp:
-        result = fit(cfg, Path(tmp) / "run", train_set=train_set)
+        result = train_epochs(cfg, Path(tmp) / "run", train_set=train_set)
     return result.history["seconds"][WARMUP_EPOCHS:]
 
 
@@ -271,3 +275,36 @@ def format_table(result: dict) -> str:
     if "peak_rss_mb" in result:
         lines.append(f"Peak RSS of `rowrnn train --epochs 1`: {result['peak_rss_mb']} MB.")
     return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python benchmarks/bench.py", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per way, after one warm-up epoch")
+    parser.add_argument("--configs", default="notebook,stacked,gru128", help="comma-separated benchmark configs")
+    parser.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files (default: search)")
+    parser.add_argument("--no-verify", dest="verify", action="store_false", help="skip the Fashion-MNIST checksums")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the full result as JSON")
+    parser.add_argument("--device", default="cpu", choices=DEVICES, help="where (a), (b), (c) and inference run")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    try:
+        if args.threads is not None:
+            if args.threads < 1:
+                raise RowrnnError(f"--threads must be at least 1, got {args.threads}")
+            torch.set_num_threads(args.threads)
+        if args.json is not None and not args.json.parent.is_dir():
+            raise RowrnnError(f"--json {args.json}: no directory {args.json.parent} to write it in")
+        configs = [name.strip() for name in args.configs.split(",") if name.strip()]
+        result = run_benchmark(configs=configs, epochs=args.epochs, data_dir=args.data_dir, verify=args.verify,
+                               out_json=args.json, device=args.device,
+                               log=lambda message: print(message, file=sys.stderr, flush=True))
+    except RowrnnError as e:
+        print(f"bench: error: {e}", file=sys.stderr)
+        return 2
+    print(format_table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""A trained run outside PyTorch: ONNX export, checked against onnxruntime before it is kept, and a
+classifier that runs the exported file with onnxruntime alone.
+
+    report = export_onnx("runs/demo")                 # runs/demo/model.onnx; raises if onnxruntime disagrees
+    model = OnnxClassifier("runs/demo/model.onnx")
+    model(images)                                     # float (N, 1, 28, 28), normalized -> logits (N, 10)
+
+The ONNX graph takes normalized images (x/255 - 0.5)/0.5 of a fixed 28x28 size and any batch size;
+the class names, the normalization and where the weights came from are in its metadata.
+"""
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import files, runs
+from .constants import CLASSES, IMAGE_SIZE, MEAN, STD
+from .errors import RowrnnError
+
+OPSET = 17
+CHECK_IMAGES = 1000
+TOLERANCE = 1e-4            # max |logit difference| accepted between PyTorch and onnxruntime
+MAX_ONNX_BYTES = runs.MAX_WEIGHTS_BYTES
+NORMALIZATION = {"mean": MEAN, "std": STD, "formula": "(pixel / 255 - mean) / std", "input": "float32 (N, 1, 28, 28)"}
+
+
+def _require(module: str):
+    try:
+        return __import__(module)
+    except ImportError:
+        raise RowrnnError(f"ONNX needs the {module} package: pip install 'rowrnn[onnx]'") from None
+
+
+def to_onnx_bytes(model: torch.nn.Module, metadata: dict[str, str]) -> bytes:
+    """The model as ONNX bytes (opset 17, dynamic batch), metadata stored as string properties."""
+    onnx = _require("onnx")
+    model = model.cpu().eval()
+    buffer = io.BytesIO()
+    example = torch.zeros(2, 1, IMAGE_SIZE, IMAGE_SIZE)
+    with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice: it is the one that
+        warnings.simplefilter("ignore")  # turns nn.RNN/GRU/LSTM into ONNX's own RNN/GRU/LSTM operators
+        torch.onnx.export(model, (example,), buffer, dynamo=False, input_names=["images"], output_names=["logits"],
+                          dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=OPSET)
+    proto = onnx.load_from_string(buffer.getvalue())
+    proto.doc_string = "rowrnn classifier: normalized 28x28 grey images (N, 1, 28, 28) -> logits over 10 classes"
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(proto)
+    return proto.SerializeToString()
+
+
+class OnnxClassifier:
+    """An exported rowrnn model run by onnxruntime: normalized float images (N, 1, 28, 28) -> logits (N, 10)."""
+
+    def __init__(self, source):
+        ort = _require("onnxruntime")
+        if isinstance(source, (bytes, bytearray)):
+            data, self.source = bytes(source), "ONNX model"
+        else:
+            path = Path(source)
+            if path.suffix.lower() != ".onnx":
+                raise RowrnnError(f"{path}: not an .onnx file: give a model written by rowrnn export")
+            data, self.source = files.read_file(path, limit=MAX_ONNX_BYTES, what="ONNX model"), str(path)
+        try:
+            options = ort.SessionOptions()
+            options.log_severity_level = 3  # errors only: onnxruntime's warnings would garble one-line output
+            self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types for damaged files
+            raise RowrnnError(f"{self.source}: not a valid ONNX model ({type(e).__name__}): "
+                              "export it again with rowrnn export") from None
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        try:
+            self.classes = tuple(json.loads(self.metadata["rowrnn.classes"]))
+            normalization = json.loads(self.metadata["rowrnn.normalization"])
+        except (KeyError, ValueError, TypeError):
+            raise RowrnnError(f"{self.source}: has no rowrnn metadata (classes, normalization): "
+                              "export it with rowrnn export") from None
+        if (normalization.get("mean"), normalization.get("std")) != (MEAN, STD) or len(self.classes) != len(CLASSES):
+            raise RowrnnError(f"{self.source}: expects a normalization or classes this rowrnn does not produce: "
+                              "export it again with this version")
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, images) -> np.ndarray:
+        x = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+        x = x.astype(np.float32, copy=False).reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
+        return self.session.run(None, {self.input_name: x})[0]
+
+
+def check_parity(model: torch.nn.Module, onnx_bytes: bytes, images: torch.Tensor) -> float:
+    """Max |logit difference| between PyTorch and onnxruntime on uint8 images; a mismatch is an error."""
+    from .data import normalize
+    x = normalize(images).unsqueeze(1)                                       # (N, 1, 28, 28)
+    with torch.no_grad():
+        expected = model.cpu().eval()(x).numpy()
+    got = OnnxClassifier(onnx_bytes)(x)
+    diff = float(np.abs(got - expected).max()) if len(x) else 0.0
+    same_top = bool((got.argmax(1) == expected.argmax(1)).all())
+    if not (diff <= TOLERANCE and same_top):
+        raise RowrnnError(f"the ONNX model disagrees with PyTorch on {len(x)} images (max |logit difference| "
+                          f"{diff:.2e}, allowed {TOLERANCE:g}; top classes {'equal' if same_top else 'differ'}): "
+                          "nothing was written; please report this with the run's config.json")
+    return diff
+
+
+def export_onnx(path, out=None, *, weights: str = "best", data_dir=None, test_set=None) -> dict:
+    """Export a run's weights to ONNX (default RUN/model.onnx, or RUN/model-last.onnx), checked first.
+
+    The check runs the first 1,000 test images through PyTorch and onnxruntime: every logit within
+    1e-4 and every top class equal, else nothing is written.
+    """
+    from . import __version__
+    from .data import load_fashion_mnist
+    model, run = runs.load_model(path, weights)
+    name = runs.weights_name(path, weights)
+    default = runs.ONNX_FILE if name == "best" else f"model-{name}.onnx"
+    out = Path(out) if out is not None else run.path / default
+    if out.resolve() != (run.path / default).resolve():
+        runs.check_output_path(out, suffix=".onnx")
+    if test_set is None:
+        test_set = load_fashion_mnist(data_dir or run.config.data.data_dir, verify=run.config.data.verify)[1]
+    metrics = run.metrics or {}
+    metadata = {"rowrnn.classes": json.dumps(list(CLASSES)), "rowrnn.normalization": json.dumps(NORMALIZATION),
+                "rowrnn.version": __version__, "rowrnn.preset": run.config.preset,
+                "rowrnn.config": json.dumps(run.config.to_dict()), "rowrnn.weights": name,
+                "rowrnn.weights_sha256": files.sha256(files.read_file(runs.resolve_weights(path, weights)[1],
+                                                                      limit=runs.MAX_WEIGHTS_BYTES, what="weights file"))}
+    if metrics.get("weights") == name and "accuracy" in metrics:
+        metadata["rowrnn.test_accuracy"] = f"{metrics['accuracy']:.4f}"
+    data = to_onnx_bytes(model, metadata)
+    images = test_set.images[:CHECK_IMAGES]
+    diff = check_parity(model, data, images)
+    if files.exists(run.path / runs.CONFIG_FILE) and out.parent.resolve() == run.path.resolve():
+        with runs.RunLock(run.path, purpose="export"):
+            files.atomic_write(out, data)
+    else:
+        files.atomic_write(out, data)
+    return {"path": out, "opset": OPSET, "images": len(images), "max_abs_diff": diff, "bytes": len(data)}

@@ -1,0 +1,211 @@
+"""A run's life in one place: start or resume it, train it, finish it.
+
+Finishing reads the test split once, for the best weights, and writes metrics.json (with the
+SHA-256 of the weights it describes), the figures and MODEL_CARD.md. The CLI, the Python API and
+`rowrnn compare` all go through here, so a run is finished the same way whoever trains it.
+
+    result = fit("notebook", "runs/demo")            # = rowrnn train --out runs/demo
+    result.metrics["accuracy"], result.best_epoch
+    resume("runs/demo")                               # = rowrnn train --resume runs/demo
+"""
+from __future__ import annotations
+
+import shlex
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import files, runs
+from .config import PRESETS, RunConfig, build_config, config_fields
+from .data import ImageDataset
+from .errors import RowrnnError
+from .models import count_parameters
+from .training import train_epochs
+
+
+@dataclass
+class RunResult:
+    path: Path
+    config: RunConfig
+    history: dict
+    best_epoch: int
+    best_val_metric: float
+    stopped_early: bool
+    max_grad_norm: float
+    metrics: dict | None          # test metrics of the best weights; None on ranks other than 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.metrics is not None
+
+
+def fit(cfg: RunConfig | str = "notebook", run_dir=None, *, resume: bool = False,
+        train_set: ImageDataset | None = None, test_set: ImageDataset | None = None, figures: bool = True,
+        on_epoch=None, progress: bool = False) -> RunResult:
+    """Train cfg (a RunConfig or a preset's name) into run_dir and finish the run: what `rowrnn train` does.
+
+    run_dir defaults to runs/<UTC time>-<preset>. With resume=True run_dir must hold a run of the
+    same config, which continues from its last completed epoch (a finished one is finished again).
+    """
+    cfg = build_config(cfg) if isinstance(cfg, str) else cfg.validate()
+    run_dir = Path(run_dir) if run_dir is not None else runs.default_run_dir(cfg)
+    trained = train_epochs(cfg, run_dir, resume=resume, train_set=train_set, on_epoch=on_epoch, progress=progress)
+    metrics = finish(run_dir, test_set=test_set, figures=figures) if trained.is_main else None
+    return RunResult(run_dir, cfg, trained.history, trained.best_epoch, trained.best_metric, trained.stopped_early,
+                     trained.max_grad_norm, metrics)
+
+
+def resume_config(run_dir, overrides: dict | None = None) -> RunConfig:
+    """run_dir's own config; overrides may change only what does not change the result (device, data_dir)."""
+    cfg = runs.load_config(run_dir)
+    sections = {f.name: section for section, f in config_fields()}
+    for key, value in (overrides or {}).items():
+        if key not in sections:
+            raise RowrnnError(f"unknown config field {key!r}")
+        setattr(getattr(cfg, sections[key]), key, value)
+    cfg.validate()
+    runs.check_resumable(run_dir, cfg)
+    return cfg
+
+
+def resume(run_dir, overrides: dict | None = None, **kwargs) -> RunResult:
+    """Continue run_dir from its last completed epoch, then finish it: `rowrnn train --resume`."""
+    return fit(resume_config(run_dir, overrides), run_dir, resume=True, **kwargs)
+
+
+def finish(run_dir, *, test_set: ImageDataset | None = None, figures: bool = True, device="cpu") -> dict:
+    """Evaluate the best weights on the test split and write metrics.json, the figures and MODEL_CARD.md.
+
+    The only writer of metrics.json. The test split is read here, once, for the plain number
+    (test-time augmentation is a separate, explicit evaluation: rowrnn evaluate --tta flip).
+    """
+    from .evaluation import evaluate_run, load_test_set, run_figures
+
+    run_dir = Path(run_dir)
+    run = runs.load_run(run_dir)
+    state = runs.ResumeState.load(run_dir)
+    if state is None or not state.complete(run.config.train.epochs):
+        raise RowrnnError(f"{run_dir}: training is not complete: continue it with rowrnn train --resume {run_dir}")
+    if test_set is None:
+        test_set = load_test_set(run)
+    with runs.RunLock(run_dir, purpose="train"):
+        digest = runs.weights_digest(run_dir)
+        metrics, model, run, logits = evaluate_run(run_dir, "best", test_set=test_set, device=device)
+        metrics.update({"best_epoch": state.best_epoch, "best_val_metric": state.best_metric,
+                        "epochs_trained": state.epoch, "stopped_early": state.stopped_early,
+                        "train_minutes": sum(run.history.get("seconds", [])) / 60,
+                        "weights_sha256": digest})
+        files.write_json(run_dir / runs.METRICS_FILE, metrics)
+        if figures:
+            save_figures(run_dir, run_figures(run, model, test_set, logits, metrics))
+        files.atomic_write(run_dir / runs.CARD_FILE, model_card(run, metrics, count_parameters(model)).encode())
+    return metrics
+
+
+def save_figures(run_dir, figures: dict, suffix: str = "") -> list[Path]:
+    """Write name -> Figure as run_dir/<name><suffix>.png and close them."""
+    import matplotlib.pyplot as plt
+    paths = []
+    for name, fig in figures.items():
+        paths.append(Path(run_dir) / f"{name}{suffix}.png")
+        runs.save_figure(paths[-1], fig)
+        plt.close(fig)
+    return paths
+
+
+def draw_figures(path, weights: str = "best", data_dir=None) -> list[Path]:
+    """(Re)draw a run's figures: <name>.png for the best weights, <name>-<weights>.png for others."""
+    from .evaluation import evaluate_run, load_test_set, run_figures
+    run_dir, _ = runs.resolve_weights(path, weights)
+    run = runs.load_run(run_dir)
+    test_set = load_test_set(run, data_dir)
+    with runs.RunLock(run_dir, purpose="plot"):
+        metrics, model, run, logits = evaluate_run(path, weights, test_set=test_set)
+        name = metrics["weights"]
+        return save_figures(run_dir, run_figures(run, model, test_set, logits, metrics),
+                            "" if name == "best" else f"-{name}")
+
+
+def save_evaluation(run_dir, metrics: dict) -> Path:
+    """`rowrnn evaluate --save`: metrics-<weights>.json, never the training's metrics.json."""
+    path = runs.extra_metrics_path(run_dir, metrics["weights"] + (f"-tta-{metrics['tta']}" if "tta" in metrics else ""))
+    with runs.RunLock(run_dir, purpose="evaluate"):
+        files.write_json(path, metrics)
+    return path
+
+
+def train_command(cfg: RunConfig, run_dir) -> str:
+    """The `rowrnn train` command that reproduces cfg: the preset and the flags that differ from it."""
+    base = build_config(cfg.preset) if cfg.preset in PRESETS else build_config("notebook")
+    flags = []
+    for section, f in config_fields():
+        ours, theirs = getattr(getattr(cfg, section), f.name), getattr(getattr(base, section), f.name)
+        if ours != theirs and (section, f.name) != ("data", "data_dir"):
+            flag = "--" + f.name.replace("_", "-")
+            flags += ([flag] if ours is True else [f"--no-{flag[2:]}"] if ours is False else [flag, str(ours)])
+    preset = cfg.preset if cfg.preset in PRESETS else "notebook"
+    return shlex.join(["rowrnn", "train", "--preset", preset, *flags, "--out", str(run_dir)])
+
+
+def model_card(run: runs.Run, metrics: dict, parameters: int) -> str:
+    """MODEL_CARD.md: what the model is, what it was trained and tested on, how well it does, and its limits."""
+    from . import __version__
+    cfg, m = run.config, run.config.model
+    describe = (f"a CNN with {m.num_layers} convolution(s) per stage, {m.hidden_size} and {2 * m.hidden_size} channels"
+                if m.arch == "cnn" else
+                f"a {'bidirectional ' if m.bidirectional else ''}{m.cell.upper()} with {m.num_layers} layer(s) of "
+                f"{m.hidden_size} units reading {m.read}"
+                + (f" {m.rows_per_step} at a time" if m.rows_per_step > 1 else "")
+                + f", readout {m.readout!r}, then a linear layer")
+    seconds = run.history.get("seconds", [])
+    per_class = "\n".join(f"| {name} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
+                          for name, v in metrics["per_class"].items())
+    worst = min(metrics["per_class"], key=lambda c: metrics["per_class"][c]["recall"])
+    tc = cfg.train
+    recipe = ", ".join(
+        [f"{tc.optimizer} lr {tc.lr:g}", f"batch {tc.batch_size}", f"{tc.schedule} schedule"]
+        + ([f"weight decay {tc.weight_decay:g}"] if tc.weight_decay else [])
+        + ([f"label smoothing {tc.label_smoothing:g}"] if tc.label_smoothing else [])
+        + ([f"gradient clipping {tc.clip_grad_norm:g}"] if tc.clip_grad_norm else [])
+        + ([f"shifts of up to {tc.augment_shift} px"] if tc.augment_shift else [])
+        + (["horizontal flips"] if tc.augment_flip else [])
+        + ([f"random erasing p={tc.augment_erase:g}"] if tc.augment_erase else []))
+    return f"""# Model card: {run.path.name}
+
+## Model
+`{cfg.preset}` preset: {describe}; {parameters:,} trainable parameters. Input: one 28×28 grey image,
+scaled to [-1, 1] as (x/255 − 0.5)/0.5; output: logits over the 10 Fashion-MNIST classes. Weights:
+`best.safetensors` (the epoch with the best validation metric; SHA-256 `{metrics['weights_sha256'][:16]}…`)
+and `last.safetensors`. Made by rowrnn {__version__}; the full configuration is in `config.json`.
+
+## Data
+Fashion-MNIST (Zalando Research, MIT licence): 60,000 training and 10,000 test images of 10 kinds of
+garments, 28×28 grey, light garment on a black background. {1 - tc.val_split:.0%} of the training images
+trained the model, {tc.val_split:.0%} (seed {tc.seed}) chose the best epoch; the test images were read once,
+after training, for the numbers below.
+
+## Training
+{len(seconds)} epochs ({'stopped early; ' if metrics['stopped_early'] else ''}best: epoch {metrics['best_epoch']},
+validation macro accuracy {metrics['best_val_metric']:.4f}), {sum(seconds) / 60:.1f} minutes of training
+(median {statistics.median(seconds) if seconds else 0:.1f} s per epoch). Recipe: {recipe}.
+Reproduce: `{train_command(cfg, run.path)}`.
+
+## Evaluation (test split, {metrics['images']:,} images)
+Accuracy **{metrics['accuracy']:.4f}**, macro accuracy {metrics['macro_accuracy']:.4f}, loss {metrics['loss']:.4f}.
+
+| class | precision | recall | F1 | images |
+|---|--:|--:|--:|--:|
+{per_class}
+
+## Intended use
+Teaching and comparing recurrent networks that read images as sequences, and as a baseline for
+Fashion-MNIST-like data: centred 28×28 grey garments, light on dark.
+
+## Limitations
+- It knows 10 classes and nothing else: any input gets one of them, a cat included.
+- Photographs differ from Fashion-MNIST (backgrounds, lighting, angles); `rowrnn predict` converts them
+  (grey, fitted into 28×28, inverted on light backgrounds), but accuracy on them is not measured here.
+- Its weakest class is {worst} (recall {metrics['per_class'][worst]['recall']:.2f}); garments that
+  look alike (shirt, T-shirt, pullover, coat) are confused most.
+- Numbers come from one training run (seed {tc.seed}); other seeds differ (see the leaderboard for spreads).
+"""
