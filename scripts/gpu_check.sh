@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# The checks that need a CUDA GPU, in one go (well under 8 minutes on one H100): the GPU tests, then the
-# benchmark on CUDA. Needs torch, torchmetrics, safetensors, matplotlib, pillow, tqdm and pytest (the lent
-# GPU machines have them; rowrnn itself runs from src/, no install) and the data in $ROWRNN_DATA,
+# The checks that need a CUDA GPU, in one call: the GPU tests (tests/test_gpu.py: batches sliced on
+# the device, CPU-vs-CUDA agreement with and without --amp, a cuDNN GRU, the course API's device
+# contract), then the recipe search of issue 13 (benchmarks/recipe_search.py: validation only).
+# Needs torch, torchmetrics, safetensors, matplotlib, pillow, tqdm, filelock and pytest (the lent GPU
+# machines have them; rowrnn itself runs from src/, no install) and the data in $ROWRNN_DATA,
 # .gpu-data/ (git-ignored; copy /usr/share/datasets/fashion-mnist there and carry it) or the Debian path.
-# Usage: bash scripts/gpu_check.sh [OUT_DIR]
-set -euo pipefail
+# Usage: bash scripts/gpu_check.sh OUT_DIR [SEARCH_MINUTES]
+set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-gpu-check}
+minutes=${2:-7}
 mkdir -p "$out"
-export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 data=${ROWRNN_DATA:-}
 for candidate in .gpu-data /usr/share/datasets/fashion-mnist; do
   [ -z "$data" ] && [ -d "$candidate" ] && data=$candidate
 done
 [ -n "$data" ] || { echo "gpu_check: no Fashion-MNIST directory (set ROWRNN_DATA or fill .gpu-data/)" >&2; exit 2; }
-python -c "import torch; assert torch.cuda.is_available(), 'no CUDA GPU visible'; print(torch.__version__, torch.cuda.get_device_name(0))" | tee "$out/device.txt"
-python -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu.py 2>&1 | tee "$out/gpu-tests.txt"
-timeout 360 python -m rowrnn bench --device cuda --epochs 3 --data-dir "$data" --json "$out/bench-cuda.json" 2>&1 \
-  | tee "$out/bench-cuda.md"
+python -c "import torch, filelock, torchmetrics; assert torch.cuda.is_available(), 'no CUDA GPU visible'; print('torch', torch.__version__, torch.cuda.get_device_name(0), 'filelock', filelock.__version__, 'torchmetrics', torchmetrics.__version__)" | tee "$out/device.txt"
+timeout 150 python -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu.py 2>&1 | tee "$out/gpu-tests.txt"
+python benchmarks/recipe_search.py --device cuda --workers 14 --minutes "$minutes" --data-dir "$data" \
+  --out "$out/search.jsonl" ${SEARCH_ONLY:+--only "$SEARCH_ONLY"} 2>&1 | tail -40 | tee "$out/search-log.txt"

@@ -37,3 +37,30 @@ def test_cudnn_gru_trains(data_dir, tmp_path):
                                     "batch_size": 64, "device": "cuda", "data_dir": str(data_dir), "verify": False})
     history = train_epochs(cfg, tmp_path / "gru").history
     assert history["train_loss"][-1] < history["train_loss"][0]
+
+
+def test_the_notebooks_inference_cell_works_after_train_on_a_gpu(data_dir):
+    """The course contract on a CUDA runtime: train() uses the GPU, the model comes back where it was."""
+    import rowrnn
+    from conftest import NotebookRNNModel
+    from torch import nn
+    from torch.utils.data import DataLoader
+    from torchmetrics.classification import MulticlassAccuracy
+    train, test = load_fashion_mnist(data_dir, verify=False)
+    model = NotebookRNNModel()
+    seen = []
+    model.register_forward_pre_hook(lambda m, args: seen.append(args[0].device.type))
+    history = rowrnn.train(model, DataLoader(train, batch_size=64, shuffle=True), 2, nn.CrossEntropyLoss(),
+                           torch.optim.Adam(model.parameters()), validation_split=0.1,
+                           metric_fn=MulticlassAccuracy(num_classes=10), verbose=False)
+    assert set(seen) == {"cuda"} and len(history["val_metric"]) == 2
+    assert next(model.parameters()).device.type == "cpu"
+    images_tensor = torch.stack([test[i][0] for i in range(25)])   # the notebook's cell, CPU tensors
+    model.eval()
+    with torch.no_grad():
+        preds = torch.argmax(model(images_tensor), dim=1).numpy()
+    assert preds.shape == (25,)
+    # a second train() call continues on the GPU with the optimizer's state there
+    rowrnn.train(model, DataLoader(train, batch_size=64), 1, nn.CrossEntropyLoss(),
+                 torch.optim.Adam(model.parameters()), verbose=False)
+    assert next(model.parameters()).device.type == "cpu"

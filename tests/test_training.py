@@ -134,8 +134,9 @@ def test_get_device_is_one_of_the_course_names():
 
 def schedule_factors(schedule: str, total: int) -> list[float]:
     """The learning rate of each of `total` optimizer steps, as a fraction of the peak (torch's schedulers)."""
-    optimizer = make_optimizer([torch.zeros(1, requires_grad=True)], TrainConfig(lr=1.0, schedule=schedule))
-    scheduler = make_scheduler(optimizer, TrainConfig(schedule=schedule), total)
+    cfg = TrainConfig(lr=1.0, schedule=schedule)
+    optimizer = make_optimizer([torch.zeros(1, requires_grad=True)], cfg)
+    scheduler = make_scheduler(optimizer, cfg, total)
     factors = []
     for _ in range(total):
         factors.append(optimizer.param_groups[0]["lr"])
@@ -180,3 +181,29 @@ def test_the_loaders_sampler_and_drop_last_are_respected(train_set):
         Counting.seen = 0
         rowrnn.evaluate(model=Counting(), data_loader=loader, criterion=nn.CrossEntropyLoss())
         assert Counting.seen == expected
+
+
+def test_the_model_ends_on_the_device_it_started_on(train_set, monkeypatch):
+    """The course contract: train() and evaluate() run on their device and hand the model back where it was,
+    so the notebook's next cell (model(images) with CPU tensors) works on a GPU runtime too."""
+    moves = []
+    real_to = torch.nn.Module.to
+
+    def spy(self, *args, **kwargs):
+        if isinstance(self, rowrnn.RNNClassifier):
+            moves.append(str(args[0]))
+        return real_to(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, "to", spy)
+    model = rowrnn.RNNClassifier()
+    _course_call(model, DataLoader(train_set, batch_size=64), epochs=1, verbose=False, device="cpu")
+    assert moves == ["cpu", "cpu"]  # to the training device, then home
+    moves.clear()
+    rowrnn.evaluate(model=model, data_loader=DataLoader(train_set, batch_size=64), criterion=nn.CrossEntropyLoss(),
+                    device="cpu")
+    assert moves == ["cpu", "cpu"]
+    moves.clear()
+    with pytest.raises(ZeroDivisionError):  # the way home is taken even when training fails
+        rowrnn.train(model, DataLoader(train_set, batch_size=64), 1, lambda logits, y: 1 / 0,
+                     torch.optim.Adam(model.parameters()), verbose=False, device="cpu")
+    assert moves[0] == "cpu" and moves[-1] == "cpu"

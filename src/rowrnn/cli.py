@@ -104,6 +104,8 @@ def build_parser() -> Parser:
     p.add_argument("--explain", type=Path, default=None, metavar="PNG",
                    help="save how the guess forms while the network reads each image")
     p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files (for --test-index)")
+    p.add_argument("--no-verify", dest="verify", action="store_false", default=None,
+                   help="skip the Fashion-MNIST checksums (default: as the run was trained)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("plot", formatter_class=fmt, help="(re)draw a run's figures")
@@ -291,7 +293,6 @@ def format_metrics(metrics: dict, run_path) -> str:
 def cmd_predict(args) -> int:
     import torch
 
-    from . import runs
     from .constants import CLASSES
     from .data import load_fashion_mnist
     from .inference import example_images, load_image, predict
@@ -307,17 +308,19 @@ def cmd_predict(args) -> int:
         raise RowrnnError("nothing to predict: name image files, --example NAME or --test-index N")
     if args.top < 1:
         raise RowrnnError(f"--top must be at least 1, got {args.top}")
-    if args.explain is not None:
-        runs.check_output_path(args.explain, inputs=[*images_in, *(args.inputs[:1] if args.onnx is None else [])])
-    if args.onnx is not None:
+    if args.onnx is not None:  # onnxruntime only: rowrnn's model code (rowrnn.models) is never imported
         from .export import OnnxClassifier
         if args.explain is not None:
             raise RowrnnError("--explain draws the run's step-by-step reading, which an ONNX model does not "
                               "expose: give the run directory instead of --onnx")
-        model, data_dir, verify = OnnxClassifier(args.onnx), args.data_dir, True
+        model, data_dir, verify = OnnxClassifier(args.onnx), args.data_dir, args.verify is not False
     else:
+        from . import runs
+        if args.explain is not None:
+            runs.check_output_path(args.explain, inputs=list(args.inputs))
         model, run = runs.load_model(args.inputs[0], args.weights)
-        data_dir, verify = args.data_dir or run.config.data.data_dir, run.config.data.verify
+        data_dir = args.data_dir or run.config.data.data_dir
+        verify = run.config.data.verify if args.verify is None else args.verify
     names, images, expected = [], [], []
     for path in images_in:
         images.append(load_image(path))
@@ -351,11 +354,12 @@ def cmd_predict(args) -> int:
 
         from .data import normalize
         from .plots import plot_reading
+        from .runs import save_figure
         if not hasattr(model, "step_probabilities"):
             raise RowrnnError("--explain shows how a recurrent model reads; this run is a CNN")
         probs = model.step_probabilities(normalize(batch).unsqueeze(1), num_points=min(model.num_steps, 28))
         fig = plot_reading(batch, probs, read=model.read)
-        runs.save_figure(args.explain, fig)
+        save_figure(args.explain, fig)
         plt.close(fig)
         if not args.json:
             print(f"saved {args.explain}")

@@ -17,15 +17,15 @@ OPTIMIZERS = {
     "sgd": lambda params, lr, wd: torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=wd),
 }
 
-# name -> scheduler stepped once per optimizer step over `total` steps, or None for a constant rate
+# name -> scheduler over `total` optimizer steps peaking at `lr` (stepped once per step), or None: constant
 SCHEDULES = {
     "constant": None,
-    "cosine": lambda optimizer, total: lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=0.0),
+    "cosine": lambda optimizer, total, lr: lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=0.0),
     # the one-cycle policy: up from lr/25 over 30 % of the steps, then down to lr/25/1e4; momentum is
     # not cycled (the presets were chosen with a fixed Adam beta1)
-    "onecycle": lambda optimizer, total: lr_scheduler.OneCycleLR(
-        optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=total, pct_start=0.3,
-        anneal_strategy="cos", div_factor=25.0, final_div_factor=1e4, cycle_momentum=False),
+    "onecycle": lambda optimizer, total, lr: lr_scheduler.OneCycleLR(
+        optimizer, max_lr=lr, total_steps=total, pct_start=0.3, anneal_strategy="cos", div_factor=25.0,
+        final_div_factor=1e4, cycle_momentum=False),
 }
 
 
@@ -37,4 +37,4 @@ def make_optimizer(params, train_cfg) -> torch.optim.Optimizer:
 def make_scheduler(optimizer, train_cfg, total_steps: int):
     """The schedule named by train_cfg.schedule over total_steps optimizer steps (None: constant)."""
     factory = SCHEDULES[train_cfg.schedule]
-    return None if factory is None else factory(optimizer, max(1, total_steps))
+    return None if factory is None else factory(optimizer, max(1, total_steps), train_cfg.lr)

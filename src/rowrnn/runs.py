@@ -296,7 +296,7 @@ def check_output_path(out, *, inputs=(), suffix: str = ".png") -> Path:
     or anything but a regular file; and one without the right suffix (it would mislabel its content)."""
     out = Path(out)
     if out.suffix.lower() != suffix:
-        raise RowrnnError(f"{out}: the output is a {suffix[1:].upper()} file: give a path ending in {suffix}")
+        raise RowrnnError(f"{out}: give a file name ending in {suffix} (the output is written in that format)")
     parent = out.parent
     if is_run_file(out.name) and files.exists(parent / CONFIG_FILE):
         raise RowrnnError(f"{out}: is one of the run's own files: write to another name or directory")

@@ -331,7 +331,8 @@ def _new_state(model, optimizer, scheduler) -> runs.ResumeState:
                             scheduler=scheduler.state_dict() if scheduler is not None else None)
 
 
-def _restore(state: runs.ResumeState, model, optimizer, scheduler, steps_per_epoch: int, run_dir) -> None:
+def _restore(state: runs.ResumeState, model, optimizer, scheduler, make_schedule, steps_per_epoch: int, run_dir):
+    """Load a saved state into the model, optimizer and schedule; returns the schedule to continue with."""
     try:
         model.load_state_dict(state.model)
     except RuntimeError:
@@ -341,12 +342,16 @@ def _restore(state: runs.ResumeState, model, optimizer, scheduler, steps_per_epo
         optimizer.load_state_dict(state.optimizer)
         if scheduler is not None and state.scheduler is not None:
             scheduler.load_state_dict(state.scheduler)
-        elif scheduler is not None:  # a version-0 state (no scheduler saved): replay the schedule's steps
-            for _ in range(state.epoch * steps_per_epoch):
-                scheduler.step()
+        elif scheduler is not None:  # a version-0 state (rowrnn 0.1.0 set the rate by hand): replay the schedule
+            scheduler = make_schedule()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()": intended here
+                for _ in range(state.epoch * steps_per_epoch):
+                    scheduler.step()
     except (ValueError, KeyError, RuntimeError) as e:
         raise RowrnnError(f"{run_dir / runs.STATE_FILE}: the optimizer state does not fit the model ({e}): "
                           "start the run again") from None
+    return scheduler
 
 
 def train_epochs(cfg: RunConfig, run_dir, *, resume: bool = False, train_set: ImageDataset | None = None,
@@ -390,10 +395,11 @@ def train_epochs(cfg: RunConfig, run_dir, *, resume: bool = False, train_set: Im
                                     augment_erase=tc.augment_erase, **common)
             val_batches = Batches(images, labels, tc.batch_size, indices=val_idx, **common)
             optimizer = make_optimizer(model.parameters(), tc)
-            scheduler = make_scheduler(optimizer, tc, total_steps=len(train_batches) * tc.epochs)
+            make_schedule = lambda: make_scheduler(optimizer, tc, total_steps=len(train_batches) * tc.epochs)  # noqa: E731
+            scheduler = make_schedule()
             state = saved or _new_state(model, optimizer, scheduler)
             if saved is not None:
-                _restore(saved, model, optimizer, scheduler, len(train_batches), run_dir)
+                scheduler = _restore(saved, model, optimizer, scheduler, make_schedule, len(train_batches), run_dir)
                 if main:
                     runs.write_weights_and_history(run_dir, saved)
             net = model

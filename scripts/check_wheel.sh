@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# rowrnn outside its checkout: build the wheel and the sdist, check what they carry, install the wheel
+# into a fresh virtual environment in a temporary directory, and run the README's first commands there
+# (train one epoch, evaluate, predict an image shipped in the package).
+# Usage: bash scripts/check_wheel.sh   (after scripts/setup.sh; needs the dataset and the registries)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d "${TMPDIR:-/tmp}/rowrnn-wheel-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+.venv/bin/python -m build --quiet --outdir "$work/dist" . >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+.venv/bin/python - "$work/dist" <<'PY'
+import pathlib, sys, tarfile, zipfile
+dist = pathlib.Path(sys.argv[1])
+wheel, = dist.glob("rowrnn-*.whl")
+sdist, = dist.glob("rowrnn-*.tar.gz")
+names = zipfile.ZipFile(wheel).namelist()
+for needed in ("rowrnn/py.typed", "rowrnn/examples/boot-on-white.png", "rowrnn/web/index.html"):
+    assert needed in names, f"the wheel lacks {needed}"
+assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "notebooks/"))], "the wheel ships dev files"
+meta = next(zipfile.ZipFile(wheel).read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
+assert "License-Expression: MIT" in meta and "License-File: LICENSE" in meta, "PEP 639 licence metadata missing"
+assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), "the wheel lacks the LICENSE file"
+assert any(n.endswith("/LICENSE") for n in tarfile.open(sdist).getnames()), "the sdist lacks the LICENSE file"
+print(f"built {wheel.name} ({len(names)} files) and {sdist.name}")
+PY
+python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install -q --disable-pip-version-check torch==2.13.0   # the local CPU wheel (see setup.sh)
+"$work/venv/bin/pip" install -q --disable-pip-version-check "$work"/dist/rowrnn-*.whl
+cd "$work"   # outside the checkout: only the installed wheel can be imported
+venv/bin/python -c "import rowrnn, sys; assert rowrnn.__file__.startswith(sys.prefix), rowrnn.__file__; print('rowrnn', rowrnn.__version__, 'from', rowrnn.__file__)"
+venv/bin/rowrnn train --epochs 1 --out run --quiet
+venv/bin/rowrnn evaluate run | head -2
+venv/bin/rowrnn predict run --example boot-on-white
+echo "check_wheel: the installed wheel trains, evaluates and predicts"

@@ -1,0 +1,162 @@
+"""A run's life in one place: rowrnn.fit finishes runs, compare recognizes them, state.pt has a versioned format."""
+import io
+import json
+import shlex
+
+import pytest
+import torch
+
+import rowrnn
+from conftest import write_dataset
+from rowrnn import lifecycle, runs
+from rowrnn.cli import build_parser, main
+from rowrnn.config import build_config
+from rowrnn.files import sha256
+
+SMALL = {"epochs": 2, "batch_size": 64, "lr": 0.01, "verify": False}
+
+
+@pytest.fixture(scope="module")
+def api_run(tmp_path_factory):
+    """A run trained through the Python API, as compare would lay it out (OUT/<preset>-seed<seed>)."""
+    tmp = tmp_path_factory.mktemp("lifecycle")
+    data = write_dataset(tmp / "data")
+    cfg = build_config("notebook", {"epochs": 2, "verify": False, "seed": 0, "data_dir": str(data)})
+    result = rowrnn.fit(cfg, tmp / "cmp" / "notebook-seed0")
+    return result, data
+
+
+def test_fit_through_the_api_finishes_the_run(api_run):
+    result, _ = api_run
+    run_dir = result.path
+    assert result.is_main and result.metrics["images"] == 100
+    assert runs.load_run(run_dir).status == "finished"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics == result.metrics and metrics["weights"] == "best"
+    assert metrics["best_epoch"] == result.best_epoch and metrics["epochs_trained"] == 2
+    assert metrics["weights_sha256"] == sha256((run_dir / "best.safetensors").read_bytes())
+    card = (run_dir / "MODEL_CARD.md").read_text()
+    for heading in ("## Model", "## Data", "## Training", "## Evaluation (test split, 100 images)",
+                    "## Intended use", "## Limitations"):
+        assert heading in card
+    assert f"Accuracy **{metrics['accuracy']:.4f}**" in card and "394 trainable parameters" in card
+    assert {p.name for p in run_dir.glob("*.png")} == {"curves.png", "predictions.png", "confusion.png",
+                                                      "reading.png", "hidden.png"}
+
+
+def test_compare_reuses_a_run_trained_through_the_api(api_run, capsys):
+    result, data = api_run
+    stamp = (result.path / "best.safetensors").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["compare", "--presets", "notebook", "--seeds", "0", "--epochs", "2", "--out", str(result.path.parent),
+                 "--data-dir", str(data), "--no-verify"]) == 0
+    assert f"notebook seed 0: done before, reusing {result.path}" in capsys.readouterr().err
+    assert (result.path / "best.safetensors").stat().st_mtime_ns == stamp      # nothing trained again
+    row = json.loads((result.path.parent / "leaderboard.json").read_text())[0]
+    assert row["test_accuracy"] == result.metrics["accuracy"] and row["epochs"] == 2
+
+
+def test_metrics_that_no_longer_describe_the_weights_make_the_run_unfinished(api_run, tmp_path):
+    import shutil
+    result, _ = api_run
+    copy = tmp_path / "run"
+    shutil.copytree(result.path, copy, ignore=shutil.ignore_patterns(".lock"))
+    assert runs.run_status(copy) == "finished"
+    shutil.copy(copy / "last.safetensors", copy / "best.safetensors")
+    weights_differ = (copy / "best.safetensors").read_bytes() != (result.path / "best.safetensors").read_bytes()
+    assert runs.run_status(copy) == ("trained" if weights_differ else "finished")
+    (copy / "metrics.json").unlink()
+    assert runs.run_status(copy) == "trained"
+    lifecycle.finish(copy, figures=False)                     # finishing again restores the record
+    assert runs.run_status(copy) == "finished"
+
+
+def test_the_reproduce_command_rebuilds_the_same_config(api_run):
+    result, _ = api_run
+    command = lifecycle.train_command(result.config, result.path)
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    from rowrnn.cli import _overrides
+    rebuilt = build_config(args.preset, _overrides(args))
+    rebuilt.data.data_dir = result.config.data.data_dir
+    assert rebuilt == result.config
+    assert command.startswith("rowrnn train --preset notebook ") and "--no-verify" in command
+
+
+# ----------------------------------------------------------------------------- the resume state
+
+def _state_dict(run_dir):
+    return torch.load(run_dir / "state.pt", weights_only=True)
+
+
+def _save(run_dir, d):
+    buffer = io.BytesIO()
+    torch.save(d, buffer)
+    (run_dir / "state.pt").write_bytes(buffer.getvalue())
+
+
+def test_the_state_file_carries_its_format_and_version(api_run):
+    d = _state_dict(api_run[0].path)
+    assert d["format"] == "rowrnn.state" and d["version"] == runs.ResumeState.VERSION == 1
+    assert {"epoch", "model", "best_model", "optimizer", "scheduler", "history", "best_metric", "best_epoch",
+            "bad_epochs", "stopped_early"} <= set(d)
+
+
+def test_an_unknown_state_version_is_refused_in_one_line(api_run, tmp_path, capsys):
+    import shutil
+    copy = tmp_path / "run"
+    shutil.copytree(api_run[0].path, copy, ignore=shutil.ignore_patterns(".lock"))
+    d = _state_dict(copy)
+    d["version"] = 7
+    _save(copy, d)
+    assert main(["train", "--resume", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"rowrnn: error: {copy / 'state.pt'}: resume state format version 7, this rowrnn reads versions "
+                   "0-1: continue the run with the rowrnn that started it, or start again\n")
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: d.update(epoch="two"), "malformed resume state (epoch)"),
+    (lambda d: d.update(history={"train_loss": [1.0]}), "malformed resume state (history length)"),
+    (lambda d: d.pop("best_metric"), "incomplete resume state"),
+])
+def test_a_hand_edited_state_is_a_one_line_error(api_run, tmp_path, capsys, damage, message):
+    import shutil
+    copy = tmp_path / "run"
+    shutil.copytree(api_run[0].path, copy, ignore=shutil.ignore_patterns(".lock"))
+    d = _state_dict(copy)
+    damage(d)
+    _save(copy, d)
+    assert main(["train", "--resume", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_version_0_state_from_rowrnn_0_1_resumes(tmp_path):
+    """rowrnn 0.1.0 wrote state.pt without format, version or scheduler, and set the learning rate by hand:
+    such a run still resumes, the schedule replayed to where it stopped."""
+    data = write_dataset(tmp_path / "data")
+    cfg = build_config("notebook", {**SMALL, "epochs": 3, "schedule": "onecycle", "data_dir": str(data)})
+    reference = rowrnn.fit(cfg, tmp_path / "reference", figures=False)
+    run = tmp_path / "old"
+
+    def stop_after_the_first_epoch(epoch, history, grad_norm):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rowrnn.fit(cfg, run, on_epoch=stop_after_the_first_epoch)
+    saved = json.loads((run / "config.json").read_text())
+    for section, key in (("model", "rows_per_step"), ("model", "readout_dropout"), ("train", "augment_erase")):
+        del saved[section][key]                                    # fields 0.1.0 did not have
+    (run / "config.json").write_text(json.dumps(saved))
+    d = _state_dict(run)
+    for key in ("format", "version", "scheduler"):
+        d.pop(key)
+    for group in d["optimizer"]["param_groups"]:                   # 0.1.0 kept no scheduler keys
+        for key in ("initial_lr", "max_lr", "min_lr"):
+            group.pop(key, None)
+    _save(run, d)
+    resumed = rowrnn.resume(run, figures=False)
+    assert len(resumed.history["train_loss"]) == 3
+    assert resumed.history["lr"] == pytest.approx(reference.history["lr"])   # the schedule continued where it was
+    for name in ("last.safetensors", "best.safetensors"):
+        assert (run / name).read_bytes() == (reference.path / name).read_bytes()
