@@ -178,6 +178,19 @@ CASES = {
                                "config.json lacks the 'model' section: re-create the run with rowrnn train"),
     "config lacks a field": (_run_case(_set_config(("model", "cell"), _DELETE)),
                              "config.json lacks model fields ['cell']"),
+    "config with a wrong type": (_run_case(_set_config(("model", "bidirectional"), "yes")),
+                                 "--bidirectional must be true or false, got 'yes'"),
+    "config with NaN": (_run_case(lambda run: (run / "config.json").write_text(
+        (run / "config.json").read_text().replace('"lr": 0.001', '"lr": NaN'))), "NaN is not a JSON number"),
+    "config nested too deeply": (_run_case(lambda run: (run / "config.json").write_text("[" * 5000 + "]" * 5000)),
+                                 "nested too deeply to be a file rowrnn wrote"),
+    "config with a 5000-digit number": (_run_case(lambda run: (run / "config.json").write_text(
+        '{"model": {"hidden_size": ' + "9" * 5000 + "}}")), "not valid JSON (a number with 5000 digits)"),
+    "state.pt that is not a resume state": (_run_case(lambda run: (run / "state.pt").write_bytes(b"PK\x03\x04 not a zip"),
+                                                      ("train", "--resume")), "unreadable or unsafe resume state"),
+    "IDX header claiming 4 billion images": (_replace("train-images-idx3-ubyte.gz", lambda d: gzip.compress(
+        struct.pack(">IIII", 0x803, 2**32 - 1, 28, 28) + b"\0" * 784)),
+        "IDX header promises 3367254359296 bytes for shape (4294967295, 28, 28), file has 800"),
     "resume with another config": (lambda tmp, run: ["train", "--resume", str(run), "--lr", "0.5"],
                                    "cannot resume"),
     "resume with a preset": (lambda tmp, run: ["train", "--resume", str(run), "--preset", "cnn"],
@@ -185,7 +198,7 @@ CASES = {
     "resume of a missing run": (lambda tmp, run: ["train", "--resume", str(tmp / "gone")], "no such run directory"),
     "--out is a file": (lambda tmp, run: [*TRAIN, "--data-dir", str(write_dataset(tmp / "data")),
                                           "--out", str(_write("afile", b"x")(tmp))],
-                        "afile: is a file, not a directory: choose another --out"),
+                        "afile: is a regular file, not a directory: choose another --out"),
     "seed out of range": (_flags("--seed", str(10**17)), "--seed must be an integer from 0 to 2147483647"),
     "validation split leaves no images": (
         lambda tmp, run: [*TRAIN, "--data-dir", str(write_dataset(tmp / "data", n_train=9)), "--out", str(tmp / "o")],

@@ -158,3 +158,15 @@ def test_orthogonal_init_gives_orthogonal_recurrent_weights():
     for gate in model.rnn.weight_hh_l0.split(8):
         torch.testing.assert_close(gate @ gate.T, torch.eye(8), atol=1e-5, rtol=0)
     assert model.rnn.bias_ih_l0.abs().sum() == 0
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("overrides", [{}, {"num_layers": 3, "hidden_size": 5}, {"bidirectional": True, "num_layers": 2},
+                                       {"cell": "gru", "nonlinearity": "tanh", "read": "rows+columns",
+                                        "readout": "mean+max"},
+                                       {"cell": "elman", "rows_per_step": 4}])
+def test_parameter_count_is_exact_without_building(preset, overrides):
+    from rowrnn.models import parameter_count
+    cfg = build_config(preset, {k: v for k, v in overrides.items()
+                                if not ("pixels" in build_config(preset).model.read and k == "rows_per_step")})
+    assert parameter_count(cfg.model) == count_parameters(build_model(cfg.model))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 # Kept light: importing this module (what the `rowrnn` script does first) must not load torch, so
 # that main() installs its signal handlers within milliseconds of start-up.
-from .errors import Interrupted, RowrnnError
+from .errors import Interrupted, RowrnnError, Signalled
 
 EPILOG = "User errors print one line and exit with code 2; --debug shows the traceback."
 
@@ -159,9 +159,31 @@ def build_parser() -> Parser:
 
 @contextlib.contextmanager
 def _signals_raise():
-    """SIGINT and SIGTERM become Interrupted wherever they land, so each ends in one line and 128 + signum."""
+    """SIGINT and SIGTERM unwind (as KeyboardInterrupt does) wherever they land, so each ends in one line and
+    exit code 128 + signum; during training the trainer's own handlers stop cleanly at the next step instead.
+
+    A signal that lands inside an import is held back until the import is done (retried every 50 ms):
+    an exception in the middle of one leaves a half-initialized module (numpy without `subtract`) that
+    breaks whatever runs next, instead of a clean stop.
+    """
+    held = []
+
     def handler(signum, frame):
-        raise Interrupted(signum)
+        held.append(signum)
+        _raise_unless_importing(frame)
+
+    def retry(signum, frame):
+        _raise_unless_importing(frame)
+
+    def _raise_unless_importing(frame):
+        while frame is not None:
+            if frame.f_code.co_filename.startswith("<frozen importlib"):
+                if signal.SIGALRM not in previous:
+                    previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, retry)
+                signal.setitimer(signal.ITIMER_REAL, 0.05)
+                return
+            frame = frame.f_back
+        raise Signalled(held[0])
 
     if sys.platform == "win32" or not _in_main_thread():
         yield
@@ -170,6 +192,8 @@ def _signals_raise():
     try:
         yield
     finally:
+        if signal.SIGALRM in previous:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         for sig, old in previous.items():
             signal.signal(sig, old)
 
@@ -199,7 +223,11 @@ def main(argv=None) -> int:
             return args.func(args)
         except BrokenPipeError:
             return _quiet_broken_pipe()
-        except KeyboardInterrupt:
+        except Signalled as e:
+            with contextlib.suppress(OSError):
+                print(f"rowrnn: interrupted by {signal.Signals(e.signum).name}", file=sys.stderr)
+            return 128 + e.signum
+        except KeyboardInterrupt:  # a SIGINT when main() runs outside the main thread
             print("rowrnn: interrupted", file=sys.stderr)
             return 130
         except RowrnnError as e:

@@ -114,6 +114,16 @@ def run_compare(presets, seeds=(0,), out="runs/compare", parallel: int = 1, data
     overrides = dict(overrides or {})
     extra = _extra_flags(overrides)
     out = Path(out)
+    kind = files.kind_of(out) if files.exists(out) else None
+    if kind not in (None, "a directory"):
+        raise RowrnnError(f"{out}: is {kind}, not a directory: choose another --out")
+    if kind is not None:
+        files.check_readable_dir(out)
+        if files.exists(out / CONFIG_FILE):
+            raise RowrnnError(f"{out} holds a run: compare needs a directory of its own for its runs and "
+                              "leaderboard: choose another --out")
+        if not os.access(out, os.W_OK):
+            raise RowrnnError(f"{out}: permission denied: make it writable, or choose another --out")
     jobs = [(p, s, out / f"{p}-seed{s}") for p in presets for s in seeds]
     status = {run_dir: _status(run_dir, p, s, overrides) for p, s, run_dir in jobs}
     threads = str(max(1, (os.cpu_count() or 1) // parallel))

@@ -10,6 +10,7 @@ ToTensor() + Normalize(0.5, 0.5) would (x / 255 - 0.5) / 0.5.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -50,7 +51,12 @@ def cache_dir() -> Path:
 
 
 def read_idx(path: Path, *, verify: bool = True) -> torch.Tensor:
-    """One IDX file (gzipped or raw) -> uint8 tensor, every header field checked."""
+    """One IDX file (gzipped or raw) -> uint8 tensor, every header field checked.
+
+    Written here rather than borrowed (torchvision's reader) on purpose: torchvision is a multi-GB
+    dependency for 40 lines, and its reader neither bounds decompression (a gzip bomb), nor checks
+    the decompressed bytes against Fashion-MNIST's checksums, nor names the fix when a file is wrong.
+    """
     name = path.name
     try:
         raw = files.read_file(path, limit=MAX_READ_BYTES, what="Fashion-MNIST IDX file")
@@ -141,8 +147,9 @@ def read_split(directory: Path, split: str, *, verify: bool = True) -> tuple[tor
 def _read_dir(directory: Path, verify: bool):
     files.check_readable_dir(directory)
     torchvision_layout = directory / "FashionMNIST" / "raw"
-    if torchvision_layout.is_dir() and not any(directory.glob("*-ubyte*")):
-        directory = torchvision_layout
+    if files.is_dir(torchvision_layout) and not any(files.exists(directory / f"{base}{ext}")
+                                                    for base in SHA256 for ext in (".gz", "")):
+        directory = files.check_readable_dir(torchvision_layout)
     return read_split(directory, "train", verify=verify), read_split(directory, "test", verify=verify)
 
 
@@ -150,7 +157,11 @@ def download(directory: Path, base_url: str | None = None) -> Path:
     """Fetch the four .gz files with pooch; a file failing verification is deleted."""
     import pooch
     base_url = base_url or os.environ.get("ROWRNN_DATA_URL") or OFFICIAL_URL
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RowrnnError(f"{directory}: cannot create the download directory ({files.describe(e)}): "
+                          "set XDG_CACHE_HOME to a writable place, or ROWRNN_DATA/--data-dir") from None
     logger, level = pooch.get_logger(), pooch.get_logger().level
     logger.setLevel(logging.WARNING)  # pooch's INFO lines ("Downloading data from ...") are ours to print
     try:
@@ -164,7 +175,7 @@ def _download_files(directory: Path, base_url: str) -> None:
     import pooch
     for base in SHA256:
         target = directory / f"{base}.gz"
-        if target.exists():
+        if files.exists(target):
             continue
         try:
             # Mirrors (Debian's included) recompress the archives, so the .gz hash is
@@ -176,7 +187,8 @@ def _download_files(directory: Path, base_url: str) -> None:
         try:
             read_idx(target, verify=True)
         except RowrnnError as e:
-            target.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                target.unlink()
             raise RowrnnError(f"downloaded {base}.gz failed verification and was deleted ({e})") from None
 
 
@@ -188,10 +200,12 @@ def find_data(data_dir: str | os.PathLike | None = None, *, verify: bool = True,
     """
     if data_dir is not None:
         directory = Path(data_dir).expanduser()
-        if not directory.is_dir():
-            raise RowrnnError(f"--data-dir {directory}: {'not a directory' if directory.exists() else 'no such directory'}"
-                              ": point it at the folder with the four Fashion-MNIST files, or leave it out to "
-                              "search the usual places")
+        try:
+            files.check_readable_dir(directory)
+        except RowrnnError as e:
+            reason = str(e).split(": ", 1)[1]
+            raise RowrnnError(f"--data-dir {directory}: {reason}: point it at the folder with the four Fashion-MNIST "
+                              "files, or leave it out to search the usual places") from None
         return (directory, *_read_dir(directory, verify))
     places = []
     if os.environ.get("ROWRNN_DATA"):
@@ -309,6 +323,10 @@ def augment(images: torch.Tensor, generator: torch.Generator, shift: int = 0, fl
 
 class Batches:
     """Shuffled index slicing of whole tensors: the fast path, no per-sample Python work.
+
+    Kept instead of a DataLoader because the per-sample path (index, PIL, ToTensor, collate) is
+    11x slower for the notebook model on a CPU (benchmarks/README.md) and the data fit in memory;
+    a DataLoader over ImageDataset still works for everything else.
 
     With world_size > 1 each rank takes its contiguous share of every global batch,
     so every sample is seen once per epoch across ranks (DistributedSampler without

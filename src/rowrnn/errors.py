@@ -22,3 +22,12 @@ class Interrupted(RowrnnError):
         self.signum = int(signum)
         self.exit_code = 128 + self.signum          # 130 for SIGINT, 143 for SIGTERM, as shells report
         super().__init__(message or f"interrupted by {signal.Signals(self.signum).name}")
+
+
+class Signalled(BaseException):
+    """SIGINT or SIGTERM outside training, raised by the CLI's handler. A BaseException, as KeyboardInterrupt
+    is, so that no `except Exception` in a library on the way (an import, say) swallows it."""
+
+    def __init__(self, signum: int):
+        self.signum = int(signum)
+        super().__init__(signal.Signals(self.signum).name)

@@ -42,9 +42,28 @@ _REASONS = {
 }
 
 
+_FIXES = {
+    errno.EACCES: "check its permissions (and its directory's)",
+    errno.EPERM: "check its permissions (and its directory's)",
+    errno.ENAMETOOLONG: "use a shorter name",
+    errno.ELOOP: "fix or remove the symbolic link",
+    errno.ENOTDIR: "check the path",
+    errno.EROFS: "choose a place on a writable file system",
+    errno.ENOSPC: "free some space or choose another place",
+    errno.EDQUOT: "free some space or choose another place",
+    errno.EFBIG: "choose another place",
+    errno.EIO: "check the disk",
+}
+
+
 def describe(error: OSError) -> str:
     """A short, stable phrase for an OSError (not its repr, which names the errno and the path twice)."""
     return _REASONS.get(error.errno, error.strerror or type(error).__name__)
+
+
+def problem(error: OSError, default_fix: str = "check the path") -> str:
+    """'what went wrong: what to do' for an OSError."""
+    return f"{describe(error)}: {_FIXES.get(error.errno, default_fix)}"
 
 
 def _kind(mode: int) -> str:
@@ -54,6 +73,10 @@ def _kind(mode: int) -> str:
         if test(mode):
             return name
     return "not a regular file"
+
+
+def _a(what: str) -> str:
+    return f"{'an' if what[:1].lower() in 'aeiou' else 'a'} {what}"
 
 
 def _human(n: int) -> str:
@@ -73,13 +96,13 @@ def read_file(path, *, limit: int, what: str = "file") -> bytes:
     except PermissionError:
         raise RowrnnError(f"{path}: permission denied: make it readable (chmod a+r) or choose another file") from None
     except OSError as e:
-        raise RowrnnError(f"{path}: cannot open the {what} ({describe(e)})") from None
+        raise RowrnnError(f"{path}: cannot open the {what}: {problem(e)}") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise RowrnnError(f"{path}: is {_kind(info.st_mode)}, not a {what}: name a regular file")
+            raise RowrnnError(f"{path}: is {_kind(info.st_mode)}, not {_a(what)}: name a regular file")
         if info.st_size > limit:
-            raise RowrnnError(f"{path}: {_human(info.st_size)} is over the limit of {_human(limit)} for a {what}: "
+            raise RowrnnError(f"{path}: {_human(info.st_size)} is over the limit of {_human(limit)} for {_a(what)}: "
                               "is it the right file?")
         os.set_blocking(fd, True)
         chunks, total = [], 0
@@ -90,10 +113,10 @@ def read_file(path, *, limit: int, what: str = "file") -> bytes:
             chunks.append(chunk)
             total += len(chunk)
             if total > limit:  # it grew after fstat
-                raise RowrnnError(f"{path}: over the limit of {_human(limit)} for a {what}: is it the right file?")
+                raise RowrnnError(f"{path}: over the limit of {_human(limit)} for {_a(what)}: is it the right file?")
         return b"".join(chunks)
     except OSError as e:
-        raise RowrnnError(f"{path}: cannot read the {what} ({describe(e)})") from None
+        raise RowrnnError(f"{path}: cannot read the {what}: {problem(e)}") from None
     finally:
         os.close(fd)
 
@@ -106,21 +129,43 @@ def check_readable_dir(path) -> Path:
     except FileNotFoundError:
         raise RowrnnError(f"{path}: no such directory") from None
     except OSError as e:
-        raise RowrnnError(f"{path}: cannot use it ({describe(e)})") from None
+        raise RowrnnError(f"{path}: cannot use it: {problem(e)}") from None
     if not stat.S_ISDIR(info.st_mode):
-        raise RowrnnError(f"{path}: is {_kind(info.st_mode)}, not a directory")
+        kind = "a regular file" if stat.S_ISREG(info.st_mode) else _kind(info.st_mode)
+        raise RowrnnError(f"{path}: is {kind}, not a directory")
     if not os.access(path, os.R_OK | os.X_OK):
         raise RowrnnError(f"{path}: permission denied: make the directory readable (chmod a+rx)")
     return path
 
 
 def exists(path) -> bool:
-    """Path.exists() that says False instead of raising for unreachable paths (names too long, no permission)."""
+    """Is there something at path? False when nothing is (or a part of the path is not a directory);
+    a one-line RowrnnError when the path cannot be looked at (a name too long, a symlink loop, no permission)."""
     try:
         os.stat(path)
         return True
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as e:
+        raise RowrnnError(f"{path}: cannot look at it: {problem(e)}") from None
+    except ValueError:  # an embedded NUL byte
+        raise RowrnnError(f"{path!r}: not a valid path") from None
+
+
+def is_dir(path) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
     except (OSError, ValueError):
         return False
+
+
+def kind_of(path) -> str | None:
+    """'a directory', 'a FIFO (named pipe)', ... for what is at path; None when nothing is reachable there."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    return "a regular file" if stat.S_ISREG(mode) else _kind(mode)
 
 
 def is_regular_file(path) -> bool:
@@ -163,8 +208,8 @@ def atomic_write(path, data: bytes) -> None:
     except OSError as e:
         with suppress(OSError):
             os.unlink(tmp)
-        raise RowrnnError(f"{path}: cannot write ({describe(e)}): check that the directory exists, "
-                          "is writable and has space") from None
+        raise RowrnnError(f"{path}: cannot write ({describe(e)}): "
+                          f"{_FIXES.get(e.errno, 'check that the directory exists, is writable and has space')}") from None
     except BaseException:  # interrupted mid-write: leave nothing behind
         with suppress(OSError):
             os.unlink(tmp)

@@ -36,7 +36,7 @@ def load_image(path) -> torch.Tensor:
     inverted when the background is light (Fashion-MNIST garments are light on black).
     """
     path = Path(path)
-    if files.exists(path) and path.is_dir():
+    if files.is_dir(path):
         raise RowrnnError(f"{path}: is a directory: name image files (e.g. {path}/*.png)")
     return decode_image(files.read_file(path, limit=MAX_IMAGE_BYTES, what="image"), str(path))
 

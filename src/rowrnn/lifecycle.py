@@ -95,10 +95,10 @@ def finish(run_dir, *, test_set: ImageDataset | None = None, figures: bool = Tru
                         "epochs_trained": state.epoch, "stopped_early": state.stopped_early,
                         "train_minutes": sum(run.history.get("seconds", [])) / 60,
                         "weights_sha256": digest})
-        files.write_json(run_dir / runs.METRICS_FILE, metrics)
         if figures:
             save_figures(run_dir, run_figures(run, model, test_set, logits, metrics))
         files.atomic_write(run_dir / runs.CARD_FILE, model_card(run, metrics, count_parameters(model)).encode())
+        files.write_json(run_dir / runs.METRICS_FILE, metrics)  # last: the run counts as finished from here
     return metrics
 
 

@@ -19,6 +19,7 @@ import dataclasses
 import io
 import os
 import re
+import stat
 import time
 import warnings
 from contextlib import suppress
@@ -164,12 +165,13 @@ def check_fresh(run_dir: Path) -> None:
     if files.exists(run_dir / CONFIG_FILE):
         raise RowrnnError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, "
                           "or choose another --out")
-    if not files.exists(run_dir):
+    kind = files.kind_of(run_dir)
+    if kind is None:
         return
+    if kind != "a directory":
+        raise RowrnnError(f"{run_dir}: is {kind}, not a directory: choose another --out")
     try:
         entries = [p.name for p in os.scandir(run_dir)]
-    except NotADirectoryError:
-        raise RowrnnError(f"{run_dir}: is a file, not a directory: choose another --out") from None
     except OSError as e:
         raise RowrnnError(f"{run_dir}: cannot use it as a run directory ({files.describe(e)}): "
                           "choose another --out") from None
@@ -214,9 +216,10 @@ def save_figure(path: Path, fig) -> None:
 class RunLock:
     """An exclusive lock on a run directory (filelock's flock: the kernel drops it when its holder dies).
 
-    With fresh=True (a new run) the directory is created if needed, and if no run was claimed in
-    it by the end (config.json never written: a failure or a signal at start-up), everything the
-    lock created is removed again: the directory is left as it was found.
+    The lock file is removed again by the process that created it, so a run carries no .lock
+    between commands. With fresh=True (a new run) the directory is created if needed, and if no
+    run was claimed in it by the end (config.json never written: a failure or a signal at
+    start-up), everything the lock created is removed: the directory is left as it was found.
     """
 
     def __init__(self, run_dir: Path, *, fresh: bool = False, purpose: str = "train"):
@@ -239,7 +242,11 @@ class RunLock:
                 missing = [p for p in [self.run_dir, *self.run_dir.parents] if not files.exists(p)]
                 self.run_dir.mkdir(parents=True)
                 self.created = list(reversed(missing))  # outermost first
-            if not files.exists(path):
+            try:
+                if not stat.S_ISREG(os.lstat(path).st_mode):  # a link, FIFO or directory planted as the lock:
+                    raise RowrnnError(f"{path}: is not rowrnn's lock file (not a regular file): "  # never open it
+                                      "remove it, or choose another --out")
+            except FileNotFoundError:
                 self.created.append(path)
             lock = FileLock(path, timeout=0)
             lock.acquire()
@@ -262,8 +269,8 @@ class RunLock:
     @staticmethod
     def _holder(path: Path) -> tuple[str, str]:
         """(pid, command) of the process holding the lock, as it wrote them."""
-        with suppress(OSError, UnicodeDecodeError):
-            pid, _, purpose = path.read_text()[:100].strip().partition(" ")
+        with suppress(RowrnnError, UnicodeDecodeError):
+            pid, _, purpose = files.read_file(path, limit=100, what="lock file").decode().strip().partition(" ")
             return pid or "?", purpose or "process"
         return "?", "process"
 
@@ -283,12 +290,18 @@ class RunLock:
         self.created = []
 
     def __exit__(self, *exc):
+        lock_path = self.run_dir / LOCK_FILE
         if self.lock is not None:
+            if lock_path in self.created:  # ours: removed while still held, so no one can take a dying file
+                with suppress(OSError):
+                    os.unlink(lock_path)
+                self.created.remove(lock_path)
             with suppress(OSError):
                 self.lock.release()
             self.lock = None
-        if self.fresh and not files.exists(self.run_dir / CONFIG_FILE):
-            self._undo()
+        with suppress(RowrnnError):
+            if self.fresh and not files.exists(self.run_dir / CONFIG_FILE):
+                self._undo()
 
 
 def check_output_path(out, *, inputs=(), suffix: str = ".png") -> Path:
