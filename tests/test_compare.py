@@ -18,12 +18,13 @@ def test_compare_trains_ranks_and_reuses_runs(data_dir, tmp_path, capsys):
     printed = capsys.readouterr()
     assert {p.name for p in out.iterdir()} == {"notebook-seed0", "notebook-seed1", "tiny-seed0", "tiny-seed1",
                                                "leaderboard.md", "leaderboard.csv", "leaderboard.json", "leaderboard.png",
-                                               "leaderboard-minutes.png"}
+                                               "leaderboard-minutes.png", "wall-seconds.json"}
     rows = list(csv.DictReader((out / "leaderboard.csv").open()))
     assert [(r["preset"], r["seed"]) for r in rows] == [("notebook", "0"), ("notebook", "1"), ("tiny", "0"), ("tiny", "1")]
     for r in rows:
         metrics = json.loads((out / f"{r['preset']}-seed{r['seed']}" / "metrics.json").read_text())
         assert float(r["test_accuracy"]) == metrics["accuracy"] and r["parameters"] == "394" and r["epochs"] == "1"
+        assert float(r["wall_minutes"]) > float(r["train_minutes"]) > 0   # the whole process, start-up included
         assert r["command"] == (f"rowrnn train --preset {r['preset']} --seed {r['seed']} --out "
                                 f"{out}/{r['preset']}-seed{r['seed']} --quiet --data-dir {data_dir} --epochs 1 --no-verify")
     md = (out / "leaderboard.md").read_text()
@@ -73,3 +74,15 @@ def test_a_partial_run_is_resumed_and_another_config_refused(data_dir, tmp_path,
     assert len(json.loads((out / "notebook-seed0" / "history.json").read_text())["train_loss"]) == 2
     assert main(argv[:4] + ["3"] + argv[5:]) == 2  # same directory, other epochs
     assert "holds a run with another config (epochs 2 -> 3)" in capsys.readouterr().err
+
+
+def test_a_preset_can_have_its_own_seeds(data_dir, tmp_path, capsys):
+    from rowrnn.compare import parse_presets
+    assert parse_presets(["notebook", "tiny@1", "cnn@0+2"], [0, 5]) == [
+        ("notebook", 0), ("notebook", 5), ("tiny", 1), ("cnn", 0), ("cnn", 2)]
+    out = tmp_path / "cmp"
+    assert main(["compare", "--presets", "notebook,tiny@1", "--seeds", "0", "--epochs", "1", "--out", str(out),
+                 "--data-dir", str(data_dir), "--no-verify"]) == 0
+    assert sorted(p.name for p in out.glob("*-seed*")) == ["notebook-seed0", "tiny-seed1"]
+    assert main(["compare", "--presets", "tiny@x", "--out", str(out)]) == 2
+    assert "'tiny@x': write PRESET@SEED, e.g. pixels@0 or tiny@0+1" in capsys.readouterr().err

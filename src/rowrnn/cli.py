@@ -130,7 +130,8 @@ def build_parser() -> Parser:
                        description="Train each preset (x seed) with `rowrnn train` into OUT/<preset>-seed<seed> "
                                    "(finished runs are reused, unfinished ones resumed), then write "
                                    "leaderboard.md/.csv/.json, leaderboard.png and leaderboard-minutes.png.")
-    p.add_argument("--presets", default=",".join(PRESETS), help="comma-separated presets")
+    p.add_argument("--presets", default=",".join(PRESETS),
+                   help="comma-separated presets; PRESET@SEED gives one its own seeds (e.g. pixels@0, tiny@0+1)")
     p.add_argument("--seeds", default="0", help="comma-separated seeds")
     p.add_argument("--out", type=Path, default=Path("runs/compare"), help="where the runs and the leaderboard go")
     p.add_argument("--parallel", type=int, default=1, help="training processes at a time (threads are shared)")

@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +34,21 @@ from .runs import CONFIG_FILE, config_differences, load_config, load_run, run_st
 REFERENCES = {"GRU+SVM (official benchmark)": 0.897, "2-conv CNN <100K params (official benchmark)": 0.925,
               "human (official benchmark)": 0.835}
 COLUMNS = ("preset", "seed", "test_accuracy", "test_macro_accuracy", "test_accuracy_flip_tta", "best_val_metric",
-           "parameters", "train_minutes", "epoch_seconds", "epochs", "command")
+           "parameters", "train_minutes", "wall_minutes", "epoch_seconds", "epochs", "command")
+WALL_FILE = "wall-seconds.json"   # compare's own record: the whole `rowrnn train` process of each run it trained
+
+
+def parse_presets(items, seeds) -> list[tuple[str, int]]:
+    """['notebook', 'pixels@0'] with seeds [0, 1, 2] -> (preset, seed) pairs; PRESET@S1+S2 gives a preset its own seeds."""
+    pairs = []
+    for item in items:
+        name, _, own = item.partition("@")
+        try:
+            chosen = [int(s) for s in own.split("+")] if own else list(seeds)
+        except ValueError:
+            raise RowrnnError(f"{item!r}: write PRESET@SEED, e.g. pixels@0 or tiny@0+1") from None
+        pairs += [(name, s) for s in chosen]
+    return pairs
 
 
 def train_command(preset: str, seed: int, run_dir: Path, data_dir=None, extra=()) -> list[str]:
@@ -62,21 +77,24 @@ def _duplicates(values) -> list:
     return sorted({v for v in values if list(values).count(v) > 1}, key=str)
 
 
-def check_request(presets, seeds, parallel: int) -> None:
-    unknown = [p for p in presets if p not in PRESETS]
+def check_request(presets, seeds, parallel: int) -> list[tuple[str, int]]:
+    """The (preset, seed) pairs to train, every one checked (names, duplicates, configs, sizes) before any starts."""
+    names = [p.partition("@")[0] for p in presets]
+    unknown = [p for p in names if p not in PRESETS]
     if unknown or not presets:
         raise RowrnnError(f"unknown presets {unknown}: choose from {', '.join(PRESETS)}")
     if not seeds:
         raise RowrnnError("no seeds given: e.g. --seeds 0,1,2")
-    for name, values in (("--presets", presets), ("--seeds", seeds)):
+    for flag, values in (("--presets", names), ("--seeds", seeds)):
         if _duplicates(values):
-            raise RowrnnError(f"{name} names {', '.join(map(str, _duplicates(values)))} more than once: "
+            raise RowrnnError(f"{flag} names {', '.join(map(str, _duplicates(values)))} more than once: "
                               "list each once")
     if parallel < 1:
         raise RowrnnError(f"--parallel must be at least 1, got {parallel}")
-    for preset in presets:  # every config, size limits included, before anything starts
-        for seed in seeds:
-            build_config(preset, {"seed": seed})
+    pairs = parse_presets(presets, seeds)
+    for preset, seed in pairs:
+        build_config(preset, {"seed": seed})
+    return pairs
 
 
 @contextmanager
@@ -108,8 +126,7 @@ def run_compare(presets, seeds=(0,), out="runs/compare", parallel: int = 1, data
     """Train every (preset, seed) not yet finished, `parallel` processes at a time; one leaderboard row each.
 
     overrides: {"epochs": N} and/or {"verify": False}, applied to every preset."""
-    presets, seeds = list(presets), list(seeds)
-    check_request(presets, seeds, parallel)
+    pairs = check_request(list(presets), list(seeds), parallel)
     say = log or (lambda message: None)
     overrides = dict(overrides or {})
     extra = _extra_flags(overrides)
@@ -124,7 +141,7 @@ def run_compare(presets, seeds=(0,), out="runs/compare", parallel: int = 1, data
                               "leaderboard: choose another --out")
         if not os.access(out, os.W_OK):
             raise RowrnnError(f"{out}: permission denied: make it writable, or choose another --out")
-    jobs = [(p, s, out / f"{p}-seed{s}") for p in presets for s in seeds]
+    jobs = [(p, s, out / f"{p}-seed{s}") for p, s in pairs]
     status = {run_dir: _status(run_dir, p, s, overrides) for p, s, run_dir in jobs}
     threads = str(max(1, (os.cpu_count() or 1) // parallel))
     children, lock, stopping = {}, threading.RLock(), threading.Event()  # RLock: the handler may run inside it
@@ -142,7 +159,12 @@ def run_compare(presets, seeds=(0,), out="runs/compare", parallel: int = 1, data
             proc = subprocess.Popen([sys.executable, "-m", "rowrnn", *cmd[1:]], stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": threads})
             children[run_dir] = proc
+            start = time.perf_counter()
         stdout, stderr = proc.communicate()
+        if proc.returncode == 0 and status[run_dir] == "new":  # trained in one go: its whole wall time is known
+            with lock:
+                wall = _read_wall(out)
+                files.write_json(out / WALL_FILE, {**wall, run_dir.name: time.perf_counter() - start})
         return job, proc.returncode, stdout, stderr
 
     pending = []
@@ -171,6 +193,12 @@ def run_compare(presets, seeds=(0,), out="runs/compare", parallel: int = 1, data
     return [leaderboard_row(run_dir, preset, seed, data_dir, extra, test_set) for preset, seed, run_dir in jobs]
 
 
+def _read_wall(out: Path) -> dict:
+    path = Path(out) / WALL_FILE
+    wall = files.read_json(path) if files.exists(path) else {}
+    return wall if isinstance(wall, dict) else {}
+
+
 def leaderboard_row(run_dir: Path, preset: str, seed: int, data_dir=None, extra=(), test_set=None) -> dict:
     """One run's row: its metrics.json, and -- measured here, explicitly, in a column of its own -- the
     accuracy with test-time flip averaging (rowrnn evaluate --tta flip)."""
@@ -184,7 +212,10 @@ def leaderboard_row(run_dir: Path, preset: str, seed: int, data_dir=None, extra=
     return {"preset": preset, "seed": seed, "test_accuracy": m["accuracy"], "test_macro_accuracy": m["macro_accuracy"],
             "test_accuracy_flip_tta": flip["accuracy"],
             "best_val_metric": m.get("best_val_metric"), "parameters": parameter_count(run.config.model),
-            "train_minutes": sum(seconds) / 60, "epoch_seconds": statistics.median(seconds) if seconds else 0.0,
+            "train_minutes": sum(seconds) / 60,
+            "wall_minutes": (wall / 60 if isinstance(wall := _read_wall(run_dir.parent).get(run_dir.name), (int, float))
+                             else None),
+            "epoch_seconds": statistics.median(seconds) if seconds else 0.0,
             "epochs": len(seconds), "command": shlex.join(train_command(preset, seed, run_dir, data_dir, extra))}
 
 
@@ -201,6 +232,8 @@ def summarize(rows: list[dict]) -> list[dict]:
                     "test_accuracy_flip_tta": statistics.mean(flips) if None not in flips else None,
                     "parameters": group[0]["parameters"],
                     "train_minutes": statistics.mean(r["train_minutes"] for r in group),
+                    "wall_minutes": (statistics.mean(r["wall_minutes"] for r in group)
+                                     if all(r.get("wall_minutes") is not None for r in group) else None),
                     "epoch_seconds": statistics.mean(r["epoch_seconds"] for r in group),
                     "epochs": statistics.mean(r.get("epochs", 0) for r in group)})
     return sorted(out, key=lambda r: -r["test_accuracy"])
@@ -208,14 +241,15 @@ def summarize(rows: list[dict]) -> list[dict]:
 
 def leaderboard_markdown(rows: list[dict]) -> str:
     lines = ["| preset | seeds | test accuracy | each seed | macro accuracy | flip TTA (separate) | parameters "
-             "| epochs | train min | s/epoch |",
-             "|---|---|--:|---|--:|--:|--:|--:|--:|--:|"]
+             "| epochs | train min | wall min | s/epoch |",
+             "|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|"]
     for r in summarize(rows):
         each = ", ".join(f"{a:.4f}" for a in r["test_accuracy_each"])
         flip = f"{r['test_accuracy_flip_tta']:.4f}" if r["test_accuracy_flip_tta"] is not None else "–"
+        wall = f"{r['wall_minutes']:.1f}" if r["wall_minutes"] is not None else "–"
         lines.append(f"| {r['preset']} | {', '.join(map(str, r['seeds']))} | {r['test_accuracy']:.4f} | {each} | "
                      f"{r['test_macro_accuracy']:.4f} | {flip} | {r['parameters']:,} | {r['epochs']:g} | "
-                     f"{r['train_minutes']:.1f} | {r['epoch_seconds']:.1f} |")
+                     f"{r['train_minutes']:.1f} | {wall} | {r['epoch_seconds']:.1f} |")
     lines += ["", "Reference rows (official Fashion-MNIST benchmark, not measured here): "
               + ", ".join(f"{k.split(' (')[0]} {v:.3f}" for k, v in REFERENCES.items()) + ".", "",
               "Commands:", ""]
