@@ -170,3 +170,77 @@ def test_parameter_count_is_exact_without_building(preset, overrides):
     cfg = build_config(preset, {k: v for k, v in overrides.items()
                                 if not ("pixels" in build_config(preset).model.read and k == "rows_per_step")})
     assert parameter_count(cfg.model) == count_parameters(build_model(cfg.model))
+
+
+STEP_CASES = [dict(cell=c, readout=r, read=rd, bidirectional=b, num_layers=n)
+              for c in ("rnn", "gru", "lstm", "elman") for r in ("last", "mean", "max", "mean+max")
+              for rd, b, n in (("rows", False, 1), ("rows+columns", True, 2), ("columns", True, 1))]
+
+
+@pytest.mark.parametrize("kwargs", STEP_CASES, ids=lambda k: "-".join(f"{v}" for v in k.values()))
+def test_step_logits_equal_reading_each_prefix_separately(kwargs):
+    """The one-pass (forward-only) and packed (bidirectional) paths give exactly model(x, steps=t) for every t."""
+    torch.manual_seed(0)
+    model = RNNClassifier(hidden_size=5, **kwargs).eval()
+    with torch.no_grad():
+        fast = model.step_logits(x4[:3])
+        slow = torch.stack([model(x4[:3], steps=t) for t in range(1, 29)], dim=1)
+        some = model.step_logits(x4[:3], lengths=[1, 7, 28])
+    assert fast.shape == (3, 28, 10)
+    torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(some, slow[:, [0, 6, 27]], atol=1e-5, rtol=1e-5)
+
+
+def test_hidden_states_of_the_elman_layer_are_the_written_out_recurrence():
+    torch.manual_seed(1)
+    model = RNNClassifier(cell="elman", hidden_size=6).eval()
+    rows = x4.reshape(4, 28, 28)
+    W = torch.cat([model.rnn.weight_ih_l0, model.rnn.weight_hh_l0], dim=1)
+    b = model.rnn.bias_ih_l0 + model.rnn.bias_hh_l0
+    h, expected = torch.zeros(4, 6), []
+    for t in range(28):
+        h = torch.tanh(torch.cat([rows[:, t], h], dim=1) @ W.T + b)   # h_t = tanh(W . [x_t ; h_{t-1}] + b)
+        expected.append(h)
+    with torch.no_grad():
+        states = model.hidden_states(x4)
+    torch.testing.assert_close(states, torch.stack(expected, dim=1))
+    torch.testing.assert_close(model.fc(states[:, -1]), model(x4))   # the notebook's readout reads h_T
+
+
+@pytest.mark.parametrize("kwargs, shape", [
+    ({}, (4, 28, 8)), ({"cell": "lstm", "bidirectional": True}, (4, 28, 16)),
+    ({"read": "rows+columns", "cell": "gru"}, (4, 28, 16)), ({"read": "pixels", "hidden_size": 3}, (4, 784, 3)),
+    ({"read": "permuted-pixels", "hidden_size": 3}, (4, 784, 3)), ({"rows_per_step": 4, "num_layers": 2}, (4, 7, 8)),
+])
+def test_hidden_states_for_every_cell_and_reading_order(kwargs, shape):
+    model = RNNClassifier(**kwargs).eval()
+    with torch.no_grad():
+        assert model.hidden_states(x4).shape == shape
+
+
+def test_strips_read_k_rows_a_step():
+    model = RNNClassifier(rows_per_step=4, read="rows+columns").eval()
+    rows, columns = model.sequences(x4)
+    assert rows.shape == (4, 7, 112) and model.num_steps == 7
+    torch.testing.assert_close(rows[:, 1], x4[:, 0, 4:8].reshape(4, 112))            # step 2: rows 5-8
+    torch.testing.assert_close(columns[:, 0], x4[:, 0, :, 0:4].transpose(1, 2).reshape(4, 112))
+    assert count_parameters(model) == 2 * (8 * 112 + 8 * 8 + 16) + 16 * 10 + 10
+
+
+def test_readout_dropout_acts_in_training_only_and_keeps_weights_loadable():
+    model = RNNClassifier(readout_dropout=0.5)
+    assert set(model.state_dict()) == set(RNNClassifier().state_dict())
+    model.eval()
+    torch.testing.assert_close(model(x4), model(x4))
+    model.train()
+    torch.manual_seed(0)
+    a = model(x4)
+    assert not torch.allclose(a, model(x4))
+
+
+def test_cnn_blocks_make_the_four_conv_network_and_one_block_keeps_the_old_layout():
+    four = CNNClassifier(channels=24, blocks=2)
+    assert sum(isinstance(m, nn.Conv2d) for m in four.modules()) == 4 and count_parameters(four) < 100_000
+    assert four(x4).shape == (4, 10)
+    assert list(CNNClassifier(blocks=1).state_dict()) == list(CNNClassifier().state_dict())
+    assert "features.4.weight" in CNNClassifier(blocks=1).state_dict()   # rowrnn 0.1.0's names

@@ -101,3 +101,32 @@ def test_train_reads_the_test_split_once_at_the_end(data_dir, tmp_path, monkeypa
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert metrics["best_epoch"] == 1 + history["val_metric"].index(max(history["val_metric"]))
+
+
+def test_flip_averaging_is_the_mean_of_two_explicit_passes():
+    """--tta flip averages the class probabilities of each image and its mirror image, nothing else."""
+    torch.manual_seed(0)
+    from rowrnn.models import RNNClassifier
+    model = RNNClassifier(cell="gru", hidden_size=7).eval()
+    images = (torch.rand(13, 28, 28) * 255).to(torch.uint8)
+    x = normalize(images).unsqueeze(1)
+    with torch.no_grad():
+        expected = (model(x).softmax(1) + model(x.flip(-1)).softmax(1)) / 2
+    got = evaluation.predict_logits(model, images, batch_size=5, tta="flip")
+    torch.testing.assert_close(got.softmax(1), expected)
+    assert not torch.allclose(evaluation.predict_logits(model, images).softmax(1), expected)
+
+
+def test_random_erasing_touches_a_rectangle_of_the_chosen_images_only():
+    from rowrnn.data import augment
+    images = torch.full((200, 28, 28), 7, dtype=torch.uint8)
+    out = augment(images, torch.Generator().manual_seed(0), erase=0.5)
+    changed = (out != 7).flatten(1).any(1)
+    assert 70 < int(changed.sum()) < 130                               # about half the images
+    for img in out[changed][:20]:
+        rows, cols = (img != 7).nonzero(as_tuple=True)
+        box = img[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        assert (box != 7).float().mean() > 0.9                          # one filled rectangle (noise may hit 7)
+        area = box.numel() / 784
+        assert 0.01 < area < 0.45
+    assert torch.equal(augment(images, torch.Generator().manual_seed(0), erase=0.0), images)

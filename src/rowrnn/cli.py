@@ -387,7 +387,7 @@ def cmd_predict(args) -> int:
         if not hasattr(model, "step_probabilities"):
             raise RowrnnError("--explain shows how a recurrent model reads; this run is a CNN")
         probs = model.step_probabilities(normalize(batch).unsqueeze(1), num_points=min(model.num_steps, 28))
-        fig = plot_reading(batch, probs, read=model.read)
+        fig = plot_reading(batch, probs, read=model.read, total_steps=model.num_steps)
         save_figure(args.explain, fig)
         plt.close(fig)
         if not args.json:

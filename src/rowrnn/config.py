@@ -184,7 +184,7 @@ _RECIPE = {"batch_size": 128, "lr": 2e-3, "optimizer": "adamw", "weight_decay": 
            "clip_grad_norm": 1.0, "label_smoothing": 0.1, "augment_shift": 2, "augment_flip": True}
 _BILSTM = {"cell": "lstm", "bidirectional": True, "readout": "mean+max", "read": "rows+columns"}
 _PIXEL_RECIPE = {"batch_size": 256, "lr": 3e-3, "optimizer": "adamw", "schedule": "onecycle", "clip_grad_norm": 1.0,
-                 "epochs": 7}
+                 "epochs": 6}
 
 # name -> (one-line description, overrides of ModelConfig / TrainConfig). Chosen on validation only
 # (benchmarks/recipe_search.py and its results); epochs sized to this project's 2-core CPU.
@@ -208,9 +208,9 @@ PRESETS: dict[str, tuple[str, dict, dict]] = {
             {"arch": "cnn", "hidden_size": 24, "num_layers": 2},
             {**_RECIPE, "clip_grad_norm": 0.0, "augment_erase": 0.5, "epochs": 25}),
     "pixels": ("sequential Fashion-MNIST: a GRU-64 reading one pixel a step (784 steps), mean+max readout, "
-               "7 epochs (the CPU budget)",
+               "6 epochs (the CPU budget)",
                {"cell": "gru", "hidden_size": 64, "read": "pixels", "readout": "mean+max"}, dict(_PIXEL_RECIPE)),
-    "permuted-pixels": ("the same GRU-64 reading the pixels in a fixed random order, last-step readout, 7 epochs",
+    "permuted-pixels": ("the same GRU-64 reading the pixels in a fixed random order, last-step readout, 6 epochs",
                         {"cell": "gru", "hidden_size": 64, "read": "permuted-pixels"}, dict(_PIXEL_RECIPE)),
 }
 

@@ -93,7 +93,8 @@ def run_figures(run: Run, model: nn.Module, test_set: ImageDataset, logits: torc
         x = normalize(test_set.images[:reading_images]).unsqueeze(1).to(device)       # (n, 1, 28, 28)
         probs = model.step_probabilities(x, num_points=min(model.num_steps, 28)).cpu()
         figures["reading"] = plots.plot_reading(test_set.images[:reading_images], probs,
-                                                labels=test_set.labels[:reading_images], read=model.read)
+                                                labels=test_set.labels[:reading_images], read=model.read,
+                                                total_steps=model.num_steps)
         with torch.no_grad():
             states = model.hidden_states(x[:1]).cpu()[0]                              # (T, H)
         figures["hidden"] = plots.plot_hidden_states(test_set.images[0], states, read=model.read,

@@ -189,16 +189,36 @@ class RNNClassifier(nn.Module):
     def step_logits(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
         """Logits after reading the first t steps, for t in lengths (default 1..T): (B, 1, 28, 28) -> (B, T', 10).
 
-        Row t equals model(x, steps=t). One pass when the model reads forwards only (the readout of
-        every prefix comes from cumulative sums and maxima); a bidirectional model re-reads each prefix,
-        since its backward direction starts from the prefix's end.
+        Row t equals model(x, steps=t). A forward-only model needs one pass (the readout of every prefix
+        comes from cumulative sums and maxima). A bidirectional one must re-read each prefix, since its
+        backward direction starts from the prefix's end: all prefixes go through as one packed batch of
+        sequences of lengths t (the from-scratch ElmanRNN, which takes no packed input, reads them one by one).
         """
-        lengths = range(1, self.num_steps + 1) if lengths is None else [int(t) for t in lengths]
-        if self.bidirectional:
+        lengths = list(range(1, self.num_steps + 1)) if lengths is None else [int(t) for t in lengths]
+        if not self.bidirectional:
+            feats = [self._prefix_features(reader(seq)[0]) for reader, seq in zip(self.readers, self.sequences(x))]
+            logits = self.fc(self.dropout(torch.cat(feats, dim=2)))     # (B, T, F) -> (B, T, 10)
+            return logits[:, [t - 1 for t in lengths]]
+        if self.cell == "elman":
             return torch.stack([self(x, steps=t) for t in lengths], dim=1)
-        feats = [self._prefix_features(reader(seq)[0]) for reader, seq in zip(self.readers, self.sequences(x))]
-        logits = self.fc(self.dropout(torch.cat(feats, dim=2)))     # (B, T, F) -> (B, T, 10)
-        return logits[:, [t - 1 for t in lengths]]
+        B, P = x.shape[0], len(lengths)
+        steps = torch.tensor(lengths).repeat(B)                           # (B*P,): prefix lengths, image-major
+        feats = [self._packed_prefix_features(reader, seq.repeat_interleave(P, dim=0), steps)
+                 for reader, seq in zip(self.readers, self.sequences(x))]
+        return self.fc(self.dropout(torch.cat(feats, dim=1))).reshape(B, P, -1)
+
+    def _packed_prefix_features(self, reader, seq: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+        """Readout features of each sequence read only up to its own length: (N, T, F), (N,) -> (N, features)."""
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+        packed = pack_padded_sequence(seq, steps, batch_first=True, enforce_sorted=False)
+        out, _ = pad_packed_sequence(reader(packed)[0], batch_first=True, total_length=seq.shape[1])  # (N, T, 2H)
+        valid = (torch.arange(seq.shape[1], device=seq.device)[None, :] < steps.to(seq.device)[:, None])[..., None]
+        rows = torch.arange(len(steps), device=seq.device)
+        H = self.hidden_size
+        last = torch.cat([out[rows, steps.to(seq.device) - 1, :H], out[:, 0, H:]], dim=1)
+        mean = out.sum(dim=1) / steps.to(out)[:, None]                  # padding is zero
+        peak = out.masked_fill(~valid, float("-inf")).amax(dim=1)
+        return {"last": last, "mean": mean, "max": peak, "mean+max": torch.cat([mean, peak], dim=1)}[self.readout]
 
     @torch.no_grad()
     def step_probabilities(self, x: torch.Tensor, num_points: int | None = None) -> torch.Tensor:

@@ -72,10 +72,15 @@ def plot_confusion(confusion, classes=CLASSES):
     return fig
 
 
-def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read="rows"):
-    """Each image beside a heat map of its class probabilities after every step read (T x 10)."""
+def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read="rows", total_steps=None):
+    """Each image beside a heat map of its class probabilities after every step read (T x 10).
+
+    With total_steps > T (a long pixel sequence sampled at T evenly spaced points), the rows are
+    labelled with the number of steps each point had read.
+    """
     images, probs = _np(images), _np(step_probabilities)
     n, steps = len(images), probs.shape[1]
+    read_at = np.rint(np.linspace(1, total_steps or steps, steps)).astype(int)  # steps read at each row
     fig, axes = plt.subplots(n, 2, figsize=(9, 3.2 * n), layout="constrained", squeeze=False,
                              gridspec_kw={"width_ratios": [1, 1.6]})
     unit = _unit(read)
@@ -89,8 +94,7 @@ def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read=
         im = heat_ax.imshow(probs[k], aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
         heat_ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
         heat_ax.set_ylabel(f"{unit} read")
-        if unit != "pixels":
-            heat_ax.set_yticks(range(0, steps, 3), [str(t + 1) for t in range(0, steps, 3)], fontsize=7)
+        heat_ax.set_yticks(range(0, steps, 3), [str(read_at[t]) for t in range(0, steps, 3)], fontsize=7)
         final = probs[k][-1]
         heat_ax.set_title(f"Guess after each step: finally {classes[int(final.argmax())]} ({final.max():.0%})",
                           fontsize=9)
