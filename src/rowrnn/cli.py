@@ -460,5 +460,4 @@ def cmd_compare(args) -> int:
 
 def cmd_serve(args) -> int:
     from .serve import serve
-    return serve(args.runs, host=args.host, port=args.port, data_dir=args.data_dir,
-                 log=lambda message: print(message, file=sys.stderr, flush=True))
+    return serve(args.runs, host=args.host, port=args.port, data_dir=args.data_dir)

@@ -1,0 +1,26 @@
+// The server's JSON endpoints (documented in the README): every failure becomes an Error with one line.
+
+async function call(url, options) {
+  let response;
+  try {
+    response = await fetch(url, options);
+  } catch {
+    throw Object.assign(new Error("unreachable"), { unreachable: true });
+  }
+  const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+  if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
+  return body;
+}
+
+export const getRuns = () => call("/api/runs");
+export const getTestImage = (index) => call(`/api/test-image/${encodeURIComponent(index)}`);
+
+export function predictFile(blob) {
+  return call("/api/predict", { method: "POST", body: blob,
+                                headers: { "Content-Type": blob.type || "application/octet-stream" } });
+}
+
+export function predictTestImage(index) {
+  return call("/api/predict", { method: "POST", body: JSON.stringify({ test_index: index }),
+                                headers: { "Content-Type": "application/json" } });
+}
