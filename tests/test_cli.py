@@ -172,3 +172,23 @@ def test_weights_mismatching_the_config_are_refused(trained, capsys):
     assert main(["evaluate", str(trained)]) == 2
     err = capsys.readouterr().err
     assert "the weights do not match" in err and "size mismatch" in err and len(err.splitlines()) == 1
+
+
+def test_summary_verbose_breaks_the_parameters_down_per_weight(capsys):
+    assert main(["summary", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("weight "):].splitlines()
+    assert table == [
+        "weight            shape              count  meaning",
+        "rnn.weight_ih_l0  8 x 28               224  input-to-hidden weights W_ih, layer 1",
+        "rnn.weight_hh_l0  8 x 8                 64  hidden-to-hidden weights W_hh, layer 1",
+        "rnn.bias_ih_l0    8                      8  input-to-hidden bias b_ih, layer 1",
+        "rnn.bias_hh_l0    8                      8  hidden-to-hidden bias b_hh, layer 1",
+        "fc.weight         10 x 8                80  linear head weights",
+        "fc.bias           10                    10  linear head bias",
+        "total                                  394",
+        "trainable parameters: 394",
+    ]
+    assert main(["summary", "--verbose", "--cell", "lstm", "--bidirectional"]) == 0
+    assert "hidden-to-hidden weights W_hh (i, f, g, o gates stacked), layer 1, backward direction" in \
+        capsys.readouterr().out

@@ -177,3 +177,39 @@ def test_augmented_batches_fill_shifted_borders_with_black():
     x, _ = next(iter(Batches(white, torch.zeros(64, dtype=torch.long), 64, shuffle=True, augment_shift=2)))
     assert set(x.unique().tolist()) == {-1.0, 1.0}  # normalized black enters from the shifted edges
     assert (x == 1.0).all(dim=(1, 2, 3)).sum() < 64  # most images moved
+
+
+def test_fashion_mnist_takes_torchvision_style_transforms(data_dir):
+    """With a transform, items are transform(PIL image) and target_transform(label), as torchvision gives them."""
+    from PIL import Image
+    from rowrnn.data import FashionMNIST
+    seen = []
+
+    def to_array(img):
+        seen.append(img)
+        return torch.from_numpy(np.array(img, dtype=np.float32)) / 255
+
+    dataset = FashionMNIST(root=data_dir, train=False, verify=False, transform=to_array,
+                           target_transform=lambda y: y + 100)
+    x, y = dataset[5]
+    assert isinstance(seen[0], Image.Image) and seen[0].mode == "L" and seen[0].size == (28, 28)
+    assert torch.equal(x, dataset.images[5].float() / 255) and y == int(dataset.labels[5]) + 100
+    plain = FashionMNIST(root=data_dir, train=False, verify=False)
+    assert plain[5][0].shape == (1, 28, 28) and plain[5][1] == int(dataset.labels[5])   # the built-in transform
+
+
+def test_the_course_helper_trains_through_a_transform(data_dir):
+    """A transformed dataset cannot be sliced from memory: train() goes through DataLoaders and sees the transform."""
+    import rowrnn
+    from torch.utils.data import DataLoader
+    calls = []
+
+    def transform(img):
+        calls.append(1)
+        return (torch.from_numpy(np.array(img, dtype=np.float32)) / 127.5 - 1).unsqueeze(0)
+
+    dataset = rowrnn.FashionMNIST(root=data_dir, train=True, verify=False, transform=transform)
+    model = rowrnn.RNNClassifier()
+    history = rowrnn.train(model, DataLoader(dataset, batch_size=64, shuffle=True), 1, torch.nn.CrossEntropyLoss(),
+                           torch.optim.Adam(model.parameters()), validation_split=0.1, verbose=False, seed=0)
+    assert len(calls) == 400 and len(history["val_loss"]) == 1

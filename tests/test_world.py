@@ -493,7 +493,7 @@ def test_absurd_sizes_are_refused_before_anything_is_allocated(tmp_path, capsys,
     start = time.monotonic()
     rc, err = in_process([*argv, "--out", str(tmp_path / "run")] if argv[0] == "train" else argv, capsys)
     assert_one_line(rc, err, names=message)
-    assert time.monotonic() - start < 5 and not (tmp_path / "run").exists()
+    assert time.monotonic() - start < 30 and not (tmp_path / "run").exists()  # not minutes of allocation
 
 
 def test_an_absurd_size_in_a_hand_edited_run_is_refused_for_resume_and_compare(trained, tmp_path, capsys):

@@ -151,12 +151,14 @@ def model_card(run: runs.Run, metrics: dict, parameters: int) -> str:
     """MODEL_CARD.md: what the model is, what it was trained and tested on, how well it does, and its limits."""
     from . import __version__
     cfg, m = run.config, run.config.model
-    describe = (f"a CNN with {m.num_layers} convolution(s) per stage, {m.hidden_size} and {2 * m.hidden_size} channels"
-                if m.arch == "cnn" else
-                f"a {'bidirectional ' if m.bidirectional else ''}{m.cell.upper()} with {m.num_layers} layer(s) of "
-                f"{m.hidden_size} units reading {m.read}"
-                + (f" {m.rows_per_step} at a time" if m.rows_per_step > 1 else "")
-                + f", readout {m.readout!r}, then a linear layer")
+    reads = {"rows": "rows", "columns": "columns", "rows+columns": "rows and columns", "pixels": "pixels",
+             "permuted-pixels": "pixels in a fixed random order"}
+    layers = f"{m.num_layers} layer{'s' if m.num_layers > 1 else ''}"
+    describe = (f"a CNN with {m.num_layers} convolution{'s' if m.num_layers > 1 else ''} per stage "
+                f"({m.hidden_size}, then {2 * m.hidden_size} channels)" if m.arch == "cnn" else
+                f"a {'bidirectional ' if m.bidirectional else ''}{m.cell.upper()} of {layers} of {m.hidden_size} "
+                f"units reading {reads[m.read]}" + (f", {m.rows_per_step} lines a step" if m.rows_per_step > 1 else "")
+                + f"; readout {m.readout!r}, then a linear layer")
     seconds = run.history.get("seconds", [])
     per_class = "\n".join(f"| {name} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
                           for name, v in metrics["per_class"].items())
@@ -185,7 +187,7 @@ trained the model, {tc.val_split:.0%} (seed {tc.seed}) chose the best epoch; the
 after training, for the numbers below.
 
 ## Training
-{len(seconds)} epochs ({'stopped early; ' if metrics['stopped_early'] else ''}best: epoch {metrics['best_epoch']},
+{len(seconds)} epoch{'s' if len(seconds) != 1 else ''} ({'stopped early; ' if metrics['stopped_early'] else ''}best: epoch {metrics['best_epoch']},
 validation macro accuracy {metrics['best_val_metric']:.4f}), {sum(seconds) / 60:.1f} minutes of training
 (median {statistics.median(seconds) if seconds else 0:.1f} s per epoch). Recipe: {recipe}.
 Reproduce: `{train_command(cfg, run.path)}`.

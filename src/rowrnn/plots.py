@@ -53,11 +53,14 @@ def plot_predictions(images, labels, predictions, classes=CLASSES, columns=5):
     return fig
 
 
-def plot_confusion(confusion, classes=CLASSES):
-    """Counts in each cell, shading by the row-normalized rate (recall along the diagonal)."""
+def plot_confusion(confusion, classes=CLASSES, ax=None, title=None):
+    """Counts in each cell, shading by the row-normalized rate (recall along the diagonal).
+
+    ax draws into an existing Axes (confusion matrices side by side); title replaces the default.
+    """
     counts = _np(confusion).astype(int)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(8, 7), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8, 7), layout="constrained") if ax is None else (ax.figure, ax)
     im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(classes)):
         for j in range(len(classes)):
@@ -67,7 +70,8 @@ def plot_confusion(confusion, classes=CLASSES):
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("Predicted")
     ax.set_ylabel("Expected")
-    ax.set_title(f"Confusion matrix ({counts.sum()} images, accuracy {np.trace(counts) / max(counts.sum(), 1):.3f})")
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    ax.set_title(title or f"Confusion matrix ({counts.sum()} images, accuracy {accuracy:.3f})")
     fig.colorbar(im, ax=ax, label="fraction of the expected class")
     return fig
 
