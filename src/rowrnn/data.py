@@ -44,10 +44,19 @@ MAX_FILE_BYTES = 200 * 2**20  # no Fashion-MNIST file decompresses to more than 
 MAX_READ_BYTES = 200 * 2**20  # nor is larger than that on disk: anything bigger is refused before reading
 
 
+def _pooch():
+    """pooch, imported without the warning its tqdm.auto import prints in a Jupyter kernel lacking ipywidgets
+    (rowrnn never asks pooch for a progress bar)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import pooch
+    return pooch
+
+
 def cache_dir() -> Path:
     """Where downloads go: $XDG_CACHE_HOME/rowrnn (usually ~/.cache/rowrnn)."""
-    import pooch
-    return Path(pooch.os_cache("rowrnn"))
+    return Path(_pooch().os_cache("rowrnn"))
 
 
 def read_idx(path: Path, *, verify: bool = True) -> torch.Tensor:
@@ -155,7 +164,7 @@ def _read_dir(directory: Path, verify: bool, splits=("train", "test")):
 
 def download(directory: Path, base_url: str | None = None) -> Path:
     """Fetch the four .gz files with pooch; a file failing verification is deleted."""
-    import pooch
+    pooch = _pooch()
     base_url = base_url or os.environ.get("ROWRNN_DATA_URL") or OFFICIAL_URL
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -172,7 +181,7 @@ def download(directory: Path, base_url: str | None = None) -> Path:
 
 
 def _download_files(directory: Path, base_url: str) -> None:
-    import pooch
+    pooch = _pooch()
     for base in SHA256:
         target = directory / f"{base}.gz"
         if files.exists(target):

@@ -1,0 +1,54 @@
+"""The lessons in notebooks/: built from notebooks/build.py, committed with their outputs, and each one run top
+to bottom in a fresh kernel, in an empty directory (quick epochs unless ROWRNN_NOTEBOOKS=full)."""
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "notebooks"))
+import build  # noqa: E402
+
+pytestmark = [pytest.mark.notebooks, pytest.mark.integration, pytest.mark.slow]
+CASES = [(key, lang) for key in build.NOTEBOOKS for lang in build.LANGUAGES]
+IDS = [build.path_of(key, lang).stem for key, lang in CASES]
+
+
+@pytest.mark.parametrize("key, lang", CASES, ids=IDS)
+def test_the_committed_notebook_is_what_build_py_writes(key, lang):
+    committed = nbformat.read(build.path_of(key, lang), as_version=4)
+    built = build.build(key, lang)
+    assert [(c.cell_type, c.source) for c in committed.cells] == [(c.cell_type, c.source) for c in built.cells], \
+        "notebooks/build.py and the committed notebook differ: run python notebooks/build.py --execute"
+
+
+@pytest.mark.parametrize("key, lang", CASES, ids=IDS)
+def test_the_committed_notebook_shows_the_outputs_of_a_run(key, lang):
+    nb = nbformat.read(build.path_of(key, lang), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "not run top to bottom in one go"
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    warnings = [o.text for c in code for o in c.outputs if o.output_type == "stream" and "Warning" in o.text]
+    assert not warnings, f"a learner would see warnings: {warnings}"
+    assert sum(1 for c in code for o in c.outputs if "image/png" in o.get("data", {})) >= 2   # its figures
+
+
+def test_both_languages_have_the_same_cells():
+    for key in build.NOTEBOOKS:
+        en, es = (build.build(key, lang) for lang in build.LANGUAGES)
+        assert [c.cell_type for c in en.cells] == [c.cell_type for c in es.cells]
+        for a, b in zip(en.cells, es.cells):
+            if a.cell_type == "code":  # the same code; only comments and printed words are translated
+                assert len(a.source.splitlines()) == pytest.approx(len(b.source.splitlines()), abs=3)
+
+
+@pytest.mark.parametrize("key, lang", CASES, ids=IDS)
+def test_the_notebook_runs_top_to_bottom_in_a_fresh_kernel(key, lang, tmp_path, real_data):
+    nb = build.build(key, lang)
+    parameters = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    overrides = {"RESULTS": str(ROOT / "results")} if "RESULTS" in parameters else {}
+    quick = os.environ.get("ROWRNN_NOTEBOOKS", "quick") != "full"
+    done = build.execute(nb, tmp_path, quick=quick, overrides=overrides)   # raises on the first failing cell
+    assert all(c.execution_count for c in done.cells if c.cell_type == "code")
