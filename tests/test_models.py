@@ -189,6 +189,10 @@ def test_step_logits_equal_reading_each_prefix_separately(kwargs):
     assert fast.shape == (3, 28, 10)
     torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(some, slow[:, [0, 6, 27]], atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        logits, hidden = model.reading(x4[:3])                     # what rowrnn serve sends, from one pass
+    torch.testing.assert_close(logits, slow, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(hidden, model.hidden_states(x4[:3]))
 
 
 def test_hidden_states_of_the_elman_layer_are_the_written_out_recurrence():

@@ -207,6 +207,14 @@ class RNNClassifier(nn.Module):
                  for reader, seq in zip(self.readers, self.sequences(x))]
         return self.fc(self.dropout(torch.cat(feats, dim=1))).reshape(B, P, -1)
 
+    def reading(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(step_logits(x), hidden_states(x)), from one pass of the readers when they only read forward."""
+        if self.bidirectional:
+            return self.step_logits(x), self.hidden_states(x)
+        outs = [reader(seq)[0] for reader, seq in zip(self.readers, self.sequences(x))]     # each (B, T, H)
+        logits = self.fc(self.dropout(torch.cat([self._prefix_features(out) for out in outs], dim=2)))
+        return logits, torch.cat(outs, dim=2)
+
     def _packed_prefix_features(self, reader, seq: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
         """Readout features of each sequence read only up to its own length: (N, T, F), (N,) -> (N, features)."""
         from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence

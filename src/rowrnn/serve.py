@@ -21,10 +21,13 @@ start (the page names them by id, never by path) and nothing is ever written int
 from __future__ import annotations
 
 import errno
+import io
+import json
 import socket
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import runs
@@ -68,21 +71,35 @@ class Reader:
         """uint8 (28, 28) -> the step-by-step reading: probabilities and hidden states at every step."""
         x = normalize(image).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE)
         if self.recurrent:
-            steps = self.model.step_logits(x)[0].softmax(-1)                    # (T, 10)
-            hidden = self.model.hidden_states(x)[0]                              # (T, H)
+            logits, hidden = self.model.reading(x)
+            steps, hidden = logits[0].softmax(-1), hidden[0]                     # (T, 10), (T, H)
             final = steps[-1]
         else:
             steps = hidden = None
             final = self.model(x)[0].softmax(-1)
         values, indices = final.topk(3)
         return {"id": self.info["id"], "name": self.info["name"],
-                "steps": _rounded(steps), "hidden": _rounded(hidden), "final": _rounded(final),
+                "steps": steps, "hidden": hidden, "final": _rounded(final),
                 "top": [{"class": CLASSES[int(i)], "probability": round(float(v), DIGITS)}
                         for v, i in zip(values, indices)]}
 
 
-def _rounded(t: torch.Tensor | None):
-    return None if t is None else (torch.round(t * 10**DIGITS) / 10**DIGITS).tolist()
+def _rounded(t: torch.Tensor):
+    return (torch.round(t * 10**DIGITS) / 10**DIGITS).tolist()
+
+
+def _dumps(value) -> str:
+    """JSON text, with each 2-D tensor (the steps and hidden states) written by numpy to DIGITS decimals: a
+    pixel reader's answer holds about 60,000 numbers, and Python's float repr alone took longer than the model."""
+    if isinstance(value, torch.Tensor):
+        buffer = io.StringIO()
+        np.savetxt(buffer, value.float().numpy(), fmt=f"%.{DIGITS}f", delimiter=",", newline="],[")
+        return "[[" + buffer.getvalue()[:-3] + "]]"                  # (T, K) -> [[...], ..., [...]]
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(key)}:{_dumps(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_dumps(item) for item in value) + "]"
+    return json.dumps(value)
 
 
 def _names(paths: list[Path]) -> list[str]:
@@ -107,7 +124,7 @@ def create_app(run_dirs, data_dir=None):
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.requests import Request
-    from starlette.responses import FileResponse, JSONResponse
+    from starlette.responses import FileResponse, JSONResponse, Response
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
@@ -169,7 +186,8 @@ def create_app(run_dirs, data_dir=None):
                 image = _pixels(request["pixels"])
         else:
             image = decode_image(body, "the uploaded image")
-        return JSONResponse({"image": image.tolist(), "label": label, "models": [r.read(image) for r in readers]})
+        body = {"image": image.tolist(), "label": label, "models": [r.read(image) for r in readers]}
+        return Response(_dumps(body), media_type="application/json")
 
     async def user_error(request: Request, exc: RowrnnError):
         return error(422, str(exc))
