@@ -186,8 +186,8 @@ def create_app(run_dirs, data_dir=None):
                 image = _pixels(request["pixels"])
         else:
             image = decode_image(body, "the uploaded image")
-        body = {"image": image.tolist(), "label": label, "models": [r.read(image) for r in readers]}
-        return Response(_dumps(body), media_type="application/json")
+        answer = {"image": image.tolist(), "label": label, "models": [r.read(image) for r in readers]}
+        return Response(_dumps(answer), media_type="application/json")
 
     async def user_error(request: Request, exc: RowrnnError):
         return error(422, str(exc))
@@ -216,7 +216,7 @@ def _pixels(value) -> torch.Tensor:
     return torch.tensor(flat, dtype=torch.float32).round().to(torch.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE)
 
 
-def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None, ready=None) -> int:
+def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None) -> int:
     """Load the runs, bind host:port, print the address (stdout), and serve until interrupted."""
     import uvicorn
     if not 0 <= port <= 65535:
@@ -239,9 +239,7 @@ def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None, re
         print(f"rowrnn: warning: --host {host} makes the page reachable from other machines; it has no password",
               file=sys.stderr, flush=True)
     print(f"rowrnn serve: http://{shown}:{bound_port}/ ({len(run_dirs)} run{'s' if len(run_dirs) > 1 else ''}; "
-        "Ctrl-C to stop)", flush=True)
-    if ready is not None:
-        ready(bound_port)
+          "Ctrl-C to stop)", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     server.run(sockets=[sock])
     return 0
