@@ -3,7 +3,7 @@
     python notebooks/build.py              # (re)write notebooks/en/*.ipynb and notebooks/es/*.ipynb, no outputs
     python notebooks/build.py --execute    # and run each top to bottom in a fresh kernel, keeping the outputs
 
-Each notebook has one cell of constants tagged "parameters" (epochs and where runs go). Quick runs
+Each notebook has one cell of constants tagged "parameters" (epochs, and where lesson 03 reads the leaderboard). Quick runs
 (CI: ROWRNN_NOTEBOOKS=quick) insert a cell right after it with the small values stored in that cell's
 metadata, so a learner's code is never changed to make a test fast.
 """
