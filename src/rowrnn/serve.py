@@ -1,6 +1,6 @@
 """`rowrnn serve`: a local web page where you draw, upload or pick a garment and watch each run read it.
 
-    app = create_app(["runs/notebook", "runs/bilstm"])    # a Starlette app: the page and its JSON API
+    app = create_app(["runs/notebook", "runs/bilstm"])    # an ASGI app: the page and its JSON API
     serve(["runs/notebook"], port=8000)                    # what `rowrnn serve` runs (uvicorn, loopback)
 
 The JSON endpoints are the contract the page uses (and scripts may too):
@@ -9,51 +9,93 @@ The JSON endpoints are the contract the page uses (and scripts may too):
                                       steps, rows_per_step, hidden_width, permutation}], "classes": [...],
                                       "test_images": N}
     GET  /api/test-image/{index}  -> {"index", "label", "class", "pixels": 28x28 grey values 0-255}
-    POST /api/predict             body: a PNG or JPEG file (converted as `rowrnn predict` does), or JSON
-                                  {"pixels": 28x28 values 0-255} or {"test_index": N}
-                                  -> {"image": 28x28, "label": int or null, "models": [{id, name, steps: T x 10
-                                      probabilities (null for a CNN), hidden: T x H (null for a CNN),
-                                      final: 10 probabilities, top: [{class, probability} x 3]}]}
+                                     (index: plain ASCII digits, no sign, no leading zero)
+    POST /api/predict[?fit=trim|none]
+                                  body: an image file (Content-Type image/* or application/octet-stream), a
+                                  multipart/form-data upload (its one file part: curl -F file=@shirt.jpg), or
+                                  JSON (application/json, text/json, application/*+json) {"pixels": 28x28
+                                  values 0-255} or {"test_index": N}
+                                  -> {"image": 28x28 (what the networks saw), "label": int or null,
+                                      "models": [{id, name, steps: T x 10 probabilities (null for a CNN),
+                                      hidden: T x H (null for a CNN), final: 10 probabilities,
+                                      top: [{class, probability} x 3]}
+                                      or {id, name, error: one line} for a run whose outputs are not finite]}
 
-A mistake in a request is a 4xx answer {"error": "one line"}, never a stack trace. Runs are fixed at
-start (the page names them by id, never by path) and nothing is ever written into them.
+Every error is {"error": "one line"} with its status (400, 403, 404, 405 with Allow, 408, 413, 415, 416, 422,
+503 with Retry-After, 500); no answer ever holds NaN or Infinity. Runs are fixed at start (the page names
+them by id, never by path) and nothing is ever written into them. Who may ask, and how much, is rowrnn.guard's.
 """
 from __future__ import annotations
 
+import asyncio
 import errno
 import io
 import json
+import logging
+import math
+import re
 import socket
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import runs
+from . import files, guard, runs
 from .constants import CLASSES, IMAGE_SIZE
 from .data import load_split, normalize
 from .errors import RowrnnError
-from .inference import decode_image
 from .models import count_parameters
 
 WEB = Path(__file__).parent / "web"
-MAX_UPLOAD_BYTES = 8 * 2**20        # a phone photo fits; larger bodies are refused before they are read
+LIMITS = guard.Limits()             # serve's defaults (tests shorten them)
+MAX_UPLOAD_BYTES = LIMITS.max_upload_bytes
 DIGITS = 4                          # probabilities and activations are sent rounded to this many decimals
+FITS = ("trim", "none")             # ?fit=: trim the background as Fashion-MNIST's conversion does, or not
+EXTRA_MODULES = (("starlette", "starlette"), ("uvicorn", "uvicorn"), ("python_multipart", "python-multipart"))
+IMAGE_TYPES = "image/* (PNG, JPEG, WebP, GIF, BMP, TIFF) or application/octet-stream"
+ACCEPTED = (f"send an image file as {IMAGE_TYPES}, a multipart/form-data upload with one file "
+            "(curl -F file=@shirt.jpg), or application/json with pixels or test_index")
+
+
+def require_serve_extra() -> None:
+    """RowrnnError naming `pip install 'rowrnn[serve]'` when a package serve needs is not installed."""
+    import importlib.util
+    missing = []
+    for module, package in EXTRA_MODULES:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found or sys.modules.get(module, True) is None:
+            missing.append(package)
+    if missing:
+        raise RowrnnError(f"rowrnn serve needs {', '.join(missing)}, which is not installed: "
+                          "pip install 'rowrnn[serve]'")
+
+
+def _decode(data: bytes, source: str, fit: str) -> torch.Tensor:
+    """The image pipeline's decoder (rowrnn.images once it exists; rowrnn.inference's until then)."""
+    try:
+        from .images import decode_image
+    except ImportError:
+        from .inference import decode_image
+        return decode_image(data, source)
+    return decode_image(data, source, fit=fit)
 
 
 class Reader:
-    """One run, loaded once: its model in eval mode and what the page shows about it."""
+    """One run's weights, loaded once: the model in eval mode and what the page shows about it."""
 
     def __init__(self, index: int, path: Path, name: str):
         self.model, run = runs.load_model(path, "best")
-        metrics = run.metrics if run.status == "finished" else None
         self.recurrent = hasattr(self.model, "step_logits")
         read = run.config.model.read if self.recurrent else None
         self.info = {
             "id": index, "name": name, "preset": run.config.preset,
             "parameters": count_parameters(self.model),
-            "test_accuracy": metrics["accuracy"] if metrics else None,
+            "test_accuracy": weights_accuracy(path, run),
             "recurrent": self.recurrent,
             "read": read,
             "steps": self.model.num_steps if self.recurrent else None,
@@ -68,20 +110,53 @@ class Reader:
 
     @torch.inference_mode()
     def read(self, image: torch.Tensor) -> dict:
-        """uint8 (28, 28) -> the step-by-step reading: probabilities and hidden states at every step."""
+        """uint8 (28, 28) -> the step-by-step reading: probabilities and hidden states at every step; or
+        {id, name, error} when the weights give NaN or infinite outputs (the other panels are unaffected)."""
         x = normalize(image).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE)
         if self.recurrent:
             logits, hidden = self.model.reading(x)
             steps, hidden = logits[0].softmax(-1), hidden[0]                     # (T, 10), (T, H)
             final = steps[-1]
+            finite = bool(torch.isfinite(logits).all() and torch.isfinite(hidden).all())
         else:
+            logits = self.model(x)[0]
             steps = hidden = None
-            final = self.model(x)[0].softmax(-1)
+            final = logits.softmax(-1)
+            finite = bool(torch.isfinite(logits).all())
+        head = {"id": self.info["id"], "name": self.info["name"]}
+        if not finite:
+            return {**head, "error": "this run's weights give NaN or infinite outputs (a diverged training?): "
+                                     "retrain it, or serve other weights"}
         values, indices = final.topk(3)
-        return {"id": self.info["id"], "name": self.info["name"],
-                "steps": steps, "hidden": hidden, "final": _rounded(final),
+        return {**head, "steps": steps, "hidden": hidden, "final": _rounded(final),
                 "top": [{"class": CLASSES[int(i)], "probability": round(float(v), DIGITS)}
                         for v, i in zip(values, indices)]}
+
+
+def weights_accuracy(path, run) -> float | None:
+    """The test accuracy of exactly the weights served, or None when nothing recorded it.
+
+    The best weights (a run directory, or RUN/best.safetensors): metrics.json of a finished run. Other
+    weights (RUN/last.safetensors, a copy): the metrics `rowrnn evaluate WEIGHTS --save` wrote for them, if
+    no newer than them and without test-time augmentation (serve reads each image once).
+    """
+    run_dir, weights_path = runs.resolve_weights(path, "best")
+    name = weights_path.stem
+    if name == "best" and weights_path.parent.resolve() == Path(run_dir).resolve():
+        metrics = run.metrics if run.status == "finished" else None
+    else:
+        metrics_path = runs.extra_metrics_path(run_dir, name)
+        try:
+            fresh = (files.exists(metrics_path)
+                     and metrics_path.stat().st_mtime_ns >= weights_path.stat().st_mtime_ns)
+            metrics = files.read_json(metrics_path) if fresh else None
+        except (OSError, RowrnnError):
+            metrics = None
+        if not isinstance(metrics, dict) or metrics.get("weights") != name or metrics.get("tta"):
+            metrics = None
+    accuracy = metrics.get("accuracy") if metrics else None
+    finite = isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool) and math.isfinite(accuracy)
+    return accuracy if finite else None
 
 
 def _rounded(t: torch.Tensor):
@@ -89,23 +164,41 @@ def _rounded(t: torch.Tensor):
 
 
 def _dumps(value) -> str:
-    """JSON text, with each 2-D tensor (the steps and hidden states) written by numpy to DIGITS decimals: a
-    pixel reader's answer holds about 60,000 numbers, and Python's float repr alone took longer than the model."""
+    """Strict JSON text, with each 2-D tensor (the steps and hidden states) written by numpy to DIGITS decimals:
+    a pixel reader's answer holds about 60,000 numbers, and Python's float repr alone took longer than the model.
+    A NaN or infinity anywhere is a ValueError, never written (JSON has no such numbers)."""
     if isinstance(value, torch.Tensor):
+        if not torch.isfinite(value).all():
+            raise ValueError("a non-finite number in an answer")
         buffer = io.StringIO()
         np.savetxt(buffer, value.float().numpy(), fmt=f"%.{DIGITS}f", delimiter=",", newline="],[")
         return "[[" + buffer.getvalue()[:-3] + "]]"                  # (T, K) -> [[...], ..., [...]]
     if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(key)}:{_dumps(item)}" for key, item in value.items()) + "}"
-    if isinstance(value, list):
+        return "{" + ",".join(f"{json.dumps(str(key))}:{_dumps(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
         return "[" + ",".join(_dumps(item) for item in value) + "]"
-    return json.dumps(value)
+    return json.dumps(value, allow_nan=False)
 
 
 def _names(paths: list[Path]) -> list[str]:
-    """Each run's directory name; the parent too where two runs share a name."""
-    names = [p.resolve().name for p in paths]
-    return [f"{p.resolve().parent.name}/{n}" if names.count(n) > 1 else n for p, n in zip(paths, names)]
+    """A unique panel name per weights: the run directory's name, with as many parent folders as it takes to
+    tell runs apart (a/exp/run, b/exp/run), '(last)' for weights other than best, '#2' for a repeat."""
+    resolved = [runs.resolve_weights(p, "best") for p in paths]
+    dirs = [Path(d).resolve() for d, _ in resolved]
+    suffixes = ["" if w.stem == "best" and w.parent.resolve() == d else f" ({w.stem})"
+                for d, (_, w) in zip(dirs, resolved)]
+    depth = 1
+    while True:
+        names = ["/".join(d.parts[-depth:]) + s for d, s in zip(dirs, suffixes)]
+        if len(set(names)) == len(names) or all(depth >= len(d.parts) for d in dirs):
+            break
+        depth += 1
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
+    return unique
 
 
 def load_readers(run_dirs, data_dir=None):
@@ -119,90 +212,202 @@ def load_readers(run_dirs, data_dir=None):
     return readers, test_set
 
 
-def create_app(run_dirs, data_dir=None):
-    """The Starlette app: the page (web/), its static files and the JSON API over the given runs."""
+class Refused(Exception):
+    """An answer other than 200, raised anywhere in a request's handling: status, one line, extra headers."""
+
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.headers = status, headers or {}
+
+
+def media_type(header: str | None) -> str:
+    """'Application/JSON; charset=utf-8' -> 'application/json' ('' when absent)."""
+    return (header or "").split(";", 1)[0].strip().lower()
+
+
+def body_kind(header: str | None) -> str:
+    """What a POST /api/predict body is, from its Content-Type: 'image', 'form' or 'json'; Refused 415 else."""
+    kind = media_type(header)
+    if kind.startswith("image/") or kind == "application/octet-stream":
+        return "image"
+    if kind == "multipart/form-data":
+        return "form"
+    if kind in ("application/json", "text/json") or re.fullmatch(r"application/[\w.+-]+\+json", kind):
+        return "json"
+    shown = f"Content-Type {kind}" if kind else "a request without Content-Type"
+    raise Refused(415, f"{shown} is not accepted: {ACCEPTED}")
+
+
+def test_index_of(text: str, size: int) -> int | None:
+    """The test image a URL names: plain ASCII decimal digits, no sign, space, underscore or leading zero
+    (one spelling per image), within the test set; None otherwise."""
+    if not re.fullmatch(r"0|[1-9][0-9]{0,8}", text, flags=re.ASCII):
+        return None
+    index = int(text)
+    return index if index < size else None
+
+
+def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guard.Limits | None = None):
+    """The ASGI app: the page (web/), its static files and the JSON API over the given runs, behind
+    rowrnn.guard.Guard (Host allow-list for `host`, the address served on; same-origin API; headers)."""
+    require_serve_extra()
     from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
-    from starlette.requests import Request
-    from starlette.responses import FileResponse, JSONResponse, Response
+    from starlette.formparsers import MultiPartException, MultiPartParser
+    from starlette.requests import ClientDisconnect, Request
+    from starlette.responses import FileResponse, Response
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
+    limits = limits or LIMITS
     readers, test_set = load_readers(run_dirs, data_dir)
+    predictions = threading.BoundedSemaphore(limits.max_predictions)
+    uploads = threading.BoundedSemaphore(limits.max_uploads)
+    mb = limits.max_upload_bytes // 2**20
 
-    def error(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status)
+    def answer(value, status: int = 200, headers: dict | None = None) -> Response:
+        return Response(_dumps(value), status_code=status, headers=headers, media_type="application/json")
 
     def test_image(index) -> tuple[torch.Tensor, int]:
         if isinstance(index, bool) or not isinstance(index, int):
-            raise RowrnnError(f"test_index must be an integer, got {index!r}")
+            raise RowrnnError(f"test_index must be an integer, got {guard.one_line(repr(index), 60)}")
         if not 0 <= index < len(test_set):
             raise RowrnnError(f"test image {index} does not exist: the test set has {len(test_set)} images "
                               f"(0-{len(test_set) - 1})")
         return test_set.images[index], int(test_set.labels[index])
 
     async def index(request: Request):
-        return FileResponse(WEB / "index.html", headers={"Cache-Control": "no-store"})
+        return FileResponse(WEB / "index.html")
 
     async def list_runs(request: Request):
-        return JSONResponse({"runs": [r.info for r in readers], "classes": list(CLASSES),
-                             "test_images": len(test_set)})
+        return answer({"runs": [r.info for r in readers], "classes": list(CLASSES), "test_images": len(test_set)})
 
     def get_test_image(request: Request):
-        try:
-            index = int(request.path_params["index"])
-            image, label = test_image(index)
-        except (ValueError, RowrnnError):
-            return error(404, f"no test image {request.path_params['index']!r}: the test set has images "
-                              f"0-{len(test_set) - 1}")
-        return JSONResponse({"index": index, "label": label, "class": CLASSES[label], "pixels": image.tolist()})
+        index = test_index_of(request.path_params["index"], len(test_set))
+        if index is None:
+            raise Refused(404, f"no test image {request.path_params['index']!r}: the test set has images "
+                               f"0-{len(test_set) - 1}, named by plain digits (/api/test-image/7)")
+        image, label = test_set.images[index], int(test_set.labels[index])
+        return answer({"index": index, "label": label, "class": CLASSES[label], "pixels": image.tolist()})
 
-    async def predict(request: Request):
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
-            return error(413, f"the upload is {int(declared) / 2**20:.1f} MB, over the limit of "
-                              f"{MAX_UPLOAD_BYTES // 2**20} MB: send a smaller image")
+    async def read_body(request: Request) -> bytes:
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
-            if len(body) > MAX_UPLOAD_BYTES:
-                return error(413, f"the upload is over the limit of {MAX_UPLOAD_BYTES // 2**20} MB: "
-                                  "send a smaller image")
-        if not body:
-            return error(400, "the request has no body: send a PNG or JPEG file, or JSON with pixels or test_index")
-        from starlette.concurrency import run_in_threadpool
-        return await run_in_threadpool(_predict, bytes(body), request.headers.get("content-type", ""))
+            if len(body) > limits.max_upload_bytes:
+                raise Refused(413, f"the upload is over the limit of {mb} MB: send a smaller image",
+                              {"connection": "close"})
+        return bytes(body)
 
-    def _predict(body: bytes, content_type: str):
-        label = None
-        if content_type.startswith("application/json"):
-            from .files import parse_json
-            request = parse_json(body, "the request")
-            if not isinstance(request, dict) or not ({"pixels", "test_index"} & set(request)):
-                raise RowrnnError('send {"pixels": 28 rows of 28 values 0-255} or {"test_index": N}')
-            if "test_index" in request:
-                image, label = test_image(request["test_index"])
+    async def predict(request: Request):
+        kind = body_kind(request.headers.get("content-type"))
+        fit = request.query_params.get("fit", "trim")
+        if fit not in FITS:
+            raise Refused(422, f"fit must be one of {', '.join(FITS)}, got {guard.one_line(repr(fit), 40)}")
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limits.max_upload_bytes:
+            raise Refused(413, f"the upload is {int(declared) / 2**20:.1f} MB, over the limit of {mb} MB: "
+                               "send a smaller image", {"connection": "close"})
+        if not uploads.acquire(blocking=False):
+            raise Refused(503, f"{limits.max_uploads} uploads are already being received: try again in a moment",
+                          {"retry-after": "1", "connection": "close"})
+        try:
+            try:
+                body = await asyncio.wait_for(read_body(request), limits.body_timeout)
+            except asyncio.TimeoutError:
+                raise Refused(408, f"the request's body took over {limits.body_timeout:g} s: send it at once",
+                              {"connection": "close"}) from None
+            except ClientDisconnect:
+                return Response(status_code=400)      # nobody is there to read an answer; nothing to log
+            if not body:
+                raise Refused(400, "the request has no body: " + ACCEPTED)
+            if kind == "form":
+                body = await form_file(request, body)
+            return await run_in_threadpool(_predict, body, kind, fit)
+        finally:
+            uploads.release()
+
+    async def form_file(request: Request, body: bytes) -> bytes:
+        async def stream():
+            yield body
+        parser = MultiPartParser(request.headers, stream(), max_files=1, max_fields=8, max_part_size=64 * 2**10)
+        parser.spool_max_size = limits.max_upload_bytes        # the file stays in memory, never on disk
+        try:
+            form = await parser.parse()
+        except MultiPartException as e:
+            raise Refused(422, f"the multipart form is malformed or holds more than one file ({e}): "
+                               "send one file (curl -F file=@shirt.jpg)") from None
+        try:
+            upload = next((v for _, v in form.multi_items() if not isinstance(v, str)), None)
+            if upload is None:
+                raise Refused(422, "the multipart form has no file: send the image as a file field "
+                                   "(curl -F file=@shirt.jpg)")
+            return await upload.read()
+        finally:
+            await form.close()
+
+    def _predict(body: bytes, kind: str, fit: str):
+        # the slot bounds what parsing and decoding may hold in memory at once (8 MB of JSON is ~100 MB of lists)
+        if not predictions.acquire(timeout=limits.slot_wait):
+            raise Refused(503, f"{limits.max_predictions} images are already being read: try again in a moment",
+                          {"retry-after": "1"})
+        try:
+            label = None
+            if kind == "json":
+                request = _request_json(body)
+                if not isinstance(request, dict) or not ({"pixels", "test_index"} & set(request)):
+                    raise RowrnnError('send {"pixels": 28 rows of 28 values 0-255} or {"test_index": N}')
+                if "test_index" in request:
+                    image, label = test_image(request["test_index"])
+                else:
+                    image = _pixels(request["pixels"])
             else:
-                image = _pixels(request["pixels"])
-        else:
-            image = decode_image(body, "the uploaded image")
-        answer = {"image": image.tolist(), "label": label, "models": [r.read(image) for r in readers]}
-        return Response(_dumps(answer), media_type="application/json")
+                image = _decode(body, "the uploaded image", fit)
+            result = {"image": image.tolist(), "label": label, "models": [r.read(image) for r in readers]}
+        finally:
+            predictions.release()
+        return answer(result)
+
+    async def refused(request: Request, exc: Refused):
+        return answer({"error": guard.one_line(str(exc))}, exc.status, exc.headers)
 
     async def user_error(request: Request, exc: RowrnnError):
-        return error(422, str(exc))
+        return answer({"error": guard.one_line(str(exc))}, 422)
 
-    async def not_found(request: Request, exc: HTTPException):
-        return error(exc.status_code, exc.detail if request.url.path.startswith("/api/") else "not found")
+    async def http_error(request: Request, exc: HTTPException):
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            message = f"method {request.method} not allowed on {request.url.path}: use {headers.get('Allow', 'GET')}"
+        elif exc.status_code == 404:
+            message = f"not found: {request.url.path}"
+        else:
+            message = exc.detail
+        return answer({"error": guard.one_line(message)}, exc.status_code, headers)
 
     async def internal(request: Request, exc: Exception):
-        return error(500, f"internal error ({type(exc).__name__}): please report it with what you sent")
+        return answer({"error": f"internal error ({type(exc).__name__}): please report it with what you sent"}, 500)
 
     routes = [Route("/", index), Route("/api/runs", list_runs),
               Route("/api/test-image/{index}", get_test_image), Route("/api/predict", predict, methods=["POST"]),
               Mount("/static", StaticFiles(directory=WEB), name="static")]
-    return Starlette(routes=routes, exception_handlers={RowrnnError: user_error, HTTPException: not_found,
-                                                        Exception: internal})
+    app = Starlette(routes=routes, exception_handlers={Refused: refused, RowrnnError: user_error,
+                                                       HTTPException: http_error, Exception: internal})
+    return guard.Guard(app, guard.Origins(host))
+
+
+def _request_json(body: bytes):
+    """The request's JSON, with rowrnn's bounds on nesting and numbers; errors worded for a request."""
+    try:
+        return files.parse_json(body, "the request's JSON")
+    except RowrnnError as e:
+        message = str(e)
+        detail = re.search(r"not valid JSON \((.*)\): ", message)
+        if detail:
+            raise RowrnnError(f"the request's JSON is malformed ({detail.group(1)}): "
+                              'send {"pixels": [[...], ...]} or {"test_index": N}') from None
+        raise RowrnnError("the request's JSON is nested too deeply: "
+                          'send {"pixels": [[...], ...]} or {"test_index": N}') from None
 
 
 def _pixels(value) -> torch.Tensor:
@@ -216,18 +421,35 @@ def _pixels(value) -> torch.Tensor:
     return torch.tensor(flat, dtype=torch.float32).round().to(torch.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE)
 
 
-def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None) -> int:
-    """Load the runs, bind host:port, print the address (stdout), and serve until interrupted."""
+class _QuietShutdown(logging.Filter):
+    """uvicorn's log without what a stop or a vanished client is not worth a traceback for."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[0] is not None:
+            from starlette.requests import ClientDisconnect
+            if issubclass(record.exc_info[0], (asyncio.CancelledError, ClientDisconnect)):
+                return False
+        return not str(record.msg).startswith("Cancel %s running task")
+
+
+def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None, limits: guard.Limits | None = None) -> int:
+    """Load the runs, bind host:port, print the address (stdout), and serve until SIGINT/SIGTERM.
+
+    A stop waits at most limits.graceful_shutdown seconds for running requests, whatever the clients do;
+    the signal then ends the process as the CLI's handlers say (one line, exit 130/143).
+    """
+    require_serve_extra()
     import uvicorn
+    limits = limits or LIMITS
     if not 0 <= port <= 65535:
         raise RowrnnError(f"--port must be from 0 to 65535, got {port}")
-    app = create_app(run_dirs, data_dir)
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]     # IPv4 or IPv6 (::1)
     except (socket.gaierror, UnicodeError):
         raise RowrnnError(f"--host {host}: not an address of this machine: use 127.0.0.1 (or 0.0.0.0)") from None
+    app = create_app(run_dirs, data_dir, host=host, limits=limits)
     try:
-        sock = socket.create_server((host, port), family=family)
+        sock = socket.create_server((host, port), family=family, backlog=limits.backlog)
     except OSError as e:
         if e.errno == errno.EADDRNOTAVAIL:
             raise RowrnnError(f"--host {host}: not an address of this machine: use 127.0.0.1 (or 0.0.0.0)") from None
@@ -240,7 +462,19 @@ def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None) ->
               file=sys.stderr, flush=True)
     print(f"rowrnn serve: http://{shown}:{bound_port}/ ({len(run_dirs)} run{'s' if len(run_dirs) > 1 else ''}; "
           "Ctrl-C to stop)", flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    server.run(sockets=[sock])
+    config = uvicorn.Config(
+        app, http=guard.http_protocol(limits), ws="none", lifespan="off", log_level="warning", access_log=False,
+        proxy_headers=False,            # X-Forwarded-* from any local process would change who the client is
+        server_header=False, timeout_keep_alive=limits.keep_alive, backlog=limits.backlog,
+        # a backstop: the protocol already keeps connections under max_connections
+        limit_concurrency=2 * limits.max_connections,
+        h11_max_incomplete_event_size=limits.max_header_bytes,
+        timeout_graceful_shutdown=limits.graceful_shutdown)
+    quiet = _QuietShutdown()
+    logging.getLogger("uvicorn.error").addFilter(quiet)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        logging.getLogger("uvicorn.error").removeFilter(quiet)
+        sock.close()
     return 0
-
