@@ -116,3 +116,42 @@ def test_exploding_gradients_are_reported_when_clipping_is_off(tmp_path, capsys,
     assert main([*TRAIN, "--epochs", "1", "--data-dir", str(data), "--out", str(tmp_path / "b"),
                  "--clip-grad-norm", "1.0"]) == 0
     assert "exploding" not in capsys.readouterr().err
+
+
+def _nan_copy(trained_run, tmp_path, name="best.safetensors"):
+    from safetensors.torch import save_file
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run, ignore=shutil.ignore_patterns(".lock"))
+    tensors = load_weights(run / name)
+    save_file({k: torch.full_like(v, float("nan")) for k, v in tensors.items()}, str(run / name))
+    return run
+
+
+@pytest.mark.parametrize("argv", [["evaluate", "{run}"], ["evaluate", "{run}", "--json"],
+                                  ["evaluate", "{run}", "--save"], ["evaluate", "{run}", "--tta", "flip", "--json"],
+                                  ["plot", "{run}"], ["export", "{run}"]])
+def test_weights_that_give_nan_are_one_line_and_write_nothing(trained_run, tmp_path, capsys, argv):
+    run = _nan_copy(trained_run, tmp_path)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    capsys.readouterr()
+    assert main([a.format(run=run) for a in argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (f"rowrnn: error: {run / 'best.safetensors'}: gives NaN or infinite outputs for 100 of "
+                            "100 images, so there is nothing to report: the weights are damaged or diverged; "
+                            "retrain or restore them\n")
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_the_json_writer_never_writes_nan_or_infinity(tmp_path):
+    from rowrnn import files
+    from rowrnn.errors import RowrnnError
+    assert files.to_json({"a": [1.5, 2]}) == b'{\n  "a": [\n    1.5,\n    2\n  ]\n}\n'
+    for value, where in ((float("nan"), "$.rows[1].loss"), (float("inf"), "$.rows[1].loss"),
+                         (-float("inf"), "$.rows[1].loss")):
+        with pytest.raises(RowrnnError) as e:
+            files.write_json(tmp_path / "out.json", {"rows": [{"loss": 1.0}, {"loss": value}]})
+        assert str(e.value) == (f"{tmp_path / 'out.json'}: {where} is NaN or infinite, which JSON cannot hold, so "
+                                "nothing was written: the model that produced it gives non-finite outputs; retrain "
+                                "it or restore its weights")
+        assert not (tmp_path / "out.json").exists() and list(tmp_path.iterdir()) == []

@@ -14,7 +14,7 @@ from torch import nn
 from .constants import CLASSES, NUM_CLASSES
 from .data import Batches, ImageDataset, load_fashion_mnist, normalize
 from .errors import RowrnnError
-from .runs import Run, load_model, weights_name
+from .runs import Run, load_model, resolve_weights, weights_name
 
 TTA = ("flip",)   # test-time augmentations: reported beside the plain number, never instead of it
 
@@ -61,6 +61,14 @@ def classification_metrics(logits: torch.Tensor, labels: torch.Tensor, classes=C
     }
 
 
+def check_finite(logits: torch.Tensor, source) -> None:
+    """Refuse NaN or infinite logits (damaged or diverged weights) in one line, before any number is reported."""
+    bad = int((~torch.isfinite(logits)).any(dim=1).sum()) if logits.numel() else 0
+    if bad:
+        raise RowrnnError(f"{source}: gives NaN or infinite outputs for {bad} of {len(logits)} images, so there is "
+                          "nothing to report: the weights are damaged or diverged; retrain or restore them")
+
+
 def load_test_set(run: Run, data_dir=None) -> ImageDataset:
     """The test split for a run: from data_dir if given, else where the run's config says."""
     return load_fashion_mnist(data_dir or run.config.data.data_dir, verify=run.config.data.verify)[1]
@@ -73,6 +81,7 @@ def evaluate_run(path, weights: str = "best", test_set: ImageDataset | None = No
     if test_set is None:
         test_set = load_test_set(run, data_dir)
     logits = predict_logits(model, test_set.images, device=device, tta=tta)
+    check_finite(logits, resolve_weights(path, weights)[1])
     metrics = {"weights": weights_name(path, weights), **({"tta": tta} if tta else {}),
                **classification_metrics(logits, test_set.labels)}
     return metrics, model, run, logits

@@ -266,13 +266,33 @@ def read_json(path, limit: int = MAX_JSON_BYTES):
     return parse_json(read_file(path, limit=limit, what="JSON file"), str(path))
 
 
-def to_json(obj) -> bytes:
-    """Strict JSON (a non-finite float is a programming error, never written as NaN)."""
+def _first_non_finite(obj, where: str = "") -> str | None:
+    """Where the first NaN or infinity in obj is, as a JSON path ('$.loss', '$.rows[3].x'); None if nowhere."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return where or "$"
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    for key, value in items:
+        found = _first_non_finite(value, f"{where or '$'}{f'[{key}]' if isinstance(key, int) else f'.{key}'}")
+        if found:
+            return found
+    return None
+
+
+def to_json(obj, what: str = "the result") -> bytes:
+    """Strict JSON, never NaN or Infinity (which JSON has no words for and strict readers refuse).
+
+    A non-finite number is a one-line RowrnnError naming where it is, e.g. "$.loss", before a byte is
+    written: outputs of damaged weights are refused, not recorded.
+    """
+    where = _first_non_finite(obj)
+    if where is not None:
+        raise RowrnnError(f"{what}: {where} is NaN or infinite, which JSON cannot hold, so nothing was written: "
+                          "the model that produced it gives non-finite outputs; retrain it or restore its weights")
     return (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode()
 
 
 def write_json(path, obj) -> None:
-    atomic_write(path, to_json(obj))
+    atomic_write(path, to_json(obj, what=str(path)))
 
 
 def sha256(data: bytes) -> str:
