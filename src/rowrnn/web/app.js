@@ -1,21 +1,48 @@
 // The page: inputs -> the server's reading of every run -> panels that replay it step by step.
 import { getRuns, getTestImage, predictFile, predictTestImage } from "./api.js";
+import { cameraAvailability, cameraErrorKey, closeCamera, onCameraChange, openCamera, takePhoto } from "./camera.js";
 import { setupDrawing } from "./draw.js";
 import { className, setLanguage, t } from "./i18n.js";
 import { drawGlimpse, drawHidden, drawImage, drawSteps, renderBars } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { runs: [], testImages: 0, reading: null, label: null, index: null, step: 1, maxSteps: 1, timer: null };
+const state = { runs: [], testImages: 0, reading: null, label: null, index: null, step: 1, maxSteps: 1, timer: null,
+                // the image given last: answers to older ones are dropped; `original` is its object URL
+                ticket: 0, original: null,
+                // the one line in the error area, kept as a key so a language switch translates it
+                message: null };
+
+function showMessage(key, values = {}) {
+  state.message = { key, values };
+  renderMessage();
+}
 
 function showError(error) {
-  const message = $("message");
-  message.textContent = error?.unreachable ? t("unreachable") : t("serverSays", { message: error.message });
-  message.hidden = false;
+  if (error?.unreachable) showMessage("unreachable");
+  else showMessage("serverSays", { message: error.message });
 }
 
 function clearError() {
-  $("message").hidden = true;
-  $("message").textContent = "";
+  state.message = null;
+  renderMessage();
+}
+
+function renderMessage() {
+  const message = $("message");
+  message.hidden = state.message == null;
+  message.textContent = state.message ? t(state.message.key, state.message.values) : "";
+}
+
+function showOriginal(blob) {
+  // the picture as given (upload, photo, drawing) beside the 28x28; a test image is its own 28x28
+  if (state.original) URL.revokeObjectURL(state.original);
+  state.original = blob ? URL.createObjectURL(blob) : null;
+  $("original-figure").hidden = !blob;
+  $("original").hidden = false;
+  $("original-caption").dataset.i18n = "originalCaption";
+  $("original-caption").textContent = t("originalCaption");
+  if (blob) $("original").src = state.original;
+  else $("original").removeAttribute("src");
 }
 
 function stepOf(run) {
@@ -77,25 +104,30 @@ function render() {
   if (state.label != null) label.textContent = t("trueLabel", { name: className(state.label), index: state.index });
 }
 
-function show(reading, label = null, index = null) {
+function show(reading, { label = null, index = null, original = null } = {}) {
   clearError();
   reading.classes = state.classes;
   state.reading = reading;
   state.label = label;
   state.index = index;
   state.step = state.maxSteps;                       // first the whole reading; then replay it
+  showOriginal(original);
   drawImage($("preview"), reading.image);
   $("slider").value = String(state.step);
   $("slider").disabled = $("play").disabled = !state.runs.some((run) => run.recurrent);
   render();
 }
 
-async function read(request, label = null, index = null) {
+async function read(request, given = {}) {
+  // given: what show() needs besides the answer (the true label and index, the original picture)
   stop();
+  const ticket = ++state.ticket;
   $("step").textContent = t("loading");
   try {
-    show(await request, label, index);
+    const reading = await request;
+    if (ticket === state.ticket) show(reading, given);
   } catch (error) {
+    if (ticket !== state.ticket) return;             // a newer image was given meanwhile
     showError(error);
     render();
   }
@@ -123,23 +155,89 @@ function play() {
   render();
 }
 
+function showCamera(open) {
+  $("camera-video").hidden = $("take-photo").hidden = $("close-camera").hidden = !open;
+  $("camera").hidden = open || $("camera").dataset.available !== "true";
+}
+
+async function detectCamera() {
+  const availability = await cameraAvailability();
+  const note = $("camera-note");
+  $("camera").dataset.available = String(availability === "ready");
+  note.hidden = availability === "ready";
+  if (availability === "ready") delete note.dataset.i18n;
+  else {
+    note.dataset.i18n = availability;
+    note.textContent = t(availability);
+    stopCamera();
+  }
+  showCamera(Boolean($("camera-video").srcObject));
+}
+
+async function startCamera() {
+  clearError();
+  $("camera").disabled = true;
+  try {
+    if (await openCamera($("camera-video"))) showCamera(true);
+  } catch (error) {
+    stopCamera();
+    showMessage(cameraErrorKey(error), { message: error?.message ?? String(error) });
+  } finally {
+    $("camera").disabled = false;
+  }
+}
+
+function stopCamera() {
+  // when done, when another source is chosen, when the page is hidden: the camera's light goes off
+  closeCamera($("camera-video"));
+  showCamera(false);
+}
+
+async function readPhoto() {
+  try {
+    const photo = await takePhoto($("camera-video"));
+    read(predictFile(photo), { original: photo });
+  } catch (error) {
+    showMessage("cameraFailed", { message: error.message });
+  }
+}
+
 async function start() {
   setLanguage(navigator.language?.startsWith("es") ? "es" : "en");
   const drawing = setupDrawing($("draw"), $("brush"), () => readDrawing());
   async function readDrawing() {
-    if (!drawing.isEmpty()) read(predictFile(await drawing.toBlob()));
+    if (drawing.isEmpty()) return;
+    stopCamera();
+    const picture = await drawing.toBlob();           // the whole canvas: the server trims and centres it
+    read(predictFile(picture), { original: picture });
   }
   $("clear").addEventListener("click", () => drawing.clear());
   $("read-drawing").addEventListener("click", readDrawing);
   $("upload").addEventListener("change", (event) => {
     const file = event.target.files[0];
-    if (file) read(predictFile(file));
+    if (!file) return;
+    stopCamera();
+    read(predictFile(file), { original: file });
   });
+  $("original").addEventListener("error", () => {
+    // a format the server reads but this browser does not show (TIFF in most)
+    if (!$("original").getAttribute("src")) return;
+    $("original").hidden = true;
+    $("original-caption").dataset.i18n = "originalUnshown";
+    $("original-caption").textContent = t("originalUnshown");
+  });
+  $("camera").addEventListener("click", startCamera);
+  $("take-photo").addEventListener("click", readPhoto);
+  $("close-camera").addEventListener("click", stopCamera);
+  document.addEventListener("visibilitychange", () => { if (document.hidden) stopCamera(); });
+  window.addEventListener("pagehide", stopCamera);
+  onCameraChange(detectCamera);
   async function showTest(index) {
     $("test-index").value = String(index);
+    stopCamera();
     try {
       const image = await getTestImage(index);
-      read(predictTestImage(index), image.label, index);
+      read(predictTestImage(index), { label: image.label, index });
     } catch (error) {
       showError(error);
     }
@@ -153,8 +251,9 @@ async function start() {
   });
   $("play").addEventListener("click", play);
   for (const button of document.querySelectorAll("[data-lang]")) {
-    button.addEventListener("click", () => { setLanguage(button.dataset.lang); render(); });
+    button.addEventListener("click", () => { setLanguage(button.dataset.lang); render(); renderMessage(); });
   }
+  await detectCamera();
   try {
     const info = await getRuns();
     state.runs = info.runs;
