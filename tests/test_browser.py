@@ -258,6 +258,21 @@ def test_the_page_speaks_spanish(page):
     assert page.inner_text("#reading-title") == "2. Watch it read"
 
 
+def test_the_page_is_held_to_the_strict_csp(browser, server):
+    # the policy is in force (an inline script is refused and reported) and the watch on the console sees it
+    page, problems = open_page(browser, server[0])
+    assert problems == []
+    refused = page.evaluate("""() => new Promise((resolve) => {
+        document.addEventListener('securitypolicyviolation', (e) => resolve(e.effectiveDirective), { once: true });
+        const inline = document.createElement('script');
+        inline.textContent = 'window.inlineRan = true';
+        document.body.append(inline);
+        setTimeout(() => resolve('nothing refused'), 2000); })""")
+    assert refused == "script-src-elem" and page.evaluate("() => window.inlineRan") is None
+    assert len(problems) == 1 and "Content Security Policy" in problems[0]
+    page.context.close()
+
+
 def test_every_string_is_in_both_languages(page):
     keys = page.evaluate("""async () => {
         const { STRINGS, CLASS_NAMES } = await import('/static/i18n.js');
