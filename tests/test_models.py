@@ -7,8 +7,9 @@ from torch import nn
 from conftest import NotebookRNNModel
 
 from rowrnn.config import PRESETS, build_config
-from rowrnn.models import (MODELS, READOUTS, RECURRENT_CELLS, CNNClassifier, ElmanRNN, RNNClassifier,
+from rowrnn.models import (GATES, MODELS, READOUTS, RECURRENT_CELLS, CNNClassifier, ElmanRNN, RNNClassifier,
                            build_model, count_parameters, pixel_permutation)
+from rowrnn.recurrences import PARALLEL_CELLS
 
 x4 = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
 
@@ -30,7 +31,12 @@ def test_stacked_preset_has_three_rnn8_layers():
     assert count_parameters(model) == 394 + 2 * (8 * 8 + 8 * 8 + 16)
 
 
-@pytest.mark.parametrize("cell", list(RECURRENT_CELLS))
+def test_the_registry_holds_the_classic_and_the_parallel_cells():
+    assert list(RECURRENT_CELLS) == ["rnn", "gru", "lstm", "elman", "mingru", "minlstm", "lru"]
+    assert list(GATES) + list(PARALLEL_CELLS) == list(RECURRENT_CELLS)
+
+
+@pytest.mark.parametrize("cell", list(GATES))   # the parallel cells: tests/test_parallel_cells.py
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("readout", READOUTS)
 def test_every_cell_and_readout_runs_forward_and_backward(cell, bidirectional, readout):
@@ -105,7 +111,7 @@ def test_elman_matches_torch_rnn_forward_and_gradients(num_layers, bidirectional
 
 
 @pytest.mark.parametrize("kwargs, valid", [
-    ({"cell": "transformer"}, "rnn, gru, lstm, elman"),
+    ({"cell": "transformer"}, "rnn, gru, lstm, elman, mingru, minlstm, lru"),
     ({"readout": "first"}, "last, mean, max, mean+max"),
     ({"read": "diagonal"}, "rows, columns, rows+columns, pixels, permuted-pixels"),
     ({"nonlinearity": "sigmoid"}, "tanh, relu"),
@@ -164,9 +170,14 @@ def test_orthogonal_init_gives_orthogonal_recurrent_weights():
 @pytest.mark.parametrize("overrides", [{}, {"num_layers": 3, "hidden_size": 5}, {"bidirectional": True, "num_layers": 2},
                                        {"cell": "gru", "nonlinearity": "tanh", "read": "rows+columns",
                                         "readout": "mean+max"},
-                                       {"cell": "elman", "rows_per_step": 4}])
+                                       {"cell": "elman", "rows_per_step": 4},
+                                       {"cell": "mingru", "num_layers": 3, "hidden_size": 5},
+                                       {"cell": "minlstm", "bidirectional": True, "readout": "max"},
+                                       {"cell": "lru", "bidirectional": False, "read": "rows+columns", "num_layers": 2}])
 def test_parameter_count_is_exact_without_building(preset, overrides):
     from rowrnn.models import parameter_count
+    if overrides.get("cell") in PARALLEL_CELLS:   # init and nonlinearity apply to the classic cells only
+        overrides = {**overrides, "init": "default", "nonlinearity": "tanh"}
     cfg = build_config(preset, {k: v for k, v in overrides.items()
                                 if not ("pixels" in build_config(preset).model.read and k == "rows_per_step")})
     assert parameter_count(cfg.model) == count_parameters(build_model(cfg.model))

@@ -36,7 +36,8 @@ def _opt(default, help, choices=None):
 @dataclass
 class ModelConfig:
     arch: str = _opt("recurrent", "model family: a recurrent reader, or the small CNN baseline", ARCHS)
-    cell: str = _opt("rnn", "recurrent cell ('elman' is the from-scratch layer written for reading)", CELLS)
+    cell: str = _opt("rnn", "recurrent cell ('elman' is the from-scratch layer written for reading; 'mingru', "
+                     "'minlstm' and 'lru' train in parallel over time, in pre-norm residual blocks with an MLP)", CELLS)
     hidden_size: int = _opt(8, "units in each recurrent layer (channels scale for the CNN)")
     num_layers: int = _opt(1, "stacked recurrent layers")
     bidirectional: bool = _opt(False, "also read the sequence backwards")
@@ -74,6 +75,9 @@ class ModelConfig:
                 "--num-layers 1: use --num-layers 2 or more, or drop --dropout")
         if self.nonlinearity == "relu" and self.cell not in ("rnn", "elman"):
             raise RowrnnError(f"--nonlinearity relu applies to the rnn and elman cells, not {self.cell!r}")
+        if self.init != "default" and self.cell in models.PARALLEL_CELLS:
+            raise RowrnnError(f"--init {self.init} applies to the rnn, gru, lstm and elman cells, not {self.cell!r}: "
+                              "drop --init")
         parameters = models.parameter_count(self)
         if parameters > MAX_PARAMETERS:
             raise RowrnnError(f"the model would have {parameters:.3g} parameters, over the limit of "
@@ -212,6 +216,11 @@ PRESETS: dict[str, tuple[str, dict, dict]] = {
                {"cell": "gru", "hidden_size": 64, "read": "pixels", "readout": "mean+max"}, dict(_PIXEL_RECIPE)),
     "permuted-pixels": ("the same GRU-64 reading the pixels in a fixed random order, last-step readout, 6 epochs",
                         {"cell": "gru", "hidden_size": 64, "read": "permuted-pixels"}, dict(_PIXEL_RECIPE)),
+    "mingru": ("parallel-in-time: two pre-norm residual blocks of bidirectional minGRU-64 with an MLP, reading "
+               "rows and columns two lines a step, mean+max readout, the fast recipe, 18 epochs (the shape of issue "
+               "20's probe; this preset's accuracy is not yet measured)",
+               {**_BILSTM, "cell": "mingru", "hidden_size": 64, "num_layers": 2, "rows_per_step": 2},
+               {**_RECIPE, "batch_size": 256, "lr": 3e-3, "epochs": 18}),
 }
 
 

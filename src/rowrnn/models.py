@@ -7,15 +7,20 @@ output at the last step, Linear(8 -> 10); 394 parameters named rnn.* and fc.*.
     logits = model(x)                          # (B, 1, 28, 28) -> (B, 10)
     probs = model.step_probabilities(x)        # (B, 28, 10): the guess after each row
     states = model.hidden_states(x)            # (B, 28, 8): h_t while it reads
+
+The cells mingru, minlstm and lru (rowrnn.recurrences) train in parallel over time; they read inside a
+pre-norm residual stack (input projection, blocks of cell + MLP), and the pooled features pass a LayerNorm.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 from torch import nn
 
 from .constants import IMAGE_SIZE, NUM_CLASSES
+from .recurrences import PARALLEL_CELLS, SCANS, ResidualStack, describe_parameter
 
 
 class ElmanRNN(nn.Module):
@@ -73,8 +78,9 @@ class ElmanRNN(nn.Module):
 
 
 # The registries: the config's choices and the CLI's --choices come from these.
-RECURRENT_CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM, "elman": ElmanRNN}
-GATES = {"rnn": 1, "gru": 3, "lstm": 4, "elman": 1}          # weight blocks per layer and direction
+RECURRENT_CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM, "elman": ElmanRNN,
+                   **{name: functools.partial(ResidualStack, cell=name) for name in PARALLEL_CELLS}}
+GATES = {"rnn": 1, "gru": 3, "lstm": 4, "elman": 1}          # weight blocks per layer and direction (classic cells)
 NONLINEARITIES = tuple(ElmanRNN.ACTIVATIONS)                  # for the rnn and elman cells
 READOUTS = ("last", "mean", "max", "mean+max")
 READS = ("rows", "columns", "rows+columns", "pixels", "permuted-pixels")
@@ -91,32 +97,43 @@ class RNNClassifier(nn.Module):
     """A recurrent reader (or two, for rows+columns), a readout, and a linear head.
 
     rows_per_step=k reads strips of k rows (or columns) per step: T = 28/k steps of 28k pixels.
+    The parallel cells (mingru, minlstm, lru) read with a ResidualStack of num_layers blocks of width
+    hidden_size, their bidirectional blocks mixing both directions back to hidden_size at every step;
+    scan ("parallel" or "step") picks how their recurrence is computed (the results are equal).
     """
 
     def __init__(self, cell="rnn", hidden_size=8, num_layers=1, bidirectional=False,
                  nonlinearity="tanh", dropout=0.0, readout="last", read="rows",
-                 permutation_seed=0, init="default", rows_per_step=1, readout_dropout=0.0):
+                 permutation_seed=0, init="default", rows_per_step=1, readout_dropout=0.0, scan="parallel"):
         super().__init__()
         for name, value, valid in (("cell", cell, RECURRENT_CELLS), ("readout", readout, READOUTS),
                                    ("read", read, READS), ("nonlinearity", nonlinearity, NONLINEARITIES),
-                                   ("init", init, INITS), ("rows_per_step", rows_per_step, STRIP_HEIGHTS)):
+                                   ("init", init, INITS), ("rows_per_step", rows_per_step, STRIP_HEIGHTS),
+                                   ("scan", scan, SCANS)):
             if value not in valid:
                 raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(map(str, valid))}")
         if "pixels" in read and rows_per_step != 1:
             raise ValueError("rows_per_step applies to reading rows or columns, not pixels")
+        self.stacked = cell in PARALLEL_CELLS                        # a ResidualStack of parallel cells
+        if self.stacked and (init != "default" or nonlinearity != "tanh"):
+            raise ValueError(f"init and nonlinearity apply to the rnn, gru, lstm and elman cells, not {cell!r}")
         self.cell, self.readout, self.read = cell, readout, read
         self.hidden_size, self.bidirectional, self.rows_per_step = hidden_size, bidirectional, rows_per_step
         input_size = 1 if "pixels" in read else IMAGE_SIZE * rows_per_step
         kwargs = dict(num_layers=num_layers, batch_first=True, bidirectional=bidirectional, dropout=dropout)
         if cell in ("rnn", "elman"):
             kwargs["nonlinearity"] = nonlinearity
+        if self.stacked:
+            kwargs["scan"] = scan
         self.rnn = RECURRENT_CELLS[cell](input_size, hidden_size, **kwargs)
         if read == "rows+columns":
             self.rnn_columns = RECURRENT_CELLS[cell](input_size, hidden_size, **kwargs)
         if read == "permuted-pixels":
             self.register_buffer("permutation", pixel_permutation(permutation_seed))
         self.dropout = nn.Dropout(readout_dropout)                   # no parameters: old weights still load
-        self.fc = nn.Linear(readout_features(hidden_size, bidirectional, readout, read), NUM_CLASSES)
+        features = readout_features(hidden_size, bidirectional, readout, read, cell)
+        self.norm = nn.LayerNorm(features) if self.stacked else nn.Identity()   # Identity: old weights still load
+        self.fc = nn.Linear(features, NUM_CLASSES)
         if init == "orthogonal":
             for name, p in self.named_parameters():
                 if "weight_hh" in name:
@@ -153,10 +170,20 @@ class RNNClassifier(nn.Module):
         chosen = {"rows": [rows], "columns": [columns], "rows+columns": [rows, columns]}[self.read]
         return [s.reshape(B, IMAGE_SIZE // k, IMAGE_SIZE * k) for s in chosen]  # (B, 28/k, 28k): k lines a step
 
+    def _head(self, features: torch.Tensor) -> torch.Tensor:
+        """(..., F) -> (..., 10): the logits from readout features."""
+        return self.fc(self.dropout(self.norm(features)))
+
+    def _read(self, reader: nn.Module, seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, F) -> (what the readout reads, what hidden_states shows): the same tensor for the classic
+        cells; for a stack, its residual stream and its top block's cell outputs h_t."""
+        out, states = reader(seq)
+        return (out, states) if self.stacked else (out, out)
+
     def _features(self, out: torch.Tensor) -> torch.Tensor:
         """(B, T, H * directions) -> (B, F): the readout over the whole sequence read."""
         if self.readout == "last":
-            if not self.bidirectional:
+            if not self.bidirectional or self.stacked:                # a stack's stream mixes both directions
                 return out[:, -1]
             H = self.hidden_size                                     # backward direction ends at t=0
             return torch.cat([out[:, -1, :H], out[:, 0, H:]], dim=1)
@@ -180,11 +207,16 @@ class RNNClassifier(nn.Module):
         for reader, seq in zip(self.readers, self.sequences(x)):
             out, _ = reader(seq[:, :steps])                          # (B, T, H * directions)
             feats.append(self._features(out))
-        return self.fc(self.dropout(torch.cat(feats, dim=1)))
+        return self._head(torch.cat(feats, dim=1))
 
     def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
-        """The top layer's output h_t at every step: (B, 1, 28, 28) -> (B, T, H * directions * readers)."""
-        return torch.cat([reader(seq)[0] for reader, seq in zip(self.readers, self.sequences(x))], dim=2)
+        """The top layer's output h_t at every step: (B, 1, 28, 28) -> (B, T, H * directions * readers).
+
+        For a stack of parallel cells: the top block's cell outputs (h_t of each direction's minGRU or minLSTM,
+        y_t of each LRU), before they are mixed into the residual stream.
+        """
+        return torch.cat([self._read(reader, seq)[1] for reader, seq in zip(self.readers, self.sequences(x))],
+                         dim=2)
 
     def step_logits(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
         """Logits after reading the first t steps, for t in lengths (default 1..T): (B, 1, 28, 28) -> (B, T', 10).
@@ -192,12 +224,13 @@ class RNNClassifier(nn.Module):
         Row t equals model(x, steps=t). A forward-only model needs one pass (the readout of every prefix
         comes from cumulative sums and maxima). A bidirectional one must re-read each prefix, since its
         backward direction starts from the prefix's end: all prefixes go through as one packed batch of
-        sequences of lengths t (the from-scratch ElmanRNN, which takes no packed input, reads them one by one).
+        sequences of lengths t (a stack of parallel cells takes the lengths itself; the from-scratch ElmanRNN,
+        which takes no packed input, reads them one by one).
         """
         lengths = list(range(1, self.num_steps + 1)) if lengths is None else [int(t) for t in lengths]
         if not self.bidirectional:
             feats = [self._prefix_features(reader(seq)[0]) for reader, seq in zip(self.readers, self.sequences(x))]
-            logits = self.fc(self.dropout(torch.cat(feats, dim=2)))     # (B, T, F) -> (B, T, 10)
+            logits = self._head(torch.cat(feats, dim=2))                # (B, T, F) -> (B, T, 10)
             return logits[:, [t - 1 for t in lengths]]
         if self.cell == "elman":
             return torch.stack([self(x, steps=t) for t in lengths], dim=1)
@@ -205,25 +238,29 @@ class RNNClassifier(nn.Module):
         steps = torch.tensor(lengths).repeat(B)                           # (B*P,): prefix lengths, image-major
         feats = [self._packed_prefix_features(reader, seq.repeat_interleave(P, dim=0), steps)
                  for reader, seq in zip(self.readers, self.sequences(x))]
-        return self.fc(self.dropout(torch.cat(feats, dim=1))).reshape(B, P, -1)
+        return self._head(torch.cat(feats, dim=1)).reshape(B, P, -1)
 
     def reading(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(step_logits(x), hidden_states(x)), from one pass of the readers when they only read forward."""
         if self.bidirectional:
             return self.step_logits(x), self.hidden_states(x)
-        outs = [reader(seq)[0] for reader, seq in zip(self.readers, self.sequences(x))]     # each (B, T, H)
-        logits = self.fc(self.dropout(torch.cat([self._prefix_features(out) for out in outs], dim=2)))
-        return logits, torch.cat(outs, dim=2)
+        reads = [self._read(reader, seq) for reader, seq in zip(self.readers, self.sequences(x))]  # each (B, T, H)
+        logits = self._head(torch.cat([self._prefix_features(out) for out, _ in reads], dim=2))
+        return logits, torch.cat([states for _, states in reads], dim=2)
 
     def _packed_prefix_features(self, reader, seq: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
         """Readout features of each sequence read only up to its own length: (N, T, F), (N,) -> (N, features)."""
         from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-        packed = pack_padded_sequence(seq, steps, batch_first=True, enforce_sorted=False)
-        out, _ = pad_packed_sequence(reader(packed)[0], batch_first=True, total_length=seq.shape[1])  # (N, T, 2H)
+        if self.stacked:
+            out = reader(seq, lengths=steps)[0]                                 # (N, T, H), zero past each length
+        else:
+            packed = pack_padded_sequence(seq, steps, batch_first=True, enforce_sorted=False)
+            out, _ = pad_packed_sequence(reader(packed)[0], batch_first=True, total_length=seq.shape[1])  # (N, T, 2H)
         valid = (torch.arange(seq.shape[1], device=seq.device)[None, :] < steps.to(seq.device)[:, None])[..., None]
         rows = torch.arange(len(steps), device=seq.device)
         H = self.hidden_size
-        last = torch.cat([out[rows, steps.to(seq.device) - 1, :H], out[:, 0, H:]], dim=1)
+        last = (out[rows, steps.to(seq.device) - 1] if self.stacked else
+                torch.cat([out[rows, steps.to(seq.device) - 1, :H], out[:, 0, H:]], dim=1))
         mean = out.sum(dim=1) / steps.to(out)[:, None]                  # padding is zero
         peak = out.masked_fill(~valid, float("-inf")).amax(dim=1)
         return {"last": last, "mean": mean, "max": peak, "mean+max": torch.cat([mean, peak], dim=1)}[self.readout]
@@ -240,10 +277,10 @@ class RNNClassifier(nn.Module):
         return self.step_logits(x, lengths).softmax(dim=-1)
 
 
-def readout_features(hidden_size: int, bidirectional: bool, readout: str, read: str) -> int:
-    """Width of the vector the linear head reads."""
-    return (hidden_size * (2 if bidirectional else 1) * (2 if readout == "mean+max" else 1)
-            * (2 if read == "rows+columns" else 1))
+def readout_features(hidden_size: int, bidirectional: bool, readout: str, read: str, cell: str = "rnn") -> int:
+    """Width of the vector the linear head reads (a stack of parallel cells outputs hidden_size per step)."""
+    directions = 2 if bidirectional and cell not in PARALLEL_CELLS else 1
+    return hidden_size * directions * (2 if readout == "mean+max" else 1) * (2 if read == "rows+columns" else 1)
 
 
 class CNNClassifier(nn.Module):
@@ -299,13 +336,19 @@ def parameter_table(model: nn.Module) -> list[tuple[str, tuple, int, str]]:
     for name, p in model.named_parameters():
         owner_name, _, leaf = name.rpartition(".")
         owner = model.get_submodule(owner_name)
-        if isinstance(owner, (nn.RNNBase, ElmanRNN)):
+        reader_name, _, inner = name.partition(".")
+        if getattr(model, "stacked", False) and reader_name in ("rnn", "rnn_columns"):
+            meaning = (describe_parameter(model.cell, inner)
+                       + (", column reader" if reader_name == "rnn_columns" else ""))
+        elif isinstance(owner, (nn.RNNBase, ElmanRNN)):
             kind, _, where = leaf.partition("_l")                   # 'weight_ih', '0_reverse'
             layer, _, reverse = where.partition("_")
             cell = getattr(model, "cell", "")
             meaning = (RNN_WEIGHTS[kind] + (f" ({GATE_ORDER[cell]} gates stacked)" if cell in GATE_ORDER else "")
                        + f", layer {int(layer) + 1}" + (", backward direction" if reverse else "")
                        + (", column reader" if owner_name == "rnn_columns" else ""))
+        elif isinstance(owner, nn.LayerNorm):
+            meaning = "layer norm " + {"weight": "scale", "bias": "shift"}[leaf] + " of the readout features"
         else:
             meaning = {nn.Linear: "linear head", nn.Conv2d: "convolution", nn.BatchNorm2d: "batch norm"}.get(
                 type(owner), owner_name) + {"weight": " weights", "bias": " bias"}.get(leaf, f" {leaf}")
@@ -323,11 +366,16 @@ def parameter_count(cfg) -> int:
         stages = conv(1, H) + (L - 1) * conv(H, H) + conv(H, 2 * H) + (L - 1) * conv(2 * H, 2 * H)
         return stages + 2 * H * 49 * NUM_CLASSES + NUM_CLASSES
     directions = 2 if cfg.bidirectional else 1
-    block = directions * GATES[cfg.cell] * H                     # rows of W_ih, W_hh and the biases
     input_size = 1 if "pixels" in cfg.read else IMAGE_SIZE * cfg.rows_per_step
-    per_reader = block * (input_size + H + 2) + (L - 1) * block * (H * directions + H + 2)
-    features = readout_features(H, cfg.bidirectional, cfg.readout, cfg.read)
-    return per_reader * (2 if cfg.read == "rows+columns" else 1) + features * NUM_CLASSES + NUM_CLASSES
+    features = readout_features(H, cfg.bidirectional, cfg.readout, cfg.read, cfg.cell)
+    if cfg.cell in PARALLEL_CELLS:
+        per_reader = ResidualStack.parameter_count(input_size, H, L, cfg.bidirectional, cfg.cell)
+        head = 2 * features                                      # the LayerNorm on the readout features
+    else:
+        block = directions * GATES[cfg.cell] * H                 # rows of W_ih, W_hh and the biases
+        per_reader = block * (input_size + H + 2) + (L - 1) * block * (H * directions + H + 2)
+        head = 0
+    return per_reader * (2 if cfg.read == "rows+columns" else 1) + head + features * NUM_CLASSES + NUM_CLASSES
 
 
 def activation_count(cfg, batch_size: int) -> int:
@@ -337,4 +385,8 @@ def activation_count(cfg, batch_size: int) -> int:
         return batch_size * 6 * (H * IMAGE_SIZE ** 2 + 2 * H * (IMAGE_SIZE // 2) ** 2) * L
     steps = IMAGE_SIZE * IMAGE_SIZE if "pixels" in cfg.read else IMAGE_SIZE // cfg.rows_per_step
     readers = 2 if cfg.read == "rows+columns" else 1
-    return batch_size * steps * H * (2 if cfg.bidirectional else 1) * L * readers * (2 * GATES[cfg.cell] + 2)
+    directions = 2 if cfg.bidirectional else 1
+    if cfg.cell in PARALLEL_CELLS:  # per block: norms, MLP (2w twice), mix, residuals ~ 10w, plus each cell's
+        per_cell = PARALLEL_CELLS[cfg.cell].SAVED_PER_STEP
+        return batch_size * steps * H * readers * (1 + L * (10 + directions * per_cell))
+    return batch_size * steps * H * directions * L * readers * (2 * GATES[cfg.cell] + 2)
