@@ -92,9 +92,10 @@ def raw_answer(status: int, message: str, extra: tuple = ()) -> bytes:
 
 def _ip(name: str):
     try:
-        return ipaddress.ip_address(name)
+        ip = ipaddress.ip_address(name)
     except ValueError:
         return None
+    return ip.ipv4_mapped or ip if ip.version == 6 else ip     # ::ffff:127.0.0.1 is loopback (Python < 3.13 says not)
 
 
 def split_host(value: str) -> tuple[str, int | None] | None:
@@ -105,7 +106,7 @@ def split_host(value: str) -> tuple[str, int | None] | None:
     name = m.group(1).lower()
     if name.startswith("["):
         name = name[1:-1]
-        if not isinstance(_ip(name), ipaddress.IPv6Address):
+        if _ip(name) is None or "." not in name and ":" not in name:
             return None
     name = name[:-1] if name.endswith(".") else name
     return (name, int(m.group(2)) if m.group(2) else None) if name else None
@@ -276,11 +277,18 @@ def http_protocol(limits: Limits):
             if crowded and victim is None:
                 transport.write(raw_answer(503, f"over {limits.max_connections} open connections: try again "
                                                 "in a moment", extra=(("retry-after", "1"),)))
-                transport.close()
+                self._close()
                 return
             if victim is not None:
-                victim.transport.close()
+                victim._close()
             self._arm()
+
+        def _close(self):
+            # out of the count now: the transport closes its socket only on the loop's next turn, and the
+            # connections accepted in this turn must not pick the same victim again
+            self.connections.discard(self)
+            self._disarm()
+            self.transport.close()
 
         def _arm(self):
             if self._deadline is None:
@@ -298,7 +306,7 @@ def http_protocol(limits: Limits):
             if self._partial:       # a connection that never sent a byte is closed silently, as nginx does
                 self.transport.write(raw_answer(408, f"the request's head took over {limits.header_timeout:g} s: "
                                                      "send it at once"))
-            self.transport.close()
+            self._close()
 
         def data_received(self, data):
             super().data_received(data)

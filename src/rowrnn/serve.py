@@ -85,6 +85,15 @@ def _decode(data: bytes, source: str, fit: str) -> torch.Tensor:
     return decode_image(data, source, fit=fit)
 
 
+def decode_budget() -> int | None:
+    """The most memory one decode may take (rowrnn.images.MAX_DECODE_BYTES), None before that module exists."""
+    try:
+        from .images import MAX_DECODE_BYTES
+    except ImportError:
+        return None
+    return MAX_DECODE_BYTES
+
+
 class Reader:
     """One run's weights, loaded once: the model in eval mode and what the page shows about it."""
 
@@ -187,12 +196,11 @@ def _names(paths: list[Path]) -> list[str]:
     dirs = [Path(d).resolve() for d, _ in resolved]
     suffixes = ["" if w.stem == "best" and w.parent.resolve() == d else f" ({w.stem})"
                 for d, (_, w) in zip(dirs, resolved)]
-    depth = 1
-    while True:
-        names = ["/".join(d.parts[-depth:]) + s for d, s in zip(dirs, suffixes)]
-        if len(set(names)) == len(names) or all(depth >= len(d.parts) for d in dirs):
-            break
+    keys = list(dict.fromkeys(zip(dirs, suffixes)))              # the same weights twice are told apart by #2
+    depth, deepest = 1, max(len(d.parts) - 1 for d in dirs)
+    while depth < deepest and len({"/".join(d.parts[-depth:]) + s for d, s in keys}) < len(keys):
         depth += 1
+    names = ["/".join(d.parts[-depth:]) + s for d, s in zip(dirs, suffixes)]
     seen: dict[str, int] = {}
     unique = []
     for name in names:
@@ -377,10 +385,12 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
 
     async def http_error(request: Request, exc: HTTPException):
         headers = dict(exc.headers or {})
+        if "Allow" in headers:                                    # Starlette keeps methods in a set: one order
+            headers["Allow"] = ", ".join(sorted(m.strip() for m in headers["Allow"].split(",")))
         if exc.status_code == 405:
-            message = f"method {request.method} not allowed on {request.url.path}: use {headers.get('Allow', 'GET')}"
+            message = f"method {request.method} not allowed on {request.scope['path']}: use {headers.get('Allow', 'GET')}"
         elif exc.status_code == 404:
-            message = f"not found: {request.url.path}"
+            message = f"not found: {request.scope['path']}"
         else:
             message = exc.detail
         return answer({"error": guard.one_line(message)}, exc.status_code, headers)
