@@ -1,6 +1,9 @@
 """ONNX export: parity with PyTorch for every preset, metadata, the CLI, and prediction without rowrnn's model code."""
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import onnx
@@ -131,3 +134,107 @@ def test_export_refuses_to_overwrite_a_runs_own_file(trained, capsys):
     assert (run / "model-last.onnx").read_bytes() == b"the last weights' export"
     (run / "model-last.onnx").unlink()
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
+# ----------------------------------------------------------------------------- the contract, checked at load
+
+def hand_made_onnx(input_shape=("N", 1, 28, 28), input_type=onnx.TensorProto.FLOAT, input_name="images",
+                   classes=10, output_shape=None, scale=1.0, allocate=0) -> bytes:
+    """A model with rowrnn's metadata that rowrnn did not export: images -> Cast -> Flatten -> MatMul -> logits,
+    times `scale` (NaN makes every answer NaN); allocate=N first fills a float tensor of N elements."""
+    from onnx import TensorProto, helper, numpy_helper
+    features = int(np.prod([d for d in input_shape if d != "N"]))
+    nodes = [helper.make_node("Cast", ["x"], ["xf"], to=TensorProto.FLOAT),
+             helper.make_node("Flatten", ["xf"], ["flat"], axis=1),
+             helper.make_node("MatMul", ["flat", "w"], ["raw"]),
+             helper.make_node("Mul", ["raw", "scale"], ["logits" if not allocate else "scaled"])]
+    inits = [numpy_helper.from_array(np.full((features, classes), 0.01, np.float32), "w"),
+             numpy_helper.from_array(np.array(scale, np.float32), "scale")]
+    if allocate:
+        nodes += [helper.make_node("ConstantOfShape", ["huge_shape"], ["huge"],
+                                   value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])),
+                  helper.make_node("ReduceSum", ["huge"], ["total"], keepdims=0),
+                  helper.make_node("Add", ["scaled", "total"], ["logits"])]
+        # the shape comes from the input's batch size times `allocate`, so nothing can fold it away at load
+        nodes[-3:-3] = [helper.make_node("Shape", ["x"], ["xshape"], start=0, end=1),
+                        helper.make_node("Mul", ["xshape", "factor"], ["huge_shape"])]
+        inits.append(numpy_helper.from_array(np.array([allocate], np.int64), "factor"))
+    graph = helper.make_graph(
+        nodes, "hand-made", [helper.make_tensor_value_info(input_name, input_type, list(input_shape))],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, list(output_shape or ("N", classes)))], inits)
+    graph.node[0].input[0] = input_name
+    if allocate:
+        graph.node[-5].input[0] = input_name
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    for key, value in (("rowrnn.classes", json.dumps(list(CLASSES))),
+                       ("rowrnn.normalization", json.dumps(export.NORMALIZATION))):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"input_shape": ("N", 784)}, "expected one float32 input 'images' of shape (N, 1, 28, 28), "
+                                  "found float 'images' of shape (N, 784)"),
+    ({"input_type": onnx.TensorProto.INT64}, "expected one float32 input 'images' of shape (N, 1, 28, 28), "
+                                             "found int64 'images' of shape (N, 1, 28, 28)"),
+    ({"input_name": "input"}, "expected one float32 input 'images' of shape (N, 1, 28, 28), "
+                              "found float 'input' of shape (N, 1, 28, 28)"),
+    ({"input_shape": ("N", 3, 28, 28)}, "expected one float32 input 'images' of shape (N, 1, 28, 28), "
+                                        "found float 'images' of shape (N, 3, 28, 28)"),
+    ({"classes": 2}, "expected float32 logits of shape (N, 10), found float of shape (N, 2)"),
+])
+def test_a_model_that_does_not_fit_rowrnns_contract_is_refused_at_load(tmp_path, capsys, kwargs, message):
+    path = tmp_path / "m.onnx"
+    path.write_bytes(hand_made_onnx(**kwargs))
+    with pytest.raises(RowrnnError, match="export the run again with rowrnn export"):
+        export.OnnxClassifier(path)
+    assert main(["predict", "--onnx", str(path), "--example", "boot-on-white"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"rowrnn: error: {path}: {message}: this is not a model that rowrnn export wrote; " \
+                  "export the run again with rowrnn export\n"
+
+
+def test_a_hand_made_model_that_fits_the_contract_runs():
+    logits = export.OnnxClassifier(hand_made_onnx())(torch.ones(2, 1, 28, 28))
+    assert logits.shape == (2, 10) and logits.dtype == np.float32
+    np.testing.assert_allclose(logits, np.full((2, 10), 7.84), rtol=1e-5)
+
+
+def test_a_model_that_answers_nan_is_refused(tmp_path, capsys):
+    path = tmp_path / "m.onnx"
+    path.write_bytes(hand_made_onnx(scale=float("nan")))
+    for argv in (["predict", "--onnx", str(path), "--example", "boot-on-white"],
+                 ["predict", "--onnx", str(path), "--example", "boot-on-white", "--json"]):
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == (f"rowrnn: error: {path}: gives NaN or infinite outputs for 1 of 1 images, so there "
+                                "is no answer: the exported weights are damaged or diverged; retrain and export "
+                                "again\n")
+
+
+def test_a_model_that_allocates_terabytes_is_one_line(tmp_path):
+    path = tmp_path / "m.onnx"
+    path.write_bytes(hand_made_onnx(allocate=2**40))      # 4 TiB of float32 per image
+    done = subprocess.run([sys.executable, "-m", "rowrnn", "predict", "--onnx", str(path), "--example",
+                           "boot-on-white"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert done.stderr.startswith(f"rowrnn: error: {path}: onnxruntime could not run the model (")
+    assert done.stderr.endswith("): export the run again with rowrnn export\n")
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_onnxruntime_writes_nothing_under_home(trained, tmp_path):
+    run, data = trained
+    model = tmp_path / "model.onnx"
+    assert main(["export", str(run), "--out", str(model)]) == 0
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "MPLCONFIGDIR",
+                                                            "ORT_DISABLE_TELEMETRY")}
+    done = subprocess.run([sys.executable, "-m", "rowrnn", "predict", "--onnx", str(model), "--example",
+                           "boot-on-white"], capture_output=True, text=True, timeout=120, env={**env, "HOME": str(home)})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.startswith("example:boot-on-white: ")
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []

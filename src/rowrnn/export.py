@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
 import warnings
 from pathlib import Path
 
@@ -29,13 +31,26 @@ CHECK_IMAGES = 1000
 TOLERANCE = 1e-4            # max |logit difference| accepted between PyTorch and onnxruntime
 MAX_ONNX_BYTES = 2 * 2**30
 NORMALIZATION = {"mean": MEAN, "std": STD, "formula": "(pixel / 255 - mean) / std", "input": "float32 (N, 1, 28, 28)"}
+# What every model rowrnn exports takes and gives; OnnxClassifier checks a file against it when loading.
+INPUT_NAME, INPUT_SHAPE, OUTPUT_SHAPE = "images", ("N", 1, IMAGE_SIZE, IMAGE_SIZE), ("N", len(CLASSES))
 
 
 def _require(module: str):
+    """onnx or onnxruntime, or a one-line error naming the extra that installs it.
+
+    onnxruntime writes a device id and a telemetry database under $XDG_CACHE_HOME (~/.cache/Microsoft/...)
+    as soon as it is imported, unless ORT_DISABLE_TELEMETRY is set: rowrnn sets it (a user's own value
+    wins) so that loading a model writes nothing under HOME.
+    """
+    if module == "onnxruntime":
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     try:
-        return __import__(module)
+        imported = __import__(module)
     except ImportError:
         raise RowrnnError(f"ONNX needs the {module} package: pip install 'rowrnn[onnx]'") from None
+    if module == "onnxruntime" and hasattr(imported, "disable_telemetry_events"):
+        imported.disable_telemetry_events()
+    return imported
 
 
 def to_onnx_bytes(model: torch.nn.Module, metadata: dict[str, str]) -> bytes:
@@ -61,7 +76,7 @@ class OnnxClassifier:
     """An exported rowrnn model run by onnxruntime: normalized float images (N, 1, 28, 28) -> logits (N, 10)."""
 
     def __init__(self, source):
-        ort = _require("onnxruntime")
+        self._ort = ort = _require("onnxruntime")
         if isinstance(source, (bytes, bytearray)):
             data, self.source = bytes(source), "ONNX model"
         else:
@@ -71,7 +86,7 @@ class OnnxClassifier:
             data, self.source = files.read_file(path, limit=MAX_ONNX_BYTES, what="ONNX model"), str(path)
         try:
             options = ort.SessionOptions()
-            options.log_severity_level = 3  # errors only: onnxruntime's warnings would garble one-line output
+            options.log_severity_level = 4  # fatal only: its warnings and error logs would garble the one line
             self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own exception types for damaged files
             raise RowrnnError(f"{self.source}: not a valid ONNX model ({type(e).__name__}): "
@@ -86,20 +101,88 @@ class OnnxClassifier:
         if (normalization.get("mean"), normalization.get("std")) != (MEAN, STD) or len(self.classes) != len(CLASSES):
             raise RowrnnError(f"{self.source}: expects a normalization or classes this rowrnn does not produce: "
                               "export it again with this version")
-        self.input_name = self.session.get_inputs()[0].name
+        self._check_contract()
+        self.input_name = INPUT_NAME
+
+    def _check_contract(self) -> None:
+        """The graph's input and output against what rowrnn exports: one float32 input "images" of shape
+        (N, 1, 28, 28) and a first output of shape (N, 10) (N any batch size); anything else is refused here,
+        in one line naming what was expected and what was found, instead of failing on the first image."""
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        expected = f"one float32 input {INPUT_NAME!r} of shape {_shape(INPUT_SHAPE)}"
+        found = ", ".join(f"{i.type.removeprefix('tensor(').removesuffix(')')} {i.name!r} of shape {_shape(i.shape)}"
+                          for i in inputs) or "no input"
+        if (len(inputs) != 1 or inputs[0].name != INPUT_NAME or inputs[0].type != "tensor(float)"
+                or not _fits(inputs[0].shape, INPUT_SHAPE)):
+            raise RowrnnError(f"{self.source}: expected {expected}, found {found}: this is not a model that "
+                              "rowrnn export wrote; export the run again with rowrnn export")
+        if not outputs or outputs[0].type != "tensor(float)" or not _fits(outputs[0].shape, OUTPUT_SHAPE):
+            got = (f"{outputs[0].type.removeprefix('tensor(').removesuffix(')')} of shape {_shape(outputs[0].shape)}"
+                   if outputs else "no output")
+            raise RowrnnError(f"{self.source}: expected float32 logits of shape {_shape(OUTPUT_SHAPE)}, found {got}: "
+                              "this is not a model that rowrnn export wrote; export the run again with rowrnn export")
 
     def __call__(self, images) -> np.ndarray:
+        """Normalized float images (N, 1, 28, 28) -> float32 logits (N, 10); a failure of onnxruntime (memory,
+        a broken graph) or a non-finite or misshapen answer is a one-line RowrnnError."""
         x = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
         x = x.astype(np.float32, copy=False).reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
-        return self.session.run(None, {self.input_name: x})[0]
+        try:
+            run_options = self._ort.RunOptions()
+            run_options.log_severity_level = 4
+            logits = self.session.run(None, {self.input_name: x}, run_options)[0]
+        except MemoryError:
+            raise RowrnnError(f"{self.source}: running the model ran out of memory: it is not a model rowrnn "
+                              "export wrote, or the batch is too large") from None
+        except Exception as e:  # onnxruntime's own exception types (Fail, RuntimeException, InvalidArgument...)
+            detail = _short(str(e))
+            raise RowrnnError(f"{self.source}: onnxruntime could not run the model ({type(e).__name__}: {detail}): "
+                              "export the run again with rowrnn export") from None
+        logits = np.asarray(logits)
+        if logits.shape != (len(x), len(CLASSES)) or logits.dtype != np.float32:
+            raise RowrnnError(f"{self.source}: answered {logits.dtype} of shape {logits.shape} for {len(x)} images, "
+                              f"expected float32 logits of shape ({len(x)}, {len(CLASSES)}): export the run again")
+        bad = int((~np.isfinite(logits)).any(axis=1).sum())
+        if bad:
+            raise RowrnnError(f"{self.source}: gives NaN or infinite outputs for {bad} of {len(x)} images, so there "
+                              "is no answer: the exported weights are damaged or diverged; retrain and export again")
+        return logits
 
 
-def check_parity(model: torch.nn.Module, onnx_bytes: bytes, images: torch.Tensor) -> float:
-    """Max |logit difference| between PyTorch and onnxruntime on uint8 images; a mismatch is an error."""
+def _short(message: str) -> str:
+    """onnxruntime's message on one line, without its status codes and C++ source locations:
+    "[ONNXRuntimeError] : 1 : FAIL : Non-zero status ... running ConstantOfShape node. Name:'' Status Message:
+    /onnxruntime_src/.../bfc_arena.cc:360 void* onnxruntime::BFCArena::...(size_t, ...) Failed to allocate memory
+    for requested buffer of size 4398046511104" -> "... running ConstantOfShape node: Failed to allocate memory
+    for requested buffer of size 4398046511104"."""
+    text = " ".join(message.split())
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
+    text = re.sub(r"\. Name:'[^']*' Status Message: (\S+\.(cc|h):\d+ .*?\) )?", ": ", text)
+    return text[:200]
+
+
+def _shape(shape) -> str:
+    """(N, 1, 28, 28) as a person reads it: named (symbolic) or unknown sizes as N or '?'."""
+    return "(" + ", ".join(str(d) if isinstance(d, int) else ("N" if d else "?") for d in shape) + ")"
+
+
+def _fits(found, expected) -> bool:
+    """Does an onnxruntime shape (ints, names for symbolic sizes, None) match the expected one ("N": any size)?"""
+    if found is None or len(found) != len(expected):
+        return False
+    return all(e == "N" or d == e for d, e in zip(found, expected))
+
+
+def check_parity(model: torch.nn.Module, onnx_bytes: bytes, images: torch.Tensor, source="the model") -> float:
+    """Max |logit difference| between PyTorch and onnxruntime on uint8 images; a mismatch is an error,
+    and so are NaN or infinite logits from PyTorch (source names the weights in that message)."""
     from .data import normalize
+    from .evaluation import check_finite
     x = normalize(images).unsqueeze(1)                                       # (N, 1, 28, 28)
     with torch.no_grad():
-        expected = model.cpu().eval()(x).numpy()
+        logits = model.cpu().eval()(x)
+    check_finite(logits, source)
+    expected = logits.numpy()
     got = OnnxClassifier(onnx_bytes)(x)
     diff = float(np.abs(got - expected).max()) if len(x) else 0.0
     same_top = bool((got.argmax(1) == expected.argmax(1)).all())
@@ -136,7 +219,7 @@ def export_onnx(path, out=None, *, weights: str = "best", data_dir=None, test_se
         metadata["rowrnn.test_accuracy"] = f"{metrics['accuracy']:.4f}"
     data = to_onnx_bytes(model, metadata)
     images = test_set.images[:CHECK_IMAGES]
-    diff = check_parity(model, data, images)
+    diff = check_parity(model, data, images, source=runs.resolve_weights(path, weights)[1])
     if files.exists(run.path / runs.CONFIG_FILE) and out.parent.resolve() == run.path.resolve():
         with runs.RunLock(run.path, purpose="export"):
             files.atomic_write(out, data)
