@@ -107,6 +107,9 @@ def test_summary_reports_the_true_parameter_count(capsys):
     assert main(["summary"]) == 0
     out = capsys.readouterr().out
     assert "Total params: 394" in out and "RNN" in out and out.strip().endswith("trainable parameters: 394")
+    # torchinfo's unit, printed raw on Python >= 3.11, was "Total mult-adds (Units.MEGABYTES): 0.01"
+    assert "\nTotal mult-adds: 8,602\n" in out and "Units." not in out
+    assert "├─RNN: 1-1                               [1, 28, 28]               [1, 28, 8]                304\n" in out
     assert main(["summary", "--preset", "stacked"]) == 0
     assert "trainable parameters: 682" in capsys.readouterr().out
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import signal
+import stat
 import sys
 import traceback
 from pathlib import Path
@@ -28,7 +30,7 @@ class Parser(argparse.ArgumentParser):
     """Usage errors in one line, exit code 2."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def _add_config_flags(parser, sections=("model", "train", "data")):
@@ -212,15 +214,124 @@ def _quiet_broken_pipe() -> int:
     return 128 + signal.SIGPIPE
 
 
+def one_line(message: str) -> str:
+    """message as exactly one printable line: newlines, other control characters and undecodable bytes of
+    file names (surrogate escapes) written as backslash escapes, as `ls -b` and git's quoted paths do."""
+    out = []
+    for ch in message:
+        code = ord(ch)
+        if ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0 or ch in "\u2028\u2029":
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte of a non-UTF-8 name, as os.fsdecode keeps it
+            out.append(f"\\x{code - 0xDC00:02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_ASCII = str.maketrans({"├": "|", "─": "-", "└": "`", "│": "|", "┌": "+", "┐": "+", "┘": "+", "┬": "+", "┴": "+",
+                        "–": "-", "—": "-", "×": "x", "→": "->", "…": "...", "−": "-"})
+
+
+def for_terminal(text: str, stream=None) -> str:
+    """text, with its box-drawing lines, dashes and × in ASCII when the output's encoding lacks them
+    (LANG=C, a Latin-1 locale): a readable table instead of backslash escapes."""
+    encoding = getattr(stream or sys.stdout, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+        return text
+    except (UnicodeEncodeError, LookupError):
+        return text.translate(_ASCII)
+
+
+def shown(path) -> str:
+    """A path as printed: one line, escapes for control characters and for bytes that are not UTF-8."""
+    return one_line(str(path))
+
+
+def _safe_streams() -> None:
+    """Output that cannot crash: a character the terminal's encoding lacks (× under LANG=C, a Latin-1
+    locale) or an undecodable file name is written as a backslash escape instead of raising."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):
+            if stream.errors != "backslashreplace":  # surrogateescape (LANG=C) still fails on ×
+                stream.reconfigure(errors="backslashreplace")
+
+
+def _writable_dir(path: Path) -> bool:
+    """Could path be used as a directory by this process (it is one and writable, or it could be created)?"""
+    for candidate in (path, *path.parents):
+        try:
+            info = os.stat(candidate)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return False
+        return stat.S_ISDIR(info.st_mode) and os.access(candidate, os.W_OK | os.X_OK)
+    return False
+
+
+def _quiet_matplotlib_cache() -> None:
+    """Point matplotlib's config/cache at a private temporary folder when its defaults cannot be written
+    (a read-only HOME, XDG_CACHE_HOME naming a file): otherwise matplotlib warns on every start, and
+    every one-line error would carry its warning. Done before matplotlib is imported; a writable MPLCONFIGDIR
+    of the user's wins. The private folder is /tmp/rowrnn-matplotlib-<uid> (its font cache kept between runs)."""
+    if "matplotlib" in sys.modules:
+        return
+    home = Path(os.path.expanduser("~"))
+    if os.environ.get("MPLCONFIGDIR"):
+        places = [Path(os.environ["MPLCONFIGDIR"])]
+    elif sys.platform.startswith(("linux", "freebsd")):
+        places = [Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "matplotlib",
+                  Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / "matplotlib"]
+    else:
+        places = [home / ".matplotlib"]
+    if all(_writable_dir(p) for p in places):
+        return
+    import tempfile
+    private = Path(tempfile.gettempdir()) / f"rowrnn-matplotlib-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    try:
+        private.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(private)  # never a link or someone else's folder planted in /tmp
+        if not stat.S_ISDIR(info.st_mode) or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
+            raise OSError
+    except OSError:
+        try:
+            private = Path(tempfile.mkdtemp(prefix="rowrnn-matplotlib-"))
+        except OSError:
+            return
+        import atexit
+        import shutil
+        atexit.register(shutil.rmtree, private, True)
+    os.environ["MPLCONFIGDIR"] = str(private)
+
+
+def _agg_backend() -> None:
+    """The CLI only writes PNG files. Set by environment when matplotlib is not loaded yet, so commands
+    that draw nothing (predict --onnx, summary) never import it, nor create its folders under HOME."""
+    if "matplotlib" in sys.modules:
+        import matplotlib
+        matplotlib.use("Agg")
+    else:
+        os.environ["MPLBACKEND"] = "Agg"
+
+
 def main(argv=None) -> int:
+    _safe_streams()
     with _signals_raise():
         debug = False
         try:
+            _quiet_matplotlib_cache()
+            _agg_backend()
             parser = build_parser()
             args = parser.parse_args(argv)
             debug = args.debug
-            import matplotlib
-            matplotlib.use("Agg")  # the CLI only writes PNG files
             return args.func(args)
         except BrokenPipeError:
             return _quiet_broken_pipe()
@@ -235,7 +346,7 @@ def main(argv=None) -> int:
             if debug:
                 traceback.print_exc()
             with contextlib.suppress(OSError):
-                print(f"rowrnn: error: {e}", file=sys.stderr)
+                print(f"rowrnn: error: {one_line(str(e))}", file=sys.stderr)
             return e.exit_code
 
 
@@ -261,7 +372,7 @@ def cmd_train(args) -> int:
         run_dir = args.out or runs.default_run_dir(cfg)
     say = print if launch_rank() == 0 and not args.quiet else (lambda *a, **k: None)
     say(f"{'resuming' if args.resume else 'training'} {cfg.preset}{' (modified by flags)' if overrides else ''} "
-        f"({parameter_count(cfg.model):,} parameters) into {run_dir}", flush=True)
+        f"({parameter_count(cfg.model):,} parameters) into {shown(run_dir)}", flush=True)
 
     def on_epoch(epoch, history, grad_norm):
         line = "  ".join(f"{k} {history[k][-1]:.4f}" for k in ("train_loss", "train_metric", "val_loss", "val_metric"))
@@ -285,7 +396,7 @@ def cmd_train(args) -> int:
         say(f"stopped early: no better validation metric for {cfg.train.patience} epochs")
     m = result.metrics
     print(f"test accuracy {m['accuracy']:.4f} (macro {m['macro_accuracy']:.4f}, loss {m['loss']:.4f}) "
-          f"with the best validation epoch {result.best_epoch}; run: {run_dir}")
+          f"with the best validation epoch {result.best_epoch}; run: {shown(run_dir)}")
     return 0
 
 
@@ -299,14 +410,14 @@ def cmd_evaluate(args) -> int:
     else:
         print(format_metrics(metrics, run.path))
         if path is not None:
-            print(f"saved {path}")
+            print(f"saved {shown(path)}")
     return 0
 
 
 def format_metrics(metrics: dict, run_path) -> str:
     from .constants import CLASSES
     tta = f", {metrics['tta']} test-time augmentation" if metrics.get("tta") else ""
-    lines = [f"{run_path} ({metrics['weights']} weights{tta}) on {metrics['images']} test images",
+    lines = [f"{shown(run_path)} ({metrics['weights']} weights{tta}) on {metrics['images']} test images",
              f"loss {metrics['loss']:.4f}   accuracy {metrics['accuracy']:.4f}   "
              f"macro accuracy {metrics['macro_accuracy']:.4f}", "",
              f"{'class':<12} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
@@ -398,14 +509,14 @@ def cmd_predict(args) -> int:
 def cmd_plot(args) -> int:
     from . import lifecycle
     paths = lifecycle.draw_figures(args.run, args.weights, data_dir=args.data_dir)
-    print(f"saved {', '.join(p.name for p in paths)} in {paths[0].parent}")
+    print(f"saved {', '.join(p.name for p in paths)} in {shown(paths[0].parent)}")
     return 0
 
 
 def cmd_export(args) -> int:
     from .export import export_onnx
     report = export_onnx(args.run, args.out, weights=args.weights, data_dir=args.data_dir)
-    print(f"saved {report['path']} (opset {report['opset']}; checked against onnxruntime on {report['images']} test "
+    print(f"saved {shown(report['path'])} (opset {report['opset']}; checked against onnxruntime on {report['images']} test "
           f"images: max |logit difference| {report['max_abs_diff']:.2e}, every top class equal)")
     return 0
 
@@ -422,7 +533,10 @@ def cmd_summary(args) -> int:
         model = build_model(build_config(args.preset, _overrides(args)).model)
     stats = torchinfo.summary(model, input_size=(1, 1, 28, 28), verbose=0,
                               col_names=("input_size", "output_size", "num_params"), device="cpu")
-    print(stats)
+    # torchinfo prints its automatic unit as the enum itself on Python >= 3.11 ("Units.MEGABYTES: 0.01"), and
+    # a model this small has a few thousand multiply-adds: print the exact count ("Total mult-adds: 8,602")
+    stats.formatting.macs_units = torchinfo.enums.Units.NONE
+    print(for_terminal(str(stats)))
     if args.verbose:
         print(format_parameter_table(parameter_table(model)))
     print(f"trainable parameters: {count_parameters(model):,}")
@@ -453,8 +567,8 @@ def cmd_compare(args) -> int:
     rows = compare.run_compare(presets, seeds, args.out, parallel=args.parallel, data_dir=args.data_dir,
                                overrides=overrides, log=lambda message: print(message, file=sys.stderr, flush=True))
     paths = compare.write_leaderboard(args.out, rows)
-    print(compare.leaderboard_markdown(rows))
-    print(f"\nsaved {', '.join(str(p) for p in paths.values())}")
+    print(for_terminal(compare.leaderboard_markdown(rows)))
+    print(f"\nsaved {', '.join(shown(p) for p in paths.values())}")
     return 0
 
 

@@ -274,8 +274,9 @@ def write_leaderboard(out, rows: list[dict]) -> dict:
     writer.writerows(rows)
     paths = {"md": out / "leaderboard.md", "csv": out / "leaderboard.csv", "json": out / "leaderboard.json",
              "png": out / "leaderboard.png", "minutes_png": out / "leaderboard-minutes.png"}
-    files.atomic_write(paths["md"], (leaderboard_markdown(rows) + "\n").encode())
-    files.atomic_write(paths["csv"], buffer.getvalue().encode())
+    # backslashreplace: a run path that is not UTF-8 appears in the commands as \xff instead of failing the write
+    files.atomic_write(paths["md"], (leaderboard_markdown(rows) + "\n").encode("utf-8", "backslashreplace"))
+    files.atomic_write(paths["csv"], buffer.getvalue().encode("utf-8", "backslashreplace"))
     files.write_json(paths["json"], rows)
     for key, fig in (("png", plot_leaderboard(summarize(rows), REFERENCES)), ("minutes_png", plot_accuracy_vs_minutes(rows))):
         save_figure(paths[key], fig)

@@ -178,8 +178,8 @@ def is_regular_file(path) -> bool:
 def temporary_name(path: Path) -> Path:
     """The temporary sibling atomic_write uses: derived from the name and this process, so it is known exactly."""
     name = f".{path.name}.tmp-{os.getpid()}"
-    if len(name.encode()) > 255:
-        name = f".{hashlib.sha1(path.name.encode()).hexdigest()[:16]}.tmp-{os.getpid()}"
+    if len(os.fsencode(name)) > 255:  # fsencode: a non-UTF-8 name's bytes, as the file system holds them
+        name = f".{hashlib.sha1(os.fsencode(path.name)).hexdigest()[:16]}.tmp-{os.getpid()}"
     return path.parent / name
 
 

@@ -97,7 +97,9 @@ def finish(run_dir, *, test_set: ImageDataset | None = None, figures: bool = Tru
                         "weights_sha256": digest})
         if figures:
             save_figures(run_dir, run_figures(run, model, test_set, logits, metrics))
-        files.atomic_write(run_dir / runs.CARD_FILE, model_card(run, metrics, count_parameters(model)).encode())
+        # backslashreplace: a run folder whose name is not UTF-8 is named in the card as \xff, not refused
+        files.atomic_write(run_dir / runs.CARD_FILE,
+                           model_card(run, metrics, count_parameters(model)).encode("utf-8", "backslashreplace"))
         files.write_json(run_dir / runs.METRICS_FILE, metrics)  # last: the run counts as finished from here
     return metrics
 
