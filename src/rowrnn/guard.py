@@ -202,7 +202,7 @@ class Guard:
             await send({"type": "http.response.start", "status": 403,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                                     (b"connection", b"close")]})
-            await send({"type": "http.response.body", "body": body})
+            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
             return
         await self.app(scope, receive, send)
 

@@ -431,15 +431,23 @@ def _pixels(value) -> torch.Tensor:
     return torch.tensor(flat, dtype=torch.float32).round().to(torch.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE)
 
 
-class _QuietShutdown(logging.Filter):
-    """uvicorn's log without what a stop or a vanished client is not worth a traceback for."""
+class _QuietLog(logging.Filter):
+    """uvicorn's log without what clients can cause at will: a flood of bad requests must not flood the log.
+
+    Dropped: tracebacks of requests cancelled by a stop or abandoned by their client, the count of requests a
+    stop cancelled, and the warnings for invalid HTTP (the client got a JSON 400) and upgrade requests (this
+    server has no WebSockets). Everything else (a bug's traceback above all) stays.
+    """
+
+    DROPPED = ("Cancel %s running task", "Invalid HTTP request received", "Unsupported upgrade request",
+               "No supported WebSocket library")
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and record.exc_info[0] is not None:
             from starlette.requests import ClientDisconnect
             if issubclass(record.exc_info[0], (asyncio.CancelledError, ClientDisconnect)):
                 return False
-        return not str(record.msg).startswith("Cancel %s running task")
+        return not str(record.msg).startswith(self.DROPPED)
 
 
 def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None, limits: guard.Limits | None = None) -> int:
@@ -480,7 +488,7 @@ def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None, li
         limit_concurrency=2 * limits.max_connections,
         h11_max_incomplete_event_size=limits.max_header_bytes,
         timeout_graceful_shutdown=limits.graceful_shutdown)
-    quiet = _QuietShutdown()
+    quiet = _QuietLog()
     logging.getLogger("uvicorn.error").addFilter(quiet)
     try:
         uvicorn.Server(config).run(sockets=[sock])
