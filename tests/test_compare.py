@@ -18,7 +18,8 @@ def test_compare_trains_ranks_and_reuses_runs(data_dir, tmp_path, capsys):
     printed = capsys.readouterr()
     assert {p.name for p in out.iterdir()} == {"notebook-seed0", "notebook-seed1", "tiny-seed0", "tiny-seed1",
                                                "leaderboard.md", "leaderboard.csv", "leaderboard.json", "leaderboard.png",
-                                               "leaderboard-minutes.png", "wall-seconds.json"}
+                                               "leaderboard-minutes.png", "wall-seconds.json", ".rowrnn-compare"}
+    assert json.loads((out / ".rowrnn-compare").read_text()) == {"format": "rowrnn.compare", "version": 1}
     rows = list(csv.DictReader((out / "leaderboard.csv").open()))
     assert [(r["preset"], r["seed"]) for r in rows] == [("notebook", "0"), ("notebook", "1"), ("tiny", "0"), ("tiny", "1")]
     for r in rows:
@@ -86,3 +87,53 @@ def test_a_preset_can_have_its_own_seeds(data_dir, tmp_path, capsys):
     assert sorted(p.name for p in out.glob("*-seed*")) == ["notebook-seed0", "tiny-seed1"]
     assert main(["compare", "--presets", "tiny@x", "--out", str(out)]) == 2
     assert "'tiny@x': write PRESET@SEED, e.g. pixels@0 or tiny@0+1" in capsys.readouterr().err
+
+
+def _tree(root):
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
+
+
+COMPARE = ["compare", "--presets", "notebook", "--seeds", "0", "--epochs", "1", "--no-verify"]
+
+
+@pytest.mark.parametrize("name, content", [("leaderboard.md", b"# my own notes\n"), ("leaderboard.csv", b"a,b\n1,2\n"),
+                                           ("notes.txt", b"mine")])
+def test_compare_never_writes_into_a_folder_it_did_not_make(data_dir, tmp_path, capsys, name, content):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / name).write_bytes(content)
+    assert main([*COMPARE, "--out", str(out), "--data-dir", str(data_dir)]) == 2
+    assert capsys.readouterr().err == (
+        f"rowrnn: error: {out} is not empty and is not a folder rowrnn compare made (it holds {name!r}): compare "
+        "never writes over files it did not write; choose a new or empty directory for --out\n")
+    assert _tree(out) == {name: content}      # nothing trained, nothing written
+    with pytest.raises(compare.RowrnnError, match="is not a folder rowrnn compare made"):
+        compare.write_leaderboard(out, [])   # the library function keeps the same rule
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b'{"notebook-seed0": "ten"}', b'{"a": -1}'])
+def test_a_damaged_or_foreign_wall_record_is_refused_before_training(data_dir, tmp_path, capsys, content):
+    out = tmp_path / "cmp"
+    out.mkdir()
+    (out / ".rowrnn-compare").write_text(json.dumps(compare.MARKER))
+    (out / "wall-seconds.json").write_bytes(content)
+    before = _tree(out)
+    assert main([*COMPARE, "--out", str(out), "--data-dir", str(data_dir)]) == 2
+    assert capsys.readouterr().err == (
+        f"rowrnn: error: {out / 'wall-seconds.json'}: not compare's record of wall seconds (an object of run name "
+        "-> seconds): remove it (only the wall-minutes column is lost), or choose another --out\n")
+    assert _tree(out) == before
+
+
+def test_a_folder_compare_made_before_markers_is_still_its_own(data_dir, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    argv = [*COMPARE, "--out", str(out), "--data-dir", str(data_dir)]
+    assert main(argv) == 0
+    (out / ".rowrnn-compare").unlink()          # as rowrnn 0.2.0 left it: runs, leaderboard, wall seconds
+    assert main(argv) == 0
+    assert "notebook seed 0: done before, reusing" in capsys.readouterr().err
+    assert (out / ".rowrnn-compare").is_file()
+    (out / ".rowrnn-compare").write_text('{"format": "something else"}')
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (f"rowrnn: error: {out / '.rowrnn-compare'}: is not rowrnn compare's marker: "
+                                       "remove it, or choose another --out\n")

@@ -264,6 +264,43 @@ def test_evaluating_other_weights_never_rewrites_the_training_record(trained, tm
     assert run_status(run) == "finished"
 
 
+def test_evaluate_save_writes_one_file_per_weights_and_options(trained, tmp_path, capsys):
+    run, data = _copy_run(trained, tmp_path)
+    shutil.copy(run / "last.safetensors", run / "best@tta-flip.safetensors")   # names chosen to collide
+    shutil.copy(run / "last.safetensors", run / "best-tta-flip.safetensors")
+    shutil.copy(run / "last.safetensors", run / "a b%.safetensors")
+    saved = {}
+    for argv, name in ((["evaluate", str(run), "--tta", "flip"], "metrics-best@tta-flip.json"),
+                       (["evaluate", str(run / "best@tta-flip.safetensors")], "metrics-best%40tta-flip.json"),
+                       (["evaluate", str(run / "best-tta-flip.safetensors")], "metrics-best-tta-flip.json"),
+                       (["evaluate", str(run / "best-tta-flip.safetensors"), "--tta", "flip"],
+                        "metrics-best-tta-flip@tta-flip.json"),
+                       (["evaluate", str(run / "a b%.safetensors")], "metrics-a%20b%25.json"),
+                       (["evaluate", str(run), "--weights", "last", "--tta", "flip"], "metrics-last@tta-flip.json")):
+        rc, err = in_process([*argv, "--save", "--data-dir", str(data)], capsys)
+        assert rc == 0, err
+        saved[name] = json.loads((run / name).read_text())
+    assert [(m["weights"], m.get("tta")) for m in saved.values()] == [
+        ("best", "flip"), ("best@tta-flip", None), ("best-tta-flip", None), ("best-tta-flip", "flip"),
+        ("a b%", None), ("last", "flip")]
+    from rowrnn.runs import is_run_file
+    assert all(is_run_file(name) for name in saved) and not is_run_file("metrics-a b.json")
+
+
+@pytest.mark.parametrize("argv, fix", [
+    (["evaluate", "{run}", "--save"], "wait for it to finish and run this again"),
+    (["plot", "{run}"], "wait for it to finish and run this again"),
+    (["export", "{run}"], "wait for it to finish and run this again, or export elsewhere with --out"),
+    (["train", "--resume", "{run}"], "wait for it to finish and run this again, or choose another --out"),
+])
+def test_a_lock_message_names_only_flags_the_command_has(trained, tmp_path, capsys, argv, fix):
+    from rowrnn.runs import RunLock
+    run, data = _copy_run(trained, tmp_path)
+    with RunLock(run, purpose="train"):
+        rc, err = in_process([*(a.format(run=run) for a in argv), "--data-dir", str(data)], capsys)
+    assert rc == 2 and err == f"rowrnn: error: {run} is in use by another rowrnn train (pid {os.getpid()}): {fix}\n"
+
+
 @pytest.mark.parametrize("output, message", [
     ("run/reading.png", "reading.png: is one of the run's own files"),
     ("run/best.safetensors", "best.safetensors: give a file name ending in .png"),

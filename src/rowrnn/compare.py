@@ -36,6 +36,10 @@ REFERENCES = {"GRU+SVM (official benchmark)": 0.897, "2-conv CNN <100K params (o
 COLUMNS = ("preset", "seed", "test_accuracy", "test_macro_accuracy", "test_accuracy_flip_tta", "best_val_metric",
            "parameters", "train_minutes", "wall_minutes", "epoch_seconds", "epochs", "command")
 WALL_FILE = "wall-seconds.json"   # compare's own record: the whole `rowrnn train` process of each run it trained
+MARKER_FILE = ".rowrnn-compare"   # written when compare claims a folder: what it may write over there is its own
+MARKER = {"format": "rowrnn.compare", "version": 1}
+LEADERBOARD_FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.json", "leaderboard.png",
+                     "leaderboard-minutes.png")
 
 
 def parse_presets(items, seeds) -> list[tuple[str, int]]:
@@ -131,18 +135,11 @@ def run_compare(presets, seeds=(0,), out="runs/compare", parallel: int = 1, data
     overrides = dict(overrides or {})
     extra = _extra_flags(overrides)
     out = Path(out)
-    kind = files.kind_of(out) if files.exists(out) else None
-    if kind not in (None, "a directory"):
-        raise RowrnnError(f"{out}: is {kind}, not a directory: choose another --out")
-    if kind is not None:
-        files.check_readable_dir(out)
-        if files.exists(out / CONFIG_FILE):
-            raise RowrnnError(f"{out} holds a run: compare needs a directory of its own for its runs and "
-                              "leaderboard: choose another --out")
-        if not os.access(out, os.W_OK):
-            raise RowrnnError(f"{out}: permission denied: make it writable, or choose another --out")
+    check_output(out)
+    _read_wall(out)  # a damaged or foreign record is refused now, not after hours of training
     jobs = [(p, s, out / f"{p}-seed{s}") for p, s in pairs]
     status = {run_dir: _status(run_dir, p, s, overrides) for p, s, run_dir in jobs}
+    claim_output(out)
     threads = str(max(1, (os.cpu_count() or 1) // parallel))
     children, lock, stopping = {}, threading.RLock(), threading.Event()  # RLock: the handler may run inside it
 
@@ -193,10 +190,75 @@ def run_compare(presets, seeds=(0,), out="runs/compare", parallel: int = 1, data
     return [leaderboard_row(run_dir, preset, seed, data_dir, extra, test_set) for preset, seed, run_dir in jobs]
 
 
+def check_output(out) -> None:
+    """compare writes only into a folder of its own, as `train --out` does: a new or empty one, or one that
+    compare claimed before (its marker file; or, from rowrnn before 0.2.1, holding nothing but compare's
+    own files and at least one of its <preset>-seed<N> runs). Anything else -- the user's own
+    leaderboard.md, a run, a file -- is refused before anything is trained or written."""
+    out = Path(out)
+    kind = files.kind_of(out) if files.exists(out) else None
+    if kind is None:
+        return
+    if kind != "a directory":
+        raise RowrnnError(f"{out}: is {kind}, not a directory: choose another --out")
+    files.check_readable_dir(out)
+    if files.exists(out / CONFIG_FILE):
+        raise RowrnnError(f"{out} holds a run: compare needs a directory of its own for its runs and "
+                          "leaderboard: choose another --out")
+    if not os.access(out, os.W_OK):
+        raise RowrnnError(f"{out}: permission denied: make it writable, or choose another --out")
+    try:
+        entries = sorted(e.name for e in os.scandir(out))
+    except OSError as e:
+        raise RowrnnError(f"{out}: cannot list it ({files.describe(e)}): choose another --out") from None
+    if MARKER_FILE in entries:
+        marker = out / MARKER_FILE
+        content = files.read_json(marker) if files.is_regular_file(marker) else None
+        if not isinstance(content, dict) or content.get("format") != MARKER["format"]:
+            raise RowrnnError(f"{marker}: is not rowrnn compare's marker: remove it, or choose another --out")
+        return
+    runs_here = [n for n in entries if _is_compare_run(out / n)]
+    foreign = [n for n in entries if n not in (*LEADERBOARD_FILES, WALL_FILE) and n not in runs_here]
+    if entries and (foreign or not runs_here):
+        first = (foreign or entries)[0]
+        more = len(foreign or entries) - 1
+        raise RowrnnError(f"{out} is not empty and is not a folder rowrnn compare made (it holds {first!r}"
+                          f"{f' and {more} more' if more else ''}): compare never writes over files it did not "
+                          "write; choose a new or empty directory for --out")
+
+
+def _is_compare_run(path: Path) -> bool:
+    """A <preset>-seed<N> directory holding a run: what compare trains into."""
+    name, _, seed = path.name.rpartition("-seed")
+    return name in PRESETS and seed.isdigit() and files.is_dir(path) and files.exists(path / CONFIG_FILE)
+
+
+def claim_output(out) -> None:
+    """Mark out (created if needed) as compare's, after check_output accepted it."""
+    out = Path(out)
+    if files.is_regular_file(out / MARKER_FILE):
+        return
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RowrnnError(f"{out}: cannot create it ({files.describe(e)}): choose another --out") from None
+    files.write_json(out / MARKER_FILE, MARKER)
+
+
 def _read_wall(out: Path) -> dict:
+    """compare's record of each run's wall seconds ({} when absent); anything else in its place is refused."""
     path = Path(out) / WALL_FILE
-    wall = files.read_json(path) if files.exists(path) else {}
-    return wall if isinstance(wall, dict) else {}
+    if not files.exists(path):
+        return {}
+    try:
+        wall = files.read_json(path, limit=2**20)
+    except RowrnnError:
+        wall = None   # unreadable, damaged or not JSON: the same answer as any other foreign content
+    if not isinstance(wall, dict) or not all(isinstance(k, str) and isinstance(v, (int, float))
+                                             and not isinstance(v, bool) and v >= 0 for k, v in wall.items()):
+        raise RowrnnError(f"{path}: not compare's record of wall seconds (an object of run name -> seconds): "
+                          "remove it (only the wall-minutes column is lost), or choose another --out")
+    return wall
 
 
 def leaderboard_row(run_dir: Path, preset: str, seed: int, data_dir=None, extra=(), test_set=None) -> dict:
@@ -264,10 +326,8 @@ def write_leaderboard(out, rows: list[dict]) -> dict:
     from .plots import plot_accuracy_vs_minutes, plot_leaderboard
     from .runs import save_figure
     out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise RowrnnError(f"{out}: cannot write the leaderboard there ({files.describe(e)}): choose another --out") from None
+    check_output(out)
+    claim_output(out)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()

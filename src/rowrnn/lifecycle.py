@@ -129,8 +129,9 @@ def draw_figures(path, weights: str = "best", data_dir=None) -> list[Path]:
 
 
 def save_evaluation(run_dir, metrics: dict) -> Path:
-    """`rowrnn evaluate --save`: metrics-<weights>.json, never the training's metrics.json."""
-    path = runs.extra_metrics_path(run_dir, metrics["weights"] + (f"-tta-{metrics['tta']}" if "tta" in metrics else ""))
+    """`rowrnn evaluate --save`: metrics-<weights>[@tta-<name>].json (one name per weights and options),
+    never the training's metrics.json."""
+    path = runs.extra_metrics_path(run_dir, metrics["weights"], metrics.get("tta"))
     with runs.RunLock(run_dir, purpose="evaluate"):
         files.write_json(path, metrics)
     return path

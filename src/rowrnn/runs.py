@@ -50,7 +50,8 @@ MAX_STATE_BYTES = 4 * MAX_WEIGHTS_BYTES
 
 
 def is_run_file(name: str) -> bool:
-    return name in RUN_FILES or name == LOCK_FILE or re.fullmatch(r"metrics-[\w.-]+\.json", name) is not None
+    return (name in RUN_FILES or name == LOCK_FILE
+            or re.fullmatch(r"metrics-[\w.~%-]+(@[\w-]+)*\.json", name) is not None)
 
 
 # ----------------------------------------------------------------------------- weights
@@ -222,9 +223,17 @@ class RunLock:
     start-up), everything the lock created is removed: the directory is left as it was found.
     """
 
+    # what a user of each command can do about a run in use: only train and export have an --out
+    ELSEWHERE = {"train": "choose another --out", "export": "export elsewhere with --out"}
+
     def __init__(self, run_dir: Path, *, fresh: bool = False, purpose: str = "train"):
         self.run_dir, self.fresh, self.purpose = Path(run_dir), fresh, purpose
         self.lock, self.created = None, []
+
+    def _or_else(self, first: str) -> str:
+        """'first, or choose another --out' for train; 'first' alone for commands without an --out."""
+        other = self.ELSEWHERE.get(self.purpose)
+        return f"{first}, or {other}" if other else first
 
     def __enter__(self):
         try:
@@ -245,7 +254,7 @@ class RunLock:
             try:
                 if not stat.S_ISREG(os.lstat(path).st_mode):  # a link, FIFO or directory planted as the lock:
                     raise RowrnnError(f"{path}: is not rowrnn's lock file (not a regular file): "  # never open it
-                                      "remove it, or choose another --out")
+                                      + self._or_else("remove it"))
             except FileNotFoundError:
                 self.created.append(path)
             lock = FileLock(path, timeout=0)
@@ -260,10 +269,11 @@ class RunLock:
             self.created = [p for p in self.created if p != path]
             pid, purpose = self._holder(path)
             raise RowrnnError(f"{self.run_dir} is in use by another rowrnn {purpose} (pid {pid}): "
-                              "wait for it to finish or choose another --out") from None
+                              + self._or_else("wait for it to finish and run this again")) from None
         except OSError as e:
             raise RowrnnError(f"{self.run_dir}: cannot use it as a run directory ({files.describe(e)}): "
-                              "choose another --out") from None
+                              + (self._or_else("check that it is writable") if self.purpose != "train"
+                                 else "choose another --out")) from None
         self._remove_stale_temporaries()
 
     @staticmethod
@@ -444,6 +454,14 @@ def weights_name(path, weights: str = "best") -> str:
     return resolve_weights(path, weights)[1].stem
 
 
-def extra_metrics_path(run_dir: Path, weights: str) -> Path:
-    """Where `rowrnn evaluate --save` keeps metrics of weights: never metrics.json, the training's record."""
-    return Path(run_dir) / f"metrics-{weights}.json"
+def extra_metrics_path(run_dir: Path, weights: str, tta: str | None = None) -> Path:
+    """Where `rowrnn evaluate --save` keeps metrics of weights: never metrics.json, the training's record.
+
+    metrics-<weights>[@tta-<name>].json, one name per (weights, options): the weights' name ('best', 'last' or
+    a weights file's stem) is percent-encoded, so it never holds the '@' that starts the options, and
+    `evaluate RUN --tta flip` (metrics-best@tta-flip.json) never shares a file with weights saved as
+    best@tta-flip.safetensors (metrics-best%40tta-flip.json).
+    """
+    from urllib.parse import quote
+    options = f"@tta-{tta}" if tta else ""
+    return Path(run_dir) / f"metrics-{quote(weights, safe='')}{options}.json"
