@@ -574,4 +574,13 @@ def cmd_compare(args) -> int:
 
 def cmd_serve(args) -> int:
     from .serve import serve
-    return serve(args.runs, host=args.host, port=args.port, data_dir=args.data_dir)
+    try:
+        return serve(args.runs, host=args.host, port=args.port, data_dir=args.data_dir)
+    except Signalled as e:
+        # Stopped: the server writes nothing, so nothing is left to save. End now, skipping the interpreter's
+        # teardown (about a second with torch loaded) and a decode still running in its thread: a stop takes
+        # under two seconds whatever the clients are doing.
+        with contextlib.suppress(OSError, ValueError):
+            print(f"rowrnn: interrupted by {signal.Signals(e.signum).name}", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+        os._exit(128 + e.signum)

@@ -20,6 +20,7 @@ Jupyter's server makes the same Host and Origin checks (jupyter_server's check_h
 """
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import re
@@ -204,7 +205,16 @@ class Guard:
                                     (b"connection", b"close")]})
             await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
             return
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        except asyncio.CancelledError:          # a stop cut the request short: still one JSON line, not uvicorn's text
+            if not send.started:
+                body = error_body("rowrnn serve is stopping: start it again")
+                await send({"type": "http.response.start", "status": 503,
+                            "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+            raise
 
 
 class _SecuredSend:
@@ -214,6 +224,7 @@ class _SecuredSend:
         self.send, self.cache, self.head, self.path = send, cache, head, path
         self.rewrite = None            # (status, kept headers) while a non-JSON error body is collected
         self.body = b""
+        self.started = False
 
     def _secured(self, headers: list) -> list:
         present = {k.lower() for k, _ in headers}
@@ -222,6 +233,7 @@ class _SecuredSend:
         return [*headers, *extra]
 
     async def __call__(self, message):
+        self.started = True
         if message["type"] == "http.response.start":
             headers = list(message.get("headers", []))
             kind = next((v for k, v in headers if k.lower() == b"content-type"), b"")

@@ -260,7 +260,6 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
     rowrnn.guard.Guard (Host allow-list for `host`, the address served on; same-origin API; headers)."""
     require_serve_extra()
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
     from starlette.formparsers import MultiPartException, MultiPartParser
     from starlette.requests import ClientDisconnect, Request
@@ -332,7 +331,7 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
                 raise Refused(400, "the request has no body: " + ACCEPTED)
             if kind == "form":
                 body = await form_file(request, body)
-            return await run_in_threadpool(_predict, body, kind, fit)
+            return await _in_daemon_thread(_predict, body, kind, fit)
         finally:
             uploads.release()
 
@@ -404,6 +403,31 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
     app = Starlette(routes=routes, exception_handlers={Refused: refused, RowrnnError: user_error,
                                                        HTTPException: http_error, Exception: internal})
     return guard.Guard(app, guard.Origins(host))
+
+
+async def _in_daemon_thread(function, *args):
+    """function(*args) in a daemon thread, awaited: a stop cancels the wait and the process exits at once,
+    where a worker pool's thread would hold it until a long decode finished (anyio's and concurrent.futures'
+    threads are joined at exit). Threads are bounded by the upload limit: each holds an upload slot."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(result, error):
+        if not future.done():
+            future.set_exception(error) if error is not None else future.set_result(result)
+
+    def work():
+        try:
+            outcome = (function(*args), None)
+        except BaseException as e:                     # handed to the awaiting request, raised there
+            outcome = (None, e)
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:                           # the loop is gone: the server stopped meanwhile
+            pass
+
+    threading.Thread(target=work, name="rowrnn-predict", daemon=True).start()
+    return await future
 
 
 def _request_json(body: bytes):
