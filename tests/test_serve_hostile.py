@@ -254,6 +254,22 @@ def test_every_answer_has_the_security_headers(client):
             assert set(_strict(response.text)) == {"error"}
 
 
+def test_a_bug_is_a_json_500_with_the_headers(made, monkeypatch):
+    app = serve.create_app([made["healthy"]], data_dir=made["data"])
+    monkeypatch.setattr(serve.Reader, "read", lambda self, image: 1 / 0)
+    response = TestClient(app, base_url=OWN, raise_server_exceptions=False).post("/api/predict", json={"test_index": 1})
+    error = _assert_error(response, 500)
+    assert error == "internal error (ZeroDivisionError): please report it with what you sent"
+
+
+def test_a_chunked_upload_is_cut_at_the_limit(client):
+    def chunks():
+        for _ in range(9):
+            yield b"\0" * 2**20
+    response = client.post("/api/predict", content=chunks(), headers={"Content-Type": "image/png"})
+    _assert_error(response, 413, "the upload is over the limit of 8 MB: send a smaller image")
+
+
 def test_a_path_with_a_newline_is_answered_in_one_line(client):
     error = _assert_error(client.get("/nothing%0Aat%0Dall"), 404)
     assert error == "not found: /nothing\\nat\\rall"
