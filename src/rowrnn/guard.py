@@ -136,8 +136,8 @@ class Origins:
             if ip is None:
                 self.names.add(host.lower().rstrip("."))
 
-    def host_refusal(self, host: str | None) -> str | None:
-        """Why a Host header is refused, or None when it names this server."""
+    def host_refusal(self, host: str | None, port: int | str = "PORT") -> str | None:
+        """Why a Host header is refused, or None when it names this server (port: the one served on)."""
         if host is None:
             return None                                 # HTTP/1.0 without Host: not a browser
         parsed = split_host(host)
@@ -146,7 +146,7 @@ class Origins:
             if (ip is not None and (ip.is_loopback or not self.local_only)) or (ip is None and parsed[0] in self.names):
                 return None
         return (f"Host {host!r} is not this server's name (a DNS-rebinding page?): open the page at "
-                f"http://127.0.0.1:PORT/ or http://localhost:PORT/")
+                f"http://127.0.0.1:{port}/ or http://localhost:{port}/")
 
     @staticmethod
     def origin_refusal(host: str | None, origin: str | None, fetch_site: str | None) -> str | None:
@@ -194,7 +194,8 @@ class Guard:
         host = _header(headers, b"host")
         cache = "no-cache" if path.startswith("/static/") else "no-store"
         send = _SecuredSend(send, cache, head=scope["method"] == "HEAD", path=path)
-        refusal = self.origins.host_refusal(host)
+        server = scope.get("server") or (None, None)
+        refusal = self.origins.host_refusal(host, server[1] or "PORT")
         if refusal is None and path.startswith("/api/"):
             refusal = self.origins.origin_refusal(host, _header(headers, b"origin"),
                                                   _header(headers, b"sec-fetch-site"))
