@@ -81,10 +81,10 @@ def _png_header_only(tmp, width=20000, height=20000):
     return path
 
 
-def _gif(tmp):
-    frames = [Image.new("L", (28, 28), v) for v in (0, 255)]
-    frames[0].save(tmp / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
-    return tmp / "anim.gif"
+def _truncated_png(tmp):
+    Image.new("L", (28, 28), 128).save(tmp / "cut.png")
+    (tmp / "cut.png").write_bytes((tmp / "cut.png").read_bytes()[:-30])
+    return tmp / "cut.png"
 
 
 def _write(name, content):
@@ -219,7 +219,9 @@ CASES = {
                             "not an image PIL can read"),
     "predict an empty file": (_predict_case(_write("empty.jpg", b"")), "empty file (0 bytes): give a PNG or JPEG"),
     "predict a huge image": (_predict_case(_png_header_only), "over the limit of 50 megapixels: shrink it first"),
-    "predict an animated GIF": (_predict_case(_gif), "an animated image with 2 frames: save one frame as PNG"),
+    "predict a truncated PNG": (_predict_case(_truncated_png), "cut.png: damaged or unreadable image ("),
+    "predict a PostScript file": (_predict_case(_write("shirt.eps", b"%!PS-Adobe-3.0 EPSF-3.0\n")),
+                                  "not an image PIL can read (PostScript is not accepted)"),
     "predict a directory": (lambda tmp, run: ["predict", str(run), str(tmp)], "is a directory"),
     "predict a missing file": (lambda tmp, run: ["predict", str(run), str(tmp / "cat.jpg")], "cat.jpg: no such file"),
     "predict a test index out of range": (lambda tmp, run: ["predict", str(run), "--test-index", "100"],
@@ -280,12 +282,12 @@ def test_offline_with_no_local_data_lists_every_place(isolated_sources, tmp_path
 def test_sixteen_bit_png_is_scaled_not_clipped(tmp_path):
     from rowrnn.inference import load_image
     wide = np.zeros((28, 28), np.uint16)
-    wide[4:24, 8:20] = 65535  # a white garment on black, at 16 bits
+    wide[2:26, 8:20] = 65535  # a white garment on black, at 16 bits, spanning 24 rows: already converted
     Image.fromarray(wide).save(tmp_path / "deep.png")
     assert Image.open(tmp_path / "deep.png").mode.startswith("I")
     image = load_image(tmp_path / "deep.png")
     assert image.dtype == torch.uint8 and int(image.max()) == 255 and int(image[0, 0]) == 0
-    assert int((image == 255).sum()) == 20 * 12
+    assert int((image == 255).sum()) == 24 * 12
 
 
 def test_readme_troubleshooting_lists_tested_messages():

@@ -1,25 +1,20 @@
 """Any photo or drawing -> a Fashion-MNIST-like 28x28 image -> the model's top classes.
 
-    image = load_image("my_shirt.jpg")            # uint8 (28, 28), light garment on black
+    image = load_image("my_shirt.jpg")            # uint8 (28, 28), light garment on black (rowrnn.images)
     predict(model, image[None])                   # [[("Shirt", 0.71), ("T-shirt/top", 0.2), ...]]
     predict_files("runs/demo", ["my_shirt.jpg"])  # the same, from a saved run
 """
 from __future__ import annotations
 
-import io
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from . import files
-from .constants import CLASSES, IMAGE_SIZE
+from .constants import CLASSES
 from .data import normalize
 from .errors import RowrnnError
-
-MAX_PIXELS = 50_000_000        # refuse larger images from their header, before decoding (e.g. 20000 x 20000)
-MAX_IMAGE_BYTES = 64 * 2**20   # and files larger than this before reading them
+from .images import FITS, decode_image, load_image, prepare_image  # noqa: F401  (re-exported: older imports)
 
 
 def example_images() -> dict[str, Path]:
@@ -29,79 +24,17 @@ def example_images() -> dict[str, Path]:
             if p.name.endswith(".png")}
 
 
-def load_image(path) -> torch.Tensor:
-    """PNG/JPEG/... of any size, colour or grey -> uint8 (28, 28) as Fashion-MNIST draws it.
+def predict_files(path, images, weights: str = "best", top: int = 3, fit: str = "trim") -> list[list[tuple[str, float]]]:
+    """Top classes for image files, with a saved run (directory or .safetensors beside config.json).
 
-    Grey, fitted into 28x28 keeping the aspect ratio, padded with the background, and
-    inverted when the background is light (Fashion-MNIST garments are light on black).
+    fit: "trim" (the Fashion-MNIST conversion, background trimmed) or "none" (pictures cropped by hand);
+    see rowrnn.images.convert.
     """
-    path = Path(path)
-    if files.is_dir(path):
-        raise RowrnnError(f"{path}: is a directory: name image files (e.g. {path}/*.png)")
-    return decode_image(files.read_file(path, limit=MAX_IMAGE_BYTES, what="image"), str(path))
-
-
-def decode_image(data: bytes, source: str = "image") -> torch.Tensor:
-    """The bytes of an image file -> uint8 (28, 28), as load_image; source names it in errors."""
-    from PIL import Image, UnidentifiedImageError
-    path = source
-    if not data:
-        raise RowrnnError(f"{path}: empty file (0 bytes): give a PNG or JPEG image")
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            width, height = im.size
-            if width * height > MAX_PIXELS:
-                raise RowrnnError(f"{path}: {width}x{height} pixels is over the limit of "
-                                  f"{MAX_PIXELS // 1_000_000} megapixels: shrink it first")
-            if getattr(im, "n_frames", 1) > 1:
-                raise RowrnnError(f"{path}: an animated image with {im.n_frames} frames: save one frame as PNG")
-            grey = _to_grey(im)
-    except Image.DecompressionBombError:  # PIL's own, stricter-than-ours limit, raised by open()
-        raise RowrnnError(f"{path}: the image is over the limit of {MAX_PIXELS // 1_000_000} megapixels: "
-                          "shrink it first") from None
-    except UnidentifiedImageError as e:
-        raise RowrnnError(f"{path}: not an image PIL can read ({e.__class__.__name__}): give a PNG or JPEG") from None
-    except OSError as e:
-        raise RowrnnError(f"{path}: damaged or unreadable image ({e}): give a PNG or JPEG") from None
-    return fit_to_mnist(grey)
-
-
-def _to_grey(im) -> np.ndarray:
-    """float32 grey in [0, 255], 16-bit and alpha images included (alpha composited over white)."""
-    from PIL import Image
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        a = np.asarray(im, dtype=np.float64)
-        scale = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
-        return (np.clip(a, 0, scale) * (255.0 / scale)).astype(np.float32)
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(white, rgba)
-    return np.asarray(im.convert("L"), dtype=np.float32)
-
-
-def fit_to_mnist(grey: np.ndarray) -> torch.Tensor:
-    """float grey (H, W) -> uint8 (28, 28): aspect-preserving fit, background padding, light-background inversion."""
-    from PIL import Image
-    h, w = grey.shape
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    background = float(np.median(border))
-    scale = IMAGE_SIZE / max(h, w)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    resized = np.asarray(Image.fromarray(grey).resize((new_w, new_h), Image.Resampling.BOX))
-    canvas = np.full((IMAGE_SIZE, IMAGE_SIZE), background, dtype=np.float32)
-    top, left = (IMAGE_SIZE - new_h) // 2, (IMAGE_SIZE - new_w) // 2
-    canvas[top:top + new_h, left:left + new_w] = resized
-    if background > 127.5:
-        canvas = 255.0 - canvas
-    return torch.from_numpy(np.clip(np.rint(canvas), 0, 255).astype(np.uint8))
-
-
-def predict_files(path, images, weights: str = "best", top: int = 3) -> list[list[tuple[str, float]]]:
-    """Top classes for image files, with a saved run (directory or .safetensors beside config.json)."""
     from .runs import load_model
+    if fit not in FITS:
+        raise RowrnnError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
     model, _ = load_model(path, weights)
-    return predict(model, torch.stack([load_image(p) for p in images]), top=top)
+    return predict(model, torch.stack([load_image(p, fit=fit) for p in images]), top=top)
 
 
 @torch.no_grad()
@@ -115,7 +48,14 @@ def predict(model, images: torch.Tensor, top: int = 3, classes=CLASSES) -> list[
     if isinstance(model, torch.nn.Module):
         model.eval()
         x = x.to(next(model.parameters()).device)
-    probs = torch.as_tensor(model(x)).float().softmax(dim=1).cpu()              # (N, 10)
+    logits = torch.as_tensor(model(x)).float().cpu()                            # (N, 10)
+    probs = logits.softmax(dim=1)
+    bad = ~(torch.isfinite(logits).all(dim=1) & torch.isfinite(probs).all(dim=1))
+    if bad.any():
+        i = int(bad.nonzero()[0])
+        what = "not a number (NaN)" if torch.isnan(logits[i]).any() or torch.isnan(probs[i]).any() else "infinite"
+        raise RowrnnError(f"the model's answer for image {i} is {what}: the weights are broken; "
+                          "retrain or pick other weights")
     return top_classes(probs, top, classes)
 
 

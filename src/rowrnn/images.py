@@ -1,0 +1,606 @@
+"""Images from the world -> the 28x28 light-on-black grey images Fashion-MNIST is made of.
+
+The steps follow the dataset's published conversion (Xiao, Rasul & Vollgraf, "Fashion-MNIST: a Novel
+Image Dataset for Benchmarking Machine Learning Algorithms", arXiv:1708.07747, section 2; the same list
+is in zalandoresearch/fashion-mnist's README): 1 convert to PNG, 2 trim the edges close to the corner
+colour (5 % of the maximum intensity in RGB space), 3 resize the longest edge to 28, 4 sharpen with a
+Gaussian operator of radius and sigma 1.0, 5 extend the shortest edge to 28 and centre, 6 negate,
+7 8-bit grey. Before them, what a photo from a phone or a saved cut-out needs and a product shot on
+a studio background did not: a format allow-list and a memory budget checked before any decoder runs,
+the EXIF orientation, transparency composited, and the paper's colour or light fall-off removed.
+
+    image = load_image("my_shirt.jpg")                     # uint8 (28, 28), light garment on black
+    prepared = prepare_image(data, "upload", fit="trim")   # .image, and .original to show beside it
+    decode_image(data, "upload", fit="none")               # for images already cropped by hand
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import files
+from .constants import IMAGE_SIZE
+from .errors import RowrnnError
+
+FITS = ("trim", "none")
+MAX_FILE_BYTES = 64 * 2**20      # files larger than this are refused before reading them
+MAX_PIXELS = 50_000_000          # pixels one decode may produce (after a JPEG's reduced-size decoding)
+MAX_DECODE_BYTES = 128 * 2**20   # the most memory one decoder's buffer may take (32 Mpx at 4 bytes a pixel);
+                                 # the whole preparation peaks at about twice this (one converted copy)
+WORK_SIZE = 512                  # longest side the pipeline works at: 18x the output, far above what 28 px keep
+ANALYSIS_SIZE = 256              # longest side at which the background and the garment's box are found
+ORIGINAL_SIZE = 512              # longest side of the picture kept to show beside the 28x28
+CORNER_TOLERANCE = 0.05 * 255 * math.sqrt(3)   # the paper's "5 % of the maximum intensity in RGB space"
+SHARPEN_PERCENT = 50             # unsharp-mask strength of step 4: half of ImageMagick's -sharpen 1x1 (see sharpen)
+PASS_THROUGH_SPAN = 24           # a 28x28 light-on-black grey image whose garment spans this many pixels or more
+                                 # is already converted (every Fashion-MNIST test image spans 26-28)
+
+# The allow-list, by signature: Pillow's format names. Anything else (EPS/PS and PDF, which Pillow hands to
+# Ghostscript, ICO, PSD, SVG, ...) is refused before Pillow sees a byte.
+SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+              (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+ALLOWED = "PNG, JPEG, WebP, GIF, BMP or TIFF"
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """What the network reads and what the person gave.
+
+    image: uint8 tensor (28, 28), light garment on black, as Fashion-MNIST.
+    original: uint8 numpy array (h, w, 3), the upright picture with transparency composited,
+    at most ORIGINAL_SIZE pixels on a side (for showing beside `image`).
+    """
+    image: torch.Tensor
+    original: np.ndarray
+
+
+def display_name(source) -> str:
+    """A file name or label safe to print on one line: bytes that are not UTF-8 as \\xNN, controls escaped.
+
+    os.fsdecode turns undecodable bytes into lone surrogates, which a UTF-8 stream cannot write; they are
+    turned back into their bytes and shown as backslash escapes, and newlines, tabs and other control
+    characters are shown as \\n, \\t, \\x1b, so an error about the file stays one line.
+    """
+    text = os.fsencode(os.fsdecode(source)).decode("utf-8", "backslashreplace") if isinstance(
+        source, (bytes, os.PathLike)) else str(source).encode("utf-8", "surrogateescape").decode(
+        "utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+# ----------------------------------------------------------------------------- decoding, bounded and safe
+
+def sniff_format(data: bytes, source: str = "image") -> str:
+    """Pillow's format name for `data`, from its first bytes only, or a RowrnnError naming the allowed formats.
+
+    Step 1 of the paper ("convert the input to a PNG image") assumes a product photo; here the input is
+    anything a person uploads, so the decoder is chosen from the allow-list before any decoder runs.
+    """
+    name = display_name(source)
+    if not data:
+        raise RowrnnError(f"{name}: empty file (0 bytes): give a PNG or JPEG image")
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    for signature, fmt in SIGNATURES:
+        if data.startswith(signature):
+            return fmt
+    what = _known_kind(data)
+    raise RowrnnError(f"{name}: not an image PIL can read ({what}): give a {ALLOWED} image")
+
+
+def _known_kind(data: bytes) -> str:
+    for prefix, what in ((b"%!PS", "PostScript"), (b"\xc5\xd0\xd3\xc6", "EPS"), (b"%PDF", "PDF"),
+                         (b"\x00\x00\x01\x00", "ICO"), (b"8BPS", "PSD"), (b"<svg", "SVG"), (b"<?xml", "XML")):
+        if data.startswith(prefix):
+            return f"{what} is not accepted"
+    return "unknown format"
+
+
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}  # Pillow's storage;
+# every other mode (RGB included) is stored as 4 bytes a pixel
+
+
+def decoded_bytes(width: int, height: int, mode: str) -> int:
+    """Bytes Pillow's buffer takes for an image of this size and mode."""
+    return width * height * _BYTES_PER_PIXEL.get(mode, 4)
+
+
+@contextlib.contextmanager
+def _decoder_errors(name: str):
+    """Every way a decoder can fail on a hostile or damaged file -> one RowrnnError line naming the file.
+
+    Pillow's DecompressionBombWarning is made an error here, locally (warnings.catch_warnings; the global
+    Image.MAX_IMAGE_PIXELS is left alone). The filter is process-wide while it is active, so another
+    thread may briefly see it too; either way MAX_PIXELS, checked from the header, refuses the image.
+    """
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on odd metadata: the error says enough
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise RowrnnError(f"{name}: the image is over the limit of {MAX_PIXELS // 1_000_000} megapixels: "
+                          "shrink it first") from None
+    except UnidentifiedImageError:  # the signature was right, so the header after it is broken
+        raise RowrnnError(f"{name}: damaged or unreadable image (its header cannot be read): "
+                          f"give a {ALLOWED} image") from None
+    except ValueError as e:  # PngImagePlugin's MAX_TEXT_CHUNK / MAX_TEXT_MEMORY among others
+        if "Decompressed" in str(e) or "Too much memory" in str(e):
+            raise RowrnnError(f"{name}: a text chunk of the PNG is over Pillow's size limit: "
+                              "save the image again without metadata") from None
+        raise RowrnnError(f"{name}: damaged or unreadable image ({e}): give a {ALLOWED} image") from None
+    except (OSError, SyntaxError, EOFError, struct.error, IndexError, KeyError, TypeError, ZeroDivisionError,
+            zlib.error, MemoryError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise RowrnnError(f"{name}: damaged or unreadable image ({display_name(reason)}): "
+                          f"give a {ALLOWED} image") from None
+
+
+def open_image(data: bytes, source: str = "image"):
+    """Bytes -> an upright, loaded PIL image of at most WORK_SIZE pixels on a side, in mode L, LA, RGB, RGBA or F.
+
+    The format is sniffed first (sniff_format), then Image.open(formats=[that one]) reads the header only;
+    a JPEG larger than WORK_SIZE is decoded at reduced size (Image.draft: 1/2, 1/4 or 1/8 in the decoder);
+    the pixels and bytes the decode will take (MAX_PIXELS, MAX_DECODE_BYTES) are checked before load().
+    Animated GIF, PNG and WebP give their first frame. EXIF orientation is applied at once
+    (ImageOps.exif_transpose: all eight orientations, TIFF's own tag included).
+    """
+    from PIL import Image, ImageOps
+    name = display_name(source)
+    fmt = sniff_format(data, source)
+    with _decoder_errors(name):
+        with Image.open(io.BytesIO(data), formats=[fmt]) as im:
+            width, height = im.size
+            if width < 1 or height < 1:
+                raise RowrnnError(f"{name}: the image is {width}x{height} pixels: give a picture")
+            if fmt == "JPEG" and max(width, height) > WORK_SIZE:
+                k = WORK_SIZE / max(width, height)
+                im.draft(im.mode, (math.ceil(width * k), math.ceil(height * k)))
+                width, height = im.size
+            if width * height > MAX_PIXELS:
+                raise RowrnnError(f"{name}: {width}x{height} pixels is over the limit of "
+                                  f"{MAX_PIXELS // 1_000_000} megapixels: shrink it first")
+            if decoded_bytes(width, height, im.mode) > MAX_DECODE_BYTES:
+                raise RowrnnError(f"{name}: {width}x{height} pixels in mode {im.mode} would take "
+                                  f"{decoded_bytes(width, height, im.mode) // 2**20} MB to decode, over the limit "
+                                  f"of {MAX_DECODE_BYTES // 2**20} MB: shrink it first")
+            im.load()
+            im = orient(im)
+            im = _standard_mode(im, name)
+            return shrink(im, WORK_SIZE)
+
+
+def orient(im):
+    """The picture as a viewer shows it: the EXIF Orientation tag (1-8) applied to the pixels and removed.
+
+    Phones store pixels as the sensor read them and record the turn in the tag; every viewer honours it,
+    so the person never saw the stored pixels. Pillow's ImageOps.exif_transpose does all eight cases.
+    """
+    from PIL import ImageOps
+    return ImageOps.exif_transpose(im)
+
+
+def _standard_mode(im, name: str):
+    """Any Pillow mode -> L, LA, RGB, RGBA (8 bits) or F (grey at 0-255, for 16-bit, 32-bit and float images).
+
+    Palette, 1-bit, CMYK, YCbCr, LAB and HSV images are converted by Pillow; a tRNS transparency key
+    (L, RGB or P with info['transparency'], what PNG optimisers write) becomes an alpha channel; 16-bit
+    grey is scaled by 1/257; 32-bit integers are read as 8-bit when they fit, else as 16-bit; float images
+    are read as 0-1 when they fit there, else as 0-255; NaN, infinities and other ranges are refused.
+    """
+    from PIL import Image
+    mode = im.mode
+    if mode in ("L", "RGB", "P", "1") and "transparency" in im.info:
+        return im.convert("RGBA")
+    if mode in ("L", "RGB", "LA", "RGBA"):
+        return im
+    if mode in ("1",):
+        return im.convert("L")
+    if mode in ("P",):
+        return im.convert("RGB")
+    if mode in ("PA", "RGBa", "La"):
+        return im.convert("RGBA" if mode != "La" else "LA")
+    if mode in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+        return im.convert("RGB")
+    if mode.startswith("I;16") or mode == "I":
+        values = np.asarray(im, dtype=np.float64)
+        scale = 255.0 if mode == "I" and values.max(initial=0) <= 255 else 65535.0
+        return Image.fromarray((np.clip(values, 0, scale) * (255.0 / scale)).astype(np.float32), mode="F")
+    if mode == "F":
+        values = np.asarray(im, dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise RowrnnError(f"{name}: a float image with NaN or infinite pixels: save it as an 8-bit PNG")
+        low, high = values.min(initial=0), values.max(initial=0)
+        if low < 0 or high > 255:
+            raise RowrnnError(f"{name}: a float image with pixels from {low:g} to {high:g}, outside both 0-1 "
+                              "and 0-255: save it as an 8-bit PNG")
+        return Image.fromarray((values * (255.0 if high <= 1 else 1.0)).astype(np.float32), mode="F")
+    raise RowrnnError(f"{name}: images in Pillow's mode {mode} are not supported: save it as an 8-bit PNG")
+
+
+def shrink(im, longest: int):
+    """The image with its longest side at most `longest`, by area averaging (Pillow's BOX filter).
+
+    Area averaging, not the paper's subsampling, for photos: a phone photo is 4000 px wide and skipping
+    rows and columns keeps its sensor noise and JPEG blocks at full strength. Pillow premultiplies alpha
+    while resizing LA and RGBA, so transparent pixels' hidden colours do not bleed in.
+    """
+    from PIL import Image
+    width, height = im.size
+    if max(width, height) <= longest:
+        return im
+    k = longest / max(width, height)
+    return im.resize((max(1, round(width * k)), max(1, round(height * k))), Image.Resampling.BOX)
+
+
+# ----------------------------------------------------------------------------- pixels: arrays from here on
+
+def to_arrays(im) -> tuple[np.ndarray, np.ndarray | None]:
+    """A standard-mode image -> (float32 colour (H, W, 3) or grey (H, W, 1) at 0-255, alpha (H, W) at 0-1 or None)."""
+    a = np.asarray(im, dtype=np.float32)
+    if a.ndim == 2:
+        return a[:, :, None], None
+    if im.mode in ("LA", "RGBA"):
+        return a[:, :, :-1], a[:, :, -1] / 255.0
+    return a, None
+
+
+def composite(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """Transparency over a backdrop that contrasts with the garment: black under a light garment, else white.
+
+    The backdrop's shade is chosen from the opaque pixels' mean grey (weighted by alpha): a white
+    garment cut out and composited over white would vanish, over black it reads as Fashion-MNIST's own
+    light-on-black. A fully transparent picture is composited over white.
+    """
+    if alpha is None:
+        return colour
+    weight = float(alpha.sum())
+    grey = _grey(colour)[:, :, 0]
+    mean = float((grey * alpha).sum() / weight) if weight > 0 else 0.0
+    backdrop = 0.0 if weight > 0 and mean > 127.5 else 255.0
+    return colour * alpha[:, :, None] + backdrop * (1.0 - alpha[:, :, None])
+
+
+def _grey(colour: np.ndarray) -> np.ndarray:
+    """(H, W, 3) or (H, W, 1) -> (H, W, 1): ITU-R 601 luma, the weights Pillow's convert('L') uses."""
+    if colour.shape[2] == 1:
+        return colour
+    return (colour @ np.array([0.299, 0.587, 0.114], np.float32))[:, :, None]
+
+
+def _border(a: np.ndarray, width: int) -> np.ndarray:
+    """The pixels of the outer ring `width` wide, (N, C)."""
+    h, w = a.shape[:2]
+    mask = np.zeros((h, w), bool)
+    mask[:width], mask[-width:], mask[:, :width], mask[:, -width:] = True, True, True, True
+    return a[mask], mask
+
+
+def _design(y: np.ndarray, x: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The quadratic surface's terms (1, u, v, u^2, uv, v^2) at pixel centres, u and v scaled to -1..1."""
+    u, v = (x + 0.5) / w * 2 - 1, (y + 0.5) / h * 2 - 1
+    return np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=-1)
+
+
+def estimate_background(colour: np.ndarray, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """The paper or backdrop behind the garment, (H, W, C): a smooth surface fitted to the image's border.
+
+    The paper (step 2) compares each edge with the corner pixels; a phone photo's corners are the
+    darkest part of the paper (light fall-off), noisy, and sometimes the garment's. Instead: the outer
+    ring (2 % of the short side), a per-channel median as a first guess, then twice a least-squares
+    quadratic surface (1, x, y, x^2, xy, y^2: vignetting and a lamp's gradient are close to quadratic)
+    fitted to the ring pixels within max(CORNER_TOLERANCE, 3 x their median distance) of the current
+    surface, so the parts of the garment that touch the border and stray specks do not pull it. When
+    more than a third of the ring disagrees with the first guess (a shadow over a whole side), the
+    border itself is interpolated instead (_border_patch); when fewer than half the ring pixels agree
+    with the quadratic, a flat colour (their median) is used.
+    shape: evaluate the surface at another size (the same picture, resized), default colour's own.
+    """
+    return background_surface(colour)(shape or colour.shape[:2])
+
+
+def background_surface(colour: np.ndarray):
+    """estimate_background's fit, as a function (height, width) -> the surface (height, width, C) at that size."""
+    h, w, c = colour.shape
+    width = max(1, round(0.02 * min(h, w)))
+    ring, mask = _border(colour, width)                                     # (N, C)
+    flat = np.median(ring, axis=0)                                         # (C,)
+
+    def level(value):
+        return lambda shape: np.broadcast_to(np.asarray(value, np.float32), (*shape, c)).copy()
+
+    if len(ring) < 24 or min(h, w) < 8:
+        return level(flat)
+    ys, xs = np.nonzero(mask)
+    features = _design(ys.astype(np.float64), xs.astype(np.float64), h, w)  # (N, 6)
+    predicted = np.broadcast_to(flat, ring.shape)
+    coef = None
+    for attempt in range(2):
+        distance = np.sqrt(((ring - predicted) ** 2).sum(axis=1))
+        keep = distance <= max(CORNER_TOLERANCE, 3 * float(np.median(distance)))
+        if attempt == 0 and keep.mean() < 2 / 3:
+            return _border_patch(colour, width)
+        if keep.mean() < 0.5:
+            return level(np.median(ring[keep], axis=0) if keep.any() else flat)
+        f = features[keep]                                                  # least squares, normal equations:
+        coef = np.linalg.solve(f.T @ f + 1e-6 * np.eye(6), f.T @ ring[keep])  # (6, C); 6x6, always tiny
+        predicted = features @ coef
+
+    def surface(shape):
+        out_h, out_w = shape
+        # pixel centres of the requested size, in the fitted image's pixel coordinates
+        y = ((np.arange(out_h) + 0.5) * (h / out_h) - 0.5).astype(np.float32)
+        x = ((np.arange(out_w) + 0.5) * (w / out_w) - 0.5).astype(np.float32)
+        u, v = ((x + 0.5) / w * 2 - 1)[None, :, None], ((y + 0.5) / h * 2 - 1)[:, None, None]
+        c0, cu, cv, cuu, cuv, cvv = coef.astype(np.float32)                 # each (C,); broadcast to (H, W, C)
+        values = c0 + cu * u + cv * v + cuu * u * u + cuv * u * v + cvv * v * v
+        return np.clip(values.astype(np.float32), 1.0, 255.0)
+    return surface
+
+
+def _running_median(profile: np.ndarray, fraction: float = 1 / 3) -> np.ndarray:
+    """(n, C) -> (n, C): the median over a window of `fraction` of n, the ends repeated; a garment touching
+    the border for less than half the window is replaced by the paper on either side of it."""
+    from numpy.lib.stride_tricks import sliding_window_view
+    window = max(3, int(fraction * len(profile)) | 1)
+    half = window // 2
+    padded = np.concatenate([profile[:1].repeat(half, 0), profile, profile[-1:].repeat(half, 0)])
+    return np.median(sliding_window_view(padded, window, axis=0), axis=-1)
+
+
+def _border_patch(colour: np.ndarray, width: int):
+    """The background when more than a third of the border disagrees with one smooth surface -- a shadow or
+    a lamp's light across a whole side: the four border profiles (median across the ring, then a running
+    median along it) joined by a Coons patch (bilinearly blended transfinite interpolation), which keeps
+    whatever the border shows, a shadow's band included, and reproduces vignetting exactly."""
+    h, w, c = colour.shape
+    top, bottom = (_running_median(np.median(colour[rows], axis=0)) for rows in (slice(0, width), slice(-width, None)))
+    left, right = (_running_median(np.median(colour[:, cols], axis=1))
+                   for cols in (slice(0, width), slice(-width, None)))
+    c00, c01 = (top[0] + left[0]) / 2, (top[-1] + right[0]) / 2            # the corners, each seen by two sides
+    c10, c11 = (bottom[0] + left[-1]) / 2, (bottom[-1] + right[-1]) / 2
+
+    def along(profile, positions):
+        return np.stack([np.interp(positions, np.arange(len(profile)), profile[:, k]) for k in range(c)], axis=-1)
+
+    def surface(shape):
+        out_h, out_w = shape
+        y = (np.arange(out_h) + 0.5) * (h / out_h) - 0.5
+        x = (np.arange(out_w) + 0.5) * (w / out_w) - 0.5
+        u = np.clip(x / max(w - 1, 1), 0, 1)[None, :, None]
+        v = np.clip(y / max(h - 1, 1), 0, 1)[:, None, None]
+        values = ((1 - v) * along(top, x)[None] + v * along(bottom, x)[None]
+                  + (1 - u) * along(left, y)[:, None] + u * along(right, y)[:, None]
+                  - ((1 - u) * (1 - v) * c00 + u * (1 - v) * c01 + (1 - u) * v * c10 + u * v * c11))
+        return np.clip(values, 1.0, 255.0).astype(np.float32)
+    return surface
+
+
+def area_average(colour: np.ndarray, longest: int) -> np.ndarray:
+    """(H, W, C) float -> the longest side at most `longest`, each channel area-averaged (Pillow's BOX)."""
+    from PIL import Image
+    h, w, c = colour.shape
+    if max(h, w) <= longest:
+        return colour
+    k = longest / max(h, w)
+    size = (max(1, round(w * k)), max(1, round(h * k)))
+    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(colour[:, :, i]), mode="F").resize(
+        size, Image.Resampling.BOX), np.float32) for i in range(c)], axis=2)
+
+
+def is_light(background: np.ndarray) -> bool:
+    """Whether the background is light (a garment on paper: negated at the end, step 6) or dark."""
+    return float(_grey(np.asarray(background, np.float32).reshape(1, -1, background.shape[-1])).mean()) > 127.5
+
+
+def flatten_background(colour: np.ndarray, background: np.ndarray, light: bool) -> np.ndarray:
+    """The background made uniform white (light) or black (dark), the garment's contrast against it kept.
+
+    A light background is divided out (a flat-field correction: beige or blue paper, a lamp's gradient
+    and the lens's fall-off all become white 255, the garment keeps its shade relative to the paper); a
+    dark one is subtracted and the rest stretched back to 0-255.
+    """
+    if light:
+        return np.clip(colour / background * 255.0, 0.0, 255.0)
+    return np.clip((colour - background) / np.maximum(255.0 - background, 1.0) * 255.0, 0.0, 255.0)
+
+
+def garment_box(flat: np.ndarray, light: bool) -> tuple[int, int, int, int] | None:
+    """(top, left, bottom, right), bottom/right exclusive, of the pixels that are not background, or None.
+
+    Step 2's rule, against the flattened background: a pixel is garment when its RGB distance from
+    the background exceeds CORNER_TOLERANCE (5 % of the maximum), or, for a noisy or JPEG-compressed
+    photo, 3 x the median distance of the border's pixels if that is larger (the median: a garment
+    touching part of the border does not raise it; 3 x: sensor noise's 99.9th percentile). A 3x3 median
+    filter then removes isolated specks (noise, dust, JPEG ringing) before the box is taken.
+    """
+    from PIL import Image, ImageFilter
+    target = 255.0 if light else 0.0
+    distance = np.sqrt(((flat - target) ** 2).sum(axis=2))                # (H, W)
+    h, w = distance.shape
+    ring_distance, _ = _border(distance[:, :, None], max(1, round(0.02 * min(h, w))))
+    tolerance = max(CORNER_TOLERANCE * math.sqrt(flat.shape[2] / 3), 3.0 * float(np.median(ring_distance)))
+    # padded with background first: Pillow's rank filters repeat the edge pixels, which would keep a speck
+    # in a corner (4 copies of it among 9)
+    mask = np.pad((distance > tolerance).astype(np.uint8) * 255, 1)
+    found = np.asarray(Image.fromarray(mask).filter(ImageFilter.MedianFilter(3)))[1:-1, 1:-1] > 0
+    if not found.any():
+        return None
+    rows, cols = np.flatnonzero(found.any(axis=1)), np.flatnonzero(found.any(axis=0))
+    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
+
+
+def trim(grey: np.ndarray, box: tuple[int, int, int, int] | None, margin: float = 0.02) -> np.ndarray:
+    """Step 2: the grey image (H, W) cut to the garment's box, widened by `margin` of its longest side.
+
+    The paper trims exactly to the garment; a small margin (2 %, half a pixel at 28) keeps the
+    anti-aliased outline that the threshold cuts off. No box (a blank picture): the whole image.
+    """
+    if box is None:
+        return grey
+    top, left, bottom, right = box
+    pad = round(margin * max(bottom - top, right - left))
+    h, w = grey.shape
+    return grey[max(0, top - pad):min(h, bottom + pad), max(0, left - pad):min(w, right + pad)]
+
+
+def resize_longest_edge(grey: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
+    """Step 3: (H, W) -> the longest edge `size`, the aspect ratio kept (the other edge rounded, at least 1).
+
+    The paper subsamples (skips rows and columns) from product photos of about 760 px. Here a photo's
+    noise would survive subsampling, so shrinking averages areas (BOX) and enlarging a small drawing
+    interpolates (BILINEAR); benchmarks/photos.py measures area averaging ahead of subsampling.
+    """
+    from PIL import Image
+    h, w = grey.shape
+    k = size / max(h, w)
+    new = (max(1, round(w * k)), max(1, round(h * k)))
+    resample = Image.Resampling.BOX if k <= 1 else Image.Resampling.BILINEAR
+    return np.asarray(Image.fromarray(grey.astype(np.float32), mode="F").resize(new, resample), dtype=np.float32)
+
+
+def sharpen(grey: np.ndarray, percent: int = SHARPEN_PERCENT) -> np.ndarray:
+    """Step 4: an unsharp mask with a Gaussian of radius (sigma) 1.0, Pillow's ImageFilter.UnsharpMask.
+
+    The paper's "Gaussian operator of the radius and standard deviation of 1.0, with increasing effect
+    near outlines" is ImageMagick's -sharpen 1x1; an unsharp mask adds back the difference from the
+    blurred image, which is largest at outlines. Pillow's filter works on 8-bit images, so the grey is
+    rounded first. The strength is half the paper's (SHARPEN_PERCENT = 50): on benchmarks/photos.py's
+    photos (made from already-sharpened dataset images, so biased towards less) 100 % lost 1.5 points
+    against 50 % and none; a phone photo is softer than those, so half is kept rather than none.
+    """
+    from PIL import Image, ImageFilter
+    if percent == 0:
+        return grey
+    im = Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8))
+    return np.asarray(im.filter(ImageFilter.UnsharpMask(radius=1.0, percent=percent, threshold=0)), np.float32)
+
+
+def extend_shortest_edge(grey: np.ndarray, fill: float, size: int = IMAGE_SIZE) -> np.ndarray:
+    """Step 5: (h, w) with max(h, w) == size -> (size, size), centred (the extra pixel, if odd, after), filled."""
+    h, w = grey.shape
+    canvas = np.full((size, size), fill, np.float32)
+    top, left = (size - h) // 2, (size - w) // 2
+    canvas[top:top + h, left:left + w] = grey
+    return canvas
+
+
+def negate(grey: np.ndarray) -> np.ndarray:
+    """Step 6: 255 - x; garments photographed dark on light paper become light on black."""
+    return 255.0 - grey
+
+
+def to_uint8(grey: np.ndarray) -> torch.Tensor:
+    """Step 7: 8-bit grey, rounded to nearest, as a uint8 tensor."""
+    return torch.from_numpy(np.clip(np.rint(grey), 0, 255).astype(np.uint8))
+
+
+def is_converted(colour: np.ndarray, alpha: np.ndarray | None) -> bool:
+    """Whether the picture already is a Fashion-MNIST image: 28x28, opaque, grey (one channel, or three equal),
+    dark background (the border's median below 128) and a garment spanning PASS_THROUGH_SPAN pixels or more
+    on its longest side. Such an image passes through unchanged, bit for bit."""
+    if colour.shape[:2] != (IMAGE_SIZE, IMAGE_SIZE) or alpha is not None:
+        return False
+    if colour.shape[2] == 3 and not (np.array_equal(colour[..., 0], colour[..., 1])
+                                     and np.array_equal(colour[..., 0], colour[..., 2])):
+        return False
+    grey = colour[:, :, 0]
+    if not np.array_equal(grey, np.rint(grey)):
+        return False
+    ring, _ = _border(grey[:, :, None], 1)
+    if float(np.median(ring)) >= 128:
+        return False
+    on = grey > 0
+    rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
+    if len(rows) == 0:
+        return False
+    return max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 >= PASS_THROUGH_SPAN
+
+
+def convert(colour: np.ndarray, alpha: np.ndarray | None = None, *, fit: str = "trim") -> torch.Tensor:
+    """The conversion on pixels: float (H, W, C) at 0-255 (C = 1 or 3) and alpha (H, W) at 0-1 or None -> uint8 (28, 28).
+
+    fit="trim": the whole conversion (background flattened, trimmed, resized, sharpened, extended,
+    negated if the background is light). fit="none", for pictures cropped by hand: no flattening,
+    trimming or sharpening; the picture is resized whole, extended with its border's colour, and
+    negated if that colour is light. Either way a picture that already is a Fashion-MNIST image
+    (is_converted) is returned unchanged.
+    """
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    if is_converted(colour, alpha):
+        return to_uint8(colour[:, :, 0])
+    colour = composite(colour, alpha)
+    if fit == "none":
+        ring, _ = _border(colour, 1)
+        background = np.median(ring, axis=0)
+        light = is_light(background[None, :])
+        grey = resize_longest_edge(_grey(colour)[:, :, 0])
+        out = extend_shortest_edge(grey, float(_grey(background[None, None, :])[0, 0, 0]))
+    else:
+        # the background and the garment's box are found on a copy of at most ANALYSIS_SIZE (noise averaged
+        # away, 16x fewer pixels), then applied to the working image
+        small = area_average(colour, ANALYSIS_SIZE)
+        surface = background_surface(small)
+        background = surface(small.shape[:2])
+        light = is_light(_border(background, 1)[0])
+        box = garment_box(flatten_background(small, background, light), light)
+        if box is not None:
+            ky, kx = colour.shape[0] / small.shape[0], colour.shape[1] / small.shape[1]
+            box = (math.floor(box[0] * ky), math.floor(box[1] * kx), math.ceil(box[2] * ky), math.ceil(box[3] * kx))
+        flat = flatten_background(colour, surface(colour.shape[:2]), light)
+        grey = trim(_grey(flat)[:, :, 0], box)
+        grey = sharpen(resize_longest_edge(grey))
+        out = extend_shortest_edge(grey, 255.0 if light else 0.0)
+    return to_uint8(negate(out) if light else out)
+
+
+def prepare_image(data: bytes, source: str = "image", *, fit: str = "trim") -> PreparedImage:
+    """The bytes of an image file -> PreparedImage(image uint8 (28, 28), original uint8 (h, w, 3)).
+
+    Raises RowrnnError (one line naming `source`) for every failure: empty, a format outside the
+    allow-list (PNG, JPEG, WebP, GIF's first frame, BMP, TIFF), over MAX_PIXELS or MAX_DECODE_BYTES
+    (from the header, before decoding), damaged or truncated, unsupported modes, bomb warnings,
+    oversized PNG text chunks. fit is "trim" (the default) or "none" (see convert).
+    """
+    if fit not in FITS:
+        raise RowrnnError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
+    im = open_image(data, source)
+    colour, alpha = to_arrays(im)
+    image = convert(colour, alpha, fit=fit)
+    shown = composite(colour, alpha)
+    if shown.shape[2] == 1:
+        shown = np.repeat(shown, 3, axis=2)
+    from PIL import Image
+    original = shrink(Image.fromarray(np.clip(np.rint(shown), 0, 255).astype(np.uint8)), ORIGINAL_SIZE)
+    return PreparedImage(image=image, original=np.asarray(original))
+
+
+def decode_image(data: bytes, source: str = "image", *, fit: str = "trim") -> torch.Tensor:
+    """The bytes of an image file -> uint8 (28, 28), light garment on black; see prepare_image."""
+    return prepare_image(data, source, fit=fit).image
+
+
+def read_image_file(path) -> bytes:
+    """The bytes of an image file, at most MAX_FILE_BYTES; a directory or anything else is a one-line error."""
+    from pathlib import Path
+    path = Path(path)
+    if files.is_dir(path):
+        raise RowrnnError(f"{display_name(path)}: is a directory: name image files "
+                          f"(e.g. {display_name(path)}/*.png)")
+    return files.read_file(path, limit=MAX_FILE_BYTES, what="image")
+
+
+def load_image(path, *, fit: str = "trim") -> torch.Tensor:
+    """An image file (PNG, JPEG, WebP, GIF, BMP, TIFF; any size, colour or grey) -> uint8 (28, 28)."""
+    path = os.fsdecode(path)
+    return decode_image(read_image_file(path), display_name(path), fit=fit)

@@ -1,0 +1,446 @@
+"""rowrnn.images: each step of the Fashion-MNIST conversion, the formats and modes, and the safety limits."""
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageFile, PngImagePlugin
+
+from rowrnn import images as I
+from rowrnn.errors import RowrnnError
+from rowrnn.images import decode_image, prepare_image
+
+
+def png(array, mode=None, **params) -> bytes:
+    out = io.BytesIO()
+    (Image.fromarray(np.asarray(array)) if mode is None else Image.fromarray(np.asarray(array), mode)).save(
+        out, "PNG", **params)
+    return out.getvalue()
+
+
+def save(im, fmt="PNG", **params) -> bytes:
+    out = io.BytesIO()
+    im.save(out, fmt, **params)
+    return out.getvalue()
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_header(width, height, colour_type=6, bit_depth=8, idat=b"") -> bytes:
+    """A PNG that declares width x height but holds (almost) no pixel data: tiny on disk."""
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat or zlib.compress(b"\0" * 64)) + chunk(
+        b"IEND", b"")
+
+
+def garment_photo(light=250, dark=40, size=(120, 90), box=(20, 30, 80, 60)) -> np.ndarray:
+    """A dark rectangle (the garment) on light paper, grey uint8."""
+    a = np.full(size, light, np.uint8)
+    top, left, bottom, right = box
+    a[top:bottom, left:right] = dark
+    return a
+
+
+# ----------------------------------------------------------------------------- each step, exact values
+
+def test_negate_is_255_minus():
+    assert I.negate(np.array([[0.0, 255.0, 10.0]])).tolist() == [[255.0, 0.0, 245.0]]
+
+
+def test_to_uint8_rounds_to_nearest_and_clips():
+    out = I.to_uint8(np.array([[-3.0, 0.4, 1.6, 254.6, 300.0]]))
+    assert out.dtype == torch.uint8 and out.tolist() == [[0, 0, 2, 255, 255]]
+
+
+def test_extend_shortest_edge_centres_and_fills():
+    out = I.extend_shortest_edge(np.full((28, 10), 7.0), fill=1.0)
+    assert out.shape == (28, 28)
+    assert (out[:, 9:19] == 7).all() and (out[:, :9] == 1).all() and (out[:, 19:] == 1).all()
+    odd = I.extend_shortest_edge(np.full((9, 28), 7.0), fill=0.0)
+    assert (odd[9:18] == 7).all() and odd[:9].sum() == 0 and odd[18:].sum() == 0  # the extra row goes after
+
+
+def test_resize_longest_edge_keeps_the_aspect_and_averages_areas():
+    out = I.resize_longest_edge(np.full((56, 28), 7.0))
+    assert out.shape == (28, 14) and np.allclose(out, 7)
+    checker = np.kron(np.ones((28, 28)), [[0.0, 255.0], [255.0, 0.0]])  # (56, 56), 2x2 cells
+    assert np.allclose(I.resize_longest_edge(checker), 127.5)          # BOX: each output pixel one 2x2 cell
+    assert I.resize_longest_edge(np.full((7, 14), 3.0)).shape == (14, 28)  # small drawings are enlarged
+
+
+def test_sharpen_is_an_unsharp_mask_of_radius_one():
+    flat = np.full((28, 28), 90.0)
+    assert np.array_equal(I.sharpen(flat), flat)
+    step = np.zeros((28, 28))
+    step[:, 14:] = 100
+    out = I.sharpen(step)
+    assert out[5, 14] > 100 and out[5, 13] == 0       # overshoot on the light side of the outline
+    assert (out[:, 18:] == 100).all() and (out[:, :10] == 0).all()  # none away from it
+    assert np.array_equal(I.sharpen(step, percent=0), step)
+
+
+def test_trim_cuts_to_the_box_with_its_margin():
+    grey = np.arange(100 * 80, dtype=np.float32).reshape(100, 80)
+    assert np.array_equal(I.trim(grey, (20, 30, 60, 50), margin=0), grey[20:60, 30:50])
+    assert np.array_equal(I.trim(grey, (20, 30, 60, 50), margin=0.05), grey[18:62, 28:52])
+    assert np.array_equal(I.trim(grey, None), grey)
+    assert I.trim(grey, (0, 0, 100, 80), margin=0.1).shape == (100, 80)  # clipped at the image's edges
+
+
+def test_garment_box_ignores_specks_and_noise():
+    paper = np.full((100, 80, 3), 255.0)
+    paper[20:60, 30:50] = 60
+    paper[90, 5] = 0                                   # a speck of dust
+    assert I.garment_box(paper, light=True) == (20, 30, 60, 50)
+    noisy = np.clip(paper + np.random.default_rng(0).normal(0, 8, paper.shape), 0, 255)
+    assert I.garment_box(noisy, light=True) == (20, 30, 60, 50)
+    assert I.garment_box(np.full((50, 50, 3), 255.0), light=True) is None
+    faint = np.full((50, 50, 3), 255.0)
+    faint[10:20, 10:20] = 255 - 12                     # within 5 % of the maximum in RGB space: background
+    assert I.garment_box(faint, light=True) is None
+
+
+def test_background_follows_coloured_paper_and_light_fall_off():
+    h, w = 120, 160
+    y, x = np.mgrid[0:h, 0:w]
+    r2 = ((x + 0.5 - w / 2) / (w / 2)) ** 2 + ((y + 0.5 - h / 2) / (h / 2)) ** 2
+    paper = (1 - 0.25 * r2 / 2)[:, :, None] * np.array([236.0, 222.0, 192.0])   # beige, 25 % darker corners
+    photo = paper.copy()
+    photo[30:90, 50:110] = 40                                                 # the garment
+    background = I.estimate_background(photo)
+    assert np.abs(background - paper).max() < 1.0                            # the centre under the garment too
+    flat = I.flatten_background(photo, background, light=True)
+    assert np.abs(flat[:30] - 255).max() < 1.5 and np.abs(flat[:, :50] - 255).max() < 1.5
+    assert I.garment_box(flat, light=True) == (30, 50, 90, 110)
+
+
+def test_background_keeps_a_shadow_across_one_side():
+    h, w = 100, 100
+    x = np.arange(w)[None, :] / w
+    paper = np.repeat((248 * (1 - 0.25 * np.clip((0.35 - x) / 0.2, 0, 1)))[:, :, None], 3, 2) * np.ones((h, 1, 1))
+    photo = paper.copy()
+    photo[30:70, 40:60] = 40
+    flat = I.flatten_background(photo, I.estimate_background(photo), light=True)
+    assert I.garment_box(flat, light=True) == (30, 40, 70, 60)
+
+
+def test_composite_picks_a_backdrop_that_contrasts_with_the_garment():
+    colour = np.full((4, 4, 3), 200.0)
+    alpha = np.zeros((4, 4))
+    alpha[1:3, 1:3] = 1.0
+    light = I.composite(colour, alpha)
+    assert light[0, 0].tolist() == [0, 0, 0] and light[1, 1].tolist() == [200, 200, 200]
+    dark = I.composite(np.full((4, 4, 3), 50.0), alpha)
+    assert dark[0, 0].tolist() == [255, 255, 255] and dark[1, 1].tolist() == [50, 50, 50]
+    half = I.composite(np.full((1, 1, 1), 50.0), np.full((1, 1), 0.5))
+    assert half.item() == 152.5
+    assert I.composite(np.full((2, 2, 1), 9.0), np.zeros((2, 2))).tolist() == [[[255.0]] * 2] * 2
+
+
+def test_a_photo_becomes_the_dataset_image(real_data):
+    """A test garment photographed on beige paper in a corner with fall-off and noise, as a JPEG, comes back
+    close to its own 28x28 image."""
+    from rowrnn.data import load_split
+    test = load_split(real_data, "test")
+    for i in range(5):
+        image = test.images[i].numpy()
+        big = np.asarray(Image.fromarray(image).resize((224, 224), Image.Resampling.BICUBIC), np.float32) / 255
+        paper = np.full((560, 560, 3), (236.0, 222.0, 192.0))
+        paper[20:244, 316:540] *= (1 - big)[:, :, None]
+        photo = np.clip(paper + np.random.default_rng(i).normal(0, 4, paper.shape), 0, 255).astype(np.uint8)
+        out = decode_image(save(Image.fromarray(photo), "JPEG", quality=90)).numpy().astype(int)
+        assert np.abs(out - image).mean() < 25, i          # the pixels' worth of difference is at the outline,
+        assert np.corrcoef(out.ravel(), image.ravel())[0, 1] > 0.8, i   # resampled twice and sharpened again
+        rows, cols = np.flatnonzero((out > 30).any(axis=1)), np.flatnonzero((out > 30).any(axis=0))
+        assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 >= 26, i   # trimmed: the garment fills the 28
+
+
+def test_fit_none_resizes_the_whole_picture_without_trimming():
+    a = np.full((56, 28), 255, np.uint8)
+    a[10:20] = 0
+    out = decode_image(png(a), fit="none").numpy()
+    expected = np.zeros((28, 28), np.uint8)
+    expected[5:10, 7:21] = 255
+    assert np.array_equal(out, expected)
+    trimmed = decode_image(png(a), fit="trim").numpy()
+    assert (trimmed[:, 0] == 255).sum() > 5          # trimmed to the band: it fills the width now
+    with pytest.raises(RowrnnError, match="fit must be one of trim, none, got 'crop'"):
+        decode_image(png(a), fit="crop")
+
+
+# ----------------------------------------------------------------------------- pass-through, bit for bit
+
+def test_fashion_mnist_test_images_pass_through_bit_for_bit(real_data):
+    from rowrnn.data import load_split
+    test = load_split(real_data, "test")
+    for i in range(0, 10_000, 7):
+        image = test.images[i].numpy()
+        assert np.array_equal(decode_image(png(image)).numpy(), image), i
+    image = test.images[0].numpy()
+    assert np.array_equal(decode_image(png(np.dstack([image] * 3))).numpy(), image)  # saved as grey RGB
+    assert np.array_equal(decode_image(save(Image.fromarray(image), "BMP")).numpy(), image)
+    assert np.array_equal(decode_image(png(image), fit="none").numpy(), image)
+
+
+def test_synthetic_converted_images_pass_through_and_others_do_not():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        image = np.zeros((28, 28), np.uint8)
+        top = int(rng.integers(0, 3))
+        image[top:top + 26, 6:20] = rng.integers(1, 256, (26, 14))
+        assert np.array_equal(decode_image(png(image)).numpy(), image)
+    small = np.zeros((28, 28), np.uint8)
+    small[10:18, 10:16] = 200                      # a small drawing in the middle: trimmed and enlarged
+    out = decode_image(png(small)).numpy()
+    assert (out[0] > 0).any() or (out[:, 0] > 0).any() or out[13].sum() > 200 * 20
+
+
+def test_sixteen_bit_and_one_bit_images_are_scaled():
+    wide = np.zeros((28, 28), np.uint16)
+    wide[2:26, 8:20] = 65535
+    assert np.array_equal(decode_image(png(wide)).numpy(), (wide // 257).astype(np.uint8))
+    bits = Image.fromarray(wide > 0).convert("1")
+    assert np.array_equal(decode_image(save(bits)).numpy(), (wide // 257).astype(np.uint8))
+
+
+# ----------------------------------------------------------------------------- transparency
+
+def _cutout_forms(grey_garment: np.ndarray, inside: np.ndarray) -> dict[str, bytes]:
+    """One garment in every transparency form PNG has; transparent pixels hide black."""
+    g = np.where(inside, grey_garment, 0).astype(np.uint8)
+    a = np.where(inside, 255, 0).astype(np.uint8)
+    palette = Image.fromarray(g, "L").convert("P")
+    palette.putpalette([v for k in range(256) for v in (k, k, k)])
+    return {
+        "RGBA": png(np.dstack([g, g, g, a]), "RGBA"),
+        "LA": png(np.dstack([g, a]), "LA"),
+        "P+transparency": save(palette, transparency=0),
+        "RGB tRNS": png(np.dstack([g, g, g]), transparency=(0, 0, 0)),
+        "L tRNS": png(g, transparency=0),
+    }
+
+
+@pytest.mark.parametrize("form", ["RGBA", "LA", "P+transparency", "RGB tRNS", "L tRNS"])
+def test_every_transparency_form_is_composited(form):
+    inside = np.zeros((90, 60), bool)
+    inside[10:80, 15:45] = True
+    garment = np.full((90, 60), 40, np.uint8)          # a dark garment, hidden colour black under it
+    data = _cutout_forms(garment, inside)[form]
+    opaque = np.where(inside, 40, 255).astype(np.uint8)  # the same garment on white paper
+    out = decode_image(data).numpy()
+    assert np.array_equal(out, decode_image(png(opaque)).numpy())
+    assert out[14, 14] == 215 and out[0, 0] == 0 and out[14, 0] == 0  # light garment on black
+
+
+def test_a_white_cutout_stays_visible():
+    inside = np.zeros((90, 60), bool)
+    inside[10:80, 15:45] = True
+    white = np.full((90, 60), 250, np.uint8)
+    out = decode_image(_cutout_forms(white, inside)["RGBA"]).numpy()
+    on_black = np.where(inside, 250, 0).astype(np.uint8)
+    assert np.array_equal(out, decode_image(png(on_black)).numpy())
+    assert out[14, 14] == 250 and out[0, 0] == 0
+
+
+def test_palette_with_alpha_is_composited():
+    inside = np.zeros((40, 30), bool)
+    inside[5:35, 8:22] = True
+    p = Image.fromarray(np.where(inside, 1, 0).astype(np.uint8), "P")
+    p.putpalette([0, 0, 0, 30, 30, 30] + [0] * 762)
+    p.putalpha(Image.fromarray(np.where(inside, 255, 0).astype(np.uint8)))
+    assert p.mode == "PA"
+    rgba_equivalent = png(np.dstack([np.where(inside, 30, 0)] * 3 + [np.where(inside, 255, 0)]).astype(np.uint8),
+                          "RGBA")
+    prepared_pa = I.convert(*I.to_arrays(I._standard_mode(p, "x")))
+    assert np.array_equal(prepared_pa.numpy(), decode_image(rgba_equivalent).numpy())
+
+
+# ----------------------------------------------------------------------------- orientation
+
+def _asymmetric() -> Image.Image:
+    a = np.full((60, 40), 255, np.uint8)
+    a[5:50, 5:12] = 0           # a tall bar on the left
+    a[42:50, 5:35] = 30         # and a foot to the right: an L, different under every flip and turn
+    return Image.fromarray(a)
+
+
+STORED = {1: None, 2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+          4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90,
+          7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_270}
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_is_applied(orientation):
+    upright = _asymmetric()
+    stored = upright if STORED[orientation] is None else upright.transpose(STORED[orientation])
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    expected = decode_image(save(upright)).numpy()
+    assert np.array_equal(decode_image(save(stored, exif=exif.tobytes())).numpy(), expected)
+    assert np.array_equal(decode_image(save(stored, "TIFF", exif=exif.tobytes())).numpy(), expected)
+    jpeg = decode_image(save(stored.convert("RGB"), "JPEG", quality=95, exif=exif.tobytes())).numpy()
+    assert np.abs(jpeg.astype(int) - expected).mean() < 6
+    if orientation in (5, 6, 7, 8):
+        assert stored.size == (60, 40)   # the stored pixels really were sideways
+
+
+# ----------------------------------------------------------------------------- formats and modes
+
+@pytest.mark.parametrize("data, kind", [
+    (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "PostScript is not accepted"),
+    (b"\xc5\xd0\xd3\xc6" + b"\0" * 40, "EPS is not accepted"),
+    (b"%PDF-1.4\n", "PDF is not accepted"),
+    (b"\x00\x00\x01\x00\x01\x00" + b"\0" * 40, "ICO is not accepted"),
+    (b"8BPS" + b"\0" * 40, "PSD is not accepted"),
+    (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "SVG is not accepted"),
+    (b"these are my notes", "unknown format"),
+])
+def test_formats_outside_the_allow_list_never_reach_a_decoder(data, kind, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a decoder was called")
+    monkeypatch.setattr(Image, "open", refuse)
+    with pytest.raises(RowrnnError) as e:
+        decode_image(data, "upload.bin")
+    assert str(e.value) == (f"upload.bin: not an image PIL can read ({kind}): "
+                            "give a PNG, JPEG, WebP, GIF, BMP or TIFF image")
+
+
+@pytest.mark.parametrize("fmt, params", [("PNG", {}), ("JPEG", {}), ("WEBP", {"lossless": True}), ("GIF", {}),
+                                         ("BMP", {}), ("TIFF", {})])
+def test_each_allowed_format_is_opened_by_its_own_plugin_only(fmt, params, monkeypatch):
+    seen = []
+    real_open = Image.open
+
+    def spy(fp, mode="r", formats=None):
+        seen.append(formats)
+        return real_open(fp, mode, formats)
+    monkeypatch.setattr(Image, "open", spy)
+    out = decode_image(save(_asymmetric().convert("RGB" if fmt == "JPEG" else "L"), fmt, **params))
+    assert seen == [[fmt]] and out.shape == (28, 28)
+
+
+def test_an_animated_gif_gives_its_first_frame():
+    first, second = _asymmetric(), Image.new("L", (40, 60), 0)
+    data = save(first, "GIF", save_all=True, append_images=[second], duration=100)
+    assert np.array_equal(decode_image(data).numpy(), decode_image(save(first, "GIF")).numpy())
+
+
+def test_lab_cmyk_and_float_images_are_read():
+    rgb = _asymmetric().convert("RGB")
+    reference = decode_image(save(rgb)).numpy().astype(int)
+    for data in (save(rgb.convert("CMYK"), "JPEG", quality=95), save(rgb.convert("LAB"), "TIFF")):
+        assert np.abs(decode_image(data).numpy().astype(int) - reference).mean() < 8
+    grey = np.asarray(_asymmetric(), np.float32)
+    as_float = decode_image(save(Image.fromarray(grey / 255, "F"), "TIFF")).numpy()
+    assert np.array_equal(as_float, decode_image(save(_asymmetric())).numpy())
+    assert np.array_equal(decode_image(save(Image.fromarray(grey, "F"), "TIFF")).numpy(), as_float)
+
+
+@pytest.mark.parametrize("values, message", [
+    (np.array([[np.nan, 0.5]] * 2, np.float32), "x.tif: a float image with NaN or infinite pixels: save it as an 8-bit PNG"),
+    (np.array([[-1.0, 300.0]] * 2, np.float32), "x.tif: a float image with pixels from -1 to 300, outside both 0-1 and "
+                                              "0-255: save it as an 8-bit PNG"),
+])
+def test_float_images_out_of_range_are_one_line(values, message):
+    with pytest.raises(RowrnnError) as e:
+        decode_image(save(Image.fromarray(values, "F"), "TIFF"), "x.tif")
+    assert str(e.value) == message
+
+
+# ----------------------------------------------------------------------------- limits and damage
+
+def test_the_memory_budget_is_checked_before_decoding(monkeypatch):
+    data = png_header(7000, 7000)
+    assert len(data) < 200
+
+    def refuse(self):
+        raise AssertionError("load() was called")
+    monkeypatch.setattr(ImageFile.ImageFile, "load", refuse)
+    with pytest.raises(RowrnnError) as e:
+        decode_image(data, "big.png")
+    assert str(e.value) == ("big.png: 7000x7000 pixels in mode RGBA would take 186 MB to decode, over the limit "
+                            "of 128 MB: shrink it first")
+    with pytest.raises(RowrnnError, match=r"^big.png: 8000x8000 pixels is over the limit of 50 megapixels"):
+        decode_image(png_header(8000, 8000, colour_type=0), "big.png")  # 64 Mpx of grey: 61 MB, over the pixels
+    with pytest.raises(RowrnnError, match=r"^big.png: the image is over the limit of 50 megapixels"):
+        decode_image(png_header(20000, 20000), "big.png")               # Pillow's own bomb check, in open()
+
+
+def test_a_large_jpeg_is_decoded_at_reduced_size(monkeypatch):
+    photo = np.full((3000, 4000, 3), 245, np.uint8)
+    photo[600:2400, 1200:2800] = 30
+    data = save(Image.fromarray(photo), "JPEG", quality=80)
+    sizes = []
+    real_load = ImageFile.ImageFile.load
+
+    def spy(self):
+        sizes.append(self.size)
+        return real_load(self)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
+    out = decode_image(data).numpy()
+    assert sizes[0] == (1000, 750)                  # drafted to 1/4 in the decoder, never 12 Mpx in memory
+    assert out[14, 14] > 200 and out[14, 0] == 0 and out[14, 5] > 200  # the 1600x1800 box, trimmed: 25x28
+
+
+def test_pillow_bomb_warnings_become_the_one_line_error(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)   # warning above 1000 pixels, error above 2000
+    for size in ((40, 40), (60, 60)):
+        with pytest.raises(RowrnnError) as e:
+            decode_image(save(Image.new("L", size)), "bomb.png")
+        assert str(e.value) == "bomb.png: the image is over the limit of 50 megapixels: shrink it first"
+
+
+def test_a_huge_png_text_chunk_is_one_line(monkeypatch):
+    monkeypatch.setattr(PngImagePlugin, "MAX_TEXT_CHUNK", 1000)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", "x" * 100_000, zip=True)
+    with pytest.raises(RowrnnError) as e:
+        decode_image(save(_asymmetric(), pnginfo=info), "chatty.png")
+    assert str(e.value) == ("chatty.png: a text chunk of the PNG is over Pillow's size limit: "
+                            "save the image again without metadata")
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda: save(_asymmetric())[:-40], "damaged or unreadable image ("),
+    (lambda: save(_asymmetric().convert("RGB"), "JPEG")[:300], "damaged or unreadable image ("),
+    (lambda: save(_asymmetric(), "TIFF")[:60], "damaged or unreadable image ("),
+    (lambda: b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "damaged or unreadable image ("),
+    (lambda: png_header(0, 10), "damaged or unreadable image ("),
+    (lambda: b"\xff\xd8\xff\xe0" + b"\x00" * 3, "damaged or unreadable image ("),
+    (lambda: b"", "empty file (0 bytes): give a PNG or JPEG image"),
+])
+def test_damaged_and_truncated_files_are_one_line(make, reason):
+    with pytest.raises(RowrnnError) as e:
+        decode_image(make(), "bad.img")
+    message = str(e.value)
+    assert message.startswith(f"bad.img: {reason}") and "\n" not in message
+
+
+def test_file_names_are_printed_safely(tmp_path):
+    assert I.display_name(b"caf\xe9\nshirt.png") == "caf\\xe9\\nshirt.png"
+    assert I.display_name("café.png") == "café.png"
+    path = tmp_path.as_posix().encode() + b"/caf\xe9.png"
+    with open(path, "wb") as f:
+        f.write(b"not an image")
+    with pytest.raises(RowrnnError) as e:
+        I.load_image(path)
+    assert str(e.value).endswith("/caf\\xe9.png: not an image PIL can read (unknown format): "
+                                 "give a PNG, JPEG, WebP, GIF, BMP or TIFF image")
+    str(e.value).encode("utf-8")                      # printable on any UTF-8 stream
+
+
+def test_prepare_image_keeps_the_upright_original():
+    upright = _asymmetric().resize((400, 600))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    prepared = prepare_image(save(upright.transpose(Image.Transpose.ROTATE_90), "PNG", exif=exif.tobytes()))
+    assert prepared.original.shape == (512, 341, 3) and prepared.original.dtype == np.uint8
+    assert prepared.image.shape == (28, 28) and prepared.image.dtype == torch.uint8
+    # the L as the viewer shows it: the bar down the left, the foot to the right at the bottom
+    assert prepared.original[200, 70].tolist() == [0, 0, 0] and prepared.original[400, 250].tolist() == [30] * 3
+    assert prepared.original[100, 300].tolist() == [255, 255, 255]
