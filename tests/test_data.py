@@ -74,7 +74,7 @@ def test_each_validation_failure_has_its_message(tmp_path, case, expected):
 
 def test_checksum_is_verified_on_decompressed_bytes(tmp_path):
     d = write_dataset(tmp_path / "d")
-    with pytest.raises(RowrnnError, match="checksum mismatch.*--no-verify"):
+    with pytest.raises(RowrnnError, match="checksum mismatch.*verify=False"):
         load_fashion_mnist(d)  # synthetic data is not Fashion-MNIST
 
 

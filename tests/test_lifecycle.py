@@ -160,3 +160,65 @@ def test_a_version_0_state_from_rowrnn_0_1_resumes(tmp_path):
     assert resumed.history["lr"] == pytest.approx(reference.history["lr"])   # the schedule continued where it was
     for name in ("last.safetensors", "best.safetensors"):
         assert (run / name).read_bytes() == (reference.path / name).read_bytes()
+
+
+# ----------------------------------------------------------------------------- runs travel
+
+def _half_run(tmp_path, data, **config):
+    """A run stopped after its first of two epochs, its config.json edited as if trained elsewhere."""
+    run = tmp_path / "run"
+    assert main(["train", "--no-verify", "--epochs", "1", "--batch-size", "64", "--quiet", "--no-figures",
+                 "--data-dir", str(data), "--out", str(run)]) == 0
+    saved = json.loads((run / "config.json").read_text())
+    saved["train"]["epochs"] = 2
+    for key, value in config.items():
+        section = "data" if key == "data_dir" else "train"
+        saved[section][key] = value
+    (run / "config.json").write_text(json.dumps(saved))
+    return run, (run / "config.json").read_bytes()
+
+
+def test_a_run_trained_with_amp_continues_without_it_where_there_is_no_gpu(tmp_path, capsys):
+    data = write_dataset(tmp_path / "data")
+    run, record = _half_run(tmp_path, data, amp=True, device="auto")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--quiet", "--no-figures"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == (f"rowrnn: note: {run} was trained with --amp (bfloat16 autocast), which needs a CUDA GPU: "
+                            "continuing without it on cpu (mixed precision is a device choice; config.json keeps "
+                            "the record)\n")
+    assert runs.run_status(run) == "finished" and (run / "config.json").read_bytes() == record
+    assert len(json.loads((run / "history.json").read_text())["train_loss"]) == 2
+    with pytest.warns(UserWarning, match="trained with --amp"):       # the Python API says it as a warning
+        cfg = lifecycle.resume_config(run)
+    assert cfg.train.amp is False
+
+
+def test_no_amp_on_resume_is_a_device_choice_and_amp_on_a_cpu_is_still_refused(tmp_path, capsys):
+    data = write_dataset(tmp_path / "data")
+    run, _ = _half_run(tmp_path, data, amp=True, device="cpu")
+    assert main(["train", "--resume", str(run), "--amp", "--quiet", "--no-figures"]) == 2
+    assert capsys.readouterr().err == "rowrnn: error: --amp needs a CUDA device (bfloat16 autocast); drop --amp on CPU\n"
+    assert main(["train", "--resume", str(run), "--no-amp", "--quiet", "--no-figures"]) == 0
+    assert capsys.readouterr().err == ""
+    assert runs.run_status(run) == "finished"
+
+
+@pytest.mark.parametrize("argv", [["train", "--resume", "{run}"], ["evaluate", "{run}"], ["plot", "{run}"],
+                                  ["export", "{run}"], ["evaluate", "{run}", "--weights", "last", "--save"]])
+def test_a_runs_recorded_data_folder_missing_here_is_named_with_the_flag_to_pass(tmp_path, capsys, argv):
+    data = write_dataset(tmp_path / "data")
+    run, _ = _half_run(tmp_path, data)
+    if argv[0] != "train":
+        assert main(["train", "--resume", str(run), "--quiet", "--no-figures"]) == 0
+    elsewhere = tmp_path / "data-on-another-machine"
+    data.rename(elsewhere)          # as if the run were copied here from the machine that trained it
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    capsys.readouterr()
+    assert main([a.format(run=run) for a in argv]) == 2
+    assert capsys.readouterr().err == (
+        f"rowrnn: error: {run} was trained on the data in {data}, as its config.json records, which is not usable "
+        "here (no such directory): pass --data-dir with the folder that holds the four Fashion-MNIST files here\n")
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    assert main([*(a.format(run=run) for a in argv), "--data-dir", str(elsewhere), *(
+        ["--quiet", "--no-figures"] if argv[0] == "train" else [])]) == 0

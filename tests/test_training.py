@@ -207,3 +207,88 @@ def test_the_model_ends_on_the_device_it_started_on(train_set, monkeypatch):
         rowrnn.train(model, DataLoader(train_set, batch_size=64), 1, lambda logits, y: 1 / 0,
                      torch.optim.Adam(model.parameters()), verbose=False, device="cpu")
     assert moves[0] == "cpu" and moves[-1] == "cpu"
+
+
+# ----------------------------------------------------------------------------- the course API's own mistakes
+
+def _small_loader(n, batch_size=16):
+    from rowrnn.data import ImageDataset
+    from conftest import synthetic_split
+    images, labels = synthetic_split(n, 0)
+    return DataLoader(ImageDataset(torch.from_numpy(images), torch.from_numpy(labels).long()), batch_size=batch_size)
+
+
+def _notebook_call(loader, validation_split, verbose, **kwargs):
+    from conftest import NotebookRNNModel
+    model = NotebookRNNModel()
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    return rowrnn.train(model, loader, kwargs.pop("n_epochs", 1), nn.CrossEntropyLoss(), optimizer,
+                        validation_split=validation_split, metric_fn=MulticlassAccuracy(num_classes=10),
+                        verbose=verbose, seed=0, **kwargs)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+@pytest.mark.parametrize("n, split, message", [
+    (50, 0.01, "validation_split=0.01 of 50 images leaves 50 for training and 0 for validation: use a larger "
+               "validation_split (at least 0.02) or more images"),
+    (3, 0.2, "validation_split=0.2 of 3 images leaves 3 for training and 0 for validation: use a larger "
+             "validation_split (at least 0.334) or more images"),
+    (1, 0.5, "validation_split=0.5 cannot split 1 image: a split needs at least 2; give more images or no "
+             "validation_split"),
+    (50, 1.5, "validation_split must be a fraction between 0 and 1 (e.g. 0.1), got 1.5"),
+    (50, -0.1, "validation_split must be a fraction between 0 and 1 (e.g. 0.1), got -0.1"),
+    (50, "0.1", "validation_split must be a fraction between 0 and 1 (e.g. 0.1), got '0.1'"),
+])
+def test_a_validation_split_that_leaves_no_images_is_refused_before_training(capsys, verbose, n, split, message):
+    with pytest.raises(rowrnn.RowrnnError) as e:
+        _notebook_call(_small_loader(n), split, verbose)
+    assert str(e.value) == message
+    assert capsys.readouterr().out == ""                       # not one epoch ran
+
+
+def test_the_smallest_useful_split_reports_real_numbers_and_prints(capsys):
+    history = _notebook_call(_small_loader(50), 0.02, True, n_epochs=2)   # 49 + 1 images
+    assert len(history["val_loss"]) == 2 and all(v > 0 for v in history["val_loss"])
+    assert history["val_metric"][0] in (0.0, 1.0)               # one image: right or wrong
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["Epoch 1/2", "Epoch 2/2"] and "val_loss=" in lines[0]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: _notebook_call(_small_loader(0), 0.1, True), "train_loader's dataset holds no images: give it the "
+                                                        "training images"),
+    (lambda: _notebook_call(_small_loader(10), 0.1, True, n_epochs=0), "n_epochs must be a positive integer, got 0"),
+    (lambda: rowrnn.evaluate(model=nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), data_loader=_small_loader(0),
+                             criterion=nn.CrossEntropyLoss()),
+     "there are no images to evaluate: give a data_loader over at least one image"),
+])
+def test_course_api_mistakes_name_the_python_argument(call, message):
+    with pytest.raises(rowrnn.RowrnnError) as e:
+        call()
+    assert str(e.value) == message
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda tmp: rowrnn.build_config("notebook", {"hidden_size": 0}), "hidden_size must be a positive integer, got 0"),
+    (lambda tmp: rowrnn.build_config("notebook", {"val_split": 2.0}),
+     "val_split must be between 0 and 1 (exclusive), got 2.0"),
+    (lambda tmp: rowrnn.build_config("notebook", {"dropout": 0.5}),
+     "dropout 0.5 acts between stacked layers and would do nothing with num_layers 1: use num_layers 2 or more, "
+     "or drop dropout"),
+    (lambda tmp: rowrnn.load_fashion_mnist(tmp / "nowhere"),
+     "data_dir {tmp}/nowhere: no such directory: point it at the folder with the four Fashion-MNIST files, or leave "
+     "it out to search the usual places"),
+    (lambda tmp: rowrnn.fit(rowrnn.build_config("notebook", {"data_dir": str(tmp / "nowhere")}), tmp / "run"),
+     "data_dir {tmp}/nowhere: no such directory: point it at the folder with the four Fashion-MNIST files, or leave "
+     "it out to search the usual places"),
+])
+def test_errors_from_python_calls_name_python_arguments(tmp_path, call, message):
+    with pytest.raises(rowrnn.RowrnnError) as e:
+        call(tmp_path)
+    assert str(e.value) == message.format(tmp=tmp_path)
+
+
+def test_the_same_errors_name_flags_on_the_command_line(capsys):
+    from rowrnn.cli import main
+    assert main(["train", "--hidden-size", "0"]) == 2
+    assert capsys.readouterr().err == "rowrnn: error: --hidden-size must be a positive integer, got 0\n"

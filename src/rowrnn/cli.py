@@ -21,7 +21,7 @@ from pathlib import Path
 
 # Kept light: importing this module (what the `rowrnn` script does first) must not load torch, so
 # that main() installs its signal handlers within milliseconds of start-up.
-from .errors import Interrupted, RowrnnError, Signalled
+from .errors import Interrupted, RowrnnError, Signalled, cli_context
 
 EPILOG = "User errors print one line and exit with code 2; --debug shows the traceback."
 
@@ -324,7 +324,7 @@ def _agg_backend() -> None:
 
 def main(argv=None) -> int:
     _safe_streams()
-    with _signals_raise():
+    with _signals_raise(), cli_context():
         debug = False
         try:
             _quiet_matplotlib_cache()
@@ -365,7 +365,8 @@ def cmd_train(args) -> int:
             raise RowrnnError("--resume RUN continues RUN in place: drop --out")
         if args.preset is not None:
             raise RowrnnError("--resume RUN continues RUN with its own config: drop --preset")
-        cfg = lifecycle.resume_config(args.resume, overrides)
+        cfg = lifecycle.resume_config(args.resume, overrides,
+                                      note=lambda message: print(f"rowrnn: note: {one_line(message)}", file=sys.stderr))
         run_dir = args.resume
     else:
         cfg = build_config(args.preset or "notebook", overrides)

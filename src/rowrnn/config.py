@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 
 from . import models
 from .devices import DEVICES
-from .errors import RowrnnError
+from .errors import RowrnnError, python_api
 from .optim import OPTIMIZERS, SCHEDULES
 
 # the choices, from the registries that implement them
@@ -224,6 +224,7 @@ PRESETS: dict[str, tuple[str, dict, dict]] = {
 }
 
 
+@python_api
 def build_config(preset: str = "notebook", overrides: dict | None = None) -> RunConfig:
     """A preset's config with flat overrides ({'hidden_size': 16, 'lr': 0.01, 'data_dir': ...})."""
     if preset not in PRESETS:

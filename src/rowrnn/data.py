@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 
 from . import files
 from .constants import CLASSES, IMAGE_SIZE, MEAN, STD
-from .errors import RowrnnError
+from .errors import RowrnnError, python_api
 
 SPLITS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60_000),
           "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10_000)}
@@ -201,12 +201,15 @@ def _download_files(directory: Path, base_url: str) -> None:
             raise RowrnnError(f"downloaded {base}.gz failed verification and was deleted ({e})") from None
 
 
+@python_api
 def find_data(data_dir: str | os.PathLike | None = None, *, verify: bool = True, download_ok: bool = True,
-              splits=("train", "test")):
+              splits=("train", "test"), recorded_by=None):
     """Locate and load the splits; returns (source directory, train tensors, test tensors) by default.
 
     An explicit data_dir is the only place looked at. Otherwise: $ROWRNN_DATA, the
     cache directory, the Debian package's directory, then a download into the cache.
+    recorded_by names the run whose config.json recorded data_dir (the caller did not choose it):
+    when that folder is missing here, the message says so and names the flag to pass.
     """
     if data_dir is not None:
         directory = Path(data_dir).expanduser()
@@ -214,6 +217,8 @@ def find_data(data_dir: str | os.PathLike | None = None, *, verify: bool = True,
             files.check_readable_dir(directory)
         except RowrnnError as e:
             reason = str(e).split(": ", 1)[1]
+            if recorded_by is not None:
+                raise RowrnnError(recorded_data_missing(recorded_by, directory, reason)) from None
             raise RowrnnError(f"--data-dir {directory}: {reason}: point it at the folder with the four Fashion-MNIST "
                               "files, or leave it out to search the usual places") from None
         return (directory, *_read_dir(directory, verify, splits))
@@ -274,15 +279,23 @@ class ImageDataset(Dataset):
         return self.transform(Image.fromarray(self.images[i].numpy())), target
 
 
-def load_fashion_mnist(data_dir=None, *, verify: bool = True, download_ok: bool = True):
-    """(train, test) ImageDatasets from the first source that verifies."""
-    _, (xtr, ytr), (xte, yte) = find_data(data_dir, verify=verify, download_ok=download_ok)
+def recorded_data_missing(run_dir, directory, reason: str) -> str:
+    """The message for a run (copied from elsewhere, say) whose recorded data folder is not usable here."""
+    return (f"{run_dir} was trained on the data in {directory}, as its config.json records, which is not usable "
+            f"here ({reason}): pass --data-dir with the folder that holds the four Fashion-MNIST files here")
+
+
+@python_api
+def load_fashion_mnist(data_dir=None, *, verify: bool = True, download_ok: bool = True, recorded_by=None):
+    """(train, test) ImageDatasets from the first source that verifies (recorded_by: see find_data)."""
+    _, (xtr, ytr), (xte, yte) = find_data(data_dir, verify=verify, download_ok=download_ok, recorded_by=recorded_by)
     return ImageDataset(xtr, ytr), ImageDataset(xte, yte)
 
 
-def load_split(data_dir=None, split: str = "test", *, verify: bool = True) -> ImageDataset:
+@python_api
+def load_split(data_dir=None, split: str = "test", *, verify: bool = True, recorded_by=None) -> ImageDataset:
     """One split as an ImageDataset (the test images alone load in a fraction of the time of both)."""
-    _, (images, labels) = find_data(data_dir, verify=verify, splits=(split,))
+    _, (images, labels) = find_data(data_dir, verify=verify, splits=(split,), recorded_by=recorded_by)
     return ImageDataset(images, labels)
 
 

@@ -6,6 +6,10 @@ signal's number); anything else is a programming error and keeps its traceback.
 
     raise RowrnnError("--hidden-size must be a positive integer, got 0")
 """
+import contextlib
+import contextvars
+import functools
+import re
 import signal
 
 
@@ -31,3 +35,55 @@ class Signalled(BaseException):
     def __init__(self, signum: int):
         self.signum = int(signum)
         super().__init__(signal.Signals(self.signum).name)
+
+
+# ----------------------------------------------------------------------------- flags or Python arguments
+
+_FROM_CLI = contextvars.ContextVar("rowrnn_from_cli", default=False)
+
+
+@contextlib.contextmanager
+def cli_context():
+    """Inside the `rowrnn` command: messages keep naming its flags (--hidden-size, --data-dir)."""
+    token = _FROM_CLI.set(True)
+    try:
+        yield
+    finally:
+        _FROM_CLI.reset(token)
+
+
+def python_names(message: str, names: dict | None = None) -> str:
+    """message with each config flag named as the Python argument it is: --hidden-size -> hidden_size,
+    --no-verify -> verify=False, and any flag in `names` as given there (e.g. {"--out": "run_dir"}).
+    Flags inside `backquoted commands` are left as they are: those are commands to run."""
+    from .config import config_fields
+    fields = {f.name.replace("_", "-"): f for _, f in config_fields()}
+
+    def python(match):
+        flag = match.group(0)
+        if names and flag in names:
+            return names[flag]
+        body = flag[2:]
+        if body.startswith("no-") and body[3:] in fields and isinstance(fields[body[3:]].default, bool):
+            return f"{fields[body[3:]].name}=False"
+        return fields[body].name if body in fields else flag
+
+    parts = message.split("`")
+    return "`".join(part if i % 2 else re.sub(r"(?<![\w-])--[a-z][a-z0-9-]*", python, part)
+                    for i, part in enumerate(parts))
+
+
+def python_api(function=None, *, names: dict | None = None):
+    """Decorator for library functions people call from Python (notebooks, scripts): a RowrnnError raised
+    inside names the call's arguments instead of the CLI's flags, unless the `rowrnn` command is the caller."""
+    def decorate(f):
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            try:
+                return f(*args, **kwargs)
+            except RowrnnError as e:
+                if not _FROM_CLI.get() and e.args and isinstance(e.args[0], str):
+                    e.args = (python_names(e.args[0], names), *e.args[1:])
+                raise
+        return wrapper
+    return decorate(function) if function is not None else decorate

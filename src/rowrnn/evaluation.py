@@ -13,7 +13,7 @@ from torch import nn
 
 from .constants import CLASSES, NUM_CLASSES
 from .data import Batches, ImageDataset, load_fashion_mnist, normalize
-from .errors import RowrnnError
+from .errors import RowrnnError, python_api
 from .runs import Run, load_model, resolve_weights, weights_name
 
 TTA = ("flip",)   # test-time augmentations: reported beside the plain number, never instead of it
@@ -70,10 +70,14 @@ def check_finite(logits: torch.Tensor, source) -> None:
 
 
 def load_test_set(run: Run, data_dir=None) -> ImageDataset:
-    """The test split for a run: from data_dir if given, else where the run's config says."""
-    return load_fashion_mnist(data_dir or run.config.data.data_dir, verify=run.config.data.verify)[1]
+    """The test split for a run: from data_dir if given, else where the run's config says (a recorded folder
+    missing here is reported as the run's, naming --data-dir, not as a flag the user gave)."""
+    recorded = data_dir is None and run.config.data.data_dir is not None
+    return load_fashion_mnist(data_dir or run.config.data.data_dir, verify=run.config.data.verify,
+                              recorded_by=run.path if recorded else None)[1]
 
 
+@python_api
 def evaluate_run(path, weights: str = "best", test_set: ImageDataset | None = None, device="cpu",
                  data_dir=None, tta: str | None = None):
     """(metrics dict, model, run, test logits) for a run directory or weights file on the test split."""

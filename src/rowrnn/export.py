@@ -22,7 +22,7 @@ import torch
 
 from . import files
 from .constants import CLASSES, IMAGE_SIZE, MEAN, STD
-from .errors import RowrnnError
+from .errors import RowrnnError, python_api
 
 # OnnxClassifier needs none of rowrnn's model code: runs (and with it models) are imported by the
 # functions that export, not by this module.
@@ -193,6 +193,7 @@ def check_parity(model: torch.nn.Module, onnx_bytes: bytes, images: torch.Tensor
     return diff
 
 
+@python_api
 def export_onnx(path, out=None, *, weights: str = "best", data_dir=None, test_set=None) -> dict:
     """Export a run's weights to ONNX (default RUN/model.onnx, or RUN/model-last.onnx), checked first.
 
@@ -200,7 +201,7 @@ def export_onnx(path, out=None, *, weights: str = "best", data_dir=None, test_se
     1e-4 and every top class equal, else nothing is written.
     """
     from . import __version__, runs
-    from .data import load_fashion_mnist
+    from .evaluation import load_test_set
     model, run = runs.load_model(path, weights)
     name = runs.weights_name(path, weights)
     default = runs.ONNX_FILE if name == "best" else f"model-{name}.onnx"
@@ -208,7 +209,7 @@ def export_onnx(path, out=None, *, weights: str = "best", data_dir=None, test_se
     if out.resolve() != (run.path / default).resolve():
         runs.check_output_path(out, suffix=".onnx")
     if test_set is None:
-        test_set = load_fashion_mnist(data_dir or run.config.data.data_dir, verify=run.config.data.verify)[1]
+        test_set = load_test_set(run, data_dir)
     metrics = run.metrics or {}
     metadata = {"rowrnn.classes": json.dumps(list(CLASSES)), "rowrnn.normalization": json.dumps(NORMALIZATION),
                 "rowrnn.version": __version__, "rowrnn.preset": run.config.preset,

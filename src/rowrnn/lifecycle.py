@@ -18,7 +18,7 @@ from pathlib import Path
 from . import files, runs
 from .config import PRESETS, RunConfig, build_config, config_fields
 from .data import ImageDataset
-from .errors import RowrnnError
+from .errors import RowrnnError, python_api
 from .models import count_parameters
 from .training import train_epochs
 
@@ -39,6 +39,7 @@ class RunResult:
         return self.metrics is not None
 
 
+@python_api(names={"--out": "run_dir"})
 def fit(cfg: RunConfig | str = "notebook", run_dir=None, *, resume: bool = False,
         train_set: ImageDataset | None = None, test_set: ImageDataset | None = None, figures: bool = True,
         on_epoch=None, progress: bool = False) -> RunResult:
@@ -50,30 +51,62 @@ def fit(cfg: RunConfig | str = "notebook", run_dir=None, *, resume: bool = False
     cfg = build_config(cfg) if isinstance(cfg, str) else cfg.validate()
     run_dir = Path(run_dir) if run_dir is not None else runs.default_run_dir(cfg)
     trained = train_epochs(cfg, run_dir, resume=resume, train_set=train_set, on_epoch=on_epoch, progress=progress)
-    metrics = finish(run_dir, test_set=test_set, figures=figures) if trained.is_main else None
+    metrics = (finish(run_dir, test_set=test_set, figures=figures, data_dir=cfg.data.data_dir) if trained.is_main
+               else None)   # cfg's data_dir: a resume's --data-dir, where the run's recorded one may be missing
     return RunResult(run_dir, cfg, trained.history, trained.best_epoch, trained.best_metric, trained.stopped_early,
                      trained.max_grad_norm, metrics)
 
 
-def resume_config(run_dir, overrides: dict | None = None) -> RunConfig:
-    """run_dir's own config; overrides may change only what does not change the result (device, data_dir)."""
+def resume_config(run_dir, overrides: dict | None = None, *, note=None) -> RunConfig:
+    """run_dir's own config; overrides may change only what does not change the result: where it runs
+    (device, amp) and where the data are (data_dir).
+
+    A run copied from elsewhere travels: trained with amp (bfloat16 autocast, CUDA only) and resumed where
+    there is no CUDA GPU, it continues without it, and note(message) says so (default: a UserWarning).
+    A recorded data folder that is missing here is refused now, naming it and the flag to pass.
+    """
+    overrides = dict(overrides or {})
     cfg = runs.load_config(run_dir)
     sections = {f.name: section for section, f in config_fields()}
-    for key, value in (overrides or {}).items():
+    for key, value in overrides.items():
         if key not in sections:
             raise RowrnnError(f"unknown config field {key!r}")
         setattr(getattr(cfg, sections[key]), key, value)
     cfg.validate()
     runs.check_resumable(run_dir, cfg)
+    if cfg.train.amp and "amp" not in overrides:
+        from .devices import resolve_device
+        try:
+            device = resolve_device(cfg.train.device)
+        except RowrnnError:
+            device = None   # train_epochs names the device flag to pass
+        if device is not None and device.type != "cuda":
+            cfg.train.amp = False
+            message = (f"{run_dir} was trained with --amp (bfloat16 autocast), which needs a CUDA GPU: continuing "
+                       f"without it on {device.type} (mixed precision is a device choice; config.json keeps the record)")
+            if note is None:
+                import warnings
+                warnings.warn(message, stacklevel=3)
+            else:
+                note(message)
+    if "data_dir" not in overrides and cfg.data.data_dir is not None:
+        from .data import recorded_data_missing
+        try:
+            files.check_readable_dir(Path(cfg.data.data_dir).expanduser())
+        except RowrnnError as e:
+            raise RowrnnError(recorded_data_missing(run_dir, cfg.data.data_dir, str(e).split(": ", 1)[1])) from None
     return cfg
 
 
+@python_api
 def resume(run_dir, overrides: dict | None = None, **kwargs) -> RunResult:
     """Continue run_dir from its last completed epoch, then finish it: `rowrnn train --resume`."""
     return fit(resume_config(run_dir, overrides), run_dir, resume=True, **kwargs)
 
 
-def finish(run_dir, *, test_set: ImageDataset | None = None, figures: bool = True, device="cpu") -> dict:
+@python_api
+def finish(run_dir, *, test_set: ImageDataset | None = None, figures: bool = True, device="cpu",
+           data_dir=None) -> dict:
     """Evaluate the best weights on the test split and write metrics.json, the figures and MODEL_CARD.md.
 
     The only writer of metrics.json. The test split is read here, once, for the plain number
@@ -87,7 +120,7 @@ def finish(run_dir, *, test_set: ImageDataset | None = None, figures: bool = Tru
     if state is None or not state.complete(run.config.train.epochs):
         raise RowrnnError(f"{run_dir}: training is not complete: continue it with rowrnn train --resume {run_dir}")
     if test_set is None:
-        test_set = load_test_set(run)
+        test_set = load_test_set(run, data_dir)
     with runs.RunLock(run_dir, purpose="train"):
         digest = runs.weights_digest(run_dir)
         metrics, model, run, logits = evaluate_run(run_dir, "best", test_set=test_set, device=device)
@@ -115,6 +148,7 @@ def save_figures(run_dir, figures: dict, suffix: str = "") -> list[Path]:
     return paths
 
 
+@python_api
 def draw_figures(path, weights: str = "best", data_dir=None) -> list[Path]:
     """(Re)draw a run's figures: <name>.png for the best weights, <name>-<weights>.png for others."""
     from .evaluation import evaluate_run, load_test_set, run_figures

@@ -30,7 +30,7 @@ import torch
 
 from . import files
 from .config import RunConfig, short_name
-from .errors import RowrnnError
+from .errors import RowrnnError, python_api
 from .models import build_model
 
 CONFIG_FILE, HISTORY_FILE, HISTORY_CSV = "config.json", "history.json", "history.csv"
@@ -43,7 +43,7 @@ RUN_FILES = (CONFIG_FILE, HISTORY_FILE, HISTORY_CSV, STATE_FILE, METRICS_FILE, C
              *(f"{w}.safetensors" for w in WEIGHTS), *(f"{f}.png" for f in FIGURES), *(f"{f}-last.png" for f in FIGURES))
 HISTORY_KEYS = ("train_loss", "train_metric", "val_loss", "val_metric", "lr", "seconds")
 # may differ between the original run and its resumption without changing the result
-RESUMABLE_DIFFERENCES = {("train", "device"), ("data", "data_dir")}
+RESUMABLE_DIFFERENCES = {("train", "device"), ("train", "amp"), ("data", "data_dir")}
 
 MAX_WEIGHTS_BYTES = 2 * 2**30       # > 100M float32 parameters (config.MAX_PARAMETERS) with room to spare
 MAX_STATE_BYTES = 4 * MAX_WEIGHTS_BYTES
@@ -380,6 +380,7 @@ class Run:
         return run_status(self.path, self.config)
 
 
+@python_api
 def load_run(run_dir) -> Run:
     """A run's config, history and (when finished) metrics; no weights."""
     run_dir = Path(run_dir)
@@ -433,6 +434,7 @@ def resolve_weights(path, weights: str = "best") -> tuple[Path, Path]:
     return path, path / f"{weights}.safetensors"
 
 
+@python_api
 def load_model(path, weights: str = "best", device="cpu"):
     """(model in eval mode, Run) rebuilt from config.json and safetensors weights."""
     run_dir, weights_path = resolve_weights(path, weights)

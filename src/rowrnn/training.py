@@ -27,7 +27,7 @@ from .config import RunConfig
 from .constants import NUM_CLASSES
 from .data import Batches, ImageDataset, load_fashion_mnist
 from .devices import distributed_context, get_device, is_distributed
-from .errors import Interrupted, RowrnnError
+from .errors import Interrupted, RowrnnError, python_api
 from .models import build_model
 from .optim import make_optimizer, make_scheduler
 
@@ -152,6 +152,8 @@ def validate(model, batches, criterion, *, metric_fn=None, amp: bool = False, sh
         if should_stop is not None and should_stop():
             raise Interrupted(should_stop())
     loss, metric = _finish_pass(loss_sum, seen, outputs, targets, metric_fn)
+    if seen == 0 and not (is_distributed() and torch.distributed.get_world_size() > 1):
+        raise RowrnnError("there are no images to evaluate: give a data_loader over at least one image")
     return EpochResult(loss, metric, step + 1)
 
 
@@ -185,6 +187,7 @@ def _on_device(model: nn.Module, device: torch.device):
         model.to(home)
 
 
+@python_api
 def train(model, train_loader, n_epochs, criterion, optimizer, validation_split=None, metric_fn=None,
           verbose=True, *, seed=None, device=None, progress=False):
     """The course helper: train for n_epochs, return {'train_loss', ['train_metric'], ['val_loss'], ['val_metric']}.
@@ -196,7 +199,22 @@ def train(model, train_loader, n_epochs, criterion, optimizer, validation_split=
     rowrnn's shuffles reproducible; a loader you pass without a split shuffles as you built it.
     Training runs on `device` (default: get_device()); the model ends on the device it started on,
     so the notebook's next cell, model(images) with CPU tensors, works on a GPU runtime too.
+
+    Raises RowrnnError, before any training, when n_epochs is not a positive integer, the loader holds no
+    images, or validation_split is not a fraction in (0, 1) leaving at least MIN_SPLIT_IMAGES images on
+    each side (a validation loss over no images would be a made-up number).
     """
+    if isinstance(n_epochs, bool) or not isinstance(n_epochs, int) or n_epochs < 1:
+        raise RowrnnError(f"n_epochs must be a positive integer, got {n_epochs!r}")
+    try:
+        size = len(train_loader.dataset)
+    except (AttributeError, TypeError):
+        raise RowrnnError("train_loader must be a DataLoader over a dataset with a length "
+                          f"(got {type(train_loader).__name__})") from None
+    if size == 0:
+        raise RowrnnError("train_loader's dataset holds no images: give it the training images")
+    if validation_split:
+        check_validation_split(validation_split, size)
     device = torch.device(device or get_device())
     if metric_fn is not None:
         metric_fn.to(device)
@@ -247,11 +265,40 @@ def train(model, train_loader, n_epochs, criterion, optimizer, validation_split=
                 if metric_fn is not None:
                     history["val_metric"].append(val.metric)
             if verbose:
-                values = " ".join(f"{k}={v[-1]:.4f}" for k, v in history.items())
+                values = " ".join(f"{k}={v[-1]:.4f}" if v[-1] is not None else f"{k}=n/a" for k, v in history.items())
                 print(f"Epoch {epoch + 1}/{n_epochs}: {values} ({time.perf_counter() - start:.2f} s)")
     return history
 
 
+MIN_SPLIT_IMAGES = 1   # the fewest images train() accepts on either side of a validation split
+
+
+def check_validation_split(validation_split, size: int) -> tuple[int, int]:
+    """(training, validation) image counts that random_split makes of `size` images with this fraction;
+    a one-line RowrnnError naming validation_split when it is not a fraction or leaves a side empty."""
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) \
+            or not 0.0 < validation_split < 1.0:
+        raise RowrnnError(f"validation_split must be a fraction between 0 and 1 (e.g. 0.1), got {validation_split!r}")
+    val = math.floor(size * validation_split)
+    train_count = math.floor(size * (1 - validation_split))
+    # random_split gives the images left by rounding down to the parts in turn, the training part first
+    remainder = size - val - train_count
+    train_count += (remainder + 1) // 2
+    val += remainder // 2
+    if size < 2 * MIN_SPLIT_IMAGES:
+        raise RowrnnError(f"validation_split={validation_split:g} cannot split {size} image{'s' if size != 1 else ''}: "
+                          f"a split needs at least {2 * MIN_SPLIT_IMAGES}; give more images or no validation_split")
+    if min(val, train_count) < MIN_SPLIT_IMAGES:
+        raise RowrnnError(f"validation_split={validation_split:g} of {size} images leaves {train_count} for training "
+                          f"and {val} for validation: use a larger validation_split (at least "
+                          f"{math.ceil(MIN_SPLIT_IMAGES / size * 1000) / 1000:g}) or more images"
+                          if val < MIN_SPLIT_IMAGES else
+                          f"validation_split={validation_split:g} of {size} images leaves {train_count} for training "
+                          f"and {val} for validation: use a smaller validation_split or more images")
+    return train_count, val
+
+
+@python_api
 def evaluate(*, model, data_loader, criterion, metric_fn=None, device=None):
     """The course helper: {'loss': mean loss, 'metric': metric over the data or None}, on the model's device."""
     device = torch.device(device or _device_of(model))
