@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import files
 from .config import PRESETS, build_config
-from .errors import Interrupted, RowrnnError
+from .errors import Interrupted, RowrnnError, python_api
 from .models import parameter_count
 from .runs import CONFIG_FILE, config_differences, load_config, load_run, run_status
 
@@ -125,6 +125,7 @@ def _forward_signals(children: dict, lock, stopping: threading.Event):
             signal.signal(sig, old)
 
 
+@python_api(names={"--presets": "presets", "--seeds": "seeds", "--parallel": "parallel", "--out": "out"})
 def run_compare(presets, seeds=(0,), out="runs/compare", parallel: int = 1, data_dir=None, overrides=None,
                 log=None) -> list[dict]:
     """Train every (preset, seed) not yet finished, `parallel` processes at a time; one leaderboard row each.
@@ -319,6 +320,7 @@ def leaderboard_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+@python_api(names={"--out": "out"})
 def write_leaderboard(out, rows: list[dict]) -> dict:
     """leaderboard.md/.csv/.json and the figures leaderboard.png, leaderboard-minutes.png in `out`; their paths."""
     import matplotlib.pyplot as plt
