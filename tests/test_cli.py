@@ -96,6 +96,81 @@ def test_predict_images_and_test_indices(trained, tmp_path, capsys):
     assert line.startswith("test[3] (expected ") and line.count(",") == 1
 
 
+def _garment_photo(path, light=250, frame=(200, 150)):
+    """A dark garment (a T shape) filling 40 % of light paper, pushed into a corner."""
+    photo = np.full((*frame, 3), light, np.uint8)
+    photo[20:50, 10:70] = 30
+    photo[20:100, 30:50] = 30
+    Image.fromarray(photo).save(path)
+    return path
+
+
+def test_predict_fit_trims_by_default_and_none_keeps_the_frame(trained, tmp_path, capsys):
+    from rowrnn.images import load_image
+    photo = _garment_photo(tmp_path / "tee.png")
+    trimmed, whole = load_image(photo).numpy(), load_image(photo, fit="none").numpy()
+    assert (trimmed[1] > 200).any() and (trimmed[-2] > 200).any() and (trimmed[:, 0] == 0).all()  # fills the height
+    assert (whole[:2] == 5).all() and (whole[-10:] == 5).all()   # the paper kept around it, only negated (255 - 250)
+    capsys.readouterr()
+    for fit, image in (("trim", trimmed), ("none", whole)):
+        assert main(["predict", str(trained), str(photo), "--fit", fit, "--json"]) == 0
+        from rowrnn.inference import predict
+        from rowrnn.runs import load_model
+        expected = predict(load_model(trained)[0], __import__("torch").from_numpy(image)[None])[0]
+        top = json.loads(capsys.readouterr().out)[0]["top"]
+        assert [(t["class"], round(t["probability"], 6)) for t in top] == [(c, round(p, 6)) for c, p in expected]
+
+
+def test_predict_explain_shows_each_file_as_given_beside_what_the_network_saw(trained, tmp_path, capsys):
+    import matplotlib.pyplot as plt
+
+    from rowrnn import plots
+    photo = _garment_photo(tmp_path / "tee.png")
+    drawn = []
+    real = plots.plot_reading
+
+    def spy(*args, **kwargs):
+        fig = real(*args, **kwargs)
+        drawn.append((kwargs.get("originals"), [ax.get_title() for ax in fig.axes]))
+        return fig
+    import unittest.mock
+    with unittest.mock.patch.object(plots, "plot_reading", spy):
+        assert main(["predict", str(trained), str(photo), "--test-index", "0", "--explain",
+                     str(tmp_path / "why.png")]) == 0
+    originals, titles = drawn[0]
+    assert originals[0].shape == (200, 150, 3) and originals[0][30, 20].tolist() == [30, 30, 30]
+    assert originals[1] is None
+    assert titles[:2] == ["original", "the 28x28 the network saw"]
+    assert Image.open(tmp_path / "why.png").size[0] > 1000        # three columns now
+    plt.close("all")
+
+
+def test_predict_names_a_file_whose_name_is_not_utf8(trained, tmp_path, capsys):
+    import os
+    name = os.fsencode(tmp_path) + b"/caf\xe9\nnotes.png"
+    with open(name, "wb") as f:
+        f.write(b"my notes")
+    capsys.readouterr()
+    assert main(["predict", str(trained), os.fsdecode(name)]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("caf\\xe9\\nnotes.png: not an image PIL can read (unknown format): "
+                        "give a PNG, JPEG, WebP, GIF, BMP or TIFF image\n") and err.count("\n") == 1
+
+
+def test_predict_with_broken_weights_is_one_line_before_any_output(trained, capsys):
+    from safetensors.torch import load_file, save_file
+    weights = load_file(trained / "best.safetensors")
+    for value in weights.values():
+        value.fill_(float("nan"))
+    save_file(weights, trained / "best.safetensors")
+    capsys.readouterr()
+    assert main(["predict", str(trained), "--test-index", "0", "--test-index", "1", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == ("rowrnn: error: the model's answer for image 0 is not a number (NaN): the weights are "
+                            "broken; retrain or pick other weights\n")
+
+
 def test_plot_redraws_the_figures(trained, capsys):
     for png in trained.glob("*.png"):
         png.unlink()

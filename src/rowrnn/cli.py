@@ -104,7 +104,11 @@ def build_parser() -> Parser:
     p.add_argument("--top", type=int, default=3, help="classes listed per image")
     p.add_argument("--json", action="store_true", help="print the predictions as JSON")
     p.add_argument("--explain", type=Path, default=None, metavar="PNG",
-                   help="save how the guess forms while the network reads each image")
+                   help="save how the guess forms while the network reads each image, each image file "
+                        "shown as given beside the 28x28 the network saw")
+    p.add_argument("--fit", default="trim", choices=["trim", "none"],
+                   help="how image files and examples become 28x28: trim (Fashion-MNIST's own conversion: "
+                        "the background trimmed, the garment centred) or none (for pictures cropped by hand)")
     p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files (for --test-index)")
     p.add_argument("--no-verify", dest="verify", action="store_false", default=None,
                    help="skip the Fashion-MNIST checksums (default: as the run was trained)")
@@ -436,7 +440,8 @@ def cmd_predict(args) -> int:
 
     from .constants import CLASSES
     from .data import load_fashion_mnist
-    from .inference import example_images, load_image, predict
+    from .images import display_name, prepare_image, read_image_file
+    from .inference import example_images, predict
 
     if args.onnx is None and not args.inputs:
         raise RowrnnError("name a run (rowrnn predict RUN IMAGE ...) or an exported model (--onnx MODEL.onnx)")
@@ -462,14 +467,14 @@ def cmd_predict(args) -> int:
         model, run = runs.load_model(args.inputs[0], args.weights)
         data_dir = args.data_dir or run.config.data.data_dir
         verify = run.config.data.verify if args.verify is None else args.verify
-    names, images, expected = [], [], []
-    for path in images_in:
-        images.append(load_image(path))
-        names.append(str(path))
-        expected.append(None)
-    for name in args.example:
-        images.append(load_image(examples[name]))
-        names.append(f"example:{name}")
+    names, images, expected, originals = [], [], [], []
+    sources = [(path, display_name(path)) for path in images_in]
+    sources += [(examples[name], f"example:{name}") for name in args.example]
+    for path, name in sources:
+        prepared = prepare_image(read_image_file(path), name, fit=args.fit)
+        images.append(prepared.image)
+        originals.append(prepared.original)
+        names.append(name)
         expected.append(None)
     if args.test_index:
         _, test_set = load_fashion_mnist(data_dir, verify=verify)
@@ -478,6 +483,7 @@ def cmd_predict(args) -> int:
                 raise RowrnnError(f"--test-index {i} is out of range: the test set has {len(test_set)} images "
                                   f"(0-{len(test_set) - 1})")
             images.append(test_set.images[i])
+            originals.append(None)                 # already 28x28: --fit does not apply
             names.append(f"test[{i}]")
             expected.append(CLASSES[int(test_set.labels[i])])
     batch = torch.stack(images)                                            # (N, 28, 28) uint8
@@ -499,7 +505,8 @@ def cmd_predict(args) -> int:
         if not hasattr(model, "step_probabilities"):
             raise RowrnnError("--explain shows how a recurrent model reads; this run is a CNN")
         probs = model.step_probabilities(normalize(batch).unsqueeze(1), num_points=min(model.num_steps, 28))
-        fig = plot_reading(batch, probs, read=model.read, total_steps=model.num_steps)
+        fig = plot_reading(batch, probs, read=model.read, total_steps=model.num_steps,
+                           originals=originals if any(o is not None for o in originals) else None)
         save_figure(args.explain, fig)
         plt.close(fig)
         if not args.json:

@@ -76,20 +76,28 @@ def plot_confusion(confusion, classes=CLASSES, ax=None, title=None):
     return fig
 
 
-def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read="rows", total_steps=None):
+def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read="rows", total_steps=None,
+                 originals=None):
     """Each image beside a heat map of its class probabilities after every step read (T x 10).
 
     With total_steps > T (a long pixel sequence sampled at T evenly spaced points), the rows are
-    labelled with the number of steps each point had read.
+    labelled with the number of steps each point had read. originals: a list as long as images of
+    uint8 RGB pictures (h, w, 3) or None; when given, each row starts with the picture as the person
+    gave it beside the 28x28 the network saw (plot_original).
     """
     images, probs = _np(images), _np(step_probabilities)
     n, steps = len(images), probs.shape[1]
     read_at = np.rint(np.linspace(1, total_steps or steps, steps)).astype(int)  # steps read at each row
-    fig, axes = plt.subplots(n, 2, figsize=(9, 3.2 * n), layout="constrained", squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 1.6]})
+    extra = originals is not None
+    fig, axes = plt.subplots(n, 2 + extra, figsize=(9 + 3 * extra, 3.2 * n), layout="constrained", squeeze=False,
+                             gridspec_kw={"width_ratios": [1] * extra + [1, 1.6]})
     unit = _unit(read)
     for k in range(n):
-        img_ax, heat_ax = axes[k]
+        if extra:
+            plot_original(axes[k][0], originals[k])
+        img_ax, heat_ax = axes[k][extra:]
+        if extra:
+            img_ax.set_title("the 28x28 the network saw", fontsize=9)
         img_ax.imshow(images[k].reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray")
         img_ax.set_xticks([])
         img_ax.set_yticks([])
@@ -104,6 +112,20 @@ def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read=
                           fontsize=9)
         fig.colorbar(im, ax=heat_ax, label="probability")
     return fig
+
+
+def plot_original(ax, original, title="original") -> None:
+    """The picture as given (uint8 RGB (h, w, 3), upright, transparency composited) in `ax`, titled; None
+    (a test image, already 28x28) leaves the panel empty but for a note."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if original is None:
+        ax.text(0.5, 0.5, "a test image:\nalready 28x28", ha="center", va="center", fontsize=9,
+                transform=ax.transAxes)
+        ax.set_frame_on(False)
+        return
+    ax.imshow(_np(original))
+    ax.set_title(title, fontsize=9)
 
 
 def _unit(read: str) -> str:
