@@ -213,3 +213,19 @@ def test_the_course_helper_trains_through_a_transform(data_dir):
     history = rowrnn.train(model, DataLoader(dataset, batch_size=64, shuffle=True), 1, torch.nn.CrossEntropyLoss(),
                            torch.optim.Adam(model.parameters()), validation_split=0.1, verbose=False, seed=0)
     assert len(calls) == 400 and len(history["val_loss"]) == 1
+
+
+@pytest.mark.parametrize("shape", [(2**21, 2**21, 2**22),          # numpy's int64 product wraps to 0 bytes
+                                   (2**32 - 1, 2**32 - 1, 2**32 - 1), (60000, 28, 2**20), (2**30, 28, 28)])
+def test_an_idx_header_with_absurd_dimensions_is_one_line_before_allocating(tmp_path, capsys, shape):
+    import struct
+    d = write_dataset(tmp_path / "d", compress=False)
+    (d / "train-images-idx3-ubyte").write_bytes(struct.pack(">I", 0x0803) + struct.pack(">3I", *shape))
+    from rowrnn.cli import main
+    assert main(["train", "--no-verify", "--data-dir", str(d), "--out", str(tmp_path / "run")]) == 2
+    size = shape[0] * shape[1] * shape[2]
+    assert capsys.readouterr().err == (
+        f"rowrnn: error: {d / 'train-images-idx3-ubyte'}: IDX header promises shape {shape} ({size:,} bytes), over "
+        "the limit of 200 MB for a Fashion-MNIST-format file: it is damaged or not such a file; replace it with the "
+        "original file\n")
+    assert not (tmp_path / "run").exists()

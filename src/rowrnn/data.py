@@ -113,7 +113,12 @@ def _parse_idx(raw: bytes, path: Path) -> torch.Tensor:
     if len(raw) < header:
         raise RowrnnError(f"{path}: truncated IDX header: download it again")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = header + int(np.prod(shape))
+    size = math.prod(shape)  # exact: numpy's int64 product wraps (2**21 x 2**21 x 2**22 "is" 0 bytes)
+    if size > MAX_FILE_BYTES:
+        raise RowrnnError(f"{path}: IDX header promises shape {shape} ({size:,} bytes), over the limit of "
+                          f"{MAX_FILE_BYTES // 2**20} MB for a Fashion-MNIST-format file: it is damaged or not "
+                          "such a file; replace it with the original file")
+    expected = header + size
     if len(raw) != expected:
         raise RowrnnError(f"{path}: IDX header promises {expected} bytes for shape {shape}, "
                           f"file has {len(raw)}: it is truncated or damaged; download it again")
