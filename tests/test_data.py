@@ -229,3 +229,52 @@ def test_an_idx_header_with_absurd_dimensions_is_one_line_before_allocating(tmp_
         "the limit of 200 MB for a Fashion-MNIST-format file: it is damaged or not such a file; replace it with the "
         "original file\n")
     assert not (tmp_path / "run").exists()
+
+
+def test_fashion_mnist_fills_an_empty_root_from_a_local_copy(real_data, tmp_path, monkeypatch):
+    """The course's FashionMNIST(root="data", train=True, download=True) in a fresh folder, as torchvision."""
+    from rowrnn import data
+    monkeypatch.delenv("ROWRNN_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "SYSTEM_DIRS", (real_data,))
+    monkeypatch.setattr(data, "download", lambda *a, **k: pytest.fail("downloaded although a copy was here"))
+    root = tmp_path / "data"
+    test_set = data.FashionMNIST(root=str(root), train=False, download=True)
+    assert sorted(p.name for p in root.iterdir()) == sorted(f"{b}.gz" for b in data.SHA256)
+    assert len(test_set) == 10_000 and int(test_set.labels[0]) == 9
+    assert (root / "t10k-images-idx3-ubyte.gz").read_bytes() == (real_data / "t10k-images-idx3-ubyte.gz").read_bytes()
+    assert len(data.FashionMNIST(root=root, train=True, download=False)) == 60_000   # then read from root
+
+
+def test_fashion_mnist_downloads_into_an_empty_root(real_data, tmp_path, monkeypatch):
+    """No copy on this machine: the files come from the download URL (here served on 127.0.0.1)."""
+    import functools
+    import http.server
+    import threading
+    from rowrnn import data
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(real_data))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.delenv("ROWRNN_DATA", raising=False)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        monkeypatch.setenv("ROWRNN_DATA_URL", f"http://127.0.0.1:{server.server_address[1]}/")
+        monkeypatch.setattr(data, "SYSTEM_DIRS", (tmp_path / "none",))
+        test_set = data.FashionMNIST(root=tmp_path / "fresh", train=False)
+    finally:
+        server.shutdown()
+    assert len(test_set) == 10_000 and (tmp_path / "fresh" / "train-images-idx3-ubyte.gz").is_file()
+
+
+def test_fashion_mnist_without_download_names_the_python_arguments(tmp_path):
+    from rowrnn import data
+    with pytest.raises(RowrnnError) as e:
+        data.FashionMNIST(root=tmp_path / "empty", download=False)
+    assert str(e.value) == (f"root={str(tmp_path / 'empty')!r} holds no Fashion-MNIST files and download=False: "
+                            "pass download=True to fetch them, or a root= folder that holds the four files")
+    (tmp_path / "partial").mkdir()
+    (tmp_path / "partial" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"")
+    with pytest.raises(RowrnnError) as e:
+        data.FashionMNIST(root=tmp_path / "partial", download=False)
+    assert "--data-dir" not in str(e.value) and "--no-verify" not in str(e.value)

@@ -304,11 +304,54 @@ def load_split(data_dir=None, split: str = "test", *, verify: bool = True, recor
     return ImageDataset(images, labels)
 
 
+def _holds_dataset(directory: Path) -> bool:
+    """Whether any Fashion-MNIST file (gzipped or not) is in directory or its torchvision layout."""
+    return any(files.exists(folder / f"{base}{ext}") for folder in (directory, directory / "FashionMNIST" / "raw")
+               for base in SHA256 for ext in (".gz", ""))
+
+
+def fill_root(root: Path, *, verify: bool = True) -> Path:
+    """Put the four Fashion-MNIST files into `root` (created if needed), as torchvision's download=True does:
+    copied from the first copy find_data's search finds on this machine ($ROWRNN_DATA, the cache, Debian's
+    /usr/share/datasets/fashion-mnist), else downloaded (download(), each file checked). Returns root."""
+    try:
+        source = find_data.__wrapped__(None, verify=verify, download_ok=False)[0]
+    except RowrnnError:
+        return download(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RowrnnError(f"root={str(root)!r}: cannot create the folder ({files.problem(e)})") from None
+    layout = source / "FashionMNIST" / "raw"   # where _read_dir found them, if not in source itself
+    folder = source if any(files.exists(source / f"{b}{ext}") for b in SHA256 for ext in (".gz", "")) else layout
+    for base in SHA256:
+        found = _find_file(folder, base)
+        files.atomic_write(root / found.name, files.read_file(found, limit=MAX_READ_BYTES, what="Fashion-MNIST file"))
+    return root
+
+
+@python_api(names={"--data-dir": "root"})
 def FashionMNIST(root=None, train: bool = True, transform=None, target_transform=None, download: bool = True,
                  verify: bool = True) -> ImageDataset:
     """torchvision-like constructor. Without a transform, items are the notebook's normalized tensors
-    (ToTensor + Normalize(0.5, 0.5) built in); with one, transform(PIL image), as torchvision does."""
-    train_set, test_set = load_fashion_mnist(root, verify=verify, download_ok=download)
+    (ToTensor + Normalize(0.5, 0.5) built in); with one, transform(PIL image), as torchvision does.
+
+    root=None searches the usual places (find_data). An explicit root is used as torchvision uses it:
+    with download=True a root that is missing or holds no Fashion-MNIST files is filled first (fill_root:
+    from a copy on this machine, else the download), then loaded; with download=False it must hold them.
+    Raises RowrnnError naming these arguments (never the CLI's flags).
+    """
+    if root is None:
+        train_set, test_set = load_fashion_mnist.__wrapped__(None, verify=verify, download_ok=download)
+    else:
+        directory = Path(root).expanduser()
+        if not _holds_dataset(directory):
+            if not download:
+                raise RowrnnError(f"root={str(directory)!r} holds no Fashion-MNIST files and download=False: "
+                                  "pass download=True to fetch them, or a root= folder that holds the four files")
+            fill_root(directory, verify=verify)
+        (xtr, ytr), (xte, yte) = _read_dir(directory, verify)
+        train_set, test_set = ImageDataset(xtr, ytr), ImageDataset(xte, yte)
     chosen = train_set if train else test_set
     chosen.transform, chosen.target_transform = transform, target_transform
     return chosen
