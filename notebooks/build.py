@@ -2,8 +2,9 @@
 
     python notebooks/build.py              # (re)write notebooks/en/*.ipynb and notebooks/es/*.ipynb, no outputs
     python notebooks/build.py --execute    # and run each top to bottom in a fresh kernel, keeping the outputs
+    python notebooks/build.py --keep-outputs   # new sources, the committed outputs of cells whose output they keep
 
-Each notebook has one cell of constants tagged "parameters" (epochs, and where lesson 03 reads the leaderboard). Quick runs
+Each notebook has one cell of constants tagged "parameters" (its epochs). Quick runs
 (CI: ROWRNN_NOTEBOOKS=quick) insert a cell right after it with the small values stored in that cell's
 metadata, so a learner's code is never changed to make a test fast.
 """
@@ -16,11 +17,21 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-INSTALL = '''import importlib.util, subprocess, sys
+# The install cell asks for an installed rowrnn *distribution* and the modules the lessons import (its
+# notebooks extra included): a folder named rowrnn in the working directory (a git clone) is not one.
+INSTALL = '''import importlib.metadata, importlib.util, subprocess, sys
 
-if importlib.util.find_spec("rowrnn") is None:  # Colab, or a fresh environment: install rowrnn once
+def installed(modules):
+    try:  # an installed rowrnn, not just a folder named rowrnn (a git clone) next to this notebook
+        importlib.metadata.distribution("rowrnn")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return all(importlib.util.find_spec(name) is not None for name in modules)
+
+if not installed(["rowrnn.compare", "rowrnn.plots", "pandas", "torchmetrics"]):  # Colab, or a fresh environment
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "rowrnn[notebooks] @ git+https://github.com/rowrnn/rowrnn"])'''
+                           "rowrnn[notebooks] @ git+https://github.com/rowrnn/rowrnn"])
+    importlib.invalidate_caches()'''
 CREDIT = {
     "en": ("The exercise comes from the notebook *Redes recurrentes — Implementando redes recurrentes simples* of "
            "the deep-learning course materials of the ETSISI, Universidad Politécnica de Madrid "
@@ -35,10 +46,13 @@ CREDIT = {
 
 # comments in code cells shared by both languages, as the Spanish notebooks say them
 COMMENTS_ES = {
-    "# Colab, or a fresh environment: install rowrnn once": "# Colab, o un entorno nuevo: instala rowrnn una vez",
+    "# Colab, or a fresh environment": "# Colab, o un entorno nuevo",
+    "# an installed rowrnn, not just a folder named rowrnn (a git clone) next to this notebook":
+        "# un rowrnn instalado, no solo una carpeta llamada rowrnn (un git clone) junto a este cuaderno",
     "# the course calls its helpers `utils`: rowrnn keeps their names":
         "# el curso llama `utils` a sus utilidades: rowrnn conserva sus nombres",
     "# (1, 1, 28, 28): an ankle boot": "# (1, 1, 28, 28): un botín",
+    "# shipped with rowrnn: no download, works offline": "# viene con rowrnn: sin descargas, funciona sin conexión",
     "# (28 steps, 8 units)": "# (28 pasos, 8 unidades)",
 }
 
@@ -583,21 +597,15 @@ CNN en tu máquina, dónde se equivoca cada una, y una conclusión honesta.
 """ + CREDIT["es"]),
     code(INSTALL),
     code('''%matplotlib inline
-import json
-import urllib.request
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import pandas as pd
 
 import rowrnn as utils'''),
     params('''STRONG_EPOCHS = 2       # the bilstm preset trains 32 (about 25 minutes on 2 CPU cores); 2 take ~2 minutes
-CNN_EPOCHS = 2          # the cnn preset trains 25
-RESULTS = "../../results"   # the leaderboard committed with rowrnn (downloaded when missing, e.g. on Colab)''',
+CNN_EPOCHS = 2          # the cnn preset trains 25''',
            {"STRONG_EPOCHS": 1, "CNN_EPOCHS": 1},
            es='''STRONG_EPOCHS = 2       # el preset bilstm entrena 32 (unos 25 minutos en 2 núcleos); 2 tardan ~2 minutos
-CNN_EPOCHS = 2          # el preset cnn entrena 25
-RESULTS = "../../results"   # la clasificación que acompaña a rowrnn (se descarga si falta, p. ej. en Colab)'''),
+CNN_EPOCHS = 2          # el preset cnn entrena 25'''),
     md("""## The leaderboard
 
 `rowrnn compare` trained every preset with three seeds on a 2-core CPU (one run for each pixel reader and,
@@ -608,12 +616,7 @@ validation. The mean per preset, and its worst seed:""",
 `rowrnn compare` entrenó cada preset con tres semillas en una CPU de 2 núcleos (una ejecución para cada lector
 de píxeles y, por falta de tiempo de CPU, para la CNN); el test se leyó una vez por ejecución, después de
 elegir la época sobre la validación. La media de cada preset, y su peor semilla:"""),
-    code('''local = Path(RESULTS) / "leaderboard.json"
-if local.exists():
-    rows = json.loads(local.read_text())
-else:
-    with urllib.request.urlopen("https://raw.githubusercontent.com/rowrnn/rowrnn/main/results/leaderboard.json") as f:
-        rows = json.load(f)
+    code('''rows = utils.compare.published_leaderboard()   # shipped with rowrnn: no download, works offline
 runs = pd.DataFrame(rows)[["preset", "seed", "test_accuracy", "parameters", "train_minutes", "epochs"]]
 summary = (runs.groupby("preset")
            .agg(test_accuracy=("test_accuracy", "mean"), worst_seed=("test_accuracy", "min"),
@@ -743,11 +746,33 @@ def execute(nb, cwd: Path, quick: bool = False, overrides: dict | None = None, t
     return nb
 
 
+def keep_outputs(nb, committed) -> list[str]:
+    """Copy committed's outputs and execution counts into nb, cell by cell (matched by id and kind);
+    returns the ids of code cells whose source changed (their outputs are kept as they were)."""
+    nb.metadata = committed.metadata      # the kernel's language_info of that run
+    old = {c.id: c for c in committed.cells}
+    changed = []
+    for cell in nb.cells:
+        before = old.get(cell.id)
+        if cell.cell_type != "code" or before is None or before.cell_type != "code":
+            continue
+        cell.outputs, cell.execution_count = before.outputs, before.execution_count
+        if "execution" in before.metadata:   # the kernel's timings of that run
+            cell.metadata["execution"] = before.metadata["execution"]
+        if before.source != cell.source:
+            changed.append(cell.id)
+    return changed
+
+
 def main(argv=None) -> int:
     import nbformat
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--execute", action="store_true", help="run each notebook and keep its outputs")
     parser.add_argument("--only", default=None, help="comma-separated keys (01,02,03) or file stems")
+    parser.add_argument("--keep-outputs", action="store_true",
+                        help="keep the committed notebook's outputs, cell by cell (same id and kind), for a change of "
+                             "sources that changes no output (a comment, an import, where data comes from); the "
+                             "cells whose code changed are listed: rerun with --execute if any output would differ")
     args = parser.parse_args(argv)
     for key in NOTEBOOKS:
         for lang in LANGUAGES:
@@ -758,6 +783,10 @@ def main(argv=None) -> int:
             if args.execute:
                 print(f"running {path.relative_to(HERE)}", file=sys.stderr, flush=True)
                 nb = execute(nb, path.parent)
+            elif args.keep_outputs and path.exists():
+                for cell_id in keep_outputs(nb, nbformat.read(path, as_version=4)):
+                    print(f"{path.relative_to(HERE)}: cell {cell_id}: new code, its committed outputs kept",
+                          file=sys.stderr)
             path.parent.mkdir(exist_ok=True)
             nbformat.write(nb, path)
     return 0

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # rowrnn outside its checkout: build the wheel and the sdist, check what they carry, install the wheel
 # into a fresh virtual environment in a temporary directory, and run the README's first commands there
-# (train one epoch, evaluate, predict an image shipped in the package).
+# (train one epoch, evaluate, predict an image shipped in the package, read the published leaderboard).
 # Usage: bash scripts/check_wheel.sh   (after scripts/setup.sh; needs the dataset and the registries)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,8 @@ dist = pathlib.Path(sys.argv[1])
 wheel, = dist.glob("rowrnn-*.whl")
 sdist, = dist.glob("rowrnn-*.tar.gz")
 names = zipfile.ZipFile(wheel).namelist()
-for needed in ("rowrnn/py.typed", "rowrnn/examples/boot-on-white.png", "rowrnn/web/index.html"):
+for needed in ("rowrnn/py.typed", "rowrnn/examples/boot-on-white.png", "rowrnn/web/index.html",
+               "rowrnn/published/leaderboard.json", "rowrnn/published/leaderboard.csv"):
     assert needed in names, f"the wheel lacks {needed}"
 assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "notebooks/"))], "the wheel ships dev files"
 meta = next(zipfile.ZipFile(wheel).read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
@@ -31,4 +32,5 @@ venv/bin/python -c "import rowrnn, sys; assert rowrnn.__file__.startswith(sys.pr
 venv/bin/rowrnn train --epochs 1 --out run --quiet
 venv/bin/rowrnn evaluate run | head -2
 venv/bin/rowrnn predict run --example boot-on-white
+venv/bin/python -c "import rowrnn.compare as c; rows = c.published_leaderboard(); assert len(rows) == 18, len(rows); print('published leaderboard:', len(rows), 'runs, read from the package')"
 echo "check_wheel: the installed wheel trains, evaluates and predicts"

@@ -137,3 +137,20 @@ def test_a_folder_compare_made_before_markers_is_still_its_own(data_dir, tmp_pat
     assert main(argv) == 2
     assert capsys.readouterr().err == (f"rowrnn: error: {out / '.rowrnn-compare'}: is not rowrnn compare's marker: "
                                        "remove it, or choose another --out\n")
+
+
+def test_the_published_leaderboard_ships_with_the_package_equal_to_results():
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    packaged = Path(compare.__file__).parent / "published"
+    for name in ("leaderboard.json", "leaderboard.csv"):     # byte for byte: they cannot drift apart
+        assert (packaged / name).read_bytes() == (root / "results" / name).read_bytes(), name
+    rows = compare.published_leaderboard()
+    assert rows == json.loads((root / "results" / "leaderboard.json").read_text())
+    assert len(rows) == 5 * 3 + 3 and set(rows[0]) == set(compare.COLUMNS)   # three presets had one seed
+    assert {r["preset"] for r in rows} == {"notebook", "stacked", "tiny", "fast", "bilstm", "cnn", "pixels",
+                                           "permuted-pixels"}
+    doc = " ".join(compare.published_leaderboard.__doc__.replace("\\", "").split())
+    assert " ".join(compare.PUBLISHED_COMMAND.split()) in doc     # the docstring names the command that made it
+    best = compare.summarize(rows)[0]
+    assert (best["preset"], round(best["test_accuracy"], 4)) == ("cnn", 0.9279)

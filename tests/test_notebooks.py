@@ -47,8 +47,38 @@ def test_both_languages_have_the_same_cells():
 @pytest.mark.parametrize("key, lang", CASES, ids=IDS)
 def test_the_notebook_runs_top_to_bottom_in_a_fresh_kernel(key, lang, tmp_path, real_data):
     nb = build.build(key, lang)
-    parameters = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    overrides = {"RESULTS": str(ROOT / "results")} if "RESULTS" in parameters else {}
     quick = os.environ.get("ROWRNN_NOTEBOOKS", "quick") != "full"
-    done = build.execute(nb, tmp_path, quick=quick, overrides=overrides)   # raises on the first failing cell
+    done = build.execute(nb, tmp_path, quick=quick)   # raises on the first failing cell
     assert all(c.execution_count for c in done.cells if c.cell_type == "code")
+
+
+def _installed_function() -> str:
+    """The install cell's check, without its pip call: `def installed(...)` and nothing else."""
+    source = build.INSTALL
+    return source[source.index("def installed"):source.index("\nif not installed")]
+
+
+@pytest.mark.parametrize("flags, modules, expected", [
+    ([], ["rowrnn.compare", "rowrnn.plots", "pandas", "torchmetrics"], True),   # this environment: all there
+    ([], ["rowrnn.compare", "no_such_extra_module"], False),                       # an extra's package missing
+    (["-S"], ["rowrnn.compare"], False),                                           # rowrnn not installed at all
+])
+def test_the_install_cell_asks_for_an_installed_distribution_not_a_folder(tmp_path, flags, modules, expected):
+    import subprocess
+    clone = tmp_path / "rowrnn"                 # a git clone named rowrnn in the working directory
+    (clone / "src" / "rowrnn").mkdir(parents=True)
+    (clone / "README.md").write_text("a clone, not an installation")
+    code = (f"import importlib.metadata, importlib.util, sys\n{_installed_function()}\n"
+            f"print(installed({modules!r}), importlib.util.find_spec('rowrnn') is not None)")
+    done = subprocess.run([sys.executable, *flags, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    # the old check, find_spec("rowrnn"), is fooled by the folder: it always finds "a" rowrnn
+    assert done.stdout.split() == [str(expected), "True"]
+
+
+def test_lesson_03_reads_the_leaderboard_shipped_with_the_package():
+    source = "\n".join(c.source for c in build.build("03", "en").cells if c.cell_type == "code")
+    assert "utils.compare.published_leaderboard()" in source
+    assert "urllib" not in source and "RESULTS" not in source and "http" not in source.replace(
+        "git+https://github.com/rowrnn/rowrnn", "")
