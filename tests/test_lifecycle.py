@@ -205,7 +205,8 @@ def test_no_amp_on_resume_is_a_device_choice_and_amp_on_a_cpu_is_still_refused(t
 
 
 @pytest.mark.parametrize("argv", [["train", "--resume", "{run}"], ["evaluate", "{run}"], ["plot", "{run}"],
-                                  ["export", "{run}"], ["evaluate", "{run}", "--weights", "last", "--save"]])
+                                  ["export", "{run}"], ["evaluate", "{run}", "--weights", "last", "--save"],
+                                  ["predict", "{run}", "--test-index", "0"]])
 def test_a_runs_recorded_data_folder_missing_here_is_named_with_the_flag_to_pass(tmp_path, capsys, argv):
     data = write_dataset(tmp_path / "data")
     run, _ = _half_run(tmp_path, data)

@@ -460,12 +460,14 @@ def cmd_predict(args) -> int:
             raise RowrnnError("--explain draws the run's step-by-step reading, which an ONNX model does not "
                               "expose: give the run directory instead of --onnx")
         model, data_dir, verify = OnnxClassifier(args.onnx), args.data_dir, args.verify is not False
+        recorded_by = None
     else:
         from . import runs
         if args.explain is not None:
             runs.check_output_path(args.explain, inputs=list(args.inputs))
         model, run = runs.load_model(args.inputs[0], args.weights)
         data_dir = args.data_dir or run.config.data.data_dir
+        recorded_by = run.path if args.data_dir is None and data_dir is not None else None  # the run's, not a flag
         verify = run.config.data.verify if args.verify is None else args.verify
     names, images, expected, originals = [], [], [], []
     sources = [(path, display_name(path)) for path in images_in]
@@ -477,7 +479,7 @@ def cmd_predict(args) -> int:
         names.append(name)
         expected.append(None)
     if args.test_index:
-        _, test_set = load_fashion_mnist(data_dir, verify=verify)
+        _, test_set = load_fashion_mnist(data_dir, verify=verify, recorded_by=recorded_by)
         for i in args.test_index:
             if not 0 <= i < len(test_set):
                 raise RowrnnError(f"--test-index {i} is out of range: the test set has {len(test_set)} images "
