@@ -25,7 +25,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from conftest import write_dataset
-from rowrnn import guard, runs, serve
+from rowrnn import guard, images, runs, serve
 from rowrnn.cli import main
 
 TRAIN = ["train", "--no-verify", "--epochs", "1", "--batch-size", "64", "--quiet", "--no-figures"]
@@ -94,7 +94,7 @@ def _assert_error(response, status, message=""):
     {"Origin": OWN, "Sec-Fetch-Site": "cross-site", "Content-Type": "image/png"},
 ])
 def test_cross_origin_requests_never_reach_the_decoder(client, made, headers, monkeypatch):
-    monkeypatch.setattr(serve, "_decode", lambda *a: pytest.fail("a cross-origin body reached the decoder"))
+    monkeypatch.setattr(serve, "decode_image", lambda *a, **k: pytest.fail("a cross-origin body reached the decoder"))
     error = _assert_error(client.post("/api/predict", content=_png(np.zeros((28, 28))), headers=headers), 403,
                           "cross-origin request refused")
     assert error.startswith("cross-origin request refused: rowrnn serve answers its API only to its own page")
@@ -186,7 +186,6 @@ def test_bad_multipart_forms_are_one_line(client, files, data, message):
 
 @pytest.mark.parametrize("fit", ["trim", "none"])
 def test_fit_is_passed_to_the_decoder(client, fit):
-    from rowrnn import images
     picture = np.full((120, 90), 235, dtype=np.uint8)          # a dark garment off-centre on white paper
     picture[10:50, 8:40] = 30
     data = _png(picture)
@@ -325,8 +324,8 @@ def test_panel_names_are_unique(made):
 def test_predictions_beyond_the_limit_are_503_with_retry_after(made, monkeypatch):
     limits = guard.Limits(max_predictions=1, slot_wait=0.2)
     app = serve.create_app([made["healthy"]], data_dir=made["data"], limits=limits)
-    real = serve._decode
-    monkeypatch.setattr(serve, "_decode", lambda *a: (time.sleep(1.5), real(*a))[1])
+    real = serve.decode_image
+    monkeypatch.setattr(serve, "decode_image", lambda *a, **k: (time.sleep(1.5), real(*a, **k))[1])
     results = []
     with TestClient(app, base_url=OWN) as c:
         def post():
@@ -556,7 +555,7 @@ def test_concurrent_large_uploads_are_bounded(made):
         # eight decodes at once took 4.6 GB here; now two decode slots and eight bodies at most. One decode peaks
         # near 3x the decoder's pixel budget (563 MB for these 196 MB of pixels: the pipeline's working copies)
         limits = serve.LIMITS
-        bound = (limits.max_predictions * 3 * (serve.decode_budget() or 200 * 2**20)
+        bound = (limits.max_predictions * 3 * images.MAX_DECODE_BYTES
                  + limits.max_uploads * limits.max_upload_bytes + 200 * 2**20)
         assert peak < bound, f"peak RSS grew by {peak / 2**20:.0f} MB, over {bound / 2**20:.0f} MB"
         status, _, _ = _request(port, _http("GET", "/api/runs", port))

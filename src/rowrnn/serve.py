@@ -46,13 +46,13 @@ from . import files, guard, runs
 from .constants import CLASSES, IMAGE_SIZE
 from .data import load_split, normalize
 from .errors import RowrnnError
+from .images import FITS, decode_image
 from .models import count_parameters
 
 WEB = Path(__file__).parent / "web"
 LIMITS = guard.Limits()             # serve's defaults (tests shorten them)
 MAX_UPLOAD_BYTES = LIMITS.max_upload_bytes
 DIGITS = 4                          # probabilities and activations are sent rounded to this many decimals
-FITS = ("trim", "none")             # ?fit=: trim the background as Fashion-MNIST's conversion does, or not
 EXTRA_MODULES = (("starlette", "starlette"), ("uvicorn", "uvicorn"), ("python_multipart", "python-multipart"))
 IMAGE_TYPES = "image/* (PNG, JPEG, WebP, GIF, BMP, TIFF) or application/octet-stream"
 ACCEPTED = (f"send an image file as {IMAGE_TYPES}, a multipart/form-data upload with one file "
@@ -73,25 +73,6 @@ def require_serve_extra() -> None:
     if missing:
         raise RowrnnError(f"rowrnn serve needs {', '.join(missing)}, which is not installed: "
                           "pip install 'rowrnn[serve]'")
-
-
-def _decode(data: bytes, source: str, fit: str) -> torch.Tensor:
-    """The image pipeline's decoder (rowrnn.images once it exists; rowrnn.inference's until then)."""
-    try:
-        from .images import decode_image
-    except ImportError:
-        from .inference import decode_image
-        return decode_image(data, source)
-    return decode_image(data, source, fit=fit)
-
-
-def decode_budget() -> int | None:
-    """The most memory one decode may take (rowrnn.images.MAX_DECODE_BYTES), None before that module exists."""
-    try:
-        from .images import MAX_DECODE_BYTES
-    except ImportError:
-        return None
-    return MAX_DECODE_BYTES
 
 
 class Reader:
@@ -370,7 +351,7 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
                 else:
                     image = _pixels(request["pixels"])
             else:
-                image = _decode(body, "the uploaded image", fit)
+                image = decode_image(body, "the uploaded image", fit=fit)
             result = {"image": image.tolist(), "label": label, "models": [r.read(image) for r in readers]}
         finally:
             predictions.release()
