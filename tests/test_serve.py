@@ -3,7 +3,6 @@ import io
 import json
 import os
 import re
-import shutil
 import signal
 import struct
 import subprocess

@@ -202,8 +202,8 @@ class Guard:
         if refusal is not None:
             body = error_body(refusal)
             await send({"type": "http.response.start", "status": 403,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                    (b"connection", b"close")]})
+                        "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
+                                    (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
             return
         try:

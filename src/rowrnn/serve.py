@@ -368,7 +368,8 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
         if "Allow" in headers:                                    # Starlette keeps methods in a set: one order
             headers["Allow"] = ", ".join(sorted(m.strip() for m in headers["Allow"].split(",")))
         if exc.status_code == 405:
-            message = f"method {request.method} not allowed on {request.scope['path']}: use {headers.get('Allow', 'GET')}"
+            allowed = headers.get("Allow", "GET")
+            message = f"method {request.method} not allowed on {request.scope['path']}: use {allowed}"
         elif exc.status_code == 404:
             message = f"not found: {request.scope['path']}"
         else:
@@ -455,7 +456,8 @@ class _QuietLog(logging.Filter):
         return not str(record.msg).startswith(self.DROPPED)
 
 
-def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None, limits: guard.Limits | None = None) -> int:
+def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None,
+          limits: guard.Limits | None = None) -> int:
     """Load the runs, bind host:port, print the address (stdout), and serve until SIGINT/SIGTERM.
 
     A stop waits at most limits.graceful_shutdown seconds for running requests, whatever the clients do;
