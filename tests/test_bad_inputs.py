@@ -190,7 +190,8 @@ CASES = {
                                                       ("train", "--resume")), "unreadable or unsafe resume state"),
     "IDX header claiming 4 billion images": (_replace("train-images-idx3-ubyte.gz", lambda d: gzip.compress(
         struct.pack(">IIII", 0x803, 2**32 - 1, 28, 28) + b"\0" * 784)),
-        "IDX header promises 3367254359296 bytes for shape (4294967295, 28, 28), file has 800"),
+        "IDX header promises shape (4294967295, 28, 28) (3,367,254,359,280 bytes), over the limit of 200 MB for a "
+        "Fashion-MNIST-format file"),
     "resume with another config": (lambda tmp, run: ["train", "--resume", str(run), "--lr", "0.5"],
                                    "cannot resume"),
     "resume with a preset": (lambda tmp, run: ["train", "--resume", str(run), "--preset", "cnn"],
