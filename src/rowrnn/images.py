@@ -154,7 +154,7 @@ def open_image(data: bytes, source: str = "image"):
     Animated GIF, PNG and WebP give their first frame. EXIF orientation is applied at once
     (ImageOps.exif_transpose: all eight orientations, TIFF's own tag included).
     """
-    from PIL import Image, ImageOps
+    from PIL import Image
     name = display_name(source)
     fmt = sniff_format(data, source)
     with _decoder_errors(name):
@@ -175,8 +175,12 @@ def open_image(data: bytes, source: str = "image"):
                                   f"of {MAX_DECODE_BYTES // 2**20} MB: shrink it first")
             im.load()
             im = orient(im)
-            im = _standard_mode(im, name)
-            return shrink(im, WORK_SIZE)
+            sixteen_bit = im.mode.startswith("I;16")
+            if sixteen_bit:
+                im = im.convert("I")             # 32-bit integers: Pillow resamples those, not 16-bit ones
+            if im.mode in ("I", "F"):            # shrunk first, so the float copy is of WORK_SIZE, not 50 Mpx
+                return _standard_mode(shrink(im, WORK_SIZE), name, sixteen_bit=sixteen_bit)
+            return shrink(_standard_mode(im, name), WORK_SIZE)
 
 
 def orient(im):
@@ -189,12 +193,13 @@ def orient(im):
     return ImageOps.exif_transpose(im)
 
 
-def _standard_mode(im, name: str):
+def _standard_mode(im, name: str, sixteen_bit: bool = False):
     """Any Pillow mode -> L, LA, RGB, RGBA (8 bits) or F (grey at 0-255, for 16-bit, 32-bit and float images).
 
     Palette, 1-bit, CMYK, YCbCr, LAB and HSV images are converted by Pillow; a tRNS transparency key
     (L, RGB or P with info['transparency'], what PNG optimisers write) becomes an alpha channel; 16-bit
-    grey is scaled by 1/257; 32-bit integers are read as 8-bit when they fit, else as 16-bit; float images
+    grey (sixteen_bit: an I;16 image already widened to I) is scaled by 1/257; other 32-bit integers are
+    read as 8-bit when they fit, else as 16-bit; float images
     are read as 0-1 when they fit there, else as 0-255; NaN, infinities and other ranges are refused.
     """
     from PIL import Image
@@ -213,7 +218,8 @@ def _standard_mode(im, name: str):
         return im.convert("RGB")
     if mode.startswith("I;16") or mode == "I":
         values = np.asarray(im, dtype=np.float64)
-        scale = 255.0 if mode == "I" and values.max(initial=0) <= 255 else 65535.0
+        deep = sixteen_bit or mode.startswith("I;16") or values.max(initial=0) > 255
+        scale = 65535.0 if deep else 255.0
         return Image.fromarray((np.clip(values, 0, scale) * (255.0 / scale)).astype(np.float32), mode="F")
     if mode == "F":
         values = np.asarray(im, dtype=np.float64)
@@ -527,7 +533,7 @@ def is_converted(colour: np.ndarray, alpha: np.ndarray | None) -> bool:
 
 
 def convert(colour: np.ndarray, alpha: np.ndarray | None = None, *, fit: str = "trim") -> torch.Tensor:
-    """The conversion on pixels: float (H, W, C) at 0-255 (C = 1 or 3) and alpha (H, W) at 0-1 or None -> uint8 (28, 28).
+    """The conversion on pixels: float (H, W, C) at 0-255 (C = 1 or 3), alpha (H, W) at 0-1 or None -> uint8 (28, 28).
 
     fit="trim": the whole conversion (background flattened, trimmed, resized, sharpened, extended,
     negated if the background is light). fit="none", for pictures cropped by hand: no flattening,

@@ -24,7 +24,8 @@ def example_images() -> dict[str, Path]:
             if p.name.endswith(".png")}
 
 
-def predict_files(path, images, weights: str = "best", top: int = 3, fit: str = "trim") -> list[list[tuple[str, float]]]:
+def predict_files(path, images, weights: str = "best", top: int = 3,
+                  fit: str = "trim") -> list[list[tuple[str, float]]]:
     """Top classes for image files, with a saved run (directory or .safetensors beside config.json).
 
     fit: "trim" (the Fashion-MNIST conversion, background trimmed) or "none" (pictures cropped by hand);
