@@ -475,3 +475,11 @@ def test_a_dim_sixteen_bit_image_is_scaled_as_sixteen_bits():
     big[100:1100, 200:700] = 65535
     out = decode_image(png(big)).numpy()
     assert out[14, 14] == 255 and out[14, 0] == 0 and out[1, 14] == 255   # shrunk as 32-bit, then trimmed
+
+
+def test_a_multi_picture_jpeg_from_a_camera_gives_its_first_picture():
+    first = _asymmetric().convert("RGB")
+    data = save(first, "MPO", save_all=True, append_images=[Image.new("RGB", (40, 60), "black")])
+    assert data[:3] == b"\xff\xd8\xff"                 # sniffed as JPEG; Pillow's JPEG plugin opens it as MPO
+    assert np.abs(decode_image(data).numpy().astype(int)
+                  - decode_image(save(first, "JPEG")).numpy()).mean() < 1
