@@ -184,6 +184,8 @@ def test_summary_reports_the_true_parameter_count(capsys):
     assert "Total params: 394" in out and "RNN" in out and out.strip().endswith("trainable parameters: 394")
     # torchinfo's unit, printed raw on Python >= 3.11, was "Total mult-adds (Units.MEGABYTES): 0.01"
     assert "\nTotal mult-adds: 8,602\n" in out and "Units." not in out
+    assert out.splitlines()[-7:-1] == ["=" * 115, "Input size: 3.2 kB", "Forward/backward pass size: 1.87 kB",
+                                       "Params size: 1.58 kB", "Estimated Total Size: 6.65 kB", "=" * 115]
     assert "├─RNN: 1-1                               [1, 28, 28]               [1, 28, 8]                304\n" in out
     assert main(["summary", "--preset", "stacked"]) == 0
     assert "trainable parameters: 682" in capsys.readouterr().out

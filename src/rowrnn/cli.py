@@ -546,11 +546,25 @@ def cmd_summary(args) -> int:
     # torchinfo prints its automatic unit as the enum itself on Python >= 3.11 ("Units.MEGABYTES: 0.01"), and
     # a model this small has a few thousand multiply-adds: print the exact count ("Total mult-adds: 8,602")
     stats.formatting.macs_units = torchinfo.enums.Units.NONE
-    print(for_terminal(str(stats)))
+    print(for_terminal(summary_table(stats)))
     if args.verbose:
         print(format_parameter_table(parameter_table(model)))
     print(f"trainable parameters: {count_parameters(model):,}")
     return 0
+
+
+def summary_table(stats) -> str:
+    """torchinfo's table, its memory lines in the unit that fits (torchinfo always writes MB with two
+    decimals: "Params size (MB): 0.00" for the notebook model's 1,576 bytes becomes "Params size: 1.58 kB")."""
+    from .files import human_bytes
+    sizes = {"Input size": stats.total_input, "Forward/backward pass size": stats.total_output_bytes,
+             "Params size": stats.total_param_bytes,
+             "Estimated Total Size": stats.total_input + stats.total_output_bytes + stats.total_param_bytes}
+    lines = []
+    for line in str(stats).splitlines():
+        label = line.split(" (MB): ", 1)[0]
+        lines.append(f"{label}: {human_bytes(sizes[label])}" if label in sizes and " (MB): " in line else line)
+    return "\n".join(lines)
 
 
 def format_parameter_table(rows) -> str:

@@ -79,6 +79,11 @@ def _a(what: str) -> str:
     return f"{'an' if what[:1].lower() in 'aeiou' else 'a'} {what}"
 
 
+def human_bytes(n: int) -> str:
+    """1576 -> '1.58 kB', 1335336 -> '1.34 MB' (decimal units, three significant digits)."""
+    return _human(n)
+
+
 def _human(n: int) -> str:
     for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
         if n >= size:
