@@ -131,12 +131,16 @@ def shadowed(image, rng, kind: str = "lamp") -> bytes:
 def cutout(image, rng, form: str) -> bytes:
     """The garment alone, transparent around it. form: RGBA, LA (hidden colour black), P (palette, index 0
     transparent), RGB-tRNS and L-tRNS (a black key colour, what PNG optimisers write; garment pixels kept
-    above it), white-RGBA (a white garment: its pixels light, as the light parts of the dataset's image)."""
+    above it), white-RGBA (a white garment shaded as the dataset's image: its pixels are that image's, light
+    on the transparent), white-RGBA-191 (a white garment as a camera sees it: every pixel 191-255)."""
     light = garment(image, rng)                                       # (s, s) 0-1, bright = garment
     alpha = np.clip(light * 6, 0, 1)                                   # soft outline, garment opaque
     dark = 255 * (1 - light) * 0.9                                     # a darker-than-paper garment at 0-230
     if form == "white-RGBA":
         colour = 255 * np.clip(light, 0, 1)
+        return encode(np.dstack([colour] * 3 + [alpha * 255]), mode="RGBA")
+    if form == "white-RGBA-191":                                          # a white garment as a camera sees it
+        colour = 255 - 0.25 * 255 * (1 - light)                           # 191-255, its folds a quarter as deep
         return encode(np.dstack([colour] * 3 + [alpha * 255]), mode="RGBA")
     if form == "RGBA":
         return encode(np.dstack([dark] * 3 + [alpha * 255]) * (alpha[:, :, None] > 0), mode="RGBA")
@@ -178,7 +182,8 @@ CONDITIONS = {
     "a hand's shadow over one side": lambda im, rng: shadowed(im, rng, "hand"),
     **{f"cut-out, {form}": (lambda form: lambda im, rng: cutout(im, rng, form))(form)
        for form in ("RGBA", "LA", "P", "RGB-tRNS", "L-tRNS")},
-    "white garment, RGBA cut-out": lambda im, rng: cutout(im, rng, "white-RGBA"),
+    "white garment, RGBA cut-out (shaded as the dataset)": lambda im, rng: cutout(im, rng, "white-RGBA"),
+    "white garment, RGBA cut-out (pixels 191-255)": lambda im, rng: cutout(im, rng, "white-RGBA-191"),
     "outline drawing": drawing,
 }
 
