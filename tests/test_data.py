@@ -278,3 +278,12 @@ def test_fashion_mnist_without_download_names_the_python_arguments(tmp_path):
     with pytest.raises(RowrnnError) as e:
         data.FashionMNIST(root=tmp_path / "partial", download=False)
     assert "--data-dir" not in str(e.value) and "--no-verify" not in str(e.value)
+
+
+def test_fashion_mnist_found_nowhere_names_root_not_the_flag(isolated_sources):
+    from rowrnn import data
+    with pytest.raises(RowrnnError) as e:
+        data.FashionMNIST(train=False)
+    message = str(e.value)
+    assert message.startswith("Fashion-MNIST not found; tried cache:") and "--data-dir" not in message
+    assert message.endswith("set ROWRNN_DATA or root to a directory with the four IDX files, or connect to the internet")

@@ -342,7 +342,9 @@ def FashionMNIST(root=None, train: bool = True, transform=None, target_transform
     Raises RowrnnError naming these arguments (never the CLI's flags).
     """
     if root is None:
-        train_set, test_set = load_fashion_mnist.__wrapped__(None, verify=verify, download_ok=download)
+        # the undecorated search, so that its messages name this function's arguments (root=), not data_dir
+        _, (xtr, ytr), (xte, yte) = find_data.__wrapped__(None, verify=verify, download_ok=download)
+        train_set, test_set = ImageDataset(xtr, ytr), ImageDataset(xte, yte)
     else:
         directory = Path(root).expanduser()
         if not _holds_dataset(directory):
