@@ -124,10 +124,28 @@ def test_min_lstm_normalizes_its_gates():
 
 
 def test_an_unknown_scan_names_the_valid_ones():
-    with pytest.raises(ValueError, match=re.escape("unknown scan 'fft'; valid: parallel, step")):
+    with pytest.raises(ValueError, match=re.escape("unknown scan 'fft'; valid: auto, step, parallel")):
         MinGRU(4, scan="fft")
-    with pytest.raises(ValueError, match=re.escape("valid: parallel, step")):
+    with pytest.raises(ValueError, match=re.escape("valid: auto, step, parallel")):
         RNNClassifier(cell="lru", scan="chunked")
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_auto_loops_on_a_cpu_and_scans_elsewhere(name, monkeypatch):
+    """The loop measured faster on this CPU at every length; an accelerator's device takes the scan."""
+    from rowrnn import recurrences
+
+    def no_scan(*args):
+        raise AssertionError("the parallel scan ran")
+
+    monkeypatch.setattr(recurrences, "log_space_scan", no_scan)
+    monkeypatch.setattr(recurrences.LRU, "_powers_scan", staticmethod(no_scan))
+    cell = PARALLEL_CELLS[name](4)
+    assert cell.scan == "auto" and cell(torch.randn(2, 3, 4)).shape == (2, 3, 4)
+    with pytest.raises(AssertionError, match="the parallel scan ran"):
+        cell(torch.randn(2, 3, 4), scan="parallel")
+    with pytest.raises(AssertionError, match="the parallel scan ran"):
+        cell.to("meta")(torch.randn(2, 3, 4, device="meta"))
 
 
 # ----------------------------------------------------------------------------- the stack
@@ -141,9 +159,10 @@ def test_reverse_within_reverses_each_sequence_inside_its_length():
 
 
 @pytest.mark.parametrize("name", CELLS)
-def test_a_stack_reads_each_sequence_only_up_to_its_length(name):
+@pytest.mark.parametrize("scan", ["step", "parallel"])
+def test_a_stack_reads_each_sequence_only_up_to_its_length(name, scan):
     torch.manual_seed(0)
-    stack = ResidualStack(6, 4, num_layers=2, bidirectional=True, cell=name).double().eval()
+    stack = ResidualStack(6, 4, num_layers=2, bidirectional=True, cell=name, scan=scan).double().eval()
     x = torch.randn(3, 9, 6, dtype=torch.float64)
     lengths = torch.tensor([9, 4, 1])
     out, states = stack(x, lengths=lengths)
@@ -199,7 +218,7 @@ def test_the_step_and_parallel_scans_give_one_model(name, read, rows_per_step):
                           rows_per_step=rows_per_step, readout="mean+max" if bidirectional else "last").double()
     x = x4[:2].double()
     weight = torch.randn(2, 10, dtype=torch.float64)
-    parallel = outputs_and_gradients(model, model, x, weight)
+    parallel = outputs_and_gradients(set_scan(model, "parallel"), model, x, weight)
     step = outputs_and_gradients(set_scan(model, "step"), model, x, weight)
     assert all(m.scan == "step" for m in model.modules() if isinstance(m, tuple(PARALLEL_CELLS.values())))
     for a, b in zip(parallel, step):
@@ -214,7 +233,7 @@ STEP_CASES = [dict(cell=c, readout=r, read=rd, bidirectional=b, num_layers=n)
 @pytest.mark.parametrize("kwargs", STEP_CASES, ids=lambda k: "-".join(f"{v}" for v in k.values()))
 def test_step_logits_equal_reading_each_prefix_separately(kwargs):
     torch.manual_seed(0)
-    model = RNNClassifier(hidden_size=5, rows_per_step=2, **kwargs).eval()
+    model = RNNClassifier(hidden_size=5, rows_per_step=2, scan="parallel", **kwargs).eval()
     with torch.no_grad():
         fast = model.step_logits(x4[:3])
         slow = torch.stack([model(x4[:3], steps=t) for t in range(1, 15)], dim=1)
@@ -268,15 +287,20 @@ def test_parameter_table_says_what_each_weight_of_a_stack_is():
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"init": "orthogonal"}, "--init orthogonal applies to the rnn, gru, lstm and elman cells, not 'mingru': "
-                             "drop --init"),
-    ({"nonlinearity": "relu"}, "--nonlinearity relu applies to the rnn and elman cells, not 'mingru'"),
-    ({"num_layers": 1, "dropout": 0.1}, "--dropout 0.1 acts between stacked layers"),
+    ({"init": "orthogonal"}, "init orthogonal applies to the rnn, gru, lstm and elman cells, not 'mingru': drop init"),
+    ({"nonlinearity": "relu"}, "nonlinearity relu applies to the rnn and elman cells, not 'mingru'"),
+    ({"num_layers": 1, "dropout": 0.1}, "dropout 0.1 acts between stacked layers"),
     ({"hidden_size": 6000}, "over the limit of 100,000,000"),
 ])
 def test_options_that_do_not_apply_are_one_line_errors(overrides, message):
     with pytest.raises(RowrnnError, match=re.escape(message)):
         build_config("mingru", overrides)
+
+
+def test_the_cli_names_its_flags_in_the_same_error(capsys):
+    assert main(["train", "--preset", "mingru", "--init", "orthogonal"]) == 2
+    assert capsys.readouterr().err == ("rowrnn: error: --init orthogonal applies to the rnn, gru, lstm and elman cells, "
+                                       "not 'mingru': drop --init\n")
 
 
 def test_dropout_acts_between_blocks_in_training_only():
@@ -303,7 +327,7 @@ def test_stacks_export_to_onnx_with_parity(overrides):
                                         "rowrnn.normalization": json.dumps(export.NORMALIZATION)})
     images = torch.from_numpy(synthetic_split(64, 3)[0])
     assert export.check_parity(model, data, images) <= export.TOLERANCE
-    assert all(m.scan == "parallel" for m in model.modules() if hasattr(m, "ONNX_SCAN"))   # export left it alone
+    assert all(m.scan == "auto" for m in model.modules() if hasattr(m, "ONNX_SCAN"))   # export left it alone
 
 
 def test_the_preset_trains_one_epoch_and_resumes_bit_identically(tmp_path, capsys):
