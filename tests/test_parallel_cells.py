@@ -354,3 +354,41 @@ def test_the_preset_trains_one_epoch_and_resumes_bit_identically(tmp_path, capsy
     assert json.loads((run / "metrics.json").read_text())["accuracy"] == \
         json.loads((tmp_path / "reference" / "metrics.json").read_text())["accuracy"]
     assert not math.isnan(json.loads((run / "history.json").read_text())["train_loss"][-1])
+
+
+# ----------------------------------------------------------------------------- on a GPU (scripts/gpu_check.sh)
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.mark.gpu
+@needs_cuda
+@pytest.mark.parametrize("name", CELLS)
+@pytest.mark.parametrize("read", ["rows+columns", "pixels"])
+def test_on_cuda_auto_scans_in_parallel_and_matches_the_cpu_loop(name, read):
+    torch.manual_seed(0)
+    model = RNNClassifier(cell=name, hidden_size=8, num_layers=2, bidirectional=True, read=read,
+                          readout="mean+max").double()
+    x, weight = x4[:3].double(), torch.randn(3, 10, dtype=torch.float64)
+    cpu = outputs_and_gradients(set_scan(model, "step"), model, x, weight)
+    set_scan(model, "auto").cuda()
+    gpu = outputs_and_gradients(model, model, x.cuda(), weight.cuda())
+    for a, b in zip(gpu, cpu):
+        assert_tight(a.cpu(), b)
+
+
+@pytest.mark.gpu
+@needs_cuda
+@pytest.mark.parametrize("name", CELLS)
+def test_on_cuda_bfloat16_autocast_stays_close_to_float32(name):
+    """--amp: the scans run in float32 inside autocast, so the logits move by bfloat16 rounding only."""
+    torch.manual_seed(0)
+    model = RNNClassifier(cell=name, hidden_size=16, num_layers=2, bidirectional=True, read="pixels",
+                          readout="mean+max").cuda()
+    x = x4.cuda()
+    reference = model(x)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        logits = model(x)
+    logits.float().sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+    torch.testing.assert_close(logits.float(), reference, rtol=0.05, atol=0.05)
