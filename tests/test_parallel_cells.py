@@ -123,6 +123,18 @@ def test_min_lstm_normalizes_its_gates():
     torch.testing.assert_close(cell(x)[:, -1], candidate, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("scan", ["step", "parallel"])
+def test_min_lstm_gates_that_underflow_stay_finite(scan):
+    """f = sigmoid(-300) and i = sigmoid(-200) are 0 in float32, where f / (f + i) is 0/0; the normalized gates
+    are f' = sigmoid(-100) ~ 0 and i' ~ 1, so h_t = g(1) = 1.5 at every step."""
+    cell = MinLSTM(2)
+    with torch.no_grad():
+        cell.linear.weight.zero_()
+        cell.linear.bias.copy_(torch.tensor([-300.0, -300.0, -200.0, -200.0, 1.0, 1.0]))   # f, i, h~
+    h = cell(torch.zeros(1, 3, 2), scan=scan)    # log space: a* = -300 after 3 steps costs float32 some digits
+    torch.testing.assert_close(h, torch.full((1, 3, 2), 1.5), rtol=1e-4, atol=1e-4)
+
+
 def test_an_unknown_scan_names_the_valid_ones():
     with pytest.raises(ValueError, match=re.escape("unknown scan 'fft'; valid: auto, step, parallel")):
         MinGRU(4, scan="fft")

@@ -118,12 +118,11 @@ class MinLSTM(_MinimalCell):
 
     def forward(self, x: torch.Tensor, scan: str | None = None) -> torch.Tensor:
         k_f, k_i, k_h = self.linear(x).to(_compute_dtype(x)).chunk(3, dim=-1)
+        # f' = f / (f + i) = sigmoid(log f - log i), from log f = -softplus(-k_f): no 0/0 when both underflow
+        diff = F.softplus(-k_f) - F.softplus(-k_i)                          # log i - log f
         if _scan(self, scan, x) == "parallel":
-            # log f' = -softplus(log i - log f), log i' = -softplus(log f - log i), log f = -softplus(-k_f)
-            diff = F.softplus(-k_f) - F.softplus(-k_i)                      # log i - log f
-            return log_space_scan(-F.softplus(diff), -F.softplus(-diff) + log_g(k_h))
-        f, i = torch.sigmoid(k_f), torch.sigmoid(k_i)
-        return step_scan(f / (f + i), i / (f + i) * g(k_h))
+            return log_space_scan(-F.softplus(diff), -F.softplus(-diff) + log_g(k_h))   # log f', log i' + log h~
+        return step_scan(torch.sigmoid(-diff), torch.sigmoid(diff) * g(k_h))
 
 
 class LRU(nn.Module):
