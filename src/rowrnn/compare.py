@@ -216,8 +216,8 @@ def run_compare(presets, seeds=(0,), out="runs/compare", parallel: int = 1, data
 
 def check_output(out) -> None:
     """compare writes only into a folder of its own, as `train --out` does: a new or empty one, or one that
-    compare claimed before (its marker file; or, from rowrnn before 0.2.1, holding nothing but compare's
-    own files and at least one of its <preset>-seed<N> runs). Anything else -- the user's own
+    compare claimed before (its marker file; or, made by a rowrnn that wrote no marker, holding nothing but
+    compare's own files and at least one of its <preset>-seed<N> runs). Anything else -- the user's own
     leaderboard.md, a run, a file -- is refused before anything is trained or written."""
     out = Path(out)
     kind = files.kind_of(out) if files.exists(out) else None
