@@ -5,7 +5,8 @@
 For each cell (mingru, minlstm, lru) and each reading (rows: 28 steps; pixels: 784 steps), the classifier
 (width 64, 2 bidirectional blocks, mean+max readout) runs forward and backward on one batch of random images,
 once with scan="step" and once with scan="parallel", interleaved; the median seconds of the repeats after one
-warm-up. A GRU-64 reading the same way is timed beside them for scale. CPU threads: torch's default.
+warm-up. A GRU-64 reading the same way is timed beside them for scale. --threads sets torch's CPU threads
+(on a loaded machine two threads contend badly; one gives steadier numbers).
 """
 from __future__ import annotations
 
@@ -36,8 +37,11 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--reads", default="rows,pixels")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     x = torch.randn(args.batch_size, 1, 28, 28)
     results = []
