@@ -3,10 +3,11 @@
 Each cell is a linear recurrence h_t = a_t * h_{t-1} + b_t whose a_t and b_t depend on the input x_t alone
 (never on h_{t-1}): every matrix product runs over all steps at once and only an elementwise recurrence is
 left, which a scan computes without a loop over the steps. scan="step" runs the same recurrence as an
-explicit loop over the steps; both give the same numbers (tests/test_parallel_cells.py). scan="auto" (the
-default) takes the loop on a CPU and the scan on an accelerator: measured on this project's 2-core CPU, the
-loop was faster at every length (14, 28 and 784 steps), since a batch's elementwise work already fills the
-cores and the scans do more of it; the scans pay where each step costs a kernel launch (a GPU).
+explicit loop over the steps; both agree up to rounding (tests/test_parallel_cells.py). scan="auto" (the
+default) takes the loop on a CPU and the scan on an accelerator: measured on this project's CPU (one thread,
+forward + backward of 256 images), the loop was 2-4x faster at 14, 28 and 784 steps, since a batch's
+elementwise work already fills a core and the scans do more of it; the scans pay where each step costs
+kernel launches (a GPU). benchmarks/scan_speed.py measures it.
 
     stack = ResidualStack(56, 64, num_layers=2, bidirectional=True, cell="mingru")
     out, states = stack(x)                     # (B, T, 56) -> stream (B, T, 64), top cells' outputs (B, T, 128)
@@ -90,7 +91,7 @@ class MinGRU(_MinimalCell):
     scan="parallel" is Heinsen's log-space scan; scan="step" the explicit loop. Under ONNX export the step
     loop is traced (ONNX has no logcumsumexp).
     Note the candidate: the paper's first, plain form has h~ = Linear_h(x); its log-space form, used here in
-    both scans, has h~ = g(Linear_h(x)) >= 0.
+    both scans, has h~ = g(Linear_h(x)) > 0.
     """
 
     GATES = 2              # weight blocks of the one Linear: z and h~
