@@ -1,6 +1,9 @@
 """rowrnn.images: each step of the Fashion-MNIST conversion, the formats and modes, and the safety limits."""
 import io
 import struct
+import subprocess
+import sys
+import textwrap
 import zlib
 
 import numpy as np
@@ -363,7 +366,7 @@ def test_the_memory_budget_is_checked_before_decoding(monkeypatch):
     monkeypatch.setattr(ImageFile.ImageFile, "load", refuse)
     with pytest.raises(RowrnnError) as e:
         decode_image(data, "big.png")
-    assert str(e.value) == ("big.png: 7000x7000 pixels in mode RGBA would take 186 MB to decode, over the limit "
+    assert str(e.value) == ("big.png: 7000x7000 pixels in mode RGBA would take 187 MB to decode, over the limit "
                             "of 128 MB: shrink it first")
     with pytest.raises(RowrnnError, match=r"^big.png: 8000x8000 pixels is over the limit of 50 megapixels"):
         decode_image(png_header(8000, 8000, colour_type=0), "big.png")  # 64 Mpx of grey: 61 MB, over the pixels
@@ -483,3 +486,232 @@ def test_a_multi_picture_jpeg_from_a_camera_gives_its_first_picture():
     assert data[:3] == b"\xff\xd8\xff"                 # sniffed as JPEG; Pillow's JPEG plugin opens it as MPO
     assert np.abs(decode_image(data).numpy().astype(int)
                   - decode_image(save(first, "JPEG")).numpy()).mean() < 1
+
+
+# ----------------------------------------------------------------------------- the memory budget is a bound
+
+def _refuse_load(monkeypatch):
+    def refuse(self):
+        raise AssertionError("load() was called")
+    monkeypatch.setattr(ImageFile.ImageFile, "load", refuse)
+
+
+def _resized_sof(data: bytes, width: int, height: int) -> bytes:
+    """The JPEG with its frame header (SOF0/SOF2) declaring width x height: the rest is never decoded."""
+    at = max(data.find(b"\xff\xc0"), data.find(b"\xff\xc2"))
+    return data[:at + 5] + struct.pack(">HH", height, width) + data[at + 9:]
+
+
+def test_decoders_own_whole_image_buffers_count_against_the_budget(monkeypatch):
+    small = Image.new("RGB", (64, 48), (200, 100, 50))
+    progressive = _resized_sof(save(small, "JPEG", progressive=True, subsampling=0), 9400, 9400)
+    _refuse_load(monkeypatch)
+    with pytest.raises(RowrnnError) as e:       # drafted to 1175x1175 (5 MB), but libjpeg keeps 9400x9400
+        decode_image(progressive, "p.jpg")      # x 3 components x 2 bytes of coefficients: 506 MB more
+    assert str(e.value) == ("p.jpg: 9400x9400 pixels in mode RGB would take 511 MB to decode, over the limit "
+                            "of 128 MB: shrink it first")
+    # a sequential JPEG with a second scan buffers the coefficients too (4:2:0: 1.5 components a pixel)
+    baseline = _resized_sof(save(small, "JPEG"), 9400, 9400)
+    assert not I._jpeg_is_multi_scan(Image.open(io.BytesIO(baseline)), baseline)
+    eoi = baseline.rindex(b"\xff\xd9")
+    second_scan = baseline[:eoi] + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" + b"\x12\x34\xff\x00" + baseline[eoi:]
+    with pytest.raises(RowrnnError, match=r"^s.jpg: 9400x9400 pixels in mode RGB would take 259 MB to decode"):
+        decode_image(second_scan, "s.jpg")
+    # an EXIF thumbnail (a JPEG with its own scan inside APP1) is not a second scan
+    exif = Image.Exif()
+    exif[0x0112] = 1
+    with_thumbnail = save(small, "JPEG", exif=b"Exif\0\0" + exif.tobytes()[6:] + save(small, "JPEG"))
+    assert with_thumbnail.count(b"\xff\xda") == 2
+    assert not I._jpeg_is_multi_scan(Image.open(io.BytesIO(with_thumbnail)), with_thumbnail)
+    # a WebP: libwebp's canvases and Pillow's copy, 18 bytes a pixel in all
+    with pytest.raises(RowrnnError, match=r"^w.webp: 2800x2800 pixels in mode RGBA would take 135 MB to decode"):
+        decode_image(save(Image.new("RGBA", (2800, 2800), (1, 2, 3, 100)), "WEBP", lossless=True, method=0), "w.webp")
+    # a compressed TIFF in one strip: libtiff decodes the strip whole before Pillow unpacks it
+    one_strip = save(Image.new("F", (4100, 4100), 0.5), "TIFF", compression="tiff_adobe_deflate",
+                     tiffinfo={278: 4100})
+    with pytest.raises(RowrnnError, match=r"^t.tif: 4100x4100 pixels in mode F would take 129 MB to decode"):
+        decode_image(one_strip, "t.tif")
+    with pytest.raises(AssertionError, match="load"):   # in Pillow's usual strips it is within the budget
+        decode_image(save(Image.new("F", (4100, 4100), 0.5), "TIFF", compression="tiff_adobe_deflate"), "t.tif")
+
+
+@pytest.mark.parametrize("mode", ["P+transparency", "RGBA", "LA", "I;16", "1", "CMYK", "F"])
+def test_reducing_in_tiles_equals_reducing_the_converted_whole(mode):
+    rng = np.random.default_rng(3)
+    grey = rng.integers(0, 256, (203, 157), dtype=np.uint8)
+    if mode == "P+transparency":
+        im = Image.fromarray(grey, "L").convert("P")
+        im.info["transparency"] = int(np.asarray(im)[0, 0])
+    elif mode in ("RGBA", "CMYK"):
+        im = Image.fromarray(rng.integers(0, 256, (203, 157, 4), dtype=np.uint8), mode)
+    elif mode == "LA":
+        im = Image.fromarray(rng.integers(0, 256, (203, 157, 2), dtype=np.uint8), "LA")
+    elif mode == "I;16":
+        im = Image.fromarray(grey.astype(np.uint16) * 257)
+    elif mode == "F":
+        im = Image.fromarray(grey.astype(np.float32) / 255)
+    else:
+        im = Image.fromarray(grey > 127)
+    whole = I._pixel_mode(im)
+    expected = whole.reduce(7)        # Pillow premultiplies LA/RGBA for the averaging, as the tiles are
+    tiled = I.reduce_in_tiles(im, 7, tile_pixels=30 * 30)          # 4 x 4 boxes a tile: 36 tiles, ragged edges
+    assert tiled.mode == expected.mode and tiled.size == expected.size == (23, 29)
+    assert np.array_equal(np.asarray(tiled), np.asarray(expected))
+
+
+def _png_rows(width, height, colour_type, bit_depth, extra=b"") -> bytes:
+    """A PNG of width x height zero pixels, compressed row by row: large when decoded, small on disk."""
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour_type]
+    row = b"\0" + bytes((width * channels * bit_depth + 7) // 8)
+    compressor = zlib.compressobj(1)
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_a_large_picture_is_reduced_before_orientation_and_compositing():
+    # a 2400 x 1600 cut-out in a palette with a transparent key, stored sideways: reduced (factor 4, in
+    # tiles) before it is turned and composited, the same answer as the upright picture
+    upright = np.zeros((2400, 1600), np.uint8)                       # index 0: transparent
+    upright[600:1900, 500:1100] = 2                                  # the garment, dark grey
+    palette = [0, 0, 0, 0, 0, 0, 60, 60, 60] + [0] * 759
+    im = Image.fromarray(upright, "L").convert("P")
+    im.putdata(upright.ravel())
+    im.putpalette(palette)
+    stored = im.transpose(Image.Transpose.ROTATE_90)                 # Orientation 6 turns it back
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    expected = decode_image(save(im, transparency=0)).numpy()
+    assert np.array_equal(decode_image(save(stored, transparency=0, exif=exif.tobytes())).numpy(), expected)
+    assert expected[14, 14] == 195 and expected[14, 0] == 0          # over white, negated: 255 - 60 on black
+    prepared = prepare_image(save(stored, transparency=0, exif=exif.tobytes()))
+    assert prepared.original.shape == (512, 341, 3)
+
+
+# The worst pictures each limit lets through. Each is built in the child, then measured alone: the peak
+# resident memory (VmHWM, reset through /proc/self/clear_refs) less the memory before prepare_image.
+# tracemalloc cannot see Pillow's and libjpeg's C allocations; the kernel's count sees everything.
+_PEAK_SCRIPT = textwrap.dedent(r"""
+    import gc, io, json, struct, sys, zlib
+    import numpy as np
+    from PIL import Image
+    from rowrnn import images
+    sys.path.insert(0, sys.argv[1])
+    from test_images import _png_rows, chunk
+
+    def status(key):
+        for line in open("/proc/self/status"):
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+
+    def save(im, fmt, **params):
+        out = io.BytesIO()
+        im.save(out, fmt, **params)
+        return out.getvalue()
+
+    def tiff_float(side):   # an uncompressed float32 TIFF, one strip: header, 9 tags, the pixels
+        tags = [(256, 4, side), (257, 4, side), (258, 3, 32), (259, 3, 1), (262, 3, 1), (273, 4, 8 + 2 + 9 * 12 + 4),
+                (277, 3, 1), (279, 4, side * side * 4), (339, 3, 3)]
+        ifd = struct.pack("<H", len(tags)) + b"".join(struct.pack("<HHII", t, k, 1, v) for t, k, v in tags)
+        return b"II*\0" + struct.pack("<I", 8) + ifd + b"\0\0\0\0" + np.full(side * side, 0.5, "<f4").tobytes()
+
+    side4 = 5792                               # 4 bytes a pixel: the largest square under MAX_DECODE_BYTES
+    side1 = 7071                               # 1 byte a pixel: the largest square under MAX_PIXELS
+    cases = {
+        "RGBA PNG": lambda: _png_rows(side4, side4, 6, 8),
+        "16-bit RGBA PNG": lambda: _png_rows(side4, side4, 6, 16),
+        "palette PNG, transparent key": lambda: _png_rows(
+            side1, side1, 3, 8, chunk(b"PLTE", bytes(range(256)) * 3) + chunk(b"tRNS", b"\0")),
+        "16-bit grey PNG": lambda: _png_rows(side1, side1, 0, 16),
+        "JPEG, 24 Mpx camera photo": lambda: save(Image.new("RGB", (6000, 4000), (200, 100, 50)), "JPEG"),
+        "progressive JPEG 4:4:4": lambda: save(Image.new("RGB", (4500, 4500), (200, 100, 50)), "JPEG",
+                                               progressive=True, subsampling=0),
+        "float32 TIFF": lambda: tiff_float(side4),
+        "WebP RGBA": lambda: save(Image.new("RGBA", (2660, 2660), (1, 2, 3, 100)), "WEBP", lossless=True, method=0),
+    }
+    warm = save(Image.new("RGBA", (600, 400), (9, 9, 9, 255)), "PNG")
+    images.prepare_image(warm)                 # one-time imports and first-call allocations
+    peaks = {}
+    for name, make in cases.items():
+        data = make()
+        gc.collect()
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")                       # VmHWM := VmRSS
+        before = status("VmRSS:")
+        images.prepare_image(data, name)
+        peaks[name] = status("VmHWM:") - before
+        del data
+    print(json.dumps(peaks))
+""")
+
+
+@pytest.mark.slow
+def test_one_decode_stays_within_the_budget_plus_a_constant():
+    import os
+    from pathlib import Path
+    if not os.access("/proc/self/clear_refs", os.W_OK):
+        pytest.skip("needs Linux's /proc/self/clear_refs to reset the peak resident memory")
+    done = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, str(Path(__file__).parent)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    import json
+    peaks = json.loads(done.stdout)
+    # The margin: after the decoder's buffer, the pipeline holds a copy of less than 2 x WORK_SIZE a side
+    # (4 MB) and 1 Mpx tiles (12 MB), then works in floats at WORK_SIZE; measured 12 MB over the buffer
+    # at the limit, 21 MB for a small picture alone. 32 MB leaves room for the allocator.
+    margin = 32 * 2**20
+    over = {name: f"{peak / 2**20:.0f} MB" for name, peak in peaks.items() if peak > I.MAX_DECODE_BYTES + margin}
+    assert not over, f"over {(I.MAX_DECODE_BYTES + margin) / 2**20:.0f} MB: {over}"
+    assert len(peaks) == 8 and peaks["RGBA PNG"] > I.MAX_DECODE_BYTES    # the buffer really was that large
+
+
+_THREADS_SCRIPT = textwrap.dedent(r"""
+    import io, sys, threading, warnings
+    import numpy as np
+    from PIL import Image
+    from rowrnn import images
+    from rowrnn.errors import RowrnnError
+
+    Image.MAX_IMAGE_PIXELS = 5000              # Pillow warns above 5000 pixels: the bomb-warning path
+    sys.setswitchinterval(1e-6)                # threads switch often, inside the decoders too
+    filters = list(warnings.filters)
+
+    def png(im):
+        out = io.BytesIO()
+        im.save(out, "PNG")
+        return out.getvalue()
+
+    paper = np.full((60, 60), 240, np.uint8)
+    paper[10:50, 20:40] = 30
+    normal = png(Image.fromarray(paper))                                 # 3600 pixels: no warning
+    bomb = png(Image.new("L", (80, 80), 200))                            # 6400 pixels: Pillow warns
+    expected = images.decode_image(normal).numpy()
+    wrong = []
+
+    def work(k):
+        for i in range(40):
+            if (i + k) % 2:
+                if not np.array_equal(images.decode_image(normal, "ok.png").numpy(), expected):
+                    wrong.append("a normal image read differently")
+            else:
+                try:
+                    images.decode_image(bomb, "bomb.png")
+                    wrong.append("a bomb decoded")
+                except RowrnnError as e:
+                    if str(e) != "bomb.png: the image is over the limit of 50 megapixels: shrink it first":
+                        wrong.append(str(e))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong, wrong[:3]
+    assert warnings.filters == filters, "the warnings filters changed for good"
+    print("ok")
+""")
+
+
+def test_concurrent_decodes_never_leak_pillow_warnings_or_filters():
+    done = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "ok\n", "")

@@ -19,7 +19,9 @@ import contextlib
 import io
 import math
 import os
+import re
 import struct
+import threading
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -34,9 +36,11 @@ from .errors import RowrnnError
 FITS = ("trim", "none")
 MAX_FILE_BYTES = 64 * 2**20      # files larger than this are refused before reading them
 MAX_PIXELS = 50_000_000          # pixels one decode may produce (after a JPEG's reduced-size decoding)
-MAX_DECODE_BYTES = 128 * 2**20   # the most memory one decoder's buffer may take (32 Mpx at 4 bytes a pixel);
-                                 # the whole preparation peaks at about twice this (one converted copy)
+MAX_DECODE_BYTES = 128 * 2**20   # the most memory one decode may take (32 Mpx at 4 bytes a pixel): Pillow's
+                                 # buffer and the decoder's own whole-image buffers, counted from the header
+                                 # (decode_cost); everything after it works on at most 2 x WORK_SIZE a side
 WORK_SIZE = 512                  # longest side the pipeline works at: 18x the output, far above what 28 px keep
+TILE_PIXELS = 2**20              # a full-size picture is converted and reduced this many pixels at a time
 ANALYSIS_SIZE = 256              # longest side at which the background and the garment's box are found
 ORIGINAL_SIZE = 512              # longest side of the picture kept to show beside the 28x28
 CORNER_TOLERANCE = 0.05 * 255 * math.sqrt(3)   # the paper's "5 % of the maximum intensity in RGB space"
@@ -105,7 +109,9 @@ def _known_kind(data: bytes) -> str:
 
 
 _BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}  # Pillow's storage;
-# every other mode (RGB included) is stored as 4 bytes a pixel
+# every other mode (RGB, LA and PA included) is stored as 4 bytes a pixel
+WEBP_BYTES_PER_PIXEL = 14  # beyond Pillow's buffer: libwebp's two RGBA canvases (WebPAnimDecoder, which Pillow
+                           # always uses), its decode buffer and the bytes object Pillow copies the frame from
 
 
 def decoded_bytes(width: int, height: int, mode: str) -> int:
@@ -113,17 +119,98 @@ def decoded_bytes(width: int, height: int, mode: str) -> int:
     return width * height * _BYTES_PER_PIXEL.get(mode, 4)
 
 
+def decode_cost(im, fmt: str, data: bytes, full_size: tuple[int, int] | None = None) -> int:
+    """Bytes one decode of the opened (not yet loaded) `im` takes, from its header: what MAX_DECODE_BYTES bounds.
+
+    Pillow's buffer (decoded_bytes at im.size, a JPEG's drafted size), plus the decoders' own whole-image
+    buffers, measured with tests/test_images.py's worst cases: a progressive or multi-scan JPEG keeps
+    every DCT coefficient of the full-size picture (libjpeg's coefficient buffer: 2 bytes a coefficient,
+    whatever size it is drafted to); a WebP costs WEBP_BYTES_PER_PIXEL more a pixel; a compressed TIFF one
+    decoded strip or tile (libtiff's buffer). Conversions after the decode (a palette to RGBA, 16 bits to
+    32) never take a full-size copy: reduce_in_tiles does them a tile at a time.
+    full_size: a JPEG's size before Image.draft.
+    """
+    width, height = im.size
+    cost = decoded_bytes(width, height, im.mode)
+    if fmt == "JPEG" and _jpeg_is_multi_scan(im, data):
+        cost += _jpeg_coefficient_bytes(full_size or im.size, im.layer)
+    elif fmt == "WEBP":
+        cost += width * height * WEBP_BYTES_PER_PIXEL
+    elif fmt == "TIFF" and getattr(im, "use_load_libtiff", False):
+        tag = im.tag_v2
+        samples, bits = tag.get(277, 1), max(tag.get(258, (8,)) or (8,))
+        if 322 in tag and 323 in tag:                               # TileWidth, TileLength
+            block = tag[322] * tag[323]
+        else:                                                       # RowsPerStrip (2**32 - 1: one strip)
+            block = width * min(height, tag.get(278, height))
+        cost += block * samples * math.ceil(bits / 8)
+    return cost
+
+
+_JPEG_NEXT_MARKER = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")   # entropy-coded data ends at a marker that is
+# neither a stuffed 0xff00, a restart marker nor fill
+
+
+def _jpeg_is_multi_scan(im, data: bytes) -> bool:
+    """Whether libjpeg must buffer the whole picture's coefficients: a progressive JPEG, or a sequential
+    one whose first scan does not hold every component (more than one scan before the first EOI)."""
+    if im.info.get("progressive"):
+        return True
+    pos, scans = 2, 0
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:                                          # fill byte
+            pos += 1
+        elif marker == 0xD9:                                        # EOI: the first picture ends (MPO's too)
+            break
+        elif 0xD0 <= marker <= 0xD7 or marker == 0x01:             # no length
+            pos += 2
+        else:
+            pos += 2 + struct.unpack(">H", data[pos + 2:pos + 4])[0]
+            if marker == 0xDA:                                      # SOS: skip its entropy-coded data
+                scans += 1
+                if scans > 1:
+                    return True
+                found = _JPEG_NEXT_MARKER.search(data, pos)
+                if found is None:
+                    break
+                pos = found.end() - 2
+    return False
+
+
+def _jpeg_coefficient_bytes(size: tuple[int, int], layers) -> int:
+    """libjpeg's whole-image coefficient buffer (jdcoefct.c): each component's 8x8 blocks, padded to whole
+    MCUs, 64 coefficients of 2 bytes each. layers: Pillow's JpegImageFile.layer, (id, H, V, table)."""
+    width, height = size
+    h_max, v_max = max(layer[1] for layer in layers), max(layer[2] for layer in layers)
+    total = 0
+    for _, h, v, _ in layers:
+        blocks_w = math.ceil(math.ceil(width * h / h_max) / 8)
+        blocks_h = math.ceil(math.ceil(height * v / v_max) / 8)
+        total += math.ceil(blocks_w / h) * h * math.ceil(blocks_h / v) * v * 128
+    return total
+
+
+# Pillow's DecompressionBombWarning is made an error with a warnings filter, and warnings filters are one
+# process-wide list: two threads inside warnings.catch_warnings at once restore each other's state in the
+# wrong order and can leave the filter on (or off) for good. rowrnn serve decodes in threads, so every
+# decode holds this lock while its filter is in place. It also means the server holds one full-size picture
+# at a time, whatever its concurrency: the rest of the pipeline works on a reduced copy, outside the lock.
+_PILLOW_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _decoder_errors(name: str):
     """Every way a decoder can fail on a hostile or damaged file -> one RowrnnError line naming the file.
 
     Pillow's DecompressionBombWarning is made an error here, locally (warnings.catch_warnings; the global
-    Image.MAX_IMAGE_PIXELS is left alone). The filter is process-wide while it is active, so another
-    thread may briefly see it too; either way MAX_PIXELS, checked from the header, refuses the image.
+    Image.MAX_IMAGE_PIXELS is left alone), under _PILLOW_LOCK, so concurrent decodes in threads never
+    interleave their filters; MAX_PIXELS, checked from the header, refuses such an image anyway. Code
+    outside rowrnn that emits a UserWarning in another thread during a decode has it ignored meanwhile.
     """
     from PIL import Image, UnidentifiedImageError
     try:
-        with warnings.catch_warnings():
+        with _PILLOW_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on odd metadata: the error says enough
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             yield
@@ -150,9 +237,11 @@ def open_image(data: bytes, source: str = "image"):
 
     The format is sniffed first (sniff_format), then Image.open(formats=[that one]) reads the header only;
     a JPEG larger than WORK_SIZE is decoded at reduced size (Image.draft: 1/2, 1/4 or 1/8 in the decoder);
-    the pixels and bytes the decode will take (MAX_PIXELS, MAX_DECODE_BYTES) are checked before load().
-    Animated GIF, PNG and WebP give their first frame. EXIF orientation is applied at once
-    (ImageOps.exif_transpose: all eight orientations, TIFF's own tag included).
+    the pixels and bytes the decode will take (MAX_PIXELS; decode_cost against MAX_DECODE_BYTES) are
+    checked before load(). Right after load() a picture of 2 x WORK_SIZE or more on a side is reduced by
+    an integer factor (reduce_in_tiles), so the decoder's buffer is the only full-size copy ever made.
+    Animated GIF, PNG and WebP give their first frame. The EXIF orientation is applied (orient: all eight
+    orientations, TIFF's own tag included).
     """
     from PIL import Image
     name = display_name(source)
@@ -162,6 +251,7 @@ def open_image(data: bytes, source: str = "image"):
             width, height = im.size
             if width < 1 or height < 1:
                 raise RowrnnError(f"{name}: the image is {width}x{height} pixels: give a picture")
+            full_size = im.size
             if fmt == "JPEG" and max(width, height) > WORK_SIZE:
                 k = WORK_SIZE / max(width, height)
                 im.draft(im.mode, (math.ceil(width * k), math.ceil(height * k)))
@@ -169,44 +259,53 @@ def open_image(data: bytes, source: str = "image"):
             if width * height > MAX_PIXELS:
                 raise RowrnnError(f"{name}: {width}x{height} pixels is over the limit of "
                                   f"{MAX_PIXELS // 1_000_000} megapixels: shrink it first")
-            if decoded_bytes(width, height, im.mode) > MAX_DECODE_BYTES:
-                raise RowrnnError(f"{name}: {width}x{height} pixels in mode {im.mode} would take "
-                                  f"{decoded_bytes(width, height, im.mode) // 2**20} MB to decode, over the limit "
+            cost = decode_cost(im, fmt, data, full_size)
+            if cost > MAX_DECODE_BYTES:
+                raise RowrnnError(f"{name}: {full_size[0]}x{full_size[1]} pixels in mode {im.mode} would take "
+                                  f"{math.ceil(cost / 2**20)} MB to decode, over the limit "
                                   f"of {MAX_DECODE_BYTES // 2**20} MB: shrink it first")
             im.load()
-            im = orient(im)
+            orientation = im.getexif().get(0x0112, 1)   # read now: the reduced copy below has no metadata
             sixteen_bit = im.mode.startswith("I;16")
-            if sixteen_bit:
-                im = im.convert("I")             # 32-bit integers: Pillow resamples those, not 16-bit ones
-            if im.mode in ("I", "F"):            # shrunk first, so the float copy is of WORK_SIZE, not 50 Mpx
-                return _standard_mode(shrink(im, WORK_SIZE), name, sixteen_bit=sixteen_bit)
-            return shrink(_standard_mode(im, name), WORK_SIZE)
+            factor = max(im.size) // WORK_SIZE
+            # -> L, LA, RGB, RGBA, I or F; of less than 2 x WORK_SIZE a side
+            im = reduce_in_tiles(im, factor, name=name) if factor > 1 else _pixel_mode(im, name)
+    im = orient(im, orientation)
+    if im.mode in ("I", "F"):                # shrunk first, so the float copy is of WORK_SIZE
+        return _standard_mode(shrink(im, WORK_SIZE), name, sixteen_bit=sixteen_bit)
+    return shrink(im, WORK_SIZE)
 
 
-def orient(im):
-    """The picture as a viewer shows it: the EXIF Orientation tag (1-8) applied to the pixels and removed.
+_TRANSPOSE_FOR_ORIENTATION = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
+                              6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}   # ImageOps.exif_transpose's table
+
+
+def orient(im, orientation: int | None = None):
+    """The picture as a viewer shows it: the EXIF Orientation tag (1-8) applied to the pixels.
 
     Phones store pixels as the sensor read them and record the turn in the tag; every viewer honours it,
-    so the person never saw the stored pixels. Pillow's ImageOps.exif_transpose does all eight cases.
+    so the person never saw the stored pixels. orientation: the tag's value, read from `im` when None
+    (Pillow's ImageOps.exif_transpose then does all eight cases). Given, it is applied with the same
+    table, so that it can be read from the full-size picture and applied to its reduced copy.
     """
-    from PIL import ImageOps
-    return ImageOps.exif_transpose(im)
+    from PIL import Image, ImageOps
+    if orientation is None:
+        return ImageOps.exif_transpose(im)
+    method = _TRANSPOSE_FOR_ORIENTATION.get(orientation) if isinstance(orientation, int) else None  # damaged: none
+    return im.transpose(Image.Transpose[method]) if method else im
 
 
-def _standard_mode(im, name: str, sixteen_bit: bool = False):
-    """Any Pillow mode -> L, LA, RGB, RGBA (8 bits) or F (grey at 0-255, for 16-bit, 32-bit and float images).
+def _pixel_mode(im, name: str = "image"):
+    """Pillow's per-pixel conversions: any mode -> L, LA, RGB, RGBA (8 bits), I or F.
 
     Palette, 1-bit, CMYK, YCbCr, LAB and HSV images are converted by Pillow; a tRNS transparency key
     (L, RGB or P with info['transparency'], what PNG optimisers write) becomes an alpha channel; 16-bit
-    grey (sixteen_bit: an I;16 image already widened to I) is scaled by 1/257; other 32-bit integers are
-    read as 8-bit when they fit, else as 16-bit; float images
-    are read as 0-1 when they fit there, else as 0-255; NaN, infinities and other ranges are refused.
+    grey becomes 32-bit I. Each pixel is converted on its own, so this may run a tile at a time.
     """
-    from PIL import Image
     mode = im.mode
     if mode in ("L", "RGB", "P", "1") and "transparency" in im.info:
         return im.convert("RGBA")
-    if mode in ("L", "RGB", "LA", "RGBA"):
+    if mode in ("L", "RGB", "LA", "RGBA", "I", "F"):
         return im
     if mode in ("1",):
         return im.convert("L")
@@ -216,12 +315,54 @@ def _standard_mode(im, name: str, sixteen_bit: bool = False):
         return im.convert("RGBA" if mode != "La" else "LA")
     if mode in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
         return im.convert("RGB")
-    if mode.startswith("I;16") or mode == "I":
+    if mode.startswith("I;16"):
+        return im.convert("I")               # 32-bit integers: Pillow resamples those, not 16-bit ones
+    raise RowrnnError(f"{name}: images in Pillow's mode {mode} are not supported: save it as an 8-bit PNG")
+
+
+def reduce_in_tiles(im, factor: int, tile_pixels: int = TILE_PIXELS, name: str = "image"):
+    """A loaded full-size picture -> 1/factor of its size (box averages, Image.reduce), in L, LA, RGB, RGBA, I or F.
+
+    Converting the whole picture first (a palette to RGBA, 16 bits to 32, alpha premultiplied for the
+    averaging) would make one or two more full-size copies, up to 4x the decoder's buffer for a palette
+    image; here each tile of about `tile_pixels` (whole factor x factor boxes) is cropped, converted
+    (_pixel_mode), premultiplied and reduced, and the full-size picture is the only large buffer.
+    The result is what Image.reduce(factor) of the converted whole would give: boxes never straddle a tile.
+    """
+    from PIL import Image
+    width, height = im.size
+    step = factor * max(1, math.isqrt(tile_pixels) // factor)          # a tile's side: whole boxes
+    out = None
+    for top in range(0, height, step):
+        for left in range(0, width, step):
+            tile = _pixel_mode(im.crop((left, top, min(width, left + step), min(height, top + step))), name)
+            if tile.mode in ("LA", "RGBA"):                            # premultiplied, as Image.resize does
+                tile = tile.convert(tile.mode[:-1] + "a")
+            small = tile.reduce(factor)
+            if out is None:
+                out = Image.new(small.mode, (math.ceil(width / factor), math.ceil(height / factor)))
+            out.paste(small, (left // factor, top // factor))
+    return out.convert(out.mode[:-1] + "A") if out.mode in ("La", "RGBa") else out
+
+
+def _standard_mode(im, name: str, sixteen_bit: bool = False):
+    """Any Pillow mode -> L, LA, RGB, RGBA (8 bits) or F (grey at 0-255, for 16-bit, 32-bit and float images).
+
+    The per-pixel conversions are _pixel_mode's; then 16-bit grey (sixteen_bit: an I;16 image already
+    widened to I) is scaled by 1/257; other 32-bit integers are read as 8-bit when they fit, else as
+    16-bit; float images are read as 0-1 when they fit there, else as 0-255; NaN, infinities and other
+    ranges are refused. These look at the whole picture, so they run on the reduced one.
+    """
+    from PIL import Image
+    mode = im.mode
+    sixteen_bit = sixteen_bit or mode.startswith("I;16")
+    im = _pixel_mode(im, name)
+    if im.mode == "I":
         values = np.asarray(im, dtype=np.float64)
-        deep = sixteen_bit or mode.startswith("I;16") or values.max(initial=0) > 255
+        deep = sixteen_bit or values.max(initial=0) > 255
         scale = 65535.0 if deep else 255.0
         return Image.fromarray((np.clip(values, 0, scale) * (255.0 / scale)).astype(np.float32), mode="F")
-    if mode == "F":
+    if im.mode == "F":
         values = np.asarray(im, dtype=np.float64)
         if not np.isfinite(values).all():
             raise RowrnnError(f"{name}: a float image with NaN or infinite pixels: save it as an 8-bit PNG")
@@ -230,7 +371,7 @@ def _standard_mode(im, name: str, sixteen_bit: bool = False):
             raise RowrnnError(f"{name}: a float image with pixels from {low:g} to {high:g}, outside both 0-1 "
                               "and 0-255: save it as an 8-bit PNG")
         return Image.fromarray((values * (255.0 if high <= 1 else 1.0)).astype(np.float32), mode="F")
-    raise RowrnnError(f"{name}: images in Pillow's mode {mode} are not supported: save it as an 8-bit PNG")
+    return im
 
 
 def shrink(im, longest: int):
