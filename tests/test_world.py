@@ -543,3 +543,28 @@ def test_an_absurd_size_in_a_hand_edited_run_is_refused_for_resume_and_compare(t
                  ["compare", "--presets", "notebook", "--out", str(run.parent), "--data-dir", str(data)]):
         rc, err = in_process(argv, capsys)
         assert_one_line(rc, err, names="config.json: the model would have 1e+18 parameters, " + LIMIT)
+
+
+def test_images_and_runs_may_follow_an_option(trained, tmp_path, capsys):
+    """`rowrnn predict RUN --fit none a.png b.png` is what a newcomer types after reading --help; argparse alone
+    called a.png and b.png 'unrecognized arguments'. Interleaved, the answer is the same as in the usual order."""
+    from PIL import Image
+
+    from rowrnn.cli import _parse_intermixed, build_parser
+    run, _ = trained
+    shirt, bag = tmp_path / "shirt.png", tmp_path / "bag.png"
+    Image.new("L", (40, 60), 230).save(shirt)
+    Image.new("L", (50, 50), 30).save(bag)
+    assert main(["predict", str(run), str(shirt), str(bag), "--top", "2", "--fit", "none"]) == 0
+    usual = capsys.readouterr()
+    assert main(["predict", str(run), "--top", "2", str(shirt), "--fit", "none", str(bag)]) == 0
+    mixed = capsys.readouterr()
+    assert mixed.out == usual.out and mixed.err == usual.err == ""
+    assert [line.split(":")[0] for line in mixed.out.splitlines()] == [str(shirt), str(bag)]
+    args = _parse_intermixed(build_parser(), ["serve", "a", "--port", "0", "b"])
+    assert (args.runs, args.port) == ([Path("a"), Path("b")], 0)
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", str(run), "--json", str(shirt), "--bogus"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == (f"rowrnn: error: unrecognized arguments: {shirt} --bogus "
+                                       "(see rowrnn --help)\n")

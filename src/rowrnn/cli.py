@@ -326,6 +326,27 @@ def _agg_backend() -> None:
         os.environ["MPLBACKEND"] = "Agg"
 
 
+# subcommands whose positional list may be interleaved with options: `rowrnn predict RUN --fit none a.jpg`
+_INTERMIXED = {"predict": "inputs", "serve": "runs"}
+
+
+def _parse_intermixed(parser, argv):
+    """parser.parse_args, except that predict's images and serve's runs may come after an option.
+
+    argparse fills a nargs='*' or '+' positional once, from its first run of words, and calls the rest
+    "unrecognized arguments" (`rowrnn predict RUN --fit none shirt.jpg`); its parse_intermixed_args
+    refuses parsers with subcommands. The words left over are appended to that list when none of them is
+    an option; anything else is the usual one-line usage error.
+    """
+    args, extra = parser.parse_known_args(argv)
+    field = _INTERMIXED.get(getattr(args, "command", None))
+    if extra and field is not None and not any(word.startswith("-") for word in extra):
+        setattr(args, field, [*getattr(args, field), *map(Path, extra)])
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv=None) -> int:
     _safe_streams()
     with _signals_raise(), cli_context():
@@ -334,7 +355,7 @@ def main(argv=None) -> int:
             _quiet_matplotlib_cache()
             _agg_backend()
             parser = build_parser()
-            args = parser.parse_args(argv)
+            args = _parse_intermixed(parser, argv)
             debug = args.debug
             return args.func(args)
         except BrokenPipeError:
