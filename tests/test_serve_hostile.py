@@ -594,3 +594,19 @@ def test_a_stalled_upload_does_not_delay_a_stop(made, sig):
     assert proc.returncode == 128 + sig and err == f"rowrnn: interrupted by {signal.Signals(sig).name}\n", err
     status, headers, body = answers[0]
     assert status in (200, 422, 503) and headers["content-type"] == "application/json", (status, body[:200])
+
+
+def test_malformed_forms_leave_the_log_empty(made):
+    """python-multipart logs a warning for each malformed form on top of the error Starlette raises: a client
+    could fill the server's stderr at will. The client is answered (422 JSON); the log stays empty."""
+    proc, port = _start([made["healthy"], "--data-dir", made["data"]])
+    try:
+        for body in (b"\xff\xd8\xff\xe0 not a form", b"--y\r\n\r\n", b"-" * 1000):
+            status, headers, answer = _request(port, _http("POST", "/api/predict", port, body,
+                                                           ["Content-Type: multipart/form-data; boundary=x"]))
+            assert (status, headers["content-type"]) == (422, "application/json"), answer
+            assert json.loads(answer) == {"error": "the multipart form is malformed or holds more than one file "
+                                                   "(Invalid multipart data.): send one file (curl -F file=@shirt.jpg)"}
+    finally:
+        err = _stop(proc)
+    assert err == "rowrnn: interrupted by SIGINT\n"

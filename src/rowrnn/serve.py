@@ -497,9 +497,15 @@ def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None,
         timeout_graceful_shutdown=limits.graceful_shutdown)
     quiet = _QuietLog()
     logging.getLogger("uvicorn.error").addFilter(quiet)
+    # python-multipart logs a warning for every malformed form it parses ("Expected boundary character ...")
+    # on top of the exception Starlette turns into our 422: a client could fill the log at will
+    multipart_log = logging.getLogger("python_multipart")
+    multipart_level = multipart_log.level
+    multipart_log.setLevel(logging.ERROR)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         logging.getLogger("uvicorn.error").removeFilter(quiet)
+        multipart_log.setLevel(multipart_level)
         sock.close()
     return 0
