@@ -1,4 +1,4 @@
-"""The lessons in notebooks/: built from notebooks/build.py, committed with their outputs, and each one run top
+"""The lessons in notebooks/: built by notebooks/build.py from notebooks/lessons/, committed with their outputs, and each one run top
 to bottom in a fresh kernel, in an empty directory (quick epochs unless ROWRNN_NOTEBOOKS=full)."""
 import os
 import sys
@@ -21,7 +21,7 @@ def test_the_committed_notebook_is_what_build_py_writes(key, lang):
     committed = nbformat.read(build.path_of(key, lang), as_version=4)
     built = build.build(key, lang)
     assert [(c.cell_type, c.source) for c in committed.cells] == [(c.cell_type, c.source) for c in built.cells], \
-        "notebooks/build.py and the committed notebook differ: run python notebooks/build.py --execute"
+        "notebooks/lessons/ and the committed notebook differ: run python notebooks/build.py --execute"
 
 
 @pytest.mark.parametrize("key, lang", CASES, ids=IDS)
@@ -35,13 +35,44 @@ def test_the_committed_notebook_shows_the_outputs_of_a_run(key, lang):
     assert sum(1 for c in code for o in c.outputs if "image/png" in o.get("data", {})) >= 2   # its figures
 
 
-def test_both_languages_have_the_same_cells():
-    for key in build.NOTEBOOKS:
-        en, es = (build.build(key, lang) for lang in build.LANGUAGES)
-        assert [c.cell_type for c in en.cells] == [c.cell_type for c in es.cells]
-        for a, b in zip(en.cells, es.cells):
-            if a.cell_type == "code":  # the same code; only comments and printed words are translated
-                assert len(a.source.splitlines()) == pytest.approx(len(b.source.splitlines()), abs=3)
+@pytest.mark.parametrize("key", list(build.NOTEBOOKS))
+def test_each_spanish_code_cell_is_its_english_cell_translated_through_the_table(key):
+    """Cell for cell, exactly, in the committed notebooks: a code change made in one language only, or a table
+    entry that no longer matches, fails here."""
+    en, es = (nbformat.read(build.path_of(key, lang), as_version=4) for lang in build.LANGUAGES)
+    assert [c.cell_type for c in en.cells] == [c.cell_type for c in es.cells]
+    table = build.table(key)
+    for a, b in zip(en.cells, es.cells):
+        if a.cell_type == "code":
+            assert b.source == build.common.translate(a.source, table), f"cell {a.id}"
+            assert a.metadata.get("tags") == b.metadata.get("tags")
+            assert a.metadata.get("rowrnn") == b.metadata.get("rowrnn")
+
+
+@pytest.mark.parametrize("key", list(build.NOTEBOOKS))
+def test_every_entry_of_a_translation_table_translates_something(key):
+    """An English fragment found in no code cell (the code changed, the table did not) would leave Spanish
+    learners reading English: each entry must match a code cell of its lesson."""
+    english = [cell[1] for cell in build.NOTEBOOKS[key].CELLS if cell[0] != "markdown"]
+    unused = [en for en in build.table(key) if not any(en in source for source in english)]
+    assert not unused, f"lesson {key}: no code cell holds {unused}"
+
+
+def test_the_spanish_class_names_are_written_once():
+    """One Spanish class list (lessons/common.py), the same in every notebook that shows class names."""
+    defining = [c for key in build.NOTEBOOKS for c in build.build(key, "es").cells if "CLASES = [" in c.source]
+    assert [c.id for c in defining] == ["01-07", "02-11", "03-09"]
+    assert all(build.common.CLASES in c.source for c in defining)
+    content = "".join(p.read_text() for p in (ROOT / "notebooks").rglob("*.py"))
+    assert content.count('"Camiseta/top"') == 1
+
+
+def test_translate_replaces_in_the_tables_order():
+    table = {"# as in the course: about 10 seconds": "# como en el curso: unos 10 segundos",
+             "# as in the course": "# como en el curso", '"epochs"': '"épocas"'}
+    source = 'A = 1  # as in the course: about 10 seconds\nB = 2  # as in the course\nprint("epochs", epochs)'
+    assert build.common.translate(source, table) == ('A = 1  # como en el curso: unos 10 segundos\n'
+                                                     'B = 2  # como en el curso\nprint("épocas", epochs)')
 
 
 @pytest.mark.parametrize("key, lang", CASES, ids=IDS)
@@ -54,7 +85,7 @@ def test_the_notebook_runs_top_to_bottom_in_a_fresh_kernel(key, lang, tmp_path, 
 
 def _installed_function() -> str:
     """The install cell's check, without its pip call: `def installed(...)` and nothing else."""
-    source = build.INSTALL
+    source = build.common.INSTALL
     return source[source.index("def installed"):source.index("\nif not installed")]
 
 
