@@ -173,7 +173,8 @@ def _signals_raise():
     an exception in the middle of one leaves a half-initialized module (numpy without `subtract`) that
     breaks whatever runs next, instead of a clean stop.
     """
-    held = []
+    from .signals import on_signals   # light: signal and threading only
+    held, alarm = [], {}
 
     def handler(signum, frame):
         held.append(signum)
@@ -185,29 +186,23 @@ def _signals_raise():
     def _raise_unless_importing(frame):
         while frame is not None:
             if frame.f_code.co_filename.startswith("<frozen importlib"):
-                if signal.SIGALRM not in previous:
-                    previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, retry)
+                if "previous" not in alarm:
+                    alarm["previous"] = signal.signal(signal.SIGALRM, retry)
                 signal.setitimer(signal.ITIMER_REAL, 0.05)
                 return
             frame = frame.f_back
         raise Signalled(held[0])
 
-    if sys.platform == "win32" or not _in_main_thread():
+    if sys.platform == "win32":   # no SIGALRM to hold a signal back with
         yield
         return
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        with on_signals(handler):
+            yield
     finally:
-        if signal.SIGALRM in previous:
+        if "previous" in alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def _in_main_thread() -> bool:
-    import threading
-    return threading.current_thread() is threading.main_thread()
+            signal.signal(signal.SIGALRM, alarm["previous"])
 
 
 def _quiet_broken_pipe() -> int:

@@ -29,6 +29,7 @@ from .config import PRESETS, build_config
 from .errors import Interrupted, RowrnnError, python_api
 from .models import parameter_count
 from .runs import CONFIG_FILE, config_differences, load_config, load_run, run_status
+from .signals import on_signals
 
 # The official Fashion-MNIST benchmark's rows, for context (not measured here).
 REFERENCES = {"GRU+SVM (official benchmark)": 0.897, "2-conv CNN <100K params (official benchmark)": 0.925,
@@ -127,10 +128,6 @@ def check_request(presets, seeds, parallel: int) -> list[tuple[str, int]]:
 @contextmanager
 def _forward_signals(children: dict, lock, stopping: threading.Event):
     """SIGINT/SIGTERM: start no more trainings, pass the signal on to the running ones, then stop compare with it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
     def handler(signum, frame):
         stopping.set()
         with lock:
@@ -140,12 +137,8 @@ def _forward_signals(children: dict, lock, stopping: threading.Event):
         raise Interrupted(signum, f"interrupted by {signal.Signals(signum).name}; each training stopped with its "
                                   "last completed epoch saved: run the same rowrnn compare to continue")
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with on_signals(handler):
         yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @python_api(names={"--presets": "presets", "--seeds": "seeds", "--parallel": "parallel", "--out": "out"})
@@ -346,10 +339,7 @@ def leaderboard_markdown(rows: list[dict]) -> str:
 @python_api(names={"--out": "out"})
 def write_leaderboard(out, rows: list[dict]) -> dict:
     """leaderboard.md/.csv/.json and the figures leaderboard.png, leaderboard-minutes.png in `out`; their paths."""
-    import matplotlib.pyplot as plt
-
     from .plots import plot_accuracy_vs_minutes, plot_leaderboard
-    from .runs import save_figure
     out = Path(out)
     check_output(out)
     claim_output(out)
@@ -364,6 +354,5 @@ def write_leaderboard(out, rows: list[dict]) -> dict:
     files.atomic_write(paths["csv"], buffer.getvalue().encode("utf-8", "backslashreplace"))
     files.write_json(paths["json"], rows)
     for key, fig in (("png", plot_leaderboard(summarize(rows), REFERENCES)), ("minutes_png", plot_accuracy_vs_minutes(rows))):
-        save_figure(paths[key], fig)
-        plt.close(fig)
+        files.save_figure(paths[key], fig)
     return paths

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import signal
-import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from .devices import distributed_context, get_device, is_distributed
 from .errors import Interrupted, RowrnnError, python_api
 from .models import build_model
 from .optim import make_optimizer, make_scheduler
+from .signals import stop_on_signals
 
 EXPLODING_GRAD_NORM = 1e3  # the CLI warns above this gradient norm when clipping is off
 
@@ -334,25 +333,6 @@ def _progress_factory(enabled):
 
 
 # ----------------------------------------------------------------------------- the run trainer
-
-@contextlib.contextmanager
-def stop_on_signals():
-    """SIGINT/SIGTERM finish the current step, then stop; yields 'which signal, if any?' (a callable)."""
-    received = {"signal": None}
-
-    def handler(signum, frame):
-        received["signal"] = signum
-
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handler)
-    try:
-        yield lambda: received["signal"]
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
 
 def split_indices(n: int, val_split: float, seed: int):
     """The same (1-v, v) random_split the course helper makes, seeded."""
