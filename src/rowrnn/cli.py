@@ -455,7 +455,6 @@ def cmd_predict(args) -> int:
     import torch
 
     from .constants import CLASSES
-    from .data import load_fashion_mnist
     from .images import display_name, prepare_image, read_image_file
     from .inference import example_images, predict
 
@@ -475,16 +474,16 @@ def cmd_predict(args) -> int:
         if args.explain is not None:
             raise RowrnnError("--explain draws the run's step-by-step reading, which an ONNX model does not "
                               "expose: give the run directory instead of --onnx")
-        model, data_dir, verify = OnnxClassifier(args.onnx), args.data_dir, args.verify is not False
-        recorded_by = None
+        from .data import load_split
+        model = OnnxClassifier(args.onnx)
+        load_tests = lambda: load_split(args.data_dir, "test", verify=args.verify is not False)  # noqa: E731
     else:
         from . import runs
         if args.explain is not None:
             runs.check_output_path(args.explain, inputs=list(args.inputs))
+        from .evaluation import load_test_set
         model, run = runs.load_model(args.inputs[0], args.weights)
-        data_dir = args.data_dir or run.config.data.data_dir
-        recorded_by = run.path if args.data_dir is None and data_dir is not None else None  # the run's, not a flag
-        verify = run.config.data.verify if args.verify is None else args.verify
+        load_tests = lambda: load_test_set(run, args.data_dir, verify=args.verify)  # noqa: E731
     names, images, expected, originals = [], [], [], []
     sources = [(path, display_name(path)) for path in images_in]
     sources += [(examples[name], f"example:{name}") for name in args.example]
@@ -495,7 +494,7 @@ def cmd_predict(args) -> int:
         names.append(name)
         expected.append(None)
     if args.test_index:
-        _, test_set = load_fashion_mnist(data_dir, verify=verify, recorded_by=recorded_by)
+        test_set = load_tests()
         for i in args.test_index:
             if not 0 <= i < len(test_set):
                 raise RowrnnError(f"--test-index {i} is out of range: the test set has {len(test_set)} images "

@@ -341,10 +341,10 @@ def FashionMNIST(root=None, train: bool = True, transform=None, target_transform
     from a copy on this machine, else the download), then loaded; with download=False it must hold them.
     Raises RowrnnError naming these arguments (never the CLI's flags).
     """
+    split = "train" if train else "test"   # only that split's two files are read
     if root is None:
         # the undecorated search, so that its messages name this function's arguments (root=), not data_dir
-        _, (xtr, ytr), (xte, yte) = find_data.__wrapped__(None, verify=verify, download_ok=download)
-        train_set, test_set = ImageDataset(xtr, ytr), ImageDataset(xte, yte)
+        _, (images, labels) = find_data.__wrapped__(None, verify=verify, download_ok=download, splits=(split,))
     else:
         directory = Path(root).expanduser()
         if not _holds_dataset(directory):
@@ -352,11 +352,8 @@ def FashionMNIST(root=None, train: bool = True, transform=None, target_transform
                 raise RowrnnError(f"root={str(directory)!r} holds no Fashion-MNIST files and download=False: "
                                   "pass download=True to fetch them, or a root= folder that holds the four files")
             fill_root(directory, verify=verify)
-        (xtr, ytr), (xte, yte) = _read_dir(directory, verify)
-        train_set, test_set = ImageDataset(xtr, ytr), ImageDataset(xte, yte)
-    chosen = train_set if train else test_set
-    chosen.transform, chosen.target_transform = transform, target_transform
-    return chosen
+        (images, labels), = _read_dir(directory, verify, (split,))
+    return ImageDataset(images, labels, transform=transform, target_transform=target_transform)
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:

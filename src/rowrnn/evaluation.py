@@ -12,9 +12,9 @@ import torch
 from torch import nn
 
 from .constants import CLASSES, NUM_CLASSES
-from .data import Batches, ImageDataset, load_fashion_mnist, normalize
+from .data import Batches, ImageDataset, load_split, normalize
 from .errors import RowrnnError, python_api
-from .runs import Run, load_model, resolve_weights, weights_name
+from .runs import Run, load_model, load_run, resolve_weights, weights_name
 
 TTA = ("flip",)   # test-time augmentations: reported beside the plain number, never instead of it
 
@@ -69,12 +69,22 @@ def check_finite(logits: torch.Tensor, source) -> None:
                           "nothing to report: the weights are damaged or diverged; retrain or restore them")
 
 
-def load_test_set(run: Run, data_dir=None) -> ImageDataset:
-    """The test split for a run: from data_dir if given, else where the run's config says (a recorded folder
-    missing here is reported as the run's, naming --data-dir, not as a flag the user gave)."""
+def load_test_set(run, data_dir=None, *, verify: bool | None = None) -> ImageDataset:
+    """A run's test split (10,000 images for Fashion-MNIST): the only reader of it, for finish, evaluate, export,
+    predict --test-index, serve and compare.
+
+    run is a Run or a run directory. Reads the two test files alone (data.load_split), never the 47 MB
+    training file. From data_dir if given, else from the folder the run's config.json records (one missing
+    here is reported as the run's, naming --data-dir, not as a flag the user gave), else the usual places.
+    verify (default: as the run was trained) checks the files' SHA-256.
+    Raises RowrnnError (one line) when the files are missing, unreadable or fail their SHA-256 check.
+    """
+    if not isinstance(run, Run):
+        run = load_run(run)
     recorded = data_dir is None and run.config.data.data_dir is not None
-    return load_fashion_mnist(data_dir or run.config.data.data_dir, verify=run.config.data.verify,
-                              recorded_by=run.path if recorded else None)[1]
+    verify = run.config.data.verify if verify is None else verify
+    return load_split(data_dir or run.config.data.data_dir, "test", verify=verify,
+                      recorded_by=run.path if recorded else None)
 
 
 @python_api

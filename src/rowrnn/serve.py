@@ -44,8 +44,9 @@ import torch
 
 from . import files, guard, runs
 from .constants import CLASSES, IMAGE_SIZE
-from .data import load_split, normalize
+from .data import normalize
 from .errors import RowrnnError
+from .evaluation import load_test_set
 from .images import FITS, decode_image
 from .models import count_parameters
 
@@ -196,8 +197,7 @@ def load_readers(run_dirs, data_dir=None):
     if not paths:
         raise RowrnnError("name at least one run directory: rowrnn serve RUN [RUN ...]")
     readers = [Reader(i, p, name) for i, (p, name) in enumerate(zip(paths, _names(paths)))]
-    first = readers[0].config.data
-    test_set = load_split(data_dir or first.data_dir, "test", verify=first.verify)
+    test_set = load_test_set(paths[0], data_dir)   # the first run's recorded folder, named as the run's if missing
     return readers, test_set
 
 
