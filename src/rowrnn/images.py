@@ -144,7 +144,10 @@ def decode_cost(im, fmt: str, data: bytes, full_size: tuple[int, int] | None = N
             block = tag[322] * tag[323]
         else:                                                       # RowsPerStrip (2**32 - 1: one strip)
             block = width * min(height, tag.get(278, height))
-        cost += block * samples * math.ceil(bits / 8)
+        per_pixel = samples * math.ceil(bits / 8)
+        if tag.get(259) in (6, 7) or tag.get(262) == 6:             # JPEG or YCbCr: decoded as RGBA strips
+            per_pixel = max(per_pixel, 4)
+        cost += block * per_pixel
     return cost
 
 
