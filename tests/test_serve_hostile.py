@@ -610,3 +610,42 @@ def test_malformed_forms_leave_the_log_empty(made):
     finally:
         err = _stop(proc)
     assert err == "rowrnn: interrupted by SIGINT\n"
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("host, address, url", [
+    ("127.0.0.2", "127.0.0.2", "http://127.0.0.2:{port}/"),      # all of 127.0.0.0/8 is this machine only
+    ("LOCALHOST", "127.0.0.1", "http://LOCALHOST:{port}/"),
+    pytest.param("[::1]", "::1", "http://[::1]:{port}/",         # written as in a URL
+                 marks=pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")),
+])
+def test_a_loopback_host_is_served_without_the_warning(made, host, address, url):
+    """The warning about other machines follows the Host check's rule (any loopback address, localhost in any
+    case), not three spellings of it; a bracketed IPv6 address is taken as the address inside."""
+    code = "import sys; from rowrnn.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen([sys.executable, "-c", code, "serve", str(made["healthy"]), "--data-dir",
+                             str(made["data"]), "--host", host, "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        port = int(re.search(r":(\d+)/ ", line).group(1))
+        assert line == f"rowrnn serve: {url.format(port=port)} (1 run; Ctrl-C to stop)\n"
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        with socket.socket(family) as s:
+            s.settimeout(10)
+            s.connect((address, port))
+            s.sendall(f"GET /api/runs HTTP/1.1\r\nHost: {url.format(port=port)[7:-1]}\r\nConnection: close\r\n\r\n"
+                      .encode())
+            status, _, body = _read_answer(s)
+        assert status == 200 and json.loads(body)["runs"][0]["id"] == 0
+    finally:
+        err = _stop(proc)
+    assert err == "rowrnn: interrupted by SIGINT\n"

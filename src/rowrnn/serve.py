@@ -468,6 +468,8 @@ def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None,
     limits = limits or LIMITS
     if not 0 <= port <= 65535:
         raise RowrnnError(f"--port must be from 0 to 65535, got {port}")
+    if re.fullmatch(r"\[[0-9A-Fa-f:.]+\]", host):       # [::1], as written in a URL
+        host = host[1:-1]
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]     # IPv4 or IPv6 (::1)
     except (socket.gaierror, UnicodeError):
@@ -482,7 +484,7 @@ def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None,
         raise RowrnnError(f"cannot listen on {host}:{port} ({reason}): choose another --port (0 picks a free one)") from None
     bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if not guard.Origins(host).local_only:      # the Host check's own rule: 127.0.0.0/8, ::1, localhost (any case)
         print(f"rowrnn: warning: --host {host} makes the page reachable from other machines; it has no password",
               file=sys.stderr, flush=True)
     print(f"rowrnn serve: http://{shown}:{bound_port}/ ({len(run_dirs)} run{'s' if len(run_dirs) > 1 else ''}; "
