@@ -735,3 +735,25 @@ _THREADS_SCRIPT = textwrap.dedent(r"""
 def test_concurrent_decodes_never_leak_pillow_warnings_or_filters():
     done = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (0, "ok\n", "")
+
+
+@pytest.mark.parametrize("data, got, hint", [
+    ("shirt.jpg", "str", "for a file name use rowrnn.images.load_image(path)"),
+    (__import__("pathlib").Path("shirt.jpg"), type(__import__("pathlib").Path()).__name__,
+     "for a file name use rowrnn.images.load_image(path)"),
+    (None, "NoneType", "for a picture in memory, save it to an io.BytesIO as PNG and pass .getvalue()"),
+    (np.zeros((28, 28), np.uint8), "ndarray",
+     "for a picture in memory, save it to an io.BytesIO as PNG and pass .getvalue()"),
+])
+def test_decode_image_names_its_argument_when_given_no_bytes(data, got, hint):
+    """A learner's first try is decode_image("shirt.jpg"): one line naming what data must be, not a TypeError."""
+    with pytest.raises(RowrnnError) as e:
+        decode_image(data, "upload")
+    assert str(e.value) == f"upload: data must be the bytes of an image file, got {got}; {hint}"
+
+
+def test_decode_image_takes_any_bytes_like_object():
+    data = png(np.full((40, 30), 200, np.uint8))
+    expected = decode_image(data)
+    assert torch.equal(decode_image(bytearray(data)), expected)
+    assert torch.equal(decode_image(memoryview(data)), expected)

@@ -753,8 +753,22 @@ def prepare_image(data: bytes, source: str = "image", *, fit: str = "trim") -> P
     """
     if fit not in FITS:
         raise RowrnnError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
+    data = _file_bytes(data, source)
     with _returning_freed_memory():          # the float work's arrays too, once _prepare has dropped them
         return _prepare(data, source, fit)
+
+
+def _file_bytes(data, source: str) -> bytes:
+    """data as bytes (bytearray and memoryview copied), or a RowrnnError naming the argument: a learner's first
+    try is decode_image("shirt.jpg"), which used to end in a TypeError from deep inside the signature check."""
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, bytes):
+        return data
+    hint = ("; for a file name use rowrnn.images.load_image(path)" if isinstance(data, (str, os.PathLike))
+            else "; for a picture in memory, save it to an io.BytesIO as PNG and pass .getvalue()")
+    raise RowrnnError(f"{display_name(source)}: data must be the bytes of an image file, "
+                      f"got {type(data).__name__}{hint}")
 
 
 def _prepare(data: bytes, source: str, fit: str) -> PreparedImage:
