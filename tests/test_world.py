@@ -568,3 +568,22 @@ def test_images_and_runs_may_follow_an_option(trained, tmp_path, capsys):
     assert stop.value.code == 2
     assert capsys.readouterr().err == (f"rowrnn: error: unrecognized arguments: {shirt} --bogus "
                                        "(see rowrnn --help)\n")
+
+
+def test_predict_files_takes_one_path_or_a_list_and_refuses_none(trained, tmp_path):
+    """rowrnn.predict_files(run, "shirt.png") iterated the name's characters ("/: is a directory"), and an
+    empty list ended in torch's RuntimeError; one path is one file, no files is one line naming `images`."""
+    from PIL import Image
+
+    import rowrnn
+    run, _ = trained
+    shirt = tmp_path / "shirt.png"
+    Image.new("L", (40, 60), 230).save(shirt)
+    listed = rowrnn.predict_files(run, [shirt], top=2)
+    assert len(listed) == 1 and len(listed[0]) == 2
+    assert rowrnn.predict_files(run, str(shirt), top=2) == listed
+    assert rowrnn.predict_files(run, shirt, top=2) == listed
+    for empty in ([], ()):
+        with pytest.raises(rowrnn.RowrnnError) as e:
+            rowrnn.predict_files(run, empty)
+        assert str(e.value) == "images is empty: give a list of image files, e.g. ['shirt.jpg']"

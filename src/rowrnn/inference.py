@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import torch
 
@@ -28,12 +28,18 @@ def predict_files(path, images, weights: str = "best", top: int = 3,
                   fit: str = "trim") -> list[list[tuple[str, float]]]:
     """Top classes for image files, with a saved run (directory or .safetensors beside config.json).
 
-    fit: "trim" (the Fashion-MNIST conversion, background trimmed) or "none" (pictures cropped by hand);
-    see rowrnn.images.convert.
+    images: file paths (a single path is one file). fit: "trim" (the Fashion-MNIST conversion, background
+    trimmed) or "none" (pictures cropped by hand); see rowrnn.images.convert. Raises RowrnnError for no
+    images, a bad fit, a run or an image that cannot be read.
     """
     from .runs import load_model
     if fit not in FITS:
         raise RowrnnError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
+    if isinstance(images, (str, bytes, PurePath)):   # one file: iterating a name would read '/' as a folder
+        images = [images]
+    images = list(images)
+    if not images:
+        raise RowrnnError("images is empty: give a list of image files, e.g. ['shirt.jpg']")
     model, _ = load_model(path, weights)
     return predict(model, torch.stack([load_image(p, fit=fit) for p in images]), top=top)
 
