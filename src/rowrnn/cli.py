@@ -21,7 +21,7 @@ from pathlib import Path
 
 # Kept light: importing this module (what the `rowrnn` script does first) must not load torch, so
 # that main() installs its signal handlers within milliseconds of start-up.
-from .errors import Interrupted, RowrnnError, Signalled, cli_context
+from .errors import Interrupted, RowrnnError, Signalled, cli_context, one_line
 
 EPILOG = "User errors print one line and exit with code 2; --debug shows the traceback."
 
@@ -30,6 +30,7 @@ class Parser(argparse.ArgumentParser):
     """Usage errors in one line, exit code 2."""
 
     def error(self, message):
+        """Print `rowrnn: error: <message> (see rowrnn --help)` as one line and exit with code 2."""
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
@@ -58,9 +59,21 @@ def _overrides(args) -> dict:
     return {k: v for k, v in vars(args).items() if k in names}
 
 
-def build_parser() -> Parser:
-    from .config import PRESETS
+def _add_run_arguments(parser, run: str | None = "run directory", weights: str | None = "which weights",
+                       data_dir: str = "directory with the Fashion-MNIST files") -> None:
+    """The arguments that name a run and what of it to read: RUN (positional; None: the subcommand names its
+    inputs itself), --weights (None: no such flag) and --data-dir, each with its help text."""
     from .runs import WEIGHTS
+    if run is not None:
+        parser.add_argument("run", type=Path, help=run)
+    if weights is not None:
+        parser.add_argument("--weights", default="best", choices=list(WEIGHTS), help=weights)
+    parser.add_argument("--data-dir", default=None, help=data_dir)
+
+
+def build_parser() -> Parser:
+    """The `rowrnn` parser: one subcommand per cmd_* function below, hyphenated flags, defaults in --help."""
+    from .config import PRESETS
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = Parser(prog="rowrnn", formatter_class=fmt, epilog=EPILOG,
                     description="Train, inspect and compare recurrent networks that read Fashion-MNIST row by row.")
@@ -80,14 +93,12 @@ def build_parser() -> Parser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", formatter_class=fmt, help="test-set metrics of a run (writes nothing unless --save)")
-    p.add_argument("run", type=Path, help="run directory (or a .safetensors file beside its config.json)")
-    p.add_argument("--weights", default="best", choices=list(WEIGHTS), help="which weights")
+    _add_run_arguments(p, run="run directory (or a .safetensors file beside its config.json)")
     p.add_argument("--tta", default=None, choices=["flip"],
                    help="test-time augmentation: average each image with its mirror image (reported as such)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--save", action="store_true",
                    help="also save them as RUN/metrics-<weights>.json (the training's metrics.json is never changed)")
-    p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", formatter_class=fmt, help="classify images with a trained run or an exported model",
@@ -100,7 +111,7 @@ def build_parser() -> Parser:
                    help="also predict an image shipped with rowrnn (repeatable; e.g. boot-on-white)")
     p.add_argument("--test-index", type=int, action="append", default=[], metavar="N",
                    help="also predict test image N (repeatable)")
-    p.add_argument("--weights", default="best", choices=list(WEIGHTS), help="which weights")
+    _add_run_arguments(p, run=None, data_dir="directory with the Fashion-MNIST files (for --test-index)")
     p.add_argument("--top", type=int, default=3, help="classes listed per image")
     p.add_argument("--json", action="store_true", help="print the predictions as JSON")
     p.add_argument("--explain", type=Path, default=None, metavar="PNG",
@@ -109,27 +120,21 @@ def build_parser() -> Parser:
     p.add_argument("--fit", default="trim", choices=["trim", "none"],
                    help="how image files and examples become 28x28: trim (Fashion-MNIST's own conversion: "
                         "the background trimmed, the garment centred) or none (for pictures cropped by hand)")
-    p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files (for --test-index)")
     p.add_argument("--no-verify", dest="verify", action="store_false", default=None,
                    help="skip the Fashion-MNIST checksums (default: as the run was trained)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("plot", formatter_class=fmt, help="(re)draw a run's figures")
-    p.add_argument("run", type=Path, help="run directory")
-    p.add_argument("--weights", default="best", choices=list(WEIGHTS),
-                   help="which weights (figures of the last weights are saved as <name>-last.png)")
-    p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files")
+    _add_run_arguments(p, weights="which weights (figures of the last weights are saved as <name>-last.png)")
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("export", formatter_class=fmt, help="export a run's weights for use outside PyTorch",
                        description="Write the run's weights as an ONNX model (input: normalized float images "
                                    "(N, 1, 28, 28); output: logits (N, 10); class names and normalization in its "
                                    "metadata), checked against onnxruntime on 1,000 test images before it is kept.")
-    p.add_argument("run", type=Path, help="run directory")
+    _add_run_arguments(p, data_dir="directory with the Fashion-MNIST files (for the check)")
     p.add_argument("--format", default="onnx", choices=["onnx"], help="export format")
     p.add_argument("--out", type=Path, default=None, help="output file (default: RUN/model.onnx)")
-    p.add_argument("--weights", default="best", choices=list(WEIGHTS), help="which weights")
-    p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files (for the check)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("compare", formatter_class=fmt, help="train presets into run directories and rank them",
@@ -142,7 +147,7 @@ def build_parser() -> Parser:
     p.add_argument("--out", type=Path, default=Path("runs/compare"), help="where the runs and the leaderboard go")
     p.add_argument("--parallel", type=int, default=1, help="training processes at a time (threads are shared)")
     p.add_argument("--epochs", type=int, default=None, help="override every preset's epochs (quick looks)")
-    p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files")
+    _add_run_arguments(p, run=None, weights=None)
     p.add_argument("--no-verify", dest="verify", action="store_false", help="skip the Fashion-MNIST checksums")
     p.set_defaults(func=cmd_compare)
 
@@ -159,7 +164,7 @@ def build_parser() -> Parser:
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories (one panel each)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback: only this machine)")
     p.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
-    p.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST files (test images)")
+    _add_run_arguments(p, run=None, weights=None, data_dir="directory with the Fashion-MNIST files (test images)")
     p.set_defaults(func=cmd_serve)
     return parser
 
@@ -211,27 +216,6 @@ def _quiet_broken_pipe() -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush has nowhere to fail
     return 128 + signal.SIGPIPE
-
-
-def one_line(message: str) -> str:
-    """message as exactly one printable line: newlines, other control characters and undecodable bytes of
-    file names (surrogate escapes) written as backslash escapes, as `ls -b` and git's quoted paths do."""
-    out = []
-    for ch in message:
-        code = ord(ch)
-        if ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0 or ch in "\u2028\u2029":
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        elif 0xDC80 <= code <= 0xDCFF:  # a byte of a non-UTF-8 name, as os.fsdecode keeps it
-            out.append(f"\\x{code - 0xDC00:02x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 _ASCII = str.maketrans({"├": "|", "─": "-", "└": "`", "│": "|", "┌": "+", "┐": "+", "┘": "+", "┬": "+", "┴": "+",
@@ -343,6 +327,8 @@ def _parse_intermixed(parser, argv):
 
 
 def main(argv=None) -> int:
+    """Run `rowrnn` with argv (default: sys.argv[1:]) in this process; returns the exit code: 0, 2 for a user
+    error (one line on stderr), 128 + signum for SIGINT/SIGTERM, 141 for a closed output pipe."""
     _safe_streams()
     with _signals_raise(), cli_context():
         debug = False
@@ -373,6 +359,7 @@ def main(argv=None) -> int:
 # ----------------------------------------------------------------------------- commands
 
 def cmd_train(args) -> int:
+    """Train (or --resume) a run directory, one line per epoch, then its test accuracy."""
     from . import lifecycle, runs
     from .config import build_config
     from .devices import launch_rank
@@ -422,6 +409,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    """Print a run's test metrics (a table, or JSON with --json); --save keeps them beside it."""
     from . import files, lifecycle
     from .evaluation import evaluate_run
     metrics, _, run, _ = evaluate_run(args.run, args.weights, data_dir=args.data_dir, tta=args.tta)
@@ -436,6 +424,8 @@ def cmd_evaluate(args) -> int:
 
 
 def format_metrics(metrics: dict, run_path) -> str:
+    """evaluate's table: loss and accuracies, per-class precision/recall/F1/support and the confusion matrix
+    (rows: expected, columns: predicted), from a metrics dict as evaluation.evaluate_run returns it."""
     from .constants import CLASSES
     tta = f", {metrics['tta']} test-time augmentation" if metrics.get("tta") else ""
     lines = [f"{shown(run_path)} ({metrics['weights']} weights{tta}) on {metrics['images']} test images",
@@ -452,19 +442,14 @@ def format_metrics(metrics: dict, run_path) -> str:
 
 
 def cmd_predict(args) -> int:
-    import torch
-
-    from .constants import CLASSES
-    from .images import display_name, prepare_image, read_image_file
-    from .inference import example_images, predict
+    """Print the top classes of image files, shipped examples and test images; --explain saves the reading."""
+    from . import files
+    from .inference import example_paths, gather_images, predict, reading_figure
 
     if args.onnx is None and not args.inputs:
         raise RowrnnError("name a run (rowrnn predict RUN IMAGE ...) or an exported model (--onnx MODEL.onnx)")
     images_in = list(args.inputs) if args.onnx is not None else list(args.inputs[1:])
-    examples = example_images()
-    for name in args.example:
-        if name not in examples:
-            raise RowrnnError(f"unknown example {name!r}: choose one of {', '.join(examples)}")
+    example_paths(args.example)                    # an unknown name fails before anything is loaded
     if not images_in and not args.test_index and not args.example:
         raise RowrnnError("nothing to predict: name image files, --example NAME or --test-index N")
     if args.top < 1:
@@ -484,54 +469,28 @@ def cmd_predict(args) -> int:
         from .evaluation import load_test_set
         model, run = runs.load_model(args.inputs[0], args.weights)
         load_tests = lambda: load_test_set(run, args.data_dir, verify=args.verify)  # noqa: E731
-    names, images, expected, originals = [], [], [], []
-    sources = [(path, display_name(path)) for path in images_in]
-    sources += [(examples[name], f"example:{name}") for name in args.example]
-    for path, name in sources:
-        prepared = prepare_image(read_image_file(path), name, fit=args.fit)
-        images.append(prepared.image)
-        originals.append(prepared.original)
-        names.append(name)
-        expected.append(None)
+    test_set = None
     if args.test_index:
         test_set = load_tests()
-        for i in args.test_index:
-            if not 0 <= i < len(test_set):
-                raise RowrnnError(f"--test-index {i} is out of range: the test set has {len(test_set)} images "
-                                  f"(0-{len(test_set) - 1})")
-            images.append(test_set.images[i])
-            originals.append(None)                 # already 28x28: --fit does not apply
-            names.append(f"test[{i}]")
-            expected.append(CLASSES[int(test_set.labels[i])])
-    batch = torch.stack(images)                                            # (N, 28, 28) uint8
+    inputs = gather_images(images_in, args.example, test_set, args.test_index, fit=args.fit)
+    batch = inputs.batch()                                                 # (N, 28, 28) uint8
     results = predict(model, batch, top=args.top)
     if args.json:
-        from .files import to_json
-        print(to_json([{"image": n, "expected": e, "top": [{"class": c, "probability": p} for c, p in r]}
-                       for n, e, r in zip(names, expected, results)]).decode(), end="")
+        print(files.to_json([{"image": n, "expected": e, "top": [{"class": c, "probability": p} for c, p in r]}
+                             for n, e, r in zip(inputs.names, inputs.expected, results)]).decode(), end="")
     else:
-        for name, exp, result in zip(names, expected, results):
+        for name, exp, result in zip(inputs.names, inputs.expected, results):
             label = f"{name}" + (f" (expected {exp})" if exp else "")
             print(f"{label}: " + ", ".join(f"{c} {p:.3f}" for c, p in result))
     if args.explain is not None:
-        import matplotlib.pyplot as plt
-
-        from .data import normalize
-        from .plots import plot_reading
-        from .runs import save_figure
-        if not hasattr(model, "step_probabilities"):
-            raise RowrnnError("--explain shows how a recurrent model reads; this run is a CNN")
-        probs = model.step_probabilities(normalize(batch).unsqueeze(1), num_points=min(model.num_steps, 28))
-        fig = plot_reading(batch, probs, read=model.read, total_steps=model.num_steps,
-                           originals=originals if any(o is not None for o in originals) else None)
-        save_figure(args.explain, fig)
-        plt.close(fig)
+        files.save_figure(args.explain, reading_figure(model, batch, inputs.originals))
         if not args.json:
             print(f"saved {args.explain}")
     return 0
 
 
 def cmd_plot(args) -> int:
+    """Redraw a run's figures into it and name them."""
     from . import lifecycle
     paths = lifecycle.draw_figures(args.run, args.weights, data_dir=args.data_dir)
     print(f"saved {', '.join(p.name for p in paths)} in {shown(paths[0].parent)}")
@@ -539,6 +498,7 @@ def cmd_plot(args) -> int:
 
 
 def cmd_export(args) -> int:
+    """Export a run as ONNX (checked against onnxruntime) and print what was checked."""
     from .export import export_onnx
     report = export_onnx(args.run, args.out, weights=args.weights, data_dir=args.data_dir)
     print(f"saved {shown(report['path'])} (opset {report['opset']}; checked against onnxruntime on {report['images']} test "
@@ -547,6 +507,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_summary(args) -> int:
+    """Print torchinfo's table of a run's model (or one built from flags) and its parameter count."""
     import torchinfo
 
     from . import runs
@@ -593,6 +554,7 @@ def format_parameter_table(rows) -> str:
 
 
 def cmd_compare(args) -> int:
+    """Train presets x seeds into --out, print the leaderboard and name its files."""
     from . import compare
     presets = [p.strip() for p in args.presets.split(",") if p.strip()]
     try:
@@ -612,6 +574,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    """Serve the page for the runs until SIGINT/SIGTERM; returns the server's exit code."""
     from .serve import serve
     try:
         return serve(args.runs, host=args.host, port=args.port, data_dir=args.data_dir)

@@ -37,6 +37,30 @@ class Signalled(BaseException):
         super().__init__(signal.Signals(self.signum).name)
 
 
+def one_line(message: str, limit: int | None = None) -> str:
+    """message as exactly one printable line: newlines, other control characters (C0, DEL, C1, the Unicode line
+    and paragraph separators) and undecodable bytes of file names (surrogate escapes) written as backslash
+    escapes, as `ls -b` and git's quoted paths do; with limit (characters), cut to at most that many, ending in
+    "...". The CLI prints every error through it, and the server puts it in every JSON error."""
+    out = []
+    for ch in str(message):
+        code = ord(ch)
+        if ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0 or ch in "\u2028\u2029":
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte of a non-UTF-8 name, as os.fsdecode keeps it
+            out.append(f"\\x{code - 0xDC00:02x}")
+        else:
+            out.append(ch)
+    text = "".join(out)
+    return text if limit is None or len(text) <= limit else text[:limit - 3] + "..."
+
+
 # ----------------------------------------------------------------------------- flags or Python arguments
 
 _FROM_CLI = contextvars.ContextVar("rowrnn_from_cli", default=False)

@@ -296,6 +296,20 @@ def to_json(obj, what: str = "the result") -> bytes:
     return (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode()
 
 
+def save_figure(path, fig, dpi: int = 110) -> None:
+    """Write a matplotlib Figure as a PNG at path (atomically, as every write here), then close it so that
+    pyplot lets it go. Raises RowrnnError (one line) when path cannot be written."""
+    import io
+
+    import matplotlib.pyplot as plt
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=dpi)
+    finally:
+        plt.close(fig)
+    atomic_write(Path(path), buffer.getvalue())
+
+
 def write_json(path, obj) -> None:
     atomic_write(path, to_json(obj, what=str(path)))
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
+from . import errors
+
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
                            "media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
                            "form-action 'self'; object-src 'none'")
@@ -73,9 +75,8 @@ class Limits:
 
 
 def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
-    """text with control characters escaped (a path may hold a newline) and at most limit characters."""
-    text = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group(0))[1:-1], str(text))
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    """text as one printable line (rowrnn.errors.one_line: a path may hold a newline) of at most limit characters."""
+    return errors.one_line(text, limit)
 
 
 def error_body(message: str) -> bytes:

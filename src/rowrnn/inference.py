@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path, PurePath
 
@@ -22,6 +23,76 @@ def example_images() -> dict[str, Path]:
     folder = resources.files(__package__) / "examples"
     return {p.name.rsplit(".", 1)[0]: Path(str(p)) for p in sorted(folder.iterdir(), key=lambda p: p.name)
             if p.name.endswith(".png")}
+
+
+def example_paths(names) -> list[Path]:
+    """The files of the shipped examples called `names` (see example_images), in order.
+    Raises RowrnnError naming the valid names for an unknown one."""
+    examples = example_images()
+    for name in names:
+        if name not in examples:
+            raise RowrnnError(f"unknown example {name!r}: choose one of {', '.join(examples)}")
+    return [examples[name] for name in names]
+
+
+@dataclass
+class Inputs:
+    """Images gathered for prediction, in order: image files, shipped examples, then test images.
+
+    names: as printed (the file's display name, "example:NAME", "test[N]"); images: uint8 (28, 28) tensors,
+    light garment on black; expected: the class name of a test image, None for the others; originals: for an
+    image file or example, the picture as given (uint8 RGB (h, w, 3), at most 512 px a side), None for a test
+    image (already 28x28)."""
+    names: list[str] = field(default_factory=list)
+    images: list[torch.Tensor] = field(default_factory=list)
+    expected: list[str | None] = field(default_factory=list)
+    originals: list = field(default_factory=list)
+
+    def batch(self) -> torch.Tensor:
+        """The images as one uint8 tensor (N, 28, 28)."""
+        return torch.stack(self.images)
+
+
+def gather_images(paths=(), examples=(), test_set=None, test_indices=(), *, fit: str = "trim") -> Inputs:
+    """Image files (any size, colour or grey), shipped examples by name and test images by index -> Inputs.
+
+    Files and examples become 28x28 through rowrnn.images.prepare_image with `fit` ("trim": Fashion-MNIST's own
+    conversion; "none": pictures cropped by hand); test images (from test_set, an ImageDataset, needed only with
+    test_indices) are used as they are. Raises RowrnnError (one line) for an unreadable or undecodable file, an
+    unknown example, or an index outside the test set (naming --test-index, the CLI's flag)."""
+    from .images import display_name, read_image_file
+    gathered = Inputs()
+    sources = [(path, display_name(path)) for path in paths]
+    sources += [(path, f"example:{name}") for name, path in zip(examples, example_paths(examples))]
+    for path, name in sources:
+        prepared = prepare_image(read_image_file(path), name, fit=fit)
+        gathered.names.append(name)
+        gathered.images.append(prepared.image)
+        gathered.expected.append(None)
+        gathered.originals.append(prepared.original)
+    for i in test_indices:
+        if not 0 <= i < len(test_set):
+            raise RowrnnError(f"--test-index {i} is out of range: the test set has {len(test_set)} images "
+                              f"(0-{len(test_set) - 1})")
+        gathered.names.append(f"test[{i}]")
+        gathered.images.append(test_set.images[i])
+        gathered.expected.append(CLASSES[int(test_set.labels[i])])
+        gathered.originals.append(None)                 # already 28x28: fit does not apply
+    return gathered
+
+
+def reading_figure(model, images: torch.Tensor, originals=None):
+    """How the guess forms while a recurrent model reads uint8 images (N, 28, 28): a matplotlib Figure with, per
+    image, the picture as given (when originals, a list as long as images of RGB arrays or None, holds any),
+    the 28x28 the network saw and its class probabilities after each step (at most 28 points).
+    Raises RowrnnError for a model that does not read step by step (a CNN)."""
+    from . import plots
+    if not hasattr(model, "step_probabilities"):
+        raise RowrnnError("--explain shows how a recurrent model reads; this run is a CNN")
+    with torch.no_grad():
+        probs = model.step_probabilities(normalize(images).unsqueeze(1), num_points=min(model.num_steps, 28))
+    return plots.plot_reading(images, probs, read=model.read, total_steps=model.num_steps,
+                              originals=originals if originals and any(o is not None for o in originals) else None)
 
 
 def predict_files(path, images, weights: str = "best", top: int = 3,
