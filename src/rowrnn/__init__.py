@@ -8,7 +8,7 @@ The course notebook runs unchanged with `import rowrnn as utils`:
 Names are imported on first use (PEP 562), so `import rowrnn` and the CLI's start are instant
 and torch loads only when something needs it.
 """
-__version__ = "0.2.0"
+from ._version import __version__  # noqa: F401  (one source, read by pyproject.toml too)
 
 _EXPORTS = {
     "config": ("PRESETS", "RunConfig", "build_config"),
