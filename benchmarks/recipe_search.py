@@ -65,7 +65,7 @@ def run_candidate(name: str, device: str, data_dir: str, progress: str | None = 
 
     from rowrnn.config import build_config
     from rowrnn.data import load_fashion_mnist
-    from rowrnn.training import train_epochs
+    from rowrnn.lifecycle import train_epochs
     torch.set_num_threads(1)
     overrides, epochs, cpu_seconds = CANDIDATES[name]
     cfg = build_config("notebook", {**overrides, "epochs": epochs, "device": device, "data_dir": data_dir})

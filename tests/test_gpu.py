@@ -4,7 +4,7 @@ import torch
 
 from rowrnn.config import build_config
 from rowrnn.data import Batches, load_fashion_mnist
-from rowrnn.training import train_epochs
+from rowrnn.lifecycle import train_epochs
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]

@@ -223,3 +223,88 @@ def test_a_runs_recorded_data_folder_missing_here_is_named_with_the_flag_to_pass
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
     assert main([*(a.format(run=run) for a in argv), "--data-dir", str(elsewhere), *(
         ["--quiet", "--no-figures"] if argv[0] == "train" else [])]) == 0
+
+
+# ----------------------------------------------------------------------------- one lock; the checkpointer's writes
+
+def test_fit_holds_one_lock_from_training_through_finishing(tmp_path, monkeypatch):
+    """No window between the last epoch and finish: another rowrnn command is refused at both moments."""
+    data = write_dataset(tmp_path / "data")
+    run_dir = tmp_path / "run"
+    refused = []
+
+    def try_the_lock(moment):
+        with pytest.raises(rowrnn.RowrnnError) as e:
+            with runs.RunLock(run_dir, purpose="evaluate"):
+                pass
+        refused.append((moment, str(e.value).startswith(f"{run_dir} is in use by another rowrnn train (pid ")))
+
+    real_finish = lifecycle._finish
+
+    def finish_after_trying(*args, **kwargs):
+        try_the_lock("between training and finishing")
+        return real_finish(*args, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "_finish", finish_after_trying)
+    cfg = build_config("notebook", {**SMALL, "data_dir": str(data)})
+    result = rowrnn.fit(cfg, run_dir, figures=False,
+                        on_epoch=lambda epoch, history, norm: epoch == 1 and try_the_lock("after the last epoch"))
+    assert refused == [("after the last epoch", True), ("between training and finishing", True)]
+    assert result.metrics["epochs_trained"] == 2 and not (run_dir / ".lock").exists()
+    with runs.RunLock(run_dir, purpose="evaluate"):   # free again once fit returns
+        pass
+
+
+class _Recorder:
+    """runs.save_weights replaced: the names of the weights files written, in order."""
+
+    def __init__(self, monkeypatch):
+        self.names, real = [], runs.save_weights
+        monkeypatch.setattr(runs, "save_weights", lambda path, sd: self.names.append(path.name) or real(path, sd))
+
+
+def _epoch(val_metric):
+    return {"train_loss": 1.0, "train_metric": 0.5, "val_loss": 1.0, "val_metric": val_metric, "lr": 0.01,
+            "seconds": 0.1}
+
+
+def test_the_checkpointer_writes_best_weights_only_when_the_best_changes(tmp_path, monkeypatch):
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    saver = runs.Checkpointer(tmp_path, runs.ResumeState.fresh(model, optimizer), model, optimizer, patience=2)
+    written = _Recorder(monkeypatch)
+    best_bytes = []
+    for val_metric in (0.5, 0.4, 0.6, 0.55):
+        with torch.no_grad():
+            model.weight.add_(1.0)                     # each epoch leaves other weights
+        written.names.clear()
+        improved = saver.epoch_end(_epoch(val_metric))
+        assert improved == (val_metric in (0.5, 0.6))
+        assert written.names == (["last.safetensors", "best.safetensors"] if improved else ["last.safetensors"])
+        best_bytes.append((tmp_path / "best.safetensors").read_bytes())
+        state = runs.ResumeState.load(tmp_path)         # the commit point holds every epoch
+        assert state.epoch == saver.epoch and state.history["val_metric"] == saver.history["val_metric"]
+    assert best_bytes[1] == best_bytes[0] and best_bytes[3] == best_bytes[2] != best_bytes[0]
+    assert (saver.state.best_epoch, saver.state.best_metric, saver.state.bad_epochs) == (3, 0.6, 1)
+    assert json.loads((tmp_path / "history.json").read_text())["val_metric"] == [0.5, 0.4, 0.6, 0.55]
+    assert not saver.stopped_early
+    saver.epoch_end(_epoch(0.1))                        # a second epoch without improvement: patience 2 runs out
+    assert saver.stopped_early and not list(tmp_path.glob("*.png"))
+
+
+def test_a_rank_that_does_not_write_decides_the_same(tmp_path):
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    saver = runs.Checkpointer(tmp_path, runs.ResumeState.fresh(model, optimizer), model, optimizer, write=False)
+    assert saver.epoch_end(_epoch(0.5)) and saver.state.best_epoch == 1 and list(tmp_path.iterdir()) == []
+
+
+def test_a_run_writes_figures_only_when_it_finishes(tmp_path):
+    data = write_dataset(tmp_path / "data")
+    seen = []
+    cfg = build_config("notebook", {**SMALL, "data_dir": str(data)})
+    rowrnn.fit(cfg, tmp_path / "run", on_epoch=lambda epoch, h, n: seen.append(sorted(
+        p.name for p in (tmp_path / "run").iterdir())))
+    assert seen == 2 * [[".lock", "best.safetensors", "config.json", "history.csv", "history.json",
+                         "last.safetensors", "state.pt"]]
+    assert len(list((tmp_path / "run").glob("*.png"))) == 5

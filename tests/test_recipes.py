@@ -9,7 +9,8 @@ from rowrnn import evaluation
 from rowrnn.cli import main
 from rowrnn.config import build_config
 from rowrnn.data import load_fashion_mnist, normalize
-from rowrnn.training import split_indices, train_epochs
+from rowrnn.lifecycle import train_epochs
+from rowrnn.training import split_indices
 from test_training import schedule_factors
 
 
@@ -86,7 +87,7 @@ def test_fit_never_loads_the_test_split(train_set, tmp_path, monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("fit loaded the data files, test split included")
     monkeypatch.setattr(data_module, "load_fashion_mnist", forbidden)
-    monkeypatch.setattr("rowrnn.training.load_fashion_mnist", forbidden)
+    monkeypatch.setattr("rowrnn.lifecycle.load_fashion_mnist", forbidden)
     assert len(_fit(train_set, tmp_path).history["val_metric"]) == 3
 
 

@@ -57,4 +57,3 @@ def test_the_cli_the_loop_and_compare_install_handlers_only_through_signals():
     for module in (cli, compare, training):
         source = inspect.getsource(module)
         assert "signal.signal(signal.SIGINT" not in source and "for sig in (signal.SIGINT" not in source, module
-    assert training.stop_on_signals is signals.stop_on_signals

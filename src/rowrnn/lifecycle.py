@@ -10,17 +10,36 @@ SHA-256 of the weights it describes), the figures and MODEL_CARD.md. The CLI, th
 """
 from __future__ import annotations
 
+import contextlib
 import shlex
 import statistics
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+from torch import nn
+
 from . import files, runs
 from .config import PRESETS, RunConfig, build_config, config_fields
-from .data import ImageDataset
+from .constants import NUM_CLASSES
+from .data import Batches, ImageDataset, load_fashion_mnist
+from .devices import distributed_context
 from .errors import RowrnnError, python_api
-from .models import count_parameters
-from .training import train_epochs
+from .models import build_model, count_parameters
+from .optim import make_optimizer, make_scheduler
+from .signals import stop_on_signals
+from .training import progress_bar, split_indices, train_loop
+
+
+@dataclass
+class TrainResult:
+    history: dict
+    best_epoch: int
+    best_metric: float
+    stopped_early: bool
+    max_grad_norm: float
+    is_main: bool = True      # rank 0 (or the only process): the one that wrote the run directory
 
 
 @dataclass
@@ -47,14 +66,135 @@ def fit(cfg: RunConfig | str = "notebook", run_dir=None, *, resume: bool = False
 
     run_dir defaults to runs/<UTC time>-<preset>. With resume=True run_dir must hold a run of the
     same config, which continues from its last completed epoch (a finished one is finished again).
+    The run directory is locked once, from the first write of training to the last of finishing.
+    on_epoch(epoch, history, max_grad_norm) is called after each epoch on rank 0. Raises RowrnnError.
     """
     cfg = build_config(cfg) if isinstance(cfg, str) else cfg.validate()
     run_dir = Path(run_dir) if run_dir is not None else runs.default_run_dir(cfg)
-    trained = train_epochs(cfg, run_dir, resume=resume, train_set=train_set, on_epoch=on_epoch, progress=progress)
-    metrics = (finish(run_dir, test_set=test_set, figures=figures, data_dir=cfg.data.data_dir) if trained.is_main
-               else None)   # cfg's data_dir: a resume's --data-dir, where the run's recorded one may be missing
+    trained, metrics = _fit(cfg, run_dir, resume=resume, train_set=train_set, on_epoch=on_epoch, progress=progress,
+                            finishing={"test_set": test_set, "figures": figures})
     return RunResult(run_dir, cfg, trained.history, trained.best_epoch, trained.best_metric, trained.stopped_early,
                      trained.max_grad_norm, metrics)
+
+
+def train_epochs(cfg: RunConfig, run_dir, *, resume: bool = False, train_set: ImageDataset | None = None,
+                 on_epoch=None, progress: bool = False) -> TrainResult:
+    """fit without finishing: the epochs of cfg into run_dir (config, history, best/last weights, state.pt),
+    for benchmarks and recipe searches that never look at the test split.
+
+    Validation picks the best epoch; the test split is never touched. state.pt, written after every epoch,
+    is the commit point: a run stopped at any moment resumes from its last completed epoch to the same weights.
+    """
+    return _fit(cfg, Path(run_dir), resume=resume, train_set=train_set, on_epoch=on_epoch, progress=progress,
+                finishing=None)[0]
+
+
+def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, progress, finishing):
+    """(TrainResult, test metrics or None): check everything, lock run_dir once, build, loop, finish."""
+    tc = cfg.train
+    with distributed_context(tc.device) as place:
+        main = place.is_main
+        if tc.amp and place.device.type != "cuda":
+            raise RowrnnError("--amp needs a CUDA device (bfloat16 autocast); drop --amp on CPU")
+        test_set = finishing["test_set"] if finishing else None
+        if train_set is None:  # before touching run_dir: a data error leaves nothing behind
+            train_set, loaded_test = load_fashion_mnist(cfg.data.data_dir, verify=cfg.data.verify)
+            test_set = test_set if test_set is not None or not finishing else loaded_test
+        train_idx, val_idx = split_indices(len(train_set), tc.val_split, tc.seed)
+        if len(val_idx) == 0 or len(train_idx) == 0:
+            raise RowrnnError(f"--val-split {tc.val_split} of {len(train_set)} training images leaves "
+                              f"{len(train_idx)} for training and {len(val_idx)} for validation: use more data "
+                              "or another --val-split")
+        if resume:
+            runs.check_resumable(run_dir, cfg)
+        elif main:  # before the lock: a refused directory is left untouched
+            runs.check_fresh(run_dir)
+        with runs.RunLock(run_dir, fresh=not resume) if main else contextlib.nullcontext():
+            with stop_on_signals() as should_stop:
+                saved = runs.ResumeState.load(run_dir) if resume else None
+                if main and not resume:
+                    runs.start_run(run_dir, cfg)
+                parts = _build(cfg, place, train_set, train_idx, val_idx, saved, run_dir)
+                saver = runs.Checkpointer(run_dir, parts.state, parts.model, parts.optimizer, parts.scheduler,
+                                          patience=tc.patience, write=main)
+                if saved is not None:
+                    saver.resumed()
+                max_grad_norm = train_loop(
+                    parts.net, parts.train_batches, parts.val_batches, parts.criterion, parts.optimizer, saver,
+                    epochs=tc.epochs, seed=tc.seed, scheduler=parts.scheduler, metric_fn=parts.metric,
+                    clip_grad_norm=tc.clip_grad_norm, amp=tc.amp, should_stop=should_stop,
+                    progress=progress_bar(progress and main), on_epoch=on_epoch if main else None)
+            state = parts.state
+            trained = TrainResult(state.history, state.best_epoch, state.best_metric, state.stopped_early,
+                                  max_grad_norm, main)
+            if not (finishing and main):
+                return trained, None
+            # still under the lock: nothing can come between the last epoch and the metrics of its weights.
+            # cfg's data_dir: a resume's --data-dir, where the run's recorded one may be missing
+            return trained, _finish(run_dir, test_set=test_set, figures=finishing["figures"], device="cpu",
+                                    data_dir=cfg.data.data_dir)
+
+
+@dataclass
+class _Parts:
+    model: nn.Module
+    net: nn.Module                # model, or model wrapped in DistributedDataParallel
+    train_batches: Batches
+    val_batches: Batches
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    criterion: nn.Module
+    metric: object
+    state: runs.ResumeState
+
+
+def _build(cfg: RunConfig, place, train_set: ImageDataset, train_idx, val_idx, saved, run_dir) -> _Parts:
+    """Model, batches, optimizer, schedule, loss and metric for cfg; restored from saved (a ResumeState) if given."""
+    from torchmetrics.classification import MulticlassAccuracy
+    tc, device = cfg.train, place.device
+    torch.manual_seed(tc.seed)
+    model = build_model(cfg.model).to(device)
+    images, labels = train_set.images.to(device), train_set.labels.to(device)  # once, for both splits
+    common = dict(device=device, rank=place.rank, world_size=place.world_size)
+    train_batches = Batches(images, labels, tc.batch_size, indices=train_idx, shuffle=True, seed=tc.seed,
+                            augment_shift=tc.augment_shift, augment_flip=tc.augment_flip,
+                            augment_erase=tc.augment_erase, **common)
+    val_batches = Batches(images, labels, tc.batch_size, indices=val_idx, **common)
+    optimizer = make_optimizer(model.parameters(), tc)
+    make_schedule = lambda: make_scheduler(optimizer, tc, total_steps=len(train_batches) * tc.epochs)  # noqa: E731
+    scheduler = make_schedule()
+    state = saved or runs.ResumeState.fresh(model, optimizer, scheduler)
+    if saved is not None:
+        scheduler = _restore(saved, model, optimizer, scheduler, make_schedule, len(train_batches), run_dir)
+    net = model
+    if place.world_size > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    return _Parts(model, net, train_batches, val_batches, optimizer, scheduler,
+                  nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing),
+                  MulticlassAccuracy(num_classes=NUM_CLASSES, validate_args=False).to(device), state)
+
+
+def _restore(state: runs.ResumeState, model, optimizer, scheduler, make_schedule, steps_per_epoch: int, run_dir):
+    """Load a saved state into the model, optimizer and schedule; returns the schedule to continue with."""
+    try:
+        model.load_state_dict(state.model)
+    except RuntimeError:
+        raise RowrnnError(f"{run_dir}: the weights do not match its config.json (was it edited?): "
+                          "restore the run's own config.json") from None
+    try:
+        optimizer.load_state_dict(state.optimizer)
+        if scheduler is not None and state.scheduler is not None:
+            scheduler.load_state_dict(state.scheduler)
+        elif scheduler is not None:  # a version-0 state (rowrnn 0.1.0 set the rate by hand): replay the schedule
+            scheduler = make_schedule()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()": intended here
+                for _ in range(state.epoch * steps_per_epoch):
+                    scheduler.step()
+    except (ValueError, KeyError, RuntimeError) as e:
+        raise RowrnnError(f"{run_dir / runs.STATE_FILE}: the optimizer state does not fit the model ({e}): "
+                          "start the run again") from None
+    return scheduler
 
 
 def resume_config(run_dir, overrides: dict | None = None, *, note=None) -> RunConfig:
@@ -111,29 +251,36 @@ def finish(run_dir, *, test_set: ImageDataset | None = None, figures: bool = Tru
 
     The only writer of metrics.json. The test split is read here, once, for the plain number
     (test-time augmentation is a separate, explicit evaluation: rowrnn evaluate --tta flip).
+    Locks run_dir while it writes (fit finishes under the lock it trained under).
     """
+    run_dir = Path(run_dir)
+    runs.load_config(run_dir)   # a missing or foreign directory is named before the lock is tried
+    with runs.RunLock(run_dir, purpose="train"):
+        return _finish(run_dir, test_set=test_set, figures=figures, device=device, data_dir=data_dir)
+
+
+def _finish(run_dir: Path, *, test_set, figures: bool, device, data_dir) -> dict:
+    """finish() with run_dir already locked by the caller (fit holds its lock from training on)."""
     from .evaluation import evaluate_run, load_test_set, run_figures
 
-    run_dir = Path(run_dir)
     run = runs.load_run(run_dir)
     state = runs.ResumeState.load(run_dir)
     if state is None or not state.complete(run.config.train.epochs):
         raise RowrnnError(f"{run_dir}: training is not complete: continue it with rowrnn train --resume {run_dir}")
     if test_set is None:
         test_set = load_test_set(run, data_dir)
-    with runs.RunLock(run_dir, purpose="train"):
-        digest = runs.weights_digest(run_dir)
-        metrics, model, run, logits = evaluate_run(run_dir, "best", test_set=test_set, device=device)
-        metrics.update({"best_epoch": state.best_epoch, "best_val_metric": state.best_metric,
-                        "epochs_trained": state.epoch, "stopped_early": state.stopped_early,
-                        "train_minutes": sum(run.history.get("seconds", [])) / 60,
-                        "weights_sha256": digest})
-        if figures:
-            save_figures(run_dir, run_figures(run, model, test_set, logits, metrics))
-        # backslashreplace: a run folder whose name is not UTF-8 is named in the card as \xff, not refused
-        files.atomic_write(run_dir / runs.CARD_FILE,
-                           model_card(run, metrics, count_parameters(model)).encode("utf-8", "backslashreplace"))
-        files.write_json(run_dir / runs.METRICS_FILE, metrics)  # last: the run counts as finished from here
+    digest = runs.weights_digest(run_dir)
+    metrics, model, run, logits = evaluate_run(run_dir, "best", test_set=test_set, device=device)
+    metrics.update({"best_epoch": state.best_epoch, "best_val_metric": state.best_metric,
+                    "epochs_trained": state.epoch, "stopped_early": state.stopped_early,
+                    "train_minutes": sum(run.history.get("seconds", [])) / 60,
+                    "weights_sha256": digest})
+    if figures:
+        save_figures(run_dir, run_figures(run, model, test_set, logits, metrics))
+    # backslashreplace: a run folder whose name is not UTF-8 is named in the card as \xff, not refused
+    files.atomic_write(run_dir / runs.CARD_FILE,
+                       model_card(run, metrics, count_parameters(model)).encode("utf-8", "backslashreplace"))
+    files.write_json(run_dir / runs.METRICS_FILE, metrics)  # last: the run counts as finished from here
     return metrics
 
 

@@ -98,6 +98,13 @@ class ResumeState:
     stopped_early: bool = False
     scheduler: dict | None = None
 
+    @classmethod
+    def fresh(cls, model, optimizer, scheduler=None) -> "ResumeState":
+        """The state before the first epoch."""
+        return cls(epoch=0, model=model.state_dict(), best_model=None, optimizer=optimizer.state_dict(),
+                   history={k: [] for k in HISTORY_KEYS}, best_metric=-1.0, best_epoch=0,
+                   scheduler=scheduler.state_dict() if scheduler is not None else None)
+
     def complete(self, epochs: int) -> bool:
         return self.stopped_early or self.epoch >= epochs
 
@@ -189,12 +196,75 @@ def start_run(run_dir: Path, cfg: RunConfig) -> None:
     files.write_json(Path(run_dir) / CONFIG_FILE, config_json(cfg))
 
 
-def write_weights_and_history(run_dir: Path, state: ResumeState) -> None:
-    """The user-facing files derived from the resume state (state.pt, the commit point, is written before)."""
+def write_weights_and_history(run_dir: Path, state: ResumeState, *, best: bool = True) -> None:
+    """The user-facing files derived from the resume state (state.pt, the commit point, is written before):
+    last.safetensors and the history; best.safetensors too unless best=False (it has not changed)."""
     run_dir = Path(run_dir)
     save_weights(run_dir / "last.safetensors", state.model)
-    save_weights(run_dir / "best.safetensors", state.best_model)
+    if best:
+        save_weights(run_dir / "best.safetensors", state.best_model)
     write_history(run_dir, state.history)
+
+
+class Checkpointer:
+    """The only writer of a run's per-epoch files, and the judge of its best epoch and patience (timm's
+    CheckpointSaver): the training loop hands it each epoch's numbers, it decides and writes.
+
+    Each epoch it writes what resuming needs, state.pt first (the commit point: weights, optimizer, schedule,
+    history, best weights), then last.safetensors and history.json/.csv; best.safetensors only in an epoch
+    whose validation metric beats the best so far. Figures, metrics.json and the card are finish's, written
+    once. A run killed at any moment resumes from state.pt, and resumed() rewrites the derived files from it,
+    so a kill between two writes leaves nothing stale. write=False (ranks other than 0 under torchrun) decides
+    the same and writes nothing.
+
+        saver = Checkpointer(run_dir, state, model, optimizer, scheduler, patience=5)
+        saver.epoch_end({"train_loss": ..., "val_metric": 0.83, ...})     # one list entry per HISTORY_KEYS
+    """
+
+    def __init__(self, run_dir, state: ResumeState, model, optimizer, scheduler=None, *, patience: int = 0,
+                 write: bool = True):
+        self.run_dir, self.state, self.patience, self.write = Path(run_dir), state, patience, write
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+
+    @property
+    def epoch(self) -> int:
+        """Epochs completed: the next epoch's 0-based index."""
+        return self.state.epoch
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.state.stopped_early
+
+    @property
+    def history(self) -> dict:
+        return self.state.history
+
+    def resumed(self) -> None:
+        """Rewrite last/best weights and the history from the resumed state.pt (a kill may have come between
+        its write and theirs)."""
+        if self.write:
+            write_weights_and_history(self.run_dir, self.state)
+
+    def epoch_end(self, record: dict) -> bool:
+        """Add one epoch's numbers (record: a value per HISTORY_KEYS), decide best and patience, write.
+        Returns whether this epoch is the new best (by record['val_metric'], higher is better)."""
+        state = self.state
+        for key in HISTORY_KEYS:
+            state.history[key].append(record[key])
+        improved = record["val_metric"] > state.best_metric
+        if improved:
+            state.best_metric, state.best_epoch, state.bad_epochs = record["val_metric"], state.epoch + 1, 0
+            state.best_model = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        else:
+            state.bad_epochs += 1
+        state.epoch += 1
+        state.stopped_early = bool(self.patience) and state.bad_epochs >= self.patience
+        state.model, state.optimizer = self.model.state_dict(), self.optimizer.state_dict()
+        state.scheduler = self.scheduler.state_dict() if self.scheduler is not None else None
+        if self.write:
+            state.save(self.run_dir)
+            write_weights_and_history(self.run_dir, state, best=improved)
+        return improved
 
 
 def write_history(run_dir: Path, history: dict) -> None:

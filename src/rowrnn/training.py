@@ -1,11 +1,10 @@
-"""The training loop: one epoch of training, one pass of evaluation, the course's helpers, and `train_epochs`.
-
-train_one_epoch and validate serve the course API and the run trainer alike, in one process
-or in many (torchrun + DistributedDataParallel).
+"""The training loop: one epoch (run_epoch: a training pass, then a validation pass), the course's helpers,
+and the run's loop (train_loop), which only loops: lifecycle.fit builds what it loops over, and
+runs.Checkpointer decides the best epoch and writes. One process or many (torchrun + DDP).
 
     history = train(model, train_loader, 25, nn.CrossEntropyLoss(), optimizer,
                     validation_split=0.1, metric_fn=MulticlassAccuracy(num_classes=10))
-    result = train_epochs(build_config("notebook"), "runs/demo")   # epochs into a run directory
+    max_grad_norm = train_loop(model, train_batches, val_batches, criterion, optimizer, checkpointer, epochs=25, seed=0)
 """
 from __future__ import annotations
 
@@ -14,26 +13,19 @@ import math
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler, random_split
 
-from . import runs
-from .config import RunConfig
-from .constants import NUM_CLASSES
-from .data import Batches, ImageDataset, load_fashion_mnist
-from .devices import distributed_context, get_device, is_distributed
+from .data import Batches, ImageDataset
+from .devices import get_device, is_distributed
 from .errors import Interrupted, RowrnnError, python_api
-from .models import build_model
-from .optim import make_optimizer, make_scheduler
-from .signals import stop_on_signals
 
 EXPLODING_GRAD_NORM = 1e3  # the CLI warns above this gradient norm when clipping is off
 
-__all__ = ["EpochResult", "train_one_epoch", "validate", "train", "evaluate", "get_device", "train_epochs",
-           "TrainResult", "split_indices"]
+__all__ = ["EpochResult", "train_one_epoch", "validate", "run_epoch", "train_loop", "train", "evaluate", "get_device",
+           "split_indices"]
 
 
 @dataclass
@@ -243,23 +235,16 @@ def train(model, train_loader, n_epochs, criterion, optimizer, validation_split=
         train_batches = (_plain_loader(train_loader)
                          and _batches_for(dataset, None, batch_size, shuffle, shuffle_seed, device)) or train_loader
         val_batches = None
-    bar = _progress_factory(progress)
+    bar = progress_bar(progress)
     with _on_device(model, device):
         for epoch in range(n_epochs):
             start = time.perf_counter()
-            if hasattr(train_batches, "set_epoch"):
-                train_batches.set_epoch(epoch)
-            if metric_fn is not None:
-                metric_fn.reset()
-            res = _with_epoch(epoch, lambda: train_one_epoch(model, train_batches, criterion, optimizer,
-                                                             metric_fn=metric_fn, progress=bar))
+            res, val = run_epoch(model, train_batches, val_batches, criterion, optimizer, epoch=epoch,
+                                 metric_fn=metric_fn, progress=bar)
             history["train_loss"].append(res.loss)
             if metric_fn is not None:
                 history["train_metric"].append(res.metric)
-            if val_batches is not None:
-                if metric_fn is not None:
-                    metric_fn.reset()
-                val = _with_epoch(epoch, lambda: validate(model, val_batches, criterion, metric_fn=metric_fn))
+            if val is not None:
                 history["val_loss"].append(val.loss)
                 if metric_fn is not None:
                     history["val_metric"].append(val.metric)
@@ -325,7 +310,8 @@ def _with_epoch(epoch: int, run_pass):
         raise RowrnnError(where + fix + "; the run directory keeps the last good epoch") from None
 
 
-def _progress_factory(enabled):
+def progress_bar(enabled: bool):
+    """None, or a wrapper that shows a pass over batches as a tqdm bar (cleared when the pass ends)."""
     if not enabled:
         return None
     from tqdm.auto import tqdm
@@ -342,131 +328,51 @@ def split_indices(n: int, val_split: float, seed: int):
     return torch.tensor(list(parts[0]), dtype=torch.long), torch.tensor(list(parts[1]), dtype=torch.long)
 
 
-@dataclass
-class TrainResult:
-    history: dict
-    best_epoch: int
-    best_metric: float
-    stopped_early: bool
-    max_grad_norm: float
-    is_main: bool = True      # rank 0 (or the only process): the one that wrote the run directory
+def run_epoch(model, train_batches, val_batches, criterion, optimizer, *, epoch: int, scheduler=None,
+              metric_fn=None, clip_grad_norm: float = 0.0, amp: bool = False, should_stop=None,
+              progress=None) -> tuple[EpochResult, EpochResult | None]:
+    """One epoch, the only one: train over train_batches, then validate over val_batches (None: no validation).
 
-
-def _new_state(model, optimizer, scheduler) -> runs.ResumeState:
-    return runs.ResumeState(epoch=0, model=model.state_dict(), best_model=None, optimizer=optimizer.state_dict(),
-                            history={k: [] for k in runs.HISTORY_KEYS}, best_metric=-1.0, best_epoch=0,
-                            scheduler=scheduler.state_dict() if scheduler is not None else None)
-
-
-def _restore(state: runs.ResumeState, model, optimizer, scheduler, make_schedule, steps_per_epoch: int, run_dir):
-    """Load a saved state into the model, optimizer and schedule; returns the schedule to continue with."""
-    try:
-        model.load_state_dict(state.model)
-    except RuntimeError:
-        raise RowrnnError(f"{run_dir}: the weights do not match its config.json (was it edited?): "
-                          "restore the run's own config.json") from None
-    try:
-        optimizer.load_state_dict(state.optimizer)
-        if scheduler is not None and state.scheduler is not None:
-            scheduler.load_state_dict(state.scheduler)
-        elif scheduler is not None:  # a version-0 state (rowrnn 0.1.0 set the rate by hand): replay the schedule
-            scheduler = make_schedule()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()": intended here
-                for _ in range(state.epoch * steps_per_epoch):
-                    scheduler.step()
-    except (ValueError, KeyError, RuntimeError) as e:
-        raise RowrnnError(f"{run_dir / runs.STATE_FILE}: the optimizer state does not fit the model ({e}): "
-                          "start the run again") from None
-    return scheduler
-
-
-def train_epochs(cfg: RunConfig, run_dir, *, resume: bool = False, train_set: ImageDataset | None = None,
-                 on_epoch=None, progress: bool = False) -> TrainResult:
-    """Train cfg into run_dir (config, history, best/last weights, resumable state), one epoch at a time.
-
-    Validation picks the best epoch; the test split is never touched here. state.pt, written
-    after every epoch, is the commit point: a run stopped at any moment resumes from its last
-    completed epoch to the same weights. on_epoch(epoch, history, max_grad_norm) is called on rank 0.
+    The course's train() and the run loop (train_loop) both call it. Returns (training pass, validation pass
+    or None); an interruption or a non-finite loss is re-raised naming the epoch (1-based).
     """
-    from torchmetrics.classification import MulticlassAccuracy
+    if hasattr(train_batches, "set_epoch"):
+        train_batches.set_epoch(epoch)          # the shuffle and augmentation: a function of (seed, epoch)
+    if metric_fn is not None:
+        metric_fn.reset()
+    res = _with_epoch(epoch, lambda: train_one_epoch(
+        model, train_batches, criterion, optimizer, scheduler=scheduler, metric_fn=metric_fn,
+        clip_grad_norm=clip_grad_norm, amp=amp, should_stop=should_stop, progress=progress))
+    if val_batches is None:
+        return res, None
+    if metric_fn is not None:
+        metric_fn.reset()
+    val = _with_epoch(epoch, lambda: validate(model, val_batches, criterion, metric_fn=metric_fn, amp=amp,
+                                              should_stop=should_stop))
+    return res, val
 
-    run_dir = Path(run_dir)
-    tc = cfg.train
-    with distributed_context(tc.device) as place:
-        device, main = place.device, place.is_main
-        if tc.amp and device.type != "cuda":
-            raise RowrnnError("--amp needs a CUDA device (bfloat16 autocast); drop --amp on CPU")
-        if train_set is None:  # before touching run_dir: a data error leaves nothing behind
-            train_set, _ = load_fashion_mnist(cfg.data.data_dir, verify=cfg.data.verify)
-        train_idx, val_idx = split_indices(len(train_set), tc.val_split, tc.seed)
-        if len(val_idx) == 0 or len(train_idx) == 0:
-            raise RowrnnError(f"--val-split {tc.val_split} of {len(train_set)} training images leaves "
-                              f"{len(train_idx)} for training and {len(val_idx)} for validation: use more data "
-                              "or another --val-split")
-        if resume:
-            runs.check_resumable(run_dir, cfg)
-        elif main:  # before the lock: a refused directory is left untouched
-            runs.check_fresh(run_dir)
-        lock = runs.RunLock(run_dir, fresh=not resume) if main else contextlib.nullcontext()
-        with lock, stop_on_signals() as should_stop:
-            saved = runs.ResumeState.load(run_dir) if resume else None
-            if main and not resume:
-                runs.start_run(run_dir, cfg)
-            torch.manual_seed(tc.seed)
-            model = build_model(cfg.model).to(device)
-            images, labels = train_set.images.to(device), train_set.labels.to(device)  # once, for both splits
-            common = dict(device=device, rank=place.rank, world_size=place.world_size)
-            train_batches = Batches(images, labels, tc.batch_size, indices=train_idx, shuffle=True, seed=tc.seed,
-                                    augment_shift=tc.augment_shift, augment_flip=tc.augment_flip,
-                                    augment_erase=tc.augment_erase, **common)
-            val_batches = Batches(images, labels, tc.batch_size, indices=val_idx, **common)
-            optimizer = make_optimizer(model.parameters(), tc)
-            make_schedule = lambda: make_scheduler(optimizer, tc, total_steps=len(train_batches) * tc.epochs)  # noqa: E731
-            scheduler = make_schedule()
-            state = saved or _new_state(model, optimizer, scheduler)
-            if saved is not None:
-                scheduler = _restore(saved, model, optimizer, scheduler, make_schedule, len(train_batches), run_dir)
-                if main:
-                    runs.write_weights_and_history(run_dir, saved)
-            net = model
-            if place.world_size > 1:
-                net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-            criterion = nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
-            metric = MulticlassAccuracy(num_classes=NUM_CLASSES, validate_args=False).to(device)
-            bar = _progress_factory(progress and main)
-            max_grad_norm = 0.0
-            for epoch in range(state.epoch, tc.epochs):
-                if state.stopped_early:
-                    break
-                start = time.perf_counter()
-                torch.manual_seed(tc.seed * 1_000_003 + epoch + 1)  # dropout: a function of (seed, epoch)
-                train_batches.set_epoch(epoch)
-                metric.reset()
-                res = _with_epoch(epoch, lambda: train_one_epoch(
-                    net, train_batches, criterion, optimizer, scheduler=scheduler, metric_fn=metric,
-                    clip_grad_norm=tc.clip_grad_norm, amp=tc.amp, should_stop=should_stop, progress=bar))
-                metric.reset()
-                val = _with_epoch(epoch, lambda: validate(net, val_batches, criterion, metric_fn=metric,
-                                                          amp=tc.amp, should_stop=should_stop))
-                max_grad_norm = max(max_grad_norm, res.max_grad_norm)
-                for key, value in (("train_loss", res.loss), ("train_metric", res.metric),
-                                   ("val_loss", val.loss), ("val_metric", val.metric), ("lr", res.lr),
-                                   ("seconds", time.perf_counter() - start)):
-                    state.history[key].append(value)
-                if val.metric > state.best_metric:
-                    state.best_metric, state.best_epoch, state.bad_epochs = val.metric, epoch + 1, 0
-                    state.best_model = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                else:
-                    state.bad_epochs += 1
-                state.epoch = epoch + 1
-                state.stopped_early = bool(tc.patience) and state.bad_epochs >= tc.patience
-                state.model, state.optimizer = model.state_dict(), optimizer.state_dict()
-                state.scheduler = scheduler.state_dict() if scheduler is not None else None
-                if main:
-                    state.save(run_dir)
-                    runs.write_weights_and_history(run_dir, state)
-                    if on_epoch is not None:
-                        on_epoch(epoch, state.history, res.max_grad_norm)
-            return TrainResult(state.history, state.best_epoch, state.best_metric, state.stopped_early,
-                               max_grad_norm, main)
+
+def train_loop(model, train_batches, val_batches, criterion, optimizer, checkpointer, *, epochs: int, seed: int,
+               scheduler=None, metric_fn=None, clip_grad_norm: float = 0.0, amp: bool = False, should_stop=None,
+               progress=None, on_epoch=None) -> float:
+    """The run's epochs, checkpointer.epoch to epochs - 1 (or until its patience runs out): a loop and nothing else.
+
+    lifecycle.fit builds what it loops over; checkpointer (runs.Checkpointer) keeps the history, decides the
+    best epoch and patience, and writes. model may be wrapped in DistributedDataParallel. on_epoch(epoch,
+    history, max_grad_norm) follows each epoch. Returns the largest gradient norm seen (before clipping).
+    """
+    max_grad_norm = 0.0
+    for epoch in range(checkpointer.epoch, epochs):
+        if checkpointer.stopped_early:
+            break
+        start = time.perf_counter()
+        torch.manual_seed(seed * 1_000_003 + epoch + 1)  # dropout: a function of (seed, epoch)
+        res, val = run_epoch(model, train_batches, val_batches, criterion, optimizer, epoch=epoch,
+                             scheduler=scheduler, metric_fn=metric_fn, clip_grad_norm=clip_grad_norm, amp=amp,
+                             should_stop=should_stop, progress=progress)
+        max_grad_norm = max(max_grad_norm, res.max_grad_norm)
+        checkpointer.epoch_end({"train_loss": res.loss, "train_metric": res.metric, "val_loss": val.loss,
+                                "val_metric": val.metric, "lr": res.lr, "seconds": time.perf_counter() - start})
+        if on_epoch is not None:
+            on_epoch(epoch, checkpointer.history, res.max_grad_norm)
+    return max_grad_norm
