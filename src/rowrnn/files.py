@@ -158,6 +158,7 @@ def exists(path) -> bool:
 
 
 def is_dir(path) -> bool:
+    """Is path a directory (following links)? False for anything that cannot be looked at; never raises."""
     try:
         return stat.S_ISDIR(os.stat(path).st_mode)
     except (OSError, ValueError):
@@ -174,6 +175,8 @@ def kind_of(path) -> str | None:
 
 
 def is_regular_file(path) -> bool:
+    """Is path a regular file (following links; not a FIFO, device or directory)? False when it cannot be looked
+    at; never raises."""
     try:
         return stat.S_ISREG(os.stat(path).st_mode)
     except (OSError, ValueError):
@@ -189,7 +192,9 @@ def temporary_name(path: Path) -> Path:
 
 
 def atomic_write(path, data: bytes) -> None:
-    """Write to a temporary sibling, fsync, rename: readers see the old file or the new one.
+    """Write to a temporary sibling, fsync, rename: readers see the old file or the new one. Raises RowrnnError
+    (one line: the path, the reason, the fix) when the file cannot be written: permissions, a full disk, a
+    read-only file system, a directory or a non-regular file in the way.
 
     The temporary file is created exclusively (never through a planted link) and removed on any
     failure, without letting that removal hide the error that caused it.
@@ -254,7 +259,8 @@ def _depth(obj) -> int:
 
 
 def parse_json(text: str | bytes, source: str):
-    """JSON with bounded nesting and numbers, and none of Python's NaN/Infinity extensions."""
+    """JSON with bounded nesting and numbers, and none of Python's NaN/Infinity extensions. Raises RowrnnError
+    naming source for text that is not such JSON (damaged, too deep, a number too long, NaN or Infinity)."""
     try:
         obj = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant)
     except RecursionError:
@@ -267,6 +273,8 @@ def parse_json(text: str | bytes, source: str):
 
 
 def read_json(path, limit: int = MAX_JSON_BYTES):
+    """The JSON file at path, read as read_file does (a regular file of at most limit bytes, default 16 MiB) and
+    parsed as parse_json does. Raises RowrnnError (one line, naming path) for either failure."""
     path = Path(path)
     return parse_json(read_file(path, limit=limit, what="JSON file"), str(path))
 
@@ -311,8 +319,11 @@ def save_figure(path, fig, dpi: int = 110) -> None:
 
 
 def write_json(path, obj) -> None:
+    """obj as strict JSON at path, atomically (to_json, then atomic_write). Raises RowrnnError for a
+    NaN or infinity in obj (naming where) or a failed write."""
     atomic_write(path, to_json(obj, what=str(path)))
 
 
 def sha256(data: bytes) -> str:
+    """The SHA-256 digest of data, as 64 lowercase hexadecimal characters."""
     return hashlib.sha256(data).hexdigest()
