@@ -35,6 +35,9 @@ def _opt(default, help, choices=None):
 
 @dataclass
 class ModelConfig:
+    """The network: one field per `rowrnn train` flag of the model section (defaults: the course's notebook model,
+    a 1-layer tanh RNN of 8 units reading 28 rows; sizes in units, rows or pixels as each help says)."""
+
     arch: str = _opt("recurrent", "model family: a recurrent reader, or the small CNN baseline", ARCHS)
     cell: str = _opt("rnn", "recurrent cell ('elman' is the from-scratch layer written for reading; 'mingru', "
                      "'minlstm' and 'lru' train in parallel over time, in pre-norm residual blocks with an MLP)", CELLS)
@@ -52,6 +55,7 @@ class ModelConfig:
     readout_dropout: float = _opt(0.0, "dropout on the features the linear head reads")
 
     def validate(self) -> None:
+        """Raises RowrnnError (naming the flag) for a value of the wrong type, outside its choices or range."""
         _check_types(self)
         _check_choice("arch", self.arch, ARCHS)
         _check_choice("cell", self.cell, CELLS)
@@ -104,6 +108,7 @@ class TrainConfig:
     amp: bool = _opt(False, "mixed precision (bfloat16 autocast) on an accelerator")
 
     def validate(self) -> None:
+        """Raises RowrnnError (naming the flag) for a value of the wrong type, outside its choices or range."""
         _check_types(self)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
@@ -133,18 +138,25 @@ class TrainConfig:
 
 @dataclass
 class DataConfig:
+    """Where the Fashion-MNIST files are (None: searched for, then downloaded) and whether to check them."""
+
     data_dir: str | None = _opt(None, "directory with the four Fashion-MNIST IDX files (default: search, then download)")
     verify: bool = _opt(True, "check the files against the Fashion-MNIST checksums (--no-verify for your own IDX data)")
 
 
 @dataclass
 class RunConfig:
+    """A whole run's configuration: the preset it started from and its model, train and data sections; saved
+    as config.json in every run (to_dict / from_dict)."""
+
     preset: str = "notebook"
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
 
     def validate(self) -> "RunConfig":
+        """self, checked: every section, and the memory a training step needs (at most MAX_TRAINING_BYTES,
+        32 GiB). Raises RowrnnError naming the flag to change."""
         if isinstance(self.data.data_dir, os.PathLike):
             self.data.data_dir = os.fspath(self.data.data_dir)  # a Path must survive config.json
         _check_types(self.data)
@@ -159,11 +171,13 @@ class RunConfig:
         return self
 
     def to_dict(self) -> dict:
+        """Plain dicts and values, as config.json holds them."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
-        """Rebuild from config.json; unknown or missing sections are user errors."""
+        """Rebuild from config.json. Raises RowrnnError for anything but an object, a missing section, unknown
+        fields or missing model fields (those of rowrnn 0.1.0 excepted, ADDED_MODEL_FIELDS)."""
         if not isinstance(d, dict):
             raise RowrnnError("config.json must hold a JSON object")
         parts = {}
@@ -226,7 +240,8 @@ PRESETS: dict[str, tuple[str, dict, dict]] = {
 
 @python_api
 def build_config(preset: str = "notebook", overrides: dict | None = None) -> RunConfig:
-    """A preset's config with flat overrides ({'hidden_size': 16, 'lr': 0.01, 'data_dir': ...})."""
+    """A preset's config with flat overrides ({'hidden_size': 16, 'lr': 0.01, 'data_dir': ...}), validated.
+    Raises RowrnnError for an unknown preset or field, or a value RunConfig.validate refuses."""
     if preset not in PRESETS:
         raise RowrnnError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
     _, model_over, train_over = PRESETS[preset]
