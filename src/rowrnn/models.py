@@ -63,6 +63,8 @@ class ElmanRNN(nn.Module):
         return torch.stack(outputs, dim=1)                                  # (B, T, H)
 
     def forward(self, x):
+        """(B, T, input_size) -> (outputs of the top layer (B, T, hidden_size * directions), each layer's and
+        direction's last state (num_layers * directions, B, hidden_size)), as nn.RNN with batch_first=True."""
         finals = []
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout and self.training:
@@ -145,6 +147,7 @@ class RNNClassifier(nn.Module):
 
     @classmethod
     def from_config(cls, cfg) -> "RNNClassifier":
+        """The reader a ModelConfig (arch "recurrent") describes."""
         return cls(cell=cfg.cell, hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
                    bidirectional=cfg.bidirectional, nonlinearity=cfg.nonlinearity, dropout=cfg.dropout,
                    readout=cfg.readout, read=cfg.read, permutation_seed=cfg.permutation_seed, init=cfg.init,
@@ -152,10 +155,12 @@ class RNNClassifier(nn.Module):
 
     @property
     def readers(self) -> list[nn.Module]:
+        """The recurrent layers that read the image: [rows] or, for read="rows+columns", [rows, columns]."""
         return [self.rnn] + ([self.rnn_columns] if self.read == "rows+columns" else [])
 
     @property
     def num_steps(self) -> int:
+        """Steps of one reading: 784 for pixels, else 28 / rows_per_step."""
         return IMAGE_SIZE * IMAGE_SIZE if "pixels" in self.read else IMAGE_SIZE // self.rows_per_step
 
     def sequences(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -305,9 +310,11 @@ class CNNClassifier(nn.Module):
 
     @classmethod
     def from_config(cls, cfg) -> "CNNClassifier":
+        """The CNN a ModelConfig (arch "cnn") describes: hidden_size channels, num_layers convolutions a stage."""
         return cls(channels=cfg.hidden_size, blocks=cfg.num_layers)
 
     def forward(self, x):
+        """Normalized images (B, 1, 28, 28) (or (B, 28, 28)) -> logits (B, 10)."""
         x = x.reshape(x.shape[0], 1, IMAGE_SIZE, IMAGE_SIZE)
         return self.fc(self.dropout(self.features(x).flatten(1)))
 
@@ -323,6 +330,7 @@ def build_model(cfg) -> nn.Module:
 
 
 def count_parameters(model: nn.Module) -> int:
+    """The number of trainable numbers in model (every parameter with requires_grad), all layers included."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
