@@ -79,6 +79,7 @@ class _MinimalCell(nn.Module):
 
     @classmethod
     def parameter_count(cls, size: int) -> int:
+        """Weights of a cell of `size` units: GATES * size * (size + 1) (one Linear with bias)."""
         return cls.GATES * size * (size + 1)
 
 
@@ -98,6 +99,7 @@ class MinGRU(_MinimalCell):
     SAVED_PER_STEP = 11    # about how many floats per unit and step the backward pass keeps (memory estimate)
 
     def forward(self, x: torch.Tensor, scan: str | None = None) -> torch.Tensor:
+        """(B, T, size) -> h (B, T, size); scan overrides self.scan ("auto", "step", "parallel") for this call."""
         k_z, k_h = self.linear(x).to(_compute_dtype(x)).chunk(2, dim=-1)      # (B, T, H) each
         if _scan(self, scan, x) == "parallel":
             # log(1 - z) = -softplus(k_z), log z = -softplus(-k_z)
@@ -118,6 +120,7 @@ class MinLSTM(_MinimalCell):
     SAVED_PER_STEP = 13
 
     def forward(self, x: torch.Tensor, scan: str | None = None) -> torch.Tensor:
+        """(B, T, size) -> h (B, T, size); scan overrides self.scan ("auto", "step", "parallel") for this call."""
         k_f, k_i, k_h = self.linear(x).to(_compute_dtype(x)).chunk(3, dim=-1)
         # f' = f / (f + i) = sigmoid(log f - log i), from log f = -softplus(-k_f): no 0/0 when both underflow
         diff = F.softplus(-k_f) - F.softplus(-k_i)                          # log i - log f
@@ -165,9 +168,11 @@ class LRU(nn.Module):
 
     @staticmethod
     def parameter_count(size: int) -> int:
+        """Weights of an LRU of `size` units whose state has as many (the default state_size)."""
         return 3 * size + 4 * size * size + size        # nu, theta, gamma; B, C (re, im); D (state_size = size)
 
     def forward(self, x: torch.Tensor, scan: str | None = None) -> torch.Tensor:
+        """(B, T, size) -> y (B, T, size); scan overrides self.scan ("auto", "step", "parallel") for this call."""
         dtype = _compute_dtype(x)
         log_magnitude, theta = -torch.exp(self.nu_log.to(dtype)), torch.exp(self.theta_log.to(dtype))  # (N,)
         gamma = torch.exp(self.gamma_log.to(dtype))
@@ -265,12 +270,15 @@ class ResidualBlock(nn.Module):
 
     @staticmethod
     def parameter_count(width: int, cell: str, bidirectional: bool) -> int:
+        """Weights of one block: its cells, the mixing Linear, the MLP and the two LayerNorms."""
         directions = 2 if bidirectional else 1
         cells = directions * PARALLEL_CELLS[cell].parameter_count(width)
         mix, mlp = directions * width * width + width, 4 * width * width + 3 * width
         return 2 * 2 * width + cells + mix + mlp                                # the two LayerNorms: scale, shift
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
+        """(B, T, w) -> (the block's output (B, T, w), the cells' outputs (B, T, w * directions)); lengths (B,):
+        where each sequence ends, for the reverse cell."""
         y = self.norm_cell(x)
         states = self.cell(y)                                                   # (B, T, w)
         if self.bidirectional:
@@ -304,10 +312,13 @@ class ResidualStack(nn.Module):
 
     @staticmethod
     def parameter_count(input_size: int, hidden_size: int, num_layers: int, bidirectional: bool, cell: str) -> int:
+        """Weights of the stack: the input Linear and num_layers blocks."""
         return (input_size + 1) * hidden_size + num_layers * ResidualBlock.parameter_count(hidden_size, cell,
                                                                                           bidirectional)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
+        """(B, T, input_size) -> (the residual stream (B, T, w), the top block's cell outputs
+        (B, T, w * directions)); lengths (B,): where each sequence ends."""
         x = self.input(x)                                                       # (B, T, F) -> (B, T, w)
         for index, block in enumerate(self.blocks):
             if index and self.dropout and self.training:
