@@ -67,7 +67,8 @@ def published_leaderboard() -> list[dict]:
 
 
 def parse_presets(items, seeds) -> list[tuple[str, int]]:
-    """['notebook', 'pixels@0'] with seeds [0, 1, 2] -> (preset, seed) pairs; PRESET@S1+S2 gives a preset its own seeds."""
+    """['notebook', 'pixels@0'] with seeds [0, 1, 2] -> (preset, seed) pairs; PRESET@S1+S2 gives a preset its own seeds.
+    Raises RowrnnError for a seed that is not an integer."""
     pairs = []
     for item in items:
         name, _, own = item.partition("@")
@@ -79,7 +80,9 @@ def parse_presets(items, seeds) -> list[tuple[str, int]]:
     return pairs
 
 
-def train_command(preset: str, seed: int, run_dir: Path, data_dir=None, extra=()) -> list[str]:
+def compare_train_argv(preset: str, seed: int, run_dir: Path, data_dir=None, extra=()) -> list[str]:
+    """The argv of the `rowrnn train` process that trains one (preset, seed) into run_dir, quietly; extra: more
+    train flags (see _extra_flags). Not lifecycle.train_command, which writes the command reproducing a config."""
     return ["rowrnn", "train", "--preset", preset, "--seed", str(seed), "--out", str(run_dir), "--quiet",
             *(["--data-dir", str(data_dir)] if data_dir else []), *extra]
 
@@ -106,7 +109,9 @@ def _duplicates(values) -> list:
 
 
 def check_request(presets, seeds, parallel: int) -> list[tuple[str, int]]:
-    """The (preset, seed) pairs to train, every one checked (names, duplicates, configs, sizes) before any starts."""
+    """The (preset, seed) pairs to train, every one checked (names, duplicates, configs, sizes) before any starts.
+    Raises RowrnnError naming the first problem: an unknown or repeated preset or seed, --parallel < 1, a config
+    RunConfig.validate refuses."""
     names = [p.partition("@")[0] for p in presets]
     unknown = [p for p in names if p not in PRESETS]
     if unknown or not presets:
@@ -146,7 +151,9 @@ def run_compare(presets, seeds=(0,), out="runs/compare", parallel: int = 1, data
                 log=None) -> list[dict]:
     """Train every (preset, seed) not yet finished, `parallel` processes at a time; one leaderboard row each.
 
-    overrides: {"epochs": N} and/or {"verify": False}, applied to every preset."""
+    overrides: {"epochs": N} and/or {"verify": False}, applied to every preset. Raises RowrnnError for a request
+    check_request refuses, an `out` that is not compare's, or a training that failed (with its last error line);
+    Interrupted when a signal stops them."""
     pairs = check_request(list(presets), list(seeds), parallel)
     say = log or (lambda message: None)
     overrides = dict(overrides or {})
@@ -162,7 +169,7 @@ def run_compare(presets, seeds=(0,), out="runs/compare", parallel: int = 1, data
 
     def train(job):
         preset, seed, run_dir = job
-        cmd = train_command(preset, seed, run_dir, data_dir, extra)
+        cmd = compare_train_argv(preset, seed, run_dir, data_dir, extra)
         if status[run_dir] != "new":
             cmd = ["rowrnn", "train", "--resume", str(run_dir), "--quiet",
                    *(["--data-dir", str(data_dir)] if data_dir else [])]
@@ -251,7 +258,8 @@ def _is_compare_run(path: Path) -> bool:
 
 
 def claim_output(out) -> None:
-    """Mark out (created if needed) as compare's, after check_output accepted it."""
+    """Mark out (created if needed) as compare's, after check_output accepted it. Raises RowrnnError when out
+    cannot be created."""
     out = Path(out)
     if files.is_regular_file(out / MARKER_FILE):
         return
@@ -280,7 +288,8 @@ def _read_wall(out: Path) -> dict:
 
 def leaderboard_row(run_dir: Path, preset: str, seed: int, data_dir=None, extra=(), test_set=None) -> dict:
     """One run's row: its metrics.json, and -- measured here, explicitly, in a column of its own -- the
-    accuracy with test-time flip averaging (rowrnn evaluate --tta flip)."""
+    accuracy with test-time flip averaging (rowrnn evaluate --tta flip). Raises RowrnnError for a run that has
+    not finished (no metrics.json) or whose metrics are damaged."""
     from .evaluation import evaluate_run
     run = load_run(run_dir)
     if run.status != "finished":
@@ -295,7 +304,7 @@ def leaderboard_row(run_dir: Path, preset: str, seed: int, data_dir=None, extra=
             "wall_minutes": (wall / 60 if isinstance(wall := _read_wall(run_dir.parent).get(run_dir.name), (int, float))
                              else None),
             "epoch_seconds": statistics.median(seconds) if seconds else 0.0,
-            "epochs": len(seconds), "command": shlex.join(train_command(preset, seed, run_dir, data_dir, extra))}
+            "epochs": len(seconds), "command": shlex.join(compare_train_argv(preset, seed, run_dir, data_dir, extra))}
 
 
 def summarize(rows: list[dict]) -> list[dict]:
@@ -319,6 +328,8 @@ def summarize(rows: list[dict]) -> list[dict]:
 
 
 def leaderboard_markdown(rows: list[dict]) -> str:
+    """The leaderboard as a Markdown table, one line per preset (rows: one dict per run, COLUMNS as keys), best
+    mean test accuracy first, then the command that trained each run."""
     lines = ["| preset | seeds | test accuracy | each seed | macro accuracy | flip TTA (separate) | parameters "
              "| epochs | train min | wall min | s/epoch |",
              "|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|"]
