@@ -359,7 +359,8 @@ def main(argv=None) -> int:
 # ----------------------------------------------------------------------------- commands
 
 def cmd_train(args) -> int:
-    """Train (or --resume) a run directory, one line per epoch, then its test accuracy."""
+    """Train (or --resume) a run directory, one line per epoch, then its test accuracy. Raises RowrnnError for
+    --resume with --out or --preset; Interrupted (naming the resume command) when a signal stops a claimed run."""
     from . import lifecycle, runs
     from .config import build_config
     from .devices import launch_rank
@@ -442,7 +443,8 @@ def format_metrics(metrics: dict, run_path) -> str:
 
 
 def cmd_predict(args) -> int:
-    """Print the top classes of image files, shipped examples and test images; --explain saves the reading."""
+    """Print the top classes of image files, shipped examples and test images; --explain saves the reading.
+    Raises RowrnnError when nothing is named, for --top < 1, an unknown --example, --explain with --onnx or a CNN."""
     from . import files
     from .inference import example_paths, gather_images, predict, reading_figure
 
@@ -554,7 +556,8 @@ def format_parameter_table(rows) -> str:
 
 
 def cmd_compare(args) -> int:
-    """Train presets x seeds into --out, print the leaderboard and name its files."""
+    """Train presets x seeds into --out, print the leaderboard and name its files. Raises RowrnnError for --seeds
+    that are not comma-separated integers, or name none."""
     from . import compare
     presets = [p.strip() for p in args.presets.split(",") if p.strip()]
     try:
