@@ -120,7 +120,8 @@ def predict(model, images: torch.Tensor, top: int = 3, classes=CLASSES) -> list[
     """uint8 images (N, 28, 28) -> for each, the top classes with their probabilities.
 
     model is a torch model, or anything that maps normalized float images (N, 1, 28, 28) to
-    logits (N, 10): an OnnxClassifier runs the same code without PyTorch's model classes.
+    logits (N, 10): an OnnxClassifier runs the same code without PyTorch's model classes. top (default 3): classes
+    per image, at most len(classes). Raises RowrnnError when the model's answer for an image is NaN or infinite.
     """
     x = normalize(images).unsqueeze(1)                                          # (N, 1, 28, 28)
     if isinstance(model, torch.nn.Module):
@@ -138,5 +139,7 @@ def predict(model, images: torch.Tensor, top: int = 3, classes=CLASSES) -> list[
 
 
 def top_classes(probs: torch.Tensor, top: int = 3, classes=CLASSES) -> list[list[tuple[str, float]]]:
+    """Probabilities (N, C) -> for each row, its `top` (default 3, at most C) classes as (name, probability),
+    most probable first."""
     values, indices = probs.topk(min(top, len(classes)), dim=1)
     return [[(classes[int(i)], float(v)) for v, i in zip(vs, ids)] for vs, ids in zip(values, indices)]
