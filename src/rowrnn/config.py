@@ -90,6 +90,9 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
+    """The training recipe: one field per `rowrnn train` flag of the train section (defaults: the course's Adam
+    at 1e-3, 25 epochs of batches of 1024, 10 % held out for validation; rates per step, fractions from 0 to 1)."""
+
     epochs: int = _opt(25, "passes over the training split")
     batch_size: int = _opt(1024, "images per optimizer step (global, across processes)")
     lr: float = _opt(1e-3, "peak learning rate")
