@@ -65,6 +65,8 @@ def read_idx(path: Path, *, verify: bool = True) -> torch.Tensor:
     Written here rather than borrowed (torchvision's reader) on purpose: torchvision is a multi-GB
     dependency for 40 lines, and its reader neither bounds decompression (a gzip bomb), nor checks
     the decompressed bytes against Fashion-MNIST's checksums, nor names the fix when a file is wrong.
+    Raises RowrnnError (naming path and the fix) for a file that cannot be read, is not IDX, is truncated or
+    too large, or (verify=True) does not match its checksum.
     """
     name = path.name
     try:
@@ -134,7 +136,8 @@ def _find_file(directory: Path, base: str) -> Path:
 
 
 def read_split(directory: Path, split: str, *, verify: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images uint8 (N, 28, 28), labels int64 (N,)) of one split in one directory."""
+    """(images uint8 (N, 28, 28), labels int64 (N,)) of one split ("train" or "test") in one directory.
+    Raises RowrnnError for a missing or damaged file, images that are not 28x28, or counts that disagree."""
     image_base, label_base, count = SPLITS[split]
     images = read_idx(_find_file(directory, image_base), verify=verify)
     labels = read_idx(_find_file(directory, label_base), verify=verify)
@@ -168,7 +171,9 @@ def _read_dir(directory: Path, verify: bool, splits=("train", "test")):
 
 
 def download(directory: Path, base_url: str | None = None) -> Path:
-    """Fetch the four .gz files with pooch; a file failing verification is deleted."""
+    """Fetch the four .gz files with pooch into directory (from base_url, $ROWRNN_DATA_URL or the official
+    mirror); a file failing verification is deleted. Returns directory. Raises RowrnnError (one line, with the
+    fix) when directory cannot be created, pooch is missing, or a download fails or does not verify."""
     pooch = _pooch()
     base_url = base_url or os.environ.get("ROWRNN_DATA_URL") or OFFICIAL_URL
     try:
@@ -215,6 +220,7 @@ def find_data(data_dir: str | os.PathLike | None = None, *, verify: bool = True,
     cache directory, the Debian package's directory, then a download into the cache.
     recorded_by names the run whose config.json recorded data_dir (the caller did not choose it):
     when that folder is missing here, the message says so and names the flag to pass.
+    Raises RowrnnError (one line, naming the folder and the fix) when no copy is found, readable and valid.
     """
     if data_dir is not None:
         directory = Path(data_dir).expanduser()
@@ -265,10 +271,12 @@ class ImageDataset(Dataset):
     # torchvision-style aliases, so code written for torchvision's FashionMNIST runs
     @property
     def data(self) -> torch.Tensor:
+        """The uint8 images (N, 28, 28), under torchvision's name."""
         return self.images
 
     @property
     def targets(self) -> torch.Tensor:
+        """The int64 labels (N,), under torchvision's name."""
         return self.labels
 
     def __len__(self) -> int:
@@ -313,7 +321,8 @@ def _holds_dataset(directory: Path) -> bool:
 def fill_root(root: Path, *, verify: bool = True) -> Path:
     """Put the four Fashion-MNIST files into `root` (created if needed), as torchvision's download=True does:
     copied from the first copy find_data's search finds on this machine ($ROWRNN_DATA, the cache, Debian's
-    /usr/share/datasets/fashion-mnist), else downloaded (download(), each file checked). Returns root."""
+    /usr/share/datasets/fashion-mnist), else downloaded (download(), each file checked). Returns root.
+    Raises RowrnnError when root cannot be written or no copy can be found or downloaded."""
     try:
         source = find_data.__wrapped__(None, verify=verify, download_ok=False)[0]
     except RowrnnError:
@@ -422,6 +431,7 @@ class Batches:
         self.device = torch.device(device)
 
     def set_epoch(self, epoch: int) -> None:
+        """Shuffle for this epoch (0-based) next: the order is a function of (seed, epoch), as DistributedSampler's."""
         self.epoch = epoch
 
     def __len__(self) -> int:
@@ -433,6 +443,7 @@ class Batches:
         return [min(b, n - start) for start in range(0, n, b)]
 
     def global_order(self) -> torch.Tensor:
+        """The indices (N,) of this epoch in the order every process agrees on (shuffled by seed and epoch)."""
         if not self.shuffle:
             return self.indices
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
