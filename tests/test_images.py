@@ -757,3 +757,19 @@ def test_decode_image_takes_any_bytes_like_object():
     expected = decode_image(data)
     assert torch.equal(decode_image(bytearray(data)), expected)
     assert torch.equal(decode_image(memoryview(data)), expected)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "JPEG"])
+@pytest.mark.parametrize("blob", [b"Exif\x00\x00\x00\x00\x00", b"Exif\x00\x00II*\x00\xff\xff\xff\x7f"])
+def test_a_damaged_exif_block_reads_the_picture_as_stored(fmt, blob):
+    """A truncated or garbage EXIF block (PNG's eXIf chunk, WebP's EXIF chunk) refused the whole PNG or WebP as
+    'damaged' while its JPEG twin was read; viewers show all three as stored, so rowrnn does too."""
+    colour = np.full((60, 40, 3), 230, np.uint8)
+    colour[10:50, 10:30] = 40
+    out = io.BytesIO()
+    Image.fromarray(colour).save(out, format=fmt, exif=blob, **({"lossless": True} if fmt == "WEBP" else {}))
+    clean = io.BytesIO()
+    Image.fromarray(colour).save(clean, format=fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+    got, expected = prepare_image(out.getvalue()), prepare_image(clean.getvalue())
+    assert got.original.shape == (60, 40, 3)
+    assert torch.equal(got.image, expected.image)

@@ -297,7 +297,7 @@ def open_image(data: bytes, source: str = "image"):
                                   f"{math.ceil(cost / 2**20)} MB to decode, over the limit "
                                   f"of {MAX_DECODE_BYTES // 2**20} MB: shrink it first")
             im.load()
-            orientation = im.getexif().get(0x0112, 1)   # read now: the reduced copy below has no metadata
+            orientation = exif_orientation(im)          # read now: the reduced copy below has no metadata
             sixteen_bit = im.mode.startswith("I;16")
             factor = max(im.size) // WORK_SIZE
             # -> L, LA, RGB, RGBA, I or F; of less than 2 x WORK_SIZE a side
@@ -310,6 +310,18 @@ def open_image(data: bytes, source: str = "image"):
 
 _TRANSPOSE_FOR_ORIENTATION = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
                               6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}   # ImageOps.exif_transpose's table
+
+
+def exif_orientation(im) -> int:
+    """The EXIF Orientation tag (1-8) of an opened image; 1 (as stored) when there is none or the EXIF is damaged.
+
+    Viewers show a picture whose EXIF block is truncated or garbage as stored, so the picture is read, not
+    refused: Pillow parses a PNG's or WebP's eXIf chunk only when asked and raises on a broken one.
+    """
+    try:
+        return im.getexif().get(0x0112, 1)
+    except (SyntaxError, OSError, ValueError, EOFError, struct.error, KeyError, IndexError, TypeError):
+        return 1
 
 
 def orient(im, orientation: int | None = None):
