@@ -255,7 +255,7 @@ def test_every_answer_has_the_security_headers(client):
 
 def test_a_bug_is_a_json_500_with_the_headers(made, monkeypatch):
     app = serve.create_app([made["healthy"]], data_dir=made["data"])
-    monkeypatch.setattr(serve.Reader, "read", lambda self, image: 1 / 0)
+    monkeypatch.setattr(serve.Panel, "read", lambda self, image: 1 / 0)
     response = TestClient(app, base_url=OWN, raise_server_exceptions=False).post("/api/predict", json={"test_index": 1})
     error = _assert_error(response, 500)
     assert error == "internal error (ZeroDivisionError): please report it with what you sent"

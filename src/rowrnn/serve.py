@@ -76,8 +76,9 @@ def require_serve_extra() -> None:
                           "pip install 'rowrnn[serve]'")
 
 
-class Reader:
-    """One run's weights, loaded once: the model in eval mode and what the page shows about it."""
+class Panel:
+    """One run's panel on the page: its weights, loaded once (the model in eval mode), and what the page shows
+    about it. (Not RNNClassifier.readers, the recurrent layers that read an image.)"""
 
     def __init__(self, index: int, path: Path, name: str):
         self.model, run = runs.load_model(path, "best")
@@ -191,14 +192,14 @@ def _names(paths: list[Path]) -> list[str]:
     return unique
 
 
-def load_readers(run_dirs, data_dir=None):
-    """(readers, test split) for the runs given at start; every problem is a one-line RowrnnError."""
+def load_panels(run_dirs, data_dir=None):
+    """(panels, test split) for the runs given at start; every problem is a one-line RowrnnError."""
     paths = [Path(p) for p in run_dirs]
     if not paths:
         raise RowrnnError("name at least one run directory: rowrnn serve RUN [RUN ...]")
-    readers = [Reader(i, p, name) for i, (p, name) in enumerate(zip(paths, _names(paths)))]
+    panels = [Panel(i, p, name) for i, (p, name) in enumerate(zip(paths, _names(paths)))]
     test_set = load_test_set(paths[0], data_dir)   # the first run's recorded folder, named as the run's if missing
-    return readers, test_set
+    return panels, test_set
 
 
 class Refused(Exception):
@@ -249,7 +250,7 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
     from starlette.staticfiles import StaticFiles
 
     limits = limits or LIMITS
-    readers, test_set = load_readers(run_dirs, data_dir)
+    panels, test_set = load_panels(run_dirs, data_dir)
     predictions = threading.BoundedSemaphore(limits.max_predictions)
     uploads = threading.BoundedSemaphore(limits.max_uploads)
     mb = limits.max_upload_bytes // 2**20
@@ -269,7 +270,7 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
         return FileResponse(WEB / "index.html")
 
     async def list_runs(request: Request):
-        return answer({"runs": [r.info for r in readers], "classes": list(CLASSES), "test_images": len(test_set)})
+        return answer({"runs": [p.info for p in panels], "classes": list(CLASSES), "test_images": len(test_set)})
 
     def get_test_image(request: Request):
         index = test_index_of(request.path_params["index"], len(test_set))
@@ -352,7 +353,7 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
                     image = _pixels(request["pixels"])
             else:
                 image = decode_image(body, "the uploaded image", fit=fit)
-            result = {"image": image.tolist(), "label": label, "models": [r.read(image) for r in readers]}
+            result = {"image": image.tolist(), "label": label, "models": [p.read(image) for p in panels]}
         finally:
             predictions.release()
         return answer(result)
