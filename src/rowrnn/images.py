@@ -273,7 +273,8 @@ def open_image(data: bytes, source: str = "image"):
     checked before load(). Right after load() a picture of 2 x WORK_SIZE or more on a side is reduced by
     an integer factor (reduce_in_tiles), so the decoder's buffer is the only full-size copy ever made.
     Animated GIF, PNG and WebP give their first frame. The EXIF orientation is applied (orient: all eight
-    orientations, TIFF's own tag included).
+    orientations, TIFF's own tag included). Raises RowrnnError (one line, naming source) for a format not
+    allowed, a picture over the pixel or memory budget, damaged or truncated data, or a decoder's bomb warning.
     """
     from PIL import Image
     name = display_name(source)
@@ -801,7 +802,8 @@ def decode_image(data: bytes, source: str = "image", *, fit: str = "trim") -> to
 
 
 def read_image_file(path) -> bytes:
-    """The bytes of an image file, at most MAX_FILE_BYTES; a directory or anything else is a one-line error."""
+    """The bytes of an image file, at most MAX_FILE_BYTES. Raises RowrnnError (one line) for a directory, a
+    missing, unreadable, non-regular or too large file."""
     from pathlib import Path
     path = Path(path)
     if files.is_dir(path):
