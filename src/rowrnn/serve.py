@@ -462,7 +462,9 @@ def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None,
     """Load the runs, bind host:port, print the address (stdout), and serve until SIGINT/SIGTERM.
 
     A stop waits at most limits.graceful_shutdown seconds for running requests, whatever the clients do;
-    the signal then ends the process as the CLI's handlers say (one line, exit 130/143).
+    the signal then ends the process as the CLI's handlers say (one line, exit 130/143). Raises RowrnnError
+    for a run that cannot be loaded, a port outside 0-65535, a host that is not this machine's, or an address
+    that cannot be listened on.
     """
     require_serve_extra()
     import uvicorn
