@@ -80,6 +80,7 @@ def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
 
 
 def error_body(message: str) -> bytes:
+    """The JSON body of an error answer: {"error": message as one line of at most MAX_ERROR_CHARS}."""
     return json.dumps({"error": one_line(message)}).encode()
 
 
