@@ -649,3 +649,18 @@ def test_a_loopback_host_is_served_without_the_warning(made, host, address, url)
     finally:
         err = _stop(proc)
     assert err == "rowrnn: interrupted by SIGINT\n"
+
+
+@pytest.mark.parametrize("padding, status", [(15_000, 200), (17_000, 400), (60_000, 400)])
+def test_a_head_sent_whole_is_bounded_too(server, padding, status):
+    """h11 bounds a request head only while it is incomplete: a 60 KB head sent in one piece was answered 200.
+    The head is now measured whole, so the README's 16 KB holds however it arrives."""
+    proc, port = server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX: {'a' * padding}\r\n"
+                  "Connection: close\r\n\r\n".encode())
+        answer = _read_answer(s)
+    if status == 200:
+        assert answer[0] == 200 and json.loads(answer[2])["test_images"] > 0
+    else:
+        assert _check_json_answer(answer, 400) == "not a valid HTTP/1.1 request (or its head is over 16 KB)"

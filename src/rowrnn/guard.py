@@ -272,6 +272,9 @@ def _error_text(status: int, text: str, headers: list, path: str) -> str:
     return f"{phrase.lower()}: {text}" if text and text.lower() != phrase.lower() else phrase.lower()
 
 
+_HEAD_END = re.compile(rb"\n\r?\n")      # the blank line that ends a request head, as h11 finds it
+
+
 def http_protocol(limits: Limits):
     """uvicorn's h11 protocol with what it lacks: a deadline for the request head (from the connection's
     opening, or from the first byte of a kept-alive connection's next request), a cap on open connections
@@ -324,6 +327,9 @@ def http_protocol(limits: Limits):
             self._close()
 
         def data_received(self, data):
+            if self.conn.their_state is h11.IDLE and self._head_over_limit(data):
+                self.send_400_response("")
+                return
             super().data_received(data)
             if self.transport.is_closing():
                 return
@@ -333,6 +339,16 @@ def http_protocol(limits: Limits):
             else:
                 self._partial = False
                 self._disarm()
+
+        def _head_over_limit(self, data) -> bool:
+            # h11's max_incomplete_event_size bounds a head only while it is incomplete: one that arrives whole
+            # within uvicorn's 64 KB read was parsed whatever its size. Measured here, up to the blank line that
+            # ends it (h11's own rule: LF, optional CR, LF), on what h11 holds plus what has just arrived.
+            buffered = self.conn.trailing_data[0]
+            if len(buffered) + len(data) <= limits.max_header_bytes:
+                return False
+            end = _HEAD_END.search(buffered + data)
+            return end is None or end.end() > limits.max_header_bytes
 
         def on_response_complete(self):
             super().on_response_complete()
