@@ -587,3 +587,19 @@ def test_predict_files_takes_one_path_or_a_list_and_refuses_none(trained, tmp_pa
         with pytest.raises(rowrnn.RowrnnError) as e:
             rowrnn.predict_files(run, empty)
         assert str(e.value) == "images is empty: give a list of image files, e.g. ['shirt.jpg']"
+
+
+def test_explain_into_a_missing_folder_fails_before_any_answer(trained, tmp_path, capsys):
+    """The answers were printed, then the figure could not be written: exit 2 after a full stdout. Now the
+    folder is checked first, and nothing is printed but the one line."""
+    from PIL import Image
+    run, _ = trained
+    shirt = tmp_path / "shirt.png"
+    Image.new("L", (40, 60), 230).save(shirt)
+    out = tmp_path / "missing" / "why.png"
+    assert main(["predict", str(run), str(shirt), "--explain", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (f"rowrnn: error: --explain {out}: the folder {out.parent} does not exist: "
+                            "create it or choose another path\n")
+    assert not out.parent.exists()

@@ -468,6 +468,10 @@ def cmd_predict(args) -> int:
         from . import runs
         if args.explain is not None:
             runs.check_output_path(args.explain, inputs=list(args.inputs))
+            parent = args.explain.parent      # checked before anything is printed: no answers, then an error
+            if not files.is_dir(parent):
+                raise RowrnnError(f"--explain {shown(args.explain)}: the folder {shown(parent)} does not exist: "
+                                  "create it or choose another path")
         from .evaluation import load_test_set
         model, run = runs.load_model(args.inputs[0], args.weights)
         load_tests = lambda: load_test_set(run, args.data_dir, verify=args.verify)  # noqa: E731
