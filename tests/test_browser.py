@@ -243,6 +243,19 @@ def test_a_bad_upload_shows_the_servers_message(page, tmp_path):
     shot(page, "bad-upload")
 
 
+@pytest.mark.parametrize("name, data", [("scan.pdf", b"%PDF-1.7\n1 0 obj\n"), ("photo.heic", b"\0\0\0\x18ftypheic")])
+def test_a_file_that_is_no_accepted_image_is_named_by_its_kind(page, tmp_path, name, data):
+    # the browser types these application/pdf or leaves them untyped; the server tells them by their signature
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(RowrnnError) as refusal:
+        decode_image(data, "the uploaded image")
+    page.set_input_files("[data-testid=upload]", str(path))
+    page.wait_for_selector("[data-testid=error]:not([hidden])")
+    assert page.inner_text("[data-testid=error]") == f"The server says: {refusal.value}"
+    assert "give a PNG, JPEG, WebP, GIF, BMP or TIFF image" in str(refusal.value)
+
+
 def test_the_page_speaks_spanish(page):
     page.fill("[data-testid=test-index]", "0")
     page.click("[data-testid=show-test]")

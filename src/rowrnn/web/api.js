@@ -15,9 +15,11 @@ async function call(url, options) {
 export const getRuns = () => call("/api/runs");
 export const getTestImage = (index) => call(`/api/test-image/${encodeURIComponent(index)}`);
 
+// Any file the person picks is sent as bytes: the server tells formats apart by their signature, so a PDF
+// or a HEIC photo is answered "not accepted: give a PNG, JPEG, ..." rather than a note about media types.
 export function predictFile(blob) {
-  return call("/api/predict", { method: "POST", body: blob,
-                                headers: { "Content-Type": blob.type || "application/octet-stream" } });
+  const type = blob.type.startsWith("image/") ? blob.type : "application/octet-stream";
+  return call("/api/predict", { method: "POST", body: blob, headers: { "Content-Type": type } });
 }
 
 export function predictTestImage(index) {
