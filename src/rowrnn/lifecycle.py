@@ -10,7 +10,6 @@ SHA-256 of the weights it describes), the figures and MODEL_CARD.md. The CLI, th
 """
 from __future__ import annotations
 
-import contextlib
 import shlex
 import statistics
 import warnings
@@ -105,15 +104,8 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
             raise RowrnnError(f"--val-split {tc.val_split} of {len(train_set)} training images leaves "
                               f"{len(train_idx)} for training and {len(val_idx)} for validation: use more data "
                               "or another --val-split")
-        if resume:
-            runs.check_resumable(run_dir, cfg)
-        elif main:  # before the lock: a refused directory is left untouched
-            runs.check_fresh(run_dir)
-        with runs.RunLock(run_dir, fresh=not resume) if main else contextlib.nullcontext():
+        with runs.claim(run_dir, cfg, resume=resume, write=main) as saved:   # one lock, held until finished
             with stop_on_signals() as should_stop:
-                saved = runs.ResumeState.load(run_dir) if resume else None
-                if main and not resume:
-                    runs.start_run(run_dir, cfg)
                 parts = _build(cfg, place, train_set, train_idx, val_idx, saved, run_dir)
                 saver = runs.Checkpointer(run_dir, parts.state, parts.model, parts.optimizer, parts.scheduler,
                                           patience=tc.patience, write=main)

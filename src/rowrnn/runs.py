@@ -14,6 +14,7 @@ best.safetensors (their SHA-256 is recorded) and the training it comes from is c
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -194,6 +195,28 @@ def start_run(run_dir: Path, cfg: RunConfig) -> None:
     """Claim a fresh run directory by writing its config.json."""
     check_fresh(run_dir)
     files.write_json(Path(run_dir) / CONFIG_FILE, config_json(cfg))
+
+
+@contextlib.contextmanager
+def claim(run_dir, cfg: RunConfig, *, resume: bool = False, write: bool = True):
+    """Check run_dir for training cfg, lock it and claim it for the whole block; yields the ResumeState to
+    continue from (None: from the start).
+
+    A fresh run needs a new or empty directory (check_fresh) and gets its config.json; a resumed one must
+    hold a run of the same config (check_resumable). Both checks come before the lock, so a refused directory
+    is left as it was. write=False (ranks other than 0) checks and reads, and neither locks nor writes.
+    Raises RowrnnError naming the directory and the fix.
+    """
+    run_dir = Path(run_dir)
+    if resume:
+        check_resumable(run_dir, cfg)
+    elif write:
+        check_fresh(run_dir)
+    with RunLock(run_dir, fresh=not resume) if write else contextlib.nullcontext():
+        saved = ResumeState.load(run_dir) if resume else None
+        if write and not resume:
+            start_run(run_dir, cfg)
+        yield saved
 
 
 def write_weights_and_history(run_dir: Path, state: ResumeState, *, best: bool = True) -> None:
