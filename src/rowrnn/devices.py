@@ -48,11 +48,13 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def is_distributed() -> bool:
+    """Whether this process is in a torch.distributed process group (a torchrun job)."""
     return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
 @dataclass(frozen=True)
 class Placement:
+    """Where this process trains: its device, and its rank in a job of world_size processes (0 of 1 alone)."""
     device: torch.device
     rank: int = 0
     world_size: int = 1

@@ -1,7 +1,10 @@
 """A run's life in one place: start or resume it, train it, finish it.
 
-Finishing reads the test split once, for the best weights, and writes metrics.json (with the
-SHA-256 of the weights it describes), the figures and MODEL_CARD.md. The CLI, the Python API and
+fit is the orchestrator: it checks the data and the directory, claims and locks the run directory once
+(runs.claim) from the first epoch to the last file of finishing, builds data, split, model, optimizer and
+schedule (or restores them from state.pt), and hands them to training.train_loop, which only loops;
+runs.Checkpointer decides the best epoch and writes. Finishing reads the test split once, for the best
+weights, and writes metrics.json (with the SHA-256 of the weights it describes), the figures and MODEL_CARD.md. The CLI, the Python API and
 `rowrnn compare` all go through here, so a run is finished the same way whoever trains it.
 
     result = fit("notebook", "runs/demo")            # = rowrnn train --out runs/demo
@@ -33,6 +36,8 @@ from .training import progress_bar, split_indices, train_loop
 
 @dataclass
 class TrainResult:
+    """What train_epochs returns: the per-epoch history (runs.HISTORY_KEYS), the best epoch (1-based) and its
+    validation metric, whether patience stopped it, and the largest gradient norm seen."""
     history: dict
     best_epoch: int
     best_metric: float
@@ -43,6 +48,8 @@ class TrainResult:
 
 @dataclass
 class RunResult:
+    """What fit returns: the run directory, its config, the training's history, best epoch (1-based) and its
+    validation metric, whether patience stopped it, the largest gradient norm, and the test metrics."""
     path: Path
     config: RunConfig
     history: dict
@@ -54,6 +61,7 @@ class RunResult:
 
     @property
     def is_main(self) -> bool:
+        """Rank 0 (or the only process): the one that finished the run and holds its metrics."""
         return self.metrics is not None
 
 

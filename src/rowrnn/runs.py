@@ -107,9 +107,11 @@ class ResumeState:
                    scheduler=scheduler.state_dict() if scheduler is not None else None)
 
     def complete(self, epochs: int) -> bool:
+        """Whether training is over: all `epochs` done, or stopped early by patience."""
         return self.stopped_early or self.epoch >= epochs
 
     def save(self, run_dir: Path) -> None:
+        """Write run_dir/state.pt atomically, with its format name and VERSION (the commit point of an epoch)."""
         buffer = io.BytesIO()
         torch.save({"format": "rowrnn.state", "version": self.VERSION, **dataclasses.asdict(self)}, buffer)
         files.atomic_write(Path(run_dir) / STATE_FILE, buffer.getvalue())
@@ -256,10 +258,12 @@ class Checkpointer:
 
     @property
     def stopped_early(self) -> bool:
+        """Whether patience ran out: `patience` epochs in a row without a new best."""
         return self.state.stopped_early
 
     @property
     def history(self) -> dict:
+        """HISTORY_KEYS -> one value per completed epoch (the same dict as state.pt's)."""
         return self.state.history
 
     def resumed(self) -> None:

@@ -30,6 +30,8 @@ __all__ = ["EpochResult", "train_one_epoch", "validate", "run_epoch", "train_loo
 
 @dataclass
 class EpochResult:
+    """One pass over batches: the sample-weighted mean loss, the metric (None without metric_fn), the steps
+    taken, and for a training pass its largest gradient norm (before clipping) and last learning rate."""
     loss: float
     metric: float | None
     steps: int
