@@ -96,8 +96,8 @@ def _save(run_dir, d):
 
 def test_the_state_file_carries_its_format_and_version(api_run):
     d = _state_dict(api_run[0].path)
-    assert d["format"] == "rowrnn.state" and d["version"] == runs.ResumeState.VERSION == 1
-    assert {"epoch", "model", "best_model", "optimizer", "scheduler", "history", "best_metric", "best_epoch",
+    assert d["format"] == "rowrnn.state" and d["version"] == runs.ResumeState.VERSION == 2
+    assert {"epoch", "model", "best_model", "optimizer", "scheduler", "history", "best_val_metric", "best_epoch",
             "bad_epochs", "stopped_early"} <= set(d)
 
 
@@ -111,13 +111,13 @@ def test_an_unknown_state_version_is_refused_in_one_line(api_run, tmp_path, caps
     assert main(["train", "--resume", str(copy)]) == 2
     err = capsys.readouterr().err
     assert err == (f"rowrnn: error: {copy / 'state.pt'}: resume state format version 7, this rowrnn reads versions "
-                   "0-1: continue the run with the rowrnn that started it, or start again\n")
+                   "0-2: continue the run with the rowrnn that started it, or start again\n")
 
 
 @pytest.mark.parametrize("damage, message", [
     (lambda d: d.update(epoch="two"), "malformed resume state (epoch)"),
     (lambda d: d.update(history={"train_loss": [1.0]}), "malformed resume state (history length)"),
-    (lambda d: d.pop("best_metric"), "incomplete resume state"),
+    (lambda d: d.pop("best_val_metric"), "incomplete resume state"),
 ])
 def test_a_hand_edited_state_is_a_one_line_error(api_run, tmp_path, capsys, damage, message):
     import shutil
@@ -129,6 +129,19 @@ def test_a_hand_edited_state_is_a_one_line_error(api_run, tmp_path, capsys, dama
     assert main(["train", "--resume", str(copy)]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_version_1_state_keeps_its_best_validation_metric(api_run, tmp_path):
+    """Version 1 named best_val_metric best_metric (metrics.json and RunResult always said best_val_metric)."""
+    import shutil
+    copy = tmp_path / "run"
+    shutil.copytree(api_run[0].path, copy, ignore=shutil.ignore_patterns(".lock"))
+    d = _state_dict(copy)
+    best = d["best_val_metric"]
+    d["best_metric"], d["version"] = d.pop("best_val_metric"), 1
+    _save(copy, d)
+    state = runs.ResumeState.load(copy)
+    assert state.best_val_metric == best == api_run[0].best_val_metric and not hasattr(state, "best_metric")
 
 
 def test_a_version_0_state_from_rowrnn_0_1_resumes(tmp_path):
@@ -285,7 +298,7 @@ def test_the_checkpointer_writes_best_weights_only_when_the_best_changes(tmp_pat
         state = runs.ResumeState.load(tmp_path)         # the commit point holds every epoch
         assert state.epoch == saver.epoch and state.history["val_metric"] == saver.history["val_metric"]
     assert best_bytes[1] == best_bytes[0] and best_bytes[3] == best_bytes[2] != best_bytes[0]
-    assert (saver.state.best_epoch, saver.state.best_metric, saver.state.bad_epochs) == (3, 0.6, 1)
+    assert (saver.state.best_epoch, saver.state.best_val_metric, saver.state.bad_epochs) == (3, 0.6, 1)
     assert json.loads((tmp_path / "history.json").read_text())["val_metric"] == [0.5, 0.4, 0.6, 0.55]
     assert not saver.stopped_early
     saver.epoch_end(_epoch(0.1))                        # a second epoch without improvement: patience 2 runs out

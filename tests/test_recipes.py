@@ -80,7 +80,7 @@ def test_augmentation_touches_the_training_split_only(train_set, tmp_path):
 def test_best_epoch_is_chosen_on_validation(train_set, tmp_path):
     result = _fit(train_set, tmp_path, epochs=4)
     val = result.history["val_metric"]
-    assert result.best_epoch == 1 + val.index(max(val)) and result.best_metric == max(val)
+    assert result.best_epoch == 1 + val.index(max(val)) and result.best_val_metric == max(val)
 
 
 def test_fit_never_loads_the_test_split(train_set, tmp_path, monkeypatch):

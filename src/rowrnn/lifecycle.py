@@ -40,7 +40,7 @@ class TrainResult:
     validation metric, whether patience stopped it, and the largest gradient norm seen."""
     history: dict
     best_epoch: int
-    best_metric: float
+    best_val_metric: float
     stopped_early: bool
     max_grad_norm: float
     is_main: bool = True      # rank 0 (or the only process): the one that wrote the run directory
@@ -80,7 +80,7 @@ def fit(cfg: RunConfig | str = "notebook", run_dir=None, *, resume: bool = False
     run_dir = Path(run_dir) if run_dir is not None else runs.default_run_dir(cfg)
     trained, metrics = _fit(cfg, run_dir, resume=resume, train_set=train_set, on_epoch=on_epoch, progress=progress,
                             finishing={"test_set": test_set, "figures": figures})
-    return RunResult(run_dir, cfg, trained.history, trained.best_epoch, trained.best_metric, trained.stopped_early,
+    return RunResult(run_dir, cfg, trained.history, trained.best_epoch, trained.best_val_metric, trained.stopped_early,
                      trained.max_grad_norm, metrics)
 
 
@@ -125,7 +125,7 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
                     clip_grad_norm=tc.clip_grad_norm, amp=tc.amp, should_stop=should_stop,
                     progress=progress_bar(progress and main), on_epoch=on_epoch if main else None)
             state = parts.state
-            trained = TrainResult(state.history, state.best_epoch, state.best_metric, state.stopped_early,
+            trained = TrainResult(state.history, state.best_epoch, state.best_val_metric, state.stopped_early,
                                   max_grad_norm, main)
             if not (finishing and main):
                 return trained, None
@@ -271,7 +271,7 @@ def _finish(run_dir: Path, *, test_set, figures: bool, device, data_dir) -> dict
         test_set = load_test_set(run, data_dir)
     digest = runs.weights_digest(run_dir)
     metrics, model, run, logits = evaluate_run(run_dir, "best", test_set=test_set, device=device)
-    metrics.update({"best_epoch": state.best_epoch, "best_val_metric": state.best_metric,
+    metrics.update({"best_epoch": state.best_epoch, "best_val_metric": state.best_val_metric,
                     "epochs_trained": state.epoch, "stopped_early": state.stopped_early,
                     "train_minutes": sum(run.history.get("seconds", [])) / 60,
                     "weights_sha256": digest})
@@ -286,12 +286,10 @@ def _finish(run_dir: Path, *, test_set, figures: bool, device, data_dir) -> dict
 
 def save_figures(run_dir, figures: dict, suffix: str = "") -> list[Path]:
     """Write name -> Figure as run_dir/<name><suffix>.png and close them."""
-    import matplotlib.pyplot as plt
     paths = []
     for name, fig in figures.items():
         paths.append(Path(run_dir) / f"{name}{suffix}.png")
-        runs.save_figure(paths[-1], fig)
-        plt.close(fig)
+        files.save_figure(paths[-1], fig)
     return paths
 
 
@@ -333,7 +331,7 @@ def train_command(cfg: RunConfig, run_dir) -> str:
 
 def model_card(run: runs.Run, metrics: dict, parameters: int) -> str:
     """MODEL_CARD.md: what the model is, what it was trained and tested on, how well it does, and its limits."""
-    from . import __version__
+    from ._version import __version__
     cfg, m = run.config, run.config.model
     reads = {"rows": "rows", "columns": "columns", "rows+columns": "rows and columns", "pixels": "pixels",
              "permuted-pixels": "pixels in a fixed random order"}

@@ -51,6 +51,8 @@ MAX_STATE_BYTES = 4 * MAX_WEIGHTS_BYTES
 
 
 def is_run_file(name: str) -> bool:
+    """Is name (a file name, no folder) one a run directory holds: config.json, the weights, state.pt, history,
+    metrics, figures, README.md, the lock, or an `evaluate --save` file (metrics-<weights>[@options].json)?"""
     return (name in RUN_FILES or name == LOCK_FILE
             or re.fullmatch(r"metrics-[\w.~%-]+(@[\w-]+)*\.json", name) is not None)
 
@@ -58,11 +60,15 @@ def is_run_file(name: str) -> bool:
 # ----------------------------------------------------------------------------- weights
 
 def save_weights(path: Path, state_dict: dict) -> None:
+    """state_dict's tensors (detached, on the CPU, contiguous) as a safetensors file at path, atomically.
+    Raises RowrnnError when path cannot be written."""
     from safetensors.torch import save
     files.atomic_write(path, save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}))
 
 
 def load_weights(path: Path) -> dict:
+    """The tensors of a safetensors file, by name (read whole, at most MAX_WEIGHTS_BYTES, never unpickled).
+    Raises RowrnnError for a missing, unreadable, too large or damaged file."""
     from safetensors import SafetensorError
     from safetensors.torch import load
     path = Path(path)
@@ -83,17 +89,18 @@ class ResumeState:
     """Everything needed to continue training after the last completed epoch; state.pt holds one.
 
     Written and read here only. VERSION changes whenever a field changes; an unknown version is
-    refused, version 0 (rowrnn 0.1.0's state.pt, no scheduler) is read.
+    refused; version 0 (rowrnn 0.1.0's state.pt, no scheduler) and version 1 (best_val_metric under its old
+    name, best_metric) are read.
     """
 
-    VERSION = 1
+    VERSION = 2
 
     epoch: int
     model: dict
     best_model: dict
     optimizer: dict
     history: dict
-    best_metric: float
+    best_val_metric: float
     best_epoch: int
     bad_epochs: int = 0
     stopped_early: bool = False
@@ -103,7 +110,7 @@ class ResumeState:
     def fresh(cls, model, optimizer, scheduler=None) -> "ResumeState":
         """The state before the first epoch."""
         return cls(epoch=0, model=model.state_dict(), best_model=None, optimizer=optimizer.state_dict(),
-                   history={k: [] for k in HISTORY_KEYS}, best_metric=-1.0, best_epoch=0,
+                   history={k: [] for k in HISTORY_KEYS}, best_val_metric=-1.0, best_epoch=0,
                    scheduler=scheduler.state_dict() if scheduler is not None else None)
 
     def complete(self, epochs: int) -> bool:
@@ -118,7 +125,9 @@ class ResumeState:
 
     @classmethod
     def load(cls, run_dir: Path) -> "ResumeState | None":
-        """The last completed epoch's state, None before the first (check_resumable() the config first)."""
+        """The last completed epoch's state, None before the first (check_resumable() the config first).
+        Raises RowrnnError for a state.pt that is damaged, too large, of another format or version, or
+        incomplete."""
         path = Path(run_dir) / STATE_FILE
         if not files.exists(path):
             return None  # stopped before its first epoch ended: resuming starts from the beginning
@@ -133,10 +142,12 @@ class ResumeState:
         if not isinstance(d, dict) or not {"epoch", "model", "optimizer", "history"} <= set(d):
             raise RowrnnError(f"{path}: not a rowrnn resume state: start the run again")
         version = d.pop("version", 0)
-        if version != cls.VERSION and version != 0:
+        if version not in range(cls.VERSION + 1):
             raise RowrnnError(f"{path}: resume state format version {version!r}, this rowrnn reads versions 0-"
                               f"{cls.VERSION}: continue the run with the rowrnn that started it, or start again")
         d.pop("format", None)
+        if version < 2 and "best_metric" in d:   # the same number, under the name metrics.json gives it
+            d["best_val_metric"] = d.pop("best_metric")
         names = {f.name for f in dataclasses.fields(cls)}
         try:
             state = cls(**{k: v for k, v in d.items() if k in names})
@@ -146,7 +157,7 @@ class ResumeState:
         return state
 
     def _check(self, path) -> None:
-        expect = {"epoch": int, "best_epoch": int, "bad_epochs": int, "best_metric": (int, float),
+        expect = {"epoch": int, "best_epoch": int, "bad_epochs": int, "best_val_metric": (int, float),
                   "stopped_early": bool, "model": dict, "best_model": (dict, type(None)), "optimizer": dict,
                   "history": dict, "scheduler": (dict, type(None))}
         wrong = [name for name, kind in expect.items() if not isinstance(getattr(self, name), kind)
@@ -160,11 +171,13 @@ class ResumeState:
 # ----------------------------------------------------------------------------- writing a run
 
 def config_json(cfg: RunConfig) -> dict:
-    from . import __version__
+    """What config.json holds: cfg as plain dicts, and the versions of rowrnn and torch that wrote it."""
+    from ._version import __version__
     return {**cfg.to_dict(), "versions": {"rowrnn": __version__, "torch": torch.__version__}}
 
 
 def default_run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
+    """root/<UTC time, to the second>-<preset, or a short name of a custom config>: a new folder each call."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     name = cfg.preset if cfg.preset != "custom" else short_name(cfg)
     return Path(root) / f"{stamp}-{name}"
@@ -278,9 +291,9 @@ class Checkpointer:
         state = self.state
         for key in HISTORY_KEYS:
             state.history[key].append(record[key])
-        improved = record["val_metric"] > state.best_metric
+        improved = record["val_metric"] > state.best_val_metric
         if improved:
-            state.best_metric, state.best_epoch, state.bad_epochs = record["val_metric"], state.epoch + 1, 0
+            state.best_val_metric, state.best_epoch, state.bad_epochs = record["val_metric"], state.epoch + 1, 0
             state.best_model = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         else:
             state.bad_epochs += 1
@@ -295,6 +308,7 @@ class Checkpointer:
 
 
 def write_history(run_dir: Path, history: dict) -> None:
+    """history as run_dir/history.json and history.csv (a row per epoch, 6 significant digits), atomically."""
     files.write_json(Path(run_dir) / HISTORY_FILE, history)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -303,12 +317,6 @@ def write_history(run_dir: Path, history: dict) -> None:
     for i in range(len(history[keys[0]]) if keys else 0):
         writer.writerow([i + 1, *(f"{history[k][i]:.6g}" for k in keys)])
     files.atomic_write(Path(run_dir) / HISTORY_CSV, out.getvalue().encode())
-
-
-def save_figure(path: Path, fig) -> None:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    files.atomic_write(Path(path), buffer.getvalue())
 
 
 class RunLock:
@@ -433,6 +441,8 @@ def check_output_path(out, *, inputs=(), suffix: str = ".png") -> Path:
 # ----------------------------------------------------------------------------- reading a run
 
 def config_differences(saved: RunConfig, cfg: RunConfig) -> list[str]:
+    """The fields in which cfg differs from saved, as 'flag old -> new', leaving out those a resume may change
+    (RESUMABLE_DIFFERENCES); [] when a run with saved can go on with cfg."""
     diffs = []
     for section in ("model", "train", "data"):
         a, b = dataclasses.asdict(getattr(saved, section)), dataclasses.asdict(getattr(cfg, section))
@@ -442,6 +452,8 @@ def config_differences(saved: RunConfig, cfg: RunConfig) -> list[str]:
 
 
 def load_config(run_dir: Path) -> RunConfig:
+    """The RunConfig in run_dir/config.json, validated. Raises RowrnnError for a missing folder or config.json,
+    a folder that cannot be read, or a config that is damaged or invalid."""
     run_dir = Path(run_dir)
     if not files.exists(run_dir):
         raise RowrnnError(f"{run_dir}: no such run directory: give a directory that rowrnn train wrote")
@@ -467,6 +479,8 @@ def check_resumable(run_dir: Path, cfg: RunConfig) -> None:
 
 @dataclass
 class Run:
+    """A run directory as read by load_run: its path, config, history and (when finished) test metrics."""
+
     path: Path
     config: RunConfig
     history: dict
@@ -474,12 +488,14 @@ class Run:
 
     @property
     def status(self) -> str:
+        """'started', 'trained' or 'finished' (see run_status)."""
         return run_status(self.path, self.config)
 
 
 @python_api
 def load_run(run_dir) -> Run:
-    """A run's config, history and (when finished) metrics; no weights."""
+    """A run's config, history and (when finished) metrics; no weights. Raises RowrnnError for a missing run,
+    or a config, history or metrics file that cannot be read."""
     run_dir = Path(run_dir)
     cfg = load_config(run_dir)
     history_path = run_dir / HISTORY_FILE
@@ -492,6 +508,7 @@ def load_run(run_dir) -> Run:
 
 
 def weights_digest(run_dir: Path, weights: str = "best") -> str:
+    """The SHA-256 (64 hex characters) of run_dir/<weights>.safetensors. Raises RowrnnError when it cannot be read."""
     path = Path(run_dir) / f"{weights}.safetensors"
     return files.sha256(files.read_file(path, limit=MAX_WEIGHTS_BYTES, what="weights file"))
 
@@ -519,7 +536,8 @@ def run_status(run_dir: Path, cfg: RunConfig | None = None) -> str:
 
 
 def resolve_weights(path, weights: str = "best") -> tuple[Path, Path]:
-    """(run directory, weights file) for a run directory or a .safetensors file beside a config.json."""
+    """(run directory, weights file) for a run directory or a .safetensors file beside a config.json.
+    Raises RowrnnError for unknown weights or a file that is neither."""
     path = Path(path)
     if path.suffix == ".safetensors":
         return path.parent, path
@@ -533,7 +551,9 @@ def resolve_weights(path, weights: str = "best") -> tuple[Path, Path]:
 
 @python_api
 def load_model(path, weights: str = "best", device="cpu"):
-    """(model in eval mode, Run) rebuilt from config.json and safetensors weights."""
+    """(model in eval mode on device (default cpu), Run) rebuilt from config.json and safetensors weights.
+    Raises RowrnnError for a run, config or weights file that cannot be read, or weights that do not fit the
+    config's model."""
     run_dir, weights_path = resolve_weights(path, weights)
     run = load_run(run_dir)
     model = build_model(run.config.model)
