@@ -33,7 +33,8 @@ def get_device() -> str:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """A torch.device for a --device choice; under torchrun, CUDA ranks take their LOCAL_RANK's GPU."""
+    """A torch.device for a --device choice; under torchrun, CUDA ranks take their LOCAL_RANK's GPU.
+    Raises RowrnnError for an unknown name, or cuda/mps where PyTorch sees no such GPU."""
     if name not in DEVICES:
         raise RowrnnError(f"unknown device {name!r}: choose one of {', '.join(DEVICES)}")
     if name == "auto":
