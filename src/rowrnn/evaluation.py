@@ -25,7 +25,8 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 100
     """uint8 images (N, 28, 28) -> logits (N, 10), in order.
 
     tta="flip" averages the class probabilities of each image and its horizontal mirror image and
-    returns their log: logits whose softmax is that average.
+    returns their log: logits whose softmax is that average. batch_size (default 1000): images per forward
+    pass, on device. Raises RowrnnError for an unknown tta.
     """
     if tta not in (None, *TTA):
         raise RowrnnError(f"unknown test-time augmentation {tta!r}: choose one of {', '.join(TTA)}")
