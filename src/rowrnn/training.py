@@ -123,7 +123,9 @@ def train_one_epoch(model, batches, criterion, optimizer, *, scheduler=None, met
 
 @torch.no_grad()
 def validate(model, batches, criterion, *, metric_fn=None, amp: bool = False, should_stop=None) -> EpochResult:
-    """One pass without gradients: the sample-weighted mean loss and the metric over all of `batches`."""
+    """One pass without gradients: the sample-weighted mean loss and the metric over all of `batches`.
+    Raises RowrnnError when batches hold no image, NonFiniteLoss for a NaN or infinite loss, Interrupted when
+    should_stop() names a signal."""
     model.eval()
     device = _device_of(model)
     loss_sum, seen, outputs, targets = 0.0, 0, [], []
