@@ -1,12 +1,15 @@
 """Seconds per full epoch (train + validation), three ways -- a development benchmark, not part of the package.
 
 (a) the notebook pipeline: a per-sample PIL/ToTensor/Normalize Dataset behind two DataLoaders;
-(b) rowrnn's own trainer, `train_epochs`, the loop `rowrnn train` runs;
+(b) rowrnn's own trainer, `lifecycle.train_epochs`, the loop `rowrnn train` runs (its own per-epoch seconds);
 (c) the compute limit: the same model and optimizer over batches built once, nothing else.
+With --user-epoch ROUNDS: the epoch as the user gets it (whole `rowrnn train` runs, every write included)
+beside (b) and (c), in one run, rounds interleaved.
 
     python benchmarks/bench.py --epochs 5 --json benchmarks/results-cpu.json
     result = run_benchmark(configs=["notebook"], epochs=3)      # from Python, with benchmarks/ on sys.path
     print(format_table(result))     # Markdown: s/epoch of (a), (b), (c), a/b, b/c, inference img/s
+    python benchmarks/bench.py --user-epoch 3 --configs notebook      # user's epoch vs (b) and (c)
 """
 from __future__ import annotations
 
@@ -37,7 +40,8 @@ from rowrnn.errors import RowrnnError
 from rowrnn.evaluation import predict_logits
 from rowrnn.models import build_model, count_parameters
 from rowrnn.optim import make_optimizer
-from rowrnn.training import split_indices, train_epochs, train_one_epoch, validate
+from rowrnn.lifecycle import train_epochs
+from rowrnn.training import split_indices, train_one_epoch, validate
 
 # name -> (description, preset, overrides)
 BENCH_CONFIGS: dict[str, tuple[str, str, dict]] = {
@@ -160,6 +164,57 @@ def time_compute_limit(cfg, train_set, epochs: int, device: torch.device) -> tup
                 model(x)
 
     return _timed_epochs(one_epoch, epochs, device), model
+
+
+def time_user_epoch(preset: str = "notebook", rounds: int = 3, data_dir=None, verify: bool = True,
+                    device: str = "cpu", long_epochs: int = 6, threads: int | None = None, log=None) -> dict:
+    """The epoch as the user gets it, beside (b) and (c), measured in one run with the rounds interleaved.
+
+    Each round times the whole `rowrnn train --preset PRESET --epochs 1` and `--epochs LONG` (start-up, data,
+    every file written, finishing: all of it) in fresh processes; (long - short) / (LONG - 1) is the user's
+    epoch. (b) is the median of the long run's own per-epoch seconds (its first epoch dropped), (c) the compute
+    limit of two epochs timed after a warm-up one, in this process, right after. threads (torch's CPU threads)
+    is passed to the trainings as OMP_NUM_THREADS. Returns medians and ratios.
+    """
+    say = log or (lambda message: None)
+    dev, data_dir = resolve_device(device), None if data_dir is None else str(data_dir)
+    cfg = build_config(preset, {"device": device, "data_dir": data_dir, "verify": verify})
+    train_set, _ = load_fashion_mnist(data_dir, verify=verify)
+    user, loop, limit = [], [], []
+    for r in range(rounds):
+        with tempfile.TemporaryDirectory(prefix="rowrnn-bench-") as tmp:
+            wall = {}
+            for epochs in (1, long_epochs):
+                command = [sys.executable, "-m", "rowrnn", "train", "--preset", preset, "--epochs", str(epochs),
+                           "--device", device, "--quiet", "--out", str(Path(tmp) / f"run{epochs}"),
+                           *(["--data-dir", data_dir] if data_dir else []), *([] if verify else ["--no-verify"])]
+                start = time.perf_counter()
+                env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
+                subprocess.run(command, check=True, capture_output=True, env=env)
+                wall[epochs] = time.perf_counter() - start
+            seconds = json.loads((Path(tmp) / f"run{long_epochs}" / "history.json").read_text())["seconds"]
+        user.append((wall[long_epochs] - wall[1]) / (long_epochs - 1))
+        loop.append(statistics.median(seconds[1:]))
+        limit.append(statistics.median(time_compute_limit(cfg, train_set, 2, dev)[0]))
+        say(f"round {r + 1}/{rounds}: user {user[-1]:.2f} s/epoch (train --epochs {long_epochs} {wall[long_epochs]:.1f} s, "
+            f"--epochs 1 {wall[1]:.1f} s), (b) {loop[-1]:.2f}, (c) {limit[-1]:.2f}")
+    med = {"user": statistics.median(user), "rowrnn": statistics.median(loop), "compute_limit": statistics.median(limit)}
+    return {"preset": preset, "rounds": rounds, "long_epochs": long_epochs, "threads": torch.get_num_threads(),
+            "machine": machine_info(dev),
+            "seconds": {"user": user, "rowrnn": loop, "compute_limit": limit}, "median_s": med,
+            "user_over_compute": med["user"] / med["compute_limit"], "b_over_c": med["rowrnn"] / med["compute_limit"]}
+
+
+def format_user_epoch(result: dict) -> str:
+    """The Markdown table of a time_user_epoch result."""
+    m = result["median_s"]
+    return "\n".join([
+        "| config | user's epoch s | (b) rowrnn s/epoch | (c) compute limit s/epoch | user/c | b/c |",
+        "|---|--:|--:|--:|--:|--:|",
+        f"| {result['preset']} | {m['user']:.2f} | {m['rowrnn']:.2f} | {m['compute_limit']:.2f} | "
+        f"{result['user_over_compute']:.2f} | {result['b_over_c']:.2f} |",
+        "", f"Medians of {result['rounds']} interleaved rounds, {result['threads']} torch thread(s); user's epoch = (wall of `rowrnn train --epochs "
+            f"{result['long_epochs']}` - wall of `--epochs 1`) / {result['long_epochs'] - 1}."])
 
 
 def inference_images_per_s(model: nn.Module, images: torch.Tensor, device: torch.device, repeats: int = 3) -> float:
@@ -287,6 +342,9 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the full result as JSON")
     parser.add_argument("--device", default="cpu", choices=DEVICES, help="where (a), (b), (c) and inference run")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--user-epoch", type=int, default=0, metavar="ROUNDS",
+                        help="instead: the epoch as the user gets it (whole `rowrnn train` runs) against (b) and (c), "
+                             "ROUNDS interleaved rounds, for the first of --configs' presets")
     args = parser.parse_args(argv)
     try:
         if args.threads is not None:
@@ -296,6 +354,14 @@ def main(argv=None) -> int:
         if args.json is not None and not args.json.parent.is_dir():
             raise RowrnnError(f"--json {args.json}: no directory {args.json.parent} to write it in")
         configs = [name.strip() for name in args.configs.split(",") if name.strip()]
+        if args.user_epoch:
+            preset = BENCH_CONFIGS[configs[0]][1] if configs and configs[0] in BENCH_CONFIGS else "notebook"
+            result = time_user_epoch(preset, args.user_epoch, args.data_dir, args.verify, args.device,
+                                     threads=args.threads, log=lambda message: print(message, file=sys.stderr, flush=True))
+            if args.json is not None:
+                args.json.write_text(json.dumps(result, indent=2) + "\n")
+            print(format_user_epoch(result))
+            return 0
         result = run_benchmark(configs=configs, epochs=args.epochs, data_dir=args.data_dir, verify=args.verify,
                                out_json=args.json, device=args.device,
                                log=lambda message: print(message, file=sys.stderr, flush=True))

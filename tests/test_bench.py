@@ -108,3 +108,28 @@ GOLDEN_SHELL = {"machine": {"device": "cpu", "cpu": "c", "usable_cpus": 1, "torc
 def test_cli_refuses_zero_threads(capsys):
     assert bench.main(["--threads", "0"]) == 2
     assert "--threads must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_user_epoch_on_synthetic_data(tmp_path):
+    """The user's epoch: whole `rowrnn train` runs, (long - short) / (long - 1), beside (b) and (c)."""
+    data = write_dataset(tmp_path / "data")
+    result = bench.time_user_epoch("notebook", rounds=1, data_dir=data, verify=False, long_epochs=2)
+    s = result["seconds"]
+    assert (result["preset"], result["rounds"], result["long_epochs"]) == ("notebook", 1, 2)
+    assert [len(s[k]) for k in ("user", "rowrnn", "compute_limit")] == [1, 1, 1]
+    assert result["median_s"] == {"user": s["user"][0], "rowrnn": s["rowrnn"][0], "compute_limit": s["compute_limit"][0]}
+    assert result["user_over_compute"] == s["user"][0] / s["compute_limit"][0]
+    assert result["b_over_c"] == s["rowrnn"][0] / s["compute_limit"][0]
+
+
+def test_format_user_epoch_golden():
+    result = {"preset": "notebook", "rounds": 5, "long_epochs": 6, "threads": 1,
+              "median_s": {"user": 0.5, "rowrnn": 0.42, "compute_limit": 0.35},
+              "user_over_compute": 0.5 / 0.35, "b_over_c": 0.42 / 0.35}
+    assert bench.format_user_epoch(result).splitlines() == [
+        "| config | user's epoch s | (b) rowrnn s/epoch | (c) compute limit s/epoch | user/c | b/c |",
+        "|---|--:|--:|--:|--:|--:|",
+        "| notebook | 0.50 | 0.42 | 0.35 | 1.43 | 1.20 |",
+        "",
+        "Medians of 5 interleaved rounds, 1 torch thread(s); user's epoch = (wall of `rowrnn train --epochs 6` - "
+        "wall of `--epochs 1`) / 5."]
