@@ -30,7 +30,10 @@ python3 -m venv "$work/venv"
 cd "$work"   # outside the checkout: only the installed wheel can be imported
 venv/bin/python -c "import rowrnn, sys; assert rowrnn.__file__.startswith(sys.prefix), rowrnn.__file__; print('rowrnn', rowrnn.__version__, 'from', rowrnn.__file__)"
 venv/bin/rowrnn train --epochs 1 --out run --quiet
-venv/bin/rowrnn evaluate run | head -2
+# into a file, not `| head`: head may close the pipe before a second write, and rowrnn's quiet exit 141 on a
+# broken pipe would fail this script under pipefail (seen with PYTHONUNBUFFERED=1)
+venv/bin/rowrnn evaluate run > evaluate.txt
+head -2 evaluate.txt
 venv/bin/rowrnn predict run --example boot-on-white
 venv/bin/python -c "import rowrnn.compare as c; rows = c.published_leaderboard(); assert len(rows) == 18, len(rows); print('published leaderboard:', len(rows), 'runs, read from the package')"
 echo "check_wheel: the installed wheel trains, evaluates and predicts"
