@@ -215,7 +215,7 @@ CASES = {
     # predict
     "predict --explain into a missing directory": (
         lambda tmp, run: ["predict", str(run), "--test-index", "0", "--explain", str(tmp / "nodir" / "x.png")],
-        "x.png: cannot write (no such file or directory)"),
+        "nodir does not exist: create it or choose another path"),
     "predict a non-image": (_predict_case(_write("notes.png", b"these are my notes, not a picture")),
                             "not an image PIL can read"),
     "predict an empty file": (_predict_case(_write("empty.jpg", b"")), "empty file (0 bytes): give a PNG or JPEG"),
