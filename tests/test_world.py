@@ -603,3 +603,22 @@ def test_explain_into_a_missing_folder_fails_before_any_answer(trained, tmp_path
     assert captured.err == (f"rowrnn: error: --explain {out}: the folder {out.parent} does not exist: "
                             "create it or choose another path\n")
     assert not out.parent.exists()
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_explain_with_a_cnn_fails_before_any_answer(trained, tmp_path, capsys, as_json):
+    """A CNN has no step-by-step reading: the refusal came after the answers were printed (or the JSON)."""
+    from PIL import Image
+    _, data = trained
+    cnn = tmp_path / "cnn"
+    assert main([*TRAIN, "--preset", "cnn", "--hidden-size", "4", "--num-layers", "1", "--data-dir", str(data),
+                 "--out", str(cnn)]) == 0
+    shirt = tmp_path / "shirt.png"
+    Image.new("L", (40, 60), 230).save(shirt)
+    out = tmp_path / "why.png"
+    capsys.readouterr()
+    assert main(["predict", str(cnn), str(shirt), "--explain", str(out), *(["--json"] if as_json else [])]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "rowrnn: error: --explain shows how a recurrent model reads; this run is a CNN\n"
+    assert not out.exists()

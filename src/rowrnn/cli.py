@@ -481,6 +481,8 @@ def cmd_predict(args) -> int:
     inputs = gather_images(images_in, args.example, test_set, args.test_index, fit=args.fit)
     batch = inputs.batch()                                                 # (N, 28, 28) uint8
     results = predict(model, batch, top=args.top)
+    if args.explain is not None:  # drawn and saved before any answer is printed: a refusal (a CNN) prints nothing
+        files.save_figure(args.explain, reading_figure(model, batch, inputs.originals))
     if args.json:
         print(files.to_json([{"image": n, "expected": e, "top": [{"class": c, "probability": p} for c, p in r]}
                              for n, e, r in zip(inputs.names, inputs.expected, results)]).decode(), end="")
@@ -488,10 +490,8 @@ def cmd_predict(args) -> int:
         for name, exp, result in zip(inputs.names, inputs.expected, results):
             label = f"{name}" + (f" (expected {exp})" if exp else "")
             print(f"{label}: " + ", ".join(f"{c} {p:.3f}" for c, p in result))
-    if args.explain is not None:
-        files.save_figure(args.explain, reading_figure(model, batch, inputs.originals))
-        if not args.json:
-            print(f"saved {args.explain}")
+    if args.explain is not None and not args.json:
+        print(f"saved {args.explain}")
     return 0
 
 
