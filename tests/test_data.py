@@ -246,6 +246,27 @@ def test_fashion_mnist_fills_an_empty_root_from_a_local_copy(real_data, tmp_path
     assert len(data.FashionMNIST(root=root, train=True, download=False)) == 60_000   # then read from root
 
 
+def test_fashion_mnist_completes_a_root_a_cut_short_fill_left(real_data, tmp_path, monkeypatch):
+    """A fill interrupted after the training files (Ctrl-C, a full disk) is completed by the next download=True,
+    the files already there kept as they are; without download the missing split is named."""
+    from rowrnn import data
+    from rowrnn.errors import RowrnnError
+    monkeypatch.delenv("ROWRNN_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "SYSTEM_DIRS", (real_data,))
+    root = tmp_path / "data"
+    root.mkdir()
+    for base in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (root / f"{base}.gz").write_bytes((real_data / f"{base}.gz").read_bytes())
+    kept = (root / "train-images-idx3-ubyte.gz").stat()
+    with pytest.raises(RowrnnError, match=r"no t10k-images-idx3-ubyte\.gz .*put the four Fashion-MNIST files there"):
+        data.FashionMNIST(root=root, train=False, download=False)
+    test_set = data.FashionMNIST(root=root, train=False, download=True)
+    assert len(test_set) == 10_000 and int(test_set.labels[0]) == 9
+    assert sorted(p.name for p in root.iterdir()) == sorted(f"{b}.gz" for b in data.SHA256)
+    assert (root / "train-images-idx3-ubyte.gz").stat().st_mtime_ns == kept.st_mtime_ns   # not copied again
+
+
 def test_fashion_mnist_downloads_into_an_empty_root(real_data, tmp_path, monkeypatch):
     """No copy on this machine: the files come from the download URL (here served on 127.0.0.1)."""
     import functools

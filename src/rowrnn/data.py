@@ -312,16 +312,18 @@ def load_split(data_dir=None, split: str = "test", *, verify: bool = True, recor
     return ImageDataset(images, labels)
 
 
-def _holds_dataset(directory: Path) -> bool:
-    """Whether any Fashion-MNIST file (gzipped or not) is in directory or its torchvision layout."""
-    return any(files.exists(folder / f"{base}{ext}") for folder in (directory, directory / "FashionMNIST" / "raw")
-               for base in SHA256 for ext in (".gz", ""))
+def _missing_files(directory: Path) -> list[str]:
+    """The Fashion-MNIST files (by base name) that neither directory nor its torchvision layout holds, gzipped
+    or not: a root that a cut-short fill left with one to three of them is still missing the rest."""
+    return [base for base in SHA256 if not any(files.exists(folder / f"{base}{ext}") for ext in (".gz", "")
+                                               for folder in (directory, directory / "FashionMNIST" / "raw"))]
 
 
 def fill_root(root: Path, *, verify: bool = True) -> Path:
-    """Put the four Fashion-MNIST files into `root` (created if needed), as torchvision's download=True does:
-    copied from the first copy find_data's search finds on this machine ($ROWRNN_DATA, the cache, Debian's
-    /usr/share/datasets/fashion-mnist), else downloaded (download(), each file checked). Returns root.
+    """Put the Fashion-MNIST files that `root` lacks into it (created if needed), as torchvision's download=True
+    does: copied from the first copy find_data's search finds on this machine ($ROWRNN_DATA, the cache, Debian's
+    /usr/share/datasets/fashion-mnist), else downloaded (download(), each file checked). Files already there are
+    kept, so a fill cut short is completed by the next one. Returns root.
     Raises RowrnnError when root cannot be written or no copy can be found or downloaded."""
     try:
         source = find_data.__wrapped__(None, verify=verify, download_ok=False)[0]
@@ -333,7 +335,7 @@ def fill_root(root: Path, *, verify: bool = True) -> Path:
         raise RowrnnError(f"root={str(root)!r}: cannot create the folder ({files.problem(e)})") from None
     layout = source / "FashionMNIST" / "raw"   # where _read_dir found them, if not in source itself
     folder = source if any(files.exists(source / f"{b}{ext}") for b in SHA256 for ext in (".gz", "")) else layout
-    for base in SHA256:
+    for base in _missing_files(root):
         found = _find_file(folder, base)
         files.atomic_write(root / found.name, files.read_file(found, limit=MAX_READ_BYTES, what="Fashion-MNIST file"))
     return root
@@ -356,10 +358,11 @@ def FashionMNIST(root=None, train: bool = True, transform=None, target_transform
         _, (images, labels) = find_data.__wrapped__(None, verify=verify, download_ok=download, splits=(split,))
     else:
         directory = Path(root).expanduser()
-        if not _holds_dataset(directory):
-            if not download:
-                raise RowrnnError(f"root={str(directory)!r} holds no Fashion-MNIST files and download=False: "
-                                  "pass download=True to fetch them, or a root= folder that holds the four files")
+        missing = _missing_files(directory)
+        if len(missing) == len(SHA256) and not download:
+            raise RowrnnError(f"root={str(directory)!r} holds no Fashion-MNIST files and download=False: "
+                              "pass download=True to fetch them, or a root= folder that holds the four files")
+        if missing and download:
             fill_root(directory, verify=verify)
         (images, labels), = _read_dir(directory, verify, (split,))
     return ImageDataset(images, labels, transform=transform, target_transform=target_transform)
