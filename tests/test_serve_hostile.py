@@ -664,3 +664,38 @@ def test_a_head_sent_whole_is_bounded_too(server, padding, status):
         assert answer[0] == 200 and json.loads(answer[2])["test_images"] > 0
     else:
         assert _check_json_answer(answer, 400) == "not a valid HTTP/1.1 request (or its head is over 16 KB)"
+
+
+def _read_answers(s) -> list:
+    """Every answer on one connection, in order, read until the server closes it: (status, headers, body)."""
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    answers = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        length = int(headers.get("content-length", 0))
+        answers.append((int(lines[0].split()[1]), headers, rest[:length]))
+        data = rest[length:]
+    return answers
+
+
+@pytest.mark.parametrize("padding, statuses", [(100, [200, 200]), (60_000, [200, 400]), (17_000, [200, 400])])
+def test_a_pipelined_head_is_bounded_too(server, padding, statuses):
+    """A second request already waiting behind the first is parsed when the first answer completes, never
+    passing data_received: its head was answered 200 at 60 KB. Every head h11 parses is now measured."""
+    proc, port = server
+    first = f"GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    second = f"GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX: {'a' * padding}\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(first + second.encode())                                    # one send: both whole in one read
+        answers = _read_answers(s)
+    assert [a[0] for a in answers] == statuses, [a[:1] + (a[2][:80],) for a in answers]
+    assert json.loads(answers[0][2])["test_images"] > 0
+    if statuses[1] == 200:
+        assert json.loads(answers[1][2])["test_images"] > 0
+    else:
+        assert _check_json_answer(answers[1], 400) == "not a valid HTTP/1.1 request (or its head is over 16 KB)"
+        assert answers[1][1]["connection"] == "close"

@@ -278,12 +278,34 @@ _HEAD_END = re.compile(rb"\n\r?\n")      # the blank line that ends a request he
 def http_protocol(limits: Limits):
     """uvicorn's h11 protocol with what it lacks: a deadline for the request head (from the connection's
     opening, or from the first byte of a kept-alive connection's next request), a cap on open connections
-    (the oldest one that is not in the middle of a request makes room; if none, the new one gets 503), no
+    (the oldest one that is not in the middle of a request makes room; if none, the new one gets 503), every
+    request head bounded to max_header_bytes however it arrives (whole, or pipelined behind another), no
     unread request body left trickling after an answer, and JSON for its own 400."""
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
+    class Connection(h11.Connection):
+        """h11's server connection, measuring every request head before parsing it. h11's
+        max_incomplete_event_size bounds a head only while it is incomplete: one that arrived whole was parsed
+        whatever its size -- in one read, or pipelined behind another request and parsed from h11's buffer when
+        that one's answer completes (uvicorn's on_response_complete, which never passes data_received). Every
+        head is parsed here, from the idle state, so every one is measured: it must end (h11's own rule: LF,
+        optional CR, LF) within max_header_bytes of the buffer's start. Over it, h11's RemoteProtocolError, which
+        uvicorn answers with send_400_response (JSON below) and a close."""
+
+        def next_event(self):
+            if self.their_state is h11.IDLE:
+                buffered = self.trailing_data[0]
+                if (len(buffered) > limits.max_header_bytes
+                        and _HEAD_END.search(buffered, 0, limits.max_header_bytes) is None):
+                    raise h11.RemoteProtocolError(f"request head over {limits.max_header_bytes} bytes")
+            return super().next_event()
+
     class Protocol(H11Protocol):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.conn = Connection(h11.SERVER, max_incomplete_event_size=limits.max_header_bytes)
+
         def connection_made(self, transport):
             self._deadline, self._partial, self._opened = None, False, time.monotonic()
             crowded = len(self.connections) >= limits.max_connections
@@ -327,9 +349,6 @@ def http_protocol(limits: Limits):
             self._close()
 
         def data_received(self, data):
-            if self.conn.their_state is h11.IDLE and self._head_over_limit(data):
-                self.send_400_response("")
-                return
             super().data_received(data)
             if self.transport.is_closing():
                 return
@@ -339,16 +358,6 @@ def http_protocol(limits: Limits):
             else:
                 self._partial = False
                 self._disarm()
-
-        def _head_over_limit(self, data) -> bool:
-            # h11's max_incomplete_event_size bounds a head only while it is incomplete: one that arrives whole
-            # within uvicorn's 64 KB read was parsed whatever its size. Measured here, up to the blank line that
-            # ends it (h11's own rule: LF, optional CR, LF), on what h11 holds plus what has just arrived.
-            buffered = self.conn.trailing_data[0]
-            if len(buffered) + len(data) <= limits.max_header_bytes:
-                return False
-            end = _HEAD_END.search(buffered + data)
-            return end is None or end.end() > limits.max_header_bytes
 
         def on_response_complete(self):
             super().on_response_complete()
