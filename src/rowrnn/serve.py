@@ -496,8 +496,9 @@ def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None,
         app, http=guard.http_protocol(limits), ws="none", lifespan="off", log_level="warning", access_log=False,
         proxy_headers=False,            # X-Forwarded-* from any local process would change who the client is
         server_header=False, timeout_keep_alive=limits.keep_alive, backlog=limits.backlog,
-        # a backstop: the protocol already keeps connections under max_connections
-        limit_concurrency=2 * limits.max_connections,
+        # no limit_concurrency: its 503 is uvicorn's plain text without our headers, and it caps nothing the
+        # guard does not (it still runs a task per request); guard.http_protocol caps connections, and a
+        # vanished client's task outlives its connection beyond a moment only while it holds an upload slot
         h11_max_incomplete_event_size=limits.max_header_bytes,
         timeout_graceful_shutdown=limits.graceful_shutdown)
     quiet = _QuietLog()
