@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -116,5 +117,9 @@ def distributed_context(device_name: str = "auto"):
     torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timeout)
     try:
         yield Placement(device, torch.distributed.get_rank(), torch.distributed.get_world_size())
+        # every rank leaves together: one that tore its group down while rank 0 still finished the run
+        # (its test metrics, figures) aborted now and then ("terminate called without an active exception")
+        torch.distributed.barrier()
     finally:
+        gc.collect()  # DistributedDataParallel's reducer keeps the group alive through reference cycles
         torch.distributed.destroy_process_group()

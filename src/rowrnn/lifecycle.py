@@ -113,18 +113,8 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
                               f"{len(train_idx)} for training and {len(val_idx)} for validation: use more data "
                               "or another --val-split")
         with runs.claim(run_dir, cfg, resume=resume, write=main) as saved:   # one lock, held until finished
-            with stop_on_signals() as should_stop:
-                parts = _build(cfg, place, train_set, train_idx, val_idx, saved, run_dir)
-                saver = runs.Checkpointer(run_dir, parts.state, parts.model, parts.optimizer, parts.scheduler,
-                                          patience=tc.patience, write=main)
-                if saved is not None:
-                    saver.resumed()
-                max_grad_norm = train_loop(
-                    parts.net, parts.train_batches, parts.val_batches, parts.criterion, parts.optimizer, saver,
-                    epochs=tc.epochs, seed=tc.seed, scheduler=parts.scheduler, metric_fn=parts.metric,
-                    clip_grad_norm=tc.clip_grad_norm, amp=tc.amp, should_stop=should_stop,
-                    progress=progress_bar(progress and main), on_epoch=on_epoch if main else None)
-            state = parts.state
+            state, max_grad_norm = _train(cfg, place, train_set, train_idx, val_idx, saved, run_dir,
+                                          progress=progress, on_epoch=on_epoch)
             trained = TrainResult(state.history, state.best_epoch, state.best_val_metric, state.stopped_early,
                                   max_grad_norm, main)
             if not (finishing and main):
@@ -133,6 +123,28 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
             # cfg's data_dir: a resume's --data-dir, where the run's recorded one may be missing
             return trained, _finish(run_dir, test_set=test_set, figures=finishing["figures"], device="cpu",
                                     data_dir=cfg.data.data_dir)
+
+
+def _train(cfg: RunConfig, place, train_set, train_idx, val_idx, saved, run_dir, *, progress, on_epoch):
+    """(runs.ResumeState, largest gradient norm): build (or restore) and loop until the last epoch or a signal.
+
+    The model, its DistributedDataParallel wrapper and the optimizer live only in this frame: under torchrun
+    they are gone before distributed_context leaves the process group (a DDP reducer still holding the gloo
+    group at interpreter exit aborts the rank).
+    """
+    tc, main = cfg.train, place.is_main
+    with stop_on_signals() as should_stop:
+        parts = _build(cfg, place, train_set, train_idx, val_idx, saved, run_dir)
+        saver = runs.Checkpointer(run_dir, parts.state, parts.model, parts.optimizer, parts.scheduler,
+                                  patience=tc.patience, write=main)
+        if saved is not None:
+            saver.resumed()
+        max_grad_norm = train_loop(
+            parts.net, parts.train_batches, parts.val_batches, parts.criterion, parts.optimizer, saver,
+            epochs=tc.epochs, seed=tc.seed, scheduler=parts.scheduler, metric_fn=parts.metric,
+            clip_grad_norm=tc.clip_grad_norm, amp=tc.amp, should_stop=should_stop,
+            progress=progress_bar(progress and main), on_epoch=on_epoch if main else None)
+    return parts.state, max_grad_norm
 
 
 @dataclass
