@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import io
-import json
 import logging
 import math
 import re
@@ -39,21 +37,18 @@ import sys
 import threading
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from . import files, guard, runs
+from . import files, guard, reading, runs
 from .constants import CLASSES, IMAGE_SIZE
-from .data import normalize
 from .errors import RowrnnError
 from .evaluation import load_test_set
 from .images import FITS, decode_image
-from .models import count_parameters
+from .reading import DIGITS, dumps as _dumps  # noqa: F401  (serve's names for them)
 
 WEB = Path(__file__).parent / "web"
 LIMITS = guard.Limits()             # serve's defaults (tests shorten them)
 MAX_UPLOAD_BYTES = LIMITS.max_upload_bytes
-DIGITS = 4                          # probabilities and activations are sent rounded to this many decimals
 EXTRA_MODULES = (("starlette", "starlette"), ("uvicorn", "uvicorn"), ("python_multipart", "python-multipart"))
 IMAGE_TYPES = "image/* (PNG, JPEG, WebP, GIF, BMP, TIFF) or application/octet-stream"
 ACCEPTED = (f"send an image file as {IMAGE_TYPES}, a multipart/form-data upload with one file "
@@ -78,51 +73,20 @@ def require_serve_extra() -> None:
 
 class Panel:
     """One run's panel on the page: its weights, loaded once (the model in eval mode), and what the page shows
-    about it. (Not RNNClassifier.readers, the recurrent layers that read an image.)"""
+    about it (rowrnn.reading's panel_info). (Not RNNClassifier.readers, the recurrent layers that read an image.)"""
 
     def __init__(self, index: int, path: Path, name: str):
         self.model, run = runs.load_model(path, "best")
-        self.recurrent = hasattr(self.model, "step_logits")
-        read = run.config.model.read if self.recurrent else None
-        self.info = {
-            "id": index, "name": name, "preset": run.config.preset,
-            "parameters": count_parameters(self.model),
-            "test_accuracy": weights_accuracy(path, run),
-            "recurrent": self.recurrent,
-            "read": read,
-            "steps": self.model.num_steps if self.recurrent else None,
-            "rows_per_step": run.config.model.rows_per_step if self.recurrent else None,
-            "hidden_width": (self.model.hidden_size * (2 if self.model.bidirectional else 1) * len(self.model.readers)
-                             if self.recurrent else None),
-            # the order a permuted-pixels reader takes the pixels in, so the page can light them up
-            "permutation": self.model.permutation.tolist() if read == "permuted-pixels" else None,
-        }
+        self.recurrent = reading.is_recurrent(self.model)
+        self.info = reading.panel_info(self.model, run, name, index=index,
+                                       test_accuracy=weights_accuracy(path, run))
         self.config = run.config
         self.model.requires_grad_(False)
 
-    @torch.inference_mode()
     def read(self, image: torch.Tensor) -> dict:
-        """uint8 (28, 28) -> the step-by-step reading: probabilities and hidden states at every step; or
-        {id, name, error} when the weights give NaN or infinite outputs (the other panels are unaffected)."""
-        x = normalize(image).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE)
-        if self.recurrent:
-            logits, hidden = self.model.reading(x)
-            steps, hidden = logits[0].softmax(-1), hidden[0]                     # (T, 10), (T, H)
-            final = steps[-1]
-            finite = bool(torch.isfinite(logits).all() and torch.isfinite(hidden).all())
-        else:
-            logits = self.model(x)[0]
-            steps = hidden = None
-            final = logits.softmax(-1)
-            finite = bool(torch.isfinite(logits).all())
-        head = {"id": self.info["id"], "name": self.info["name"]}
-        if not finite:
-            return {**head, "error": "this run's weights give NaN or infinite outputs (a diverged training?): "
-                                     "retrain it, or serve other weights"}
-        values, indices = final.topk(3)
-        return {**head, "steps": steps, "hidden": hidden, "final": _rounded(final),
-                "top": [{"class": CLASSES[int(i)], "probability": round(float(v), DIGITS)}
-                        for v, i in zip(values, indices)]}
+        """uint8 (28, 28) -> {id, name, **rowrnn.reading.reading_view}: probabilities and hidden states at every
+        step, or {id, name, error} when the weights give NaN or infinite outputs (the other panels are unaffected)."""
+        return {"id": self.info["id"], "name": self.info["name"], **reading.reading_view(self.model, image)}
 
 
 def weights_accuracy(path, run) -> float | None:
@@ -149,27 +113,6 @@ def weights_accuracy(path, run) -> float | None:
     accuracy = metrics.get("accuracy") if metrics else None
     finite = isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool) and math.isfinite(accuracy)
     return accuracy if finite else None
-
-
-def _rounded(t: torch.Tensor):
-    return (torch.round(t * 10**DIGITS) / 10**DIGITS).tolist()
-
-
-def _dumps(value) -> str:
-    """Strict JSON text, with each 2-D tensor (the steps and hidden states) written by numpy to DIGITS decimals:
-    a pixel reader's answer holds about 60,000 numbers, and Python's float repr alone took longer than the model.
-    A NaN or infinity anywhere is a ValueError, never written (JSON has no such numbers)."""
-    if isinstance(value, torch.Tensor):
-        if not torch.isfinite(value).all():
-            raise ValueError("a non-finite number in an answer")
-        buffer = io.StringIO()
-        np.savetxt(buffer, value.float().numpy(), fmt=f"%.{DIGITS}f", delimiter=",", newline="],[")
-        return "[[" + buffer.getvalue()[:-3] + "]]"                  # (T, K) -> [[...], ..., [...]]
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(str(key))}:{_dumps(item)}" for key, item in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_dumps(item) for item in value) + "]"
-    return json.dumps(value, allow_nan=False)
 
 
 def _names(paths: list[Path]) -> list[str]:

@@ -1,0 +1,133 @@
+"""What a reading view shows of one model reading one image: the page's per-run answer and what it says of a run.
+
+    view = reading_view(model, image)             # {"steps": (T, 10), "hidden": (T, H), "final": [...], "top": [...]}
+    info = panel_info(model, run, "notebook")      # read, steps, rows_per_step, hidden_width, permutation, ...
+    text = dumps(view)                             # strict JSON, every tensor written to DIGITS decimals
+
+`rowrnn serve` answers /api/predict with one reading_view per run, and the notebook widget sends the same dict to
+the same JavaScript (web/render.js), so both draw one thing. The dict holds tensors (the steps and hidden states:
+a pixel reader's are about 60,000 numbers, written fast by `dumps`); `jsonable` turns it into plain lists.
+"""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import torch
+
+from .constants import CLASSES, IMAGE_SIZE
+from .data import normalize
+from .errors import RowrnnError
+from .models import count_parameters
+
+DIGITS = 4                          # probabilities and activations are sent rounded to this many decimals
+NOT_FINITE = ("this run's weights give NaN or infinite outputs (a diverged training?): "
+              "retrain it, or serve other weights")
+
+
+def is_recurrent(model) -> bool:
+    """Whether the model reads step by step (an RNNClassifier) rather than all at once (a CNN)."""
+    return hasattr(model, "step_logits")
+
+
+def panel_info(model, run=None, name: str = "model", *, index: int = 0, test_accuracy: float | None = None) -> dict:
+    """What a page or widget says about one model beside its reading: a dict (JSON-able) of
+
+    id (index), name, preset (run.config.preset; None without a run), parameters, test_accuracy (as given: None
+    when nothing recorded it), recurrent, read ("rows", "columns", "rows+columns", "pixels", "permuted-pixels";
+    None for a CNN), steps (T), rows_per_step, hidden_width (the width of `hidden` in reading_view: hidden size
+    x directions x readers) and permutation (the pixel order of a permuted-pixels reader, else None). The
+    fields for steps are None for a CNN. `run` is runs.load_model's second value, or None for a bare model.
+    """
+    recurrent = is_recurrent(model)
+    read = model.read if recurrent else None
+    return {
+        "id": index, "name": name, "preset": run.config.preset if run is not None else None,
+        "parameters": count_parameters(model),
+        "test_accuracy": test_accuracy,
+        "recurrent": recurrent,
+        "read": read,
+        "steps": model.num_steps if recurrent else None,
+        "rows_per_step": model.rows_per_step if recurrent else None,
+        "hidden_width": (model.hidden_size * (2 if model.bidirectional else 1) * len(model.readers)
+                         if recurrent else None),
+        # the order a permuted-pixels reader takes the pixels in, so the page can light them up
+        "permutation": model.permutation.tolist() if read == "permuted-pixels" else None,
+    }
+
+
+def as_image(image) -> torch.Tensor:
+    """A 28x28 grey image (uint8 torch tensor or numpy array, light garment on black) -> uint8 tensor (28, 28).
+    Raises RowrnnError naming `image` for another shape or type."""
+    if isinstance(image, np.ndarray):
+        image = torch.from_numpy(image)
+    if not isinstance(image, torch.Tensor) or image.dtype != torch.uint8 or tuple(image.shape) != (IMAGE_SIZE,) * 2:
+        shown = (f"a {image.dtype} tensor of shape {tuple(image.shape)}" if isinstance(image, torch.Tensor)
+                 else type(image).__name__)
+        raise RowrnnError(f"image must be a uint8 {IMAGE_SIZE}x{IMAGE_SIZE} tensor or array (values 0-255), got "
+                          f"{shown}: use rowrnn.load_image(path) or a test image")
+    return image
+
+
+def reading_view(model, image, *, attribution: bool = True, unrolled: bool = True) -> dict:
+    """One model's reading of one image, as the page shows it: uint8 (28, 28) -> dict of
+
+    steps: (T, 10) tensor, the class probabilities after each step t = 1..T (None for a CNN);
+    hidden: (T, H) tensor, the hidden state h_t after each step, H = panel_info's hidden_width (None for a CNN);
+    final: 10 probabilities (a list, rounded to DIGITS), after the whole image (steps' last row);
+    top: [{"class": name, "probability": p} x 3], best first;
+    or {"error": one line} when the weights give NaN or infinite outputs (nothing else is then sent).
+
+    The model is used as given (put it in eval mode). `attribution` and `unrolled` ask for the views that
+    rowrnn.attribution and rowrnn.unroll add when they exist (issue 21). Raises RowrnnError for an image that
+    is not uint8 28x28.
+    """
+    image = as_image(image)
+    x = normalize(image).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE)
+    with torch.inference_mode():
+        if is_recurrent(model):
+            logits, hidden = model.reading(x)
+            steps, hidden = logits[0].softmax(-1), hidden[0]                 # (T, 10), (T, H)
+            final = steps[-1]
+            finite = bool(torch.isfinite(logits).all() and torch.isfinite(hidden).all())
+        else:
+            logits = model(x)[0]
+            steps = hidden = None
+            final = logits.softmax(-1)
+            finite = bool(torch.isfinite(logits).all())
+        if not finite:
+            return {"error": NOT_FINITE}
+        values, indices = final.topk(3)
+        return {"steps": steps, "hidden": hidden, "final": rounded(final),
+                "top": [{"class": CLASSES[int(i)], "probability": round(float(v), DIGITS)}
+                        for v, i in zip(values, indices)]}
+
+
+def rounded(t: torch.Tensor) -> list:
+    """A tensor -> nested lists of its values rounded to DIGITS decimals."""
+    return (torch.round(t * 10**DIGITS) / 10**DIGITS).tolist()
+
+
+def jsonable(value):
+    """A reading view (or any dict/list holding tensors) as plain Python values, exactly as the page receives it
+    (json.loads of dumps: every tensor as nested lists of floats to DIGITS decimals): what a widget's traitlets
+    take. A NaN or infinity is a ValueError, as in dumps."""
+    return json.loads(dumps(value))
+
+
+def dumps(value) -> str:
+    """Strict JSON text, with each 2-D tensor (the steps and hidden states) written by numpy to DIGITS decimals:
+    a pixel reader's answer holds about 60,000 numbers, and Python's float repr alone took longer than the model.
+    A NaN or infinity anywhere is a ValueError, never written (JSON has no such numbers)."""
+    if isinstance(value, torch.Tensor):
+        if not torch.isfinite(value).all():
+            raise ValueError("a non-finite number in an answer")
+        buffer = io.StringIO()
+        np.savetxt(buffer, value.float().numpy(), fmt=f"%.{DIGITS}f", delimiter=",", newline="],[")
+        return "[[" + buffer.getvalue()[:-3] + "]]"                  # (T, K) -> [[...], ..., [...]]
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(str(key))}:{dumps(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(dumps(item) for item in value) + "]"
+    return json.dumps(value, allow_nan=False)

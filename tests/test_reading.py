@@ -1,0 +1,122 @@
+"""rowrnn.reading: the dict a reading view shows (the page's per-run answer, the widget's data), pinned by value
+on a hand-made model whose every number can be worked out with a pencil."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rowrnn.constants import CLASSES
+from rowrnn.errors import RowrnnError
+from rowrnn.models import CNNClassifier, RNNClassifier
+from rowrnn.reading import dumps, jsonable, panel_info, reading_view
+
+# rows 0-13 white, rows 14-27 black: normalised, each row's mean is +1, then -1
+HALF_WHITE = torch.zeros(28, 28, dtype=torch.uint8)
+HALF_WHITE[:14] = 255
+
+
+def hand_made(hidden_size=2):
+    """An rnn reading rows with h_t[0] = tanh(mean of row t), h_t[1] = 0; logits: T-shirt 2 h_t[0], Trouser 1,
+    Pullover 0.5, Dress 0.25, the six others 0."""
+    model = RNNClassifier(cell="rnn", hidden_size=hidden_size)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.rnn.weight_ih_l0[0] = 1 / 28
+        model.fc.weight[0, 0] = 2.0
+        model.fc.bias[1:4] = torch.tensor([1.0, 0.5, 0.25])
+    return model.eval()
+
+
+def probabilities(h):
+    """The hand-made model's 10 probabilities for h_t[0] = h, by hand."""
+    e = [math.exp(2 * h), math.e, math.exp(0.5), math.exp(0.25)] + [1.0] * 6
+    return [v / sum(e) for v in e]
+
+
+def test_the_reading_of_a_hand_made_model_is_worked_out_by_hand():
+    view = reading_view(hand_made(), HALF_WHITE)
+    assert list(view) == ["steps", "hidden", "final", "top"]
+    steps, hidden = view["steps"].numpy(), view["hidden"].numpy()
+    assert steps.shape == (28, 10) and hidden.shape == (28, 2)
+    # h_t[0] = tanh(+1) while the rows are white, tanh(-1) after; the other unit never moves
+    np.testing.assert_allclose(hidden[:14, 0], math.tanh(1), rtol=1e-6)
+    np.testing.assert_allclose(hidden[14:, 0], -math.tanh(1), rtol=1e-6)
+    assert np.all(hidden[:, 1] == 0)
+    white, black = probabilities(math.tanh(1)), probabilities(-math.tanh(1))
+    assert [round(p, 6) for p in white[:4]] == [0.282477, 0.167404, 0.101536, 0.079076]
+    assert [round(p, 6) for p in black[:4]] == [0.018368, 0.229023, 0.138909, 0.108183]
+    np.testing.assert_allclose(steps[:14], np.tile(white, (14, 1)), rtol=1e-5)
+    np.testing.assert_allclose(steps[14:], np.tile(black, (14, 1)), rtol=1e-5)
+    # sent rounded to 4 decimals (float32 holds 0.0184 as 0.01840000...)
+    assert view["final"] == pytest.approx([0.0184, 0.229, 0.1389, 0.1082] + [0.0843] * 6, abs=1e-7)
+    assert view["top"] == [{"class": "Trouser", "probability": 0.229},
+                           {"class": "Pullover", "probability": 0.1389},
+                           {"class": "Dress", "probability": 0.1082}]
+
+
+def test_its_json_is_the_pages_answer_to_four_decimals():
+    view = reading_view(hand_made(), HALF_WHITE)
+    text = dumps(view)
+    answer = json.loads(text)
+    assert answer["steps"][0][:4] == [0.2825, 0.1674, 0.1015, 0.0791] and answer["steps"][27][0] == 0.0184
+    assert answer["hidden"][0] == [0.7616, 0.0] and answer["hidden"][27] == [-0.7616, 0.0]
+    assert text.startswith('{"steps":[[0.2825,0.1674,0.1015,0.0791,0.0616,') and '"hidden":[[0.7616,0.0000],' in text
+    assert text.endswith('"top":[{"class":"Trouser","probability":0.229},{"class":"Pullover","probability":0.1389},'
+                         '{"class":"Dress","probability":0.1082}]}')
+    assert jsonable(view) == answer                              # the widget's plain lists: the same numbers
+
+
+def test_a_cnn_has_no_steps():
+    torch.manual_seed(0)
+    model = CNNClassifier(channels=4).eval()
+    view = reading_view(model, HALF_WHITE)
+    with torch.no_grad():
+        final = model((HALF_WHITE.float() / 255 - 0.5).div(0.5).reshape(1, 1, 28, 28))[0].softmax(-1)
+    assert view["steps"] is None and view["hidden"] is None
+    np.testing.assert_allclose(view["final"], final.numpy(), atol=5e-5)
+    assert [t["class"] for t in view["top"]] == [CLASSES[int(i)] for i in final.topk(3).indices]
+
+
+def test_weights_that_give_nan_are_one_line():
+    model = hand_made()
+    with torch.no_grad():
+        model.fc.bias[3] = float("nan")
+    assert reading_view(model, HALF_WHITE) == {"error": "this run's weights give NaN or infinite outputs "
+                                                        "(a diverged training?): retrain it, or serve other weights"}
+
+
+@pytest.mark.parametrize("image, shown", [
+    (torch.zeros(28, 28), "a torch.float32 tensor of shape (28, 28)"),
+    (np.zeros((1, 28, 28), dtype=np.uint8), "a torch.uint8 tensor of shape (1, 28, 28)"),
+    ([[0] * 28] * 28, "list"),
+])
+def test_an_image_that_is_not_uint8_28x28_is_refused(image, shown):
+    with pytest.raises(RowrnnError) as refusal:
+        reading_view(hand_made(), image)
+    assert str(refusal.value) == (f"image must be a uint8 28x28 tensor or array (values 0-255), got {shown}: "
+                                  "use rowrnn.load_image(path) or a test image")
+
+
+def test_a_numpy_image_reads_as_the_tensor_does():
+    assert dumps(reading_view(hand_made(), HALF_WHITE.numpy())) == dumps(reading_view(hand_made(), HALF_WHITE))
+
+
+def test_panel_info_of_bare_models():
+    rows = panel_info(hand_made(), None, "hand-made")
+    assert rows == {"id": 0, "name": "hand-made", "preset": None, "parameters": 2 * 28 + 2 * 2 + 2 + 2 + 2 * 10 + 10,
+                    "test_accuracy": None, "recurrent": True, "read": "rows", "steps": 28, "rows_per_step": 1,
+                    "hidden_width": 2, "permutation": None}
+    both = panel_info(RNNClassifier(cell="gru", hidden_size=3, bidirectional=True, read="rows+columns",
+                                    rows_per_step=4), None, "both", index=2, test_accuracy=0.5)
+    assert (both["id"], both["steps"], both["rows_per_step"], both["hidden_width"], both["test_accuracy"]) == \
+        (2, 7, 4, 3 * 2 * 2, 0.5)
+    permuted = RNNClassifier(read="permuted-pixels", hidden_size=2, permutation_seed=1)
+    info = panel_info(permuted, None, "p")
+    assert info["steps"] == 784 and info["permutation"] == permuted.permutation.tolist()
+    assert sorted(info["permutation"]) == list(range(784)) and info["permutation"] != list(range(784))
+    cnn = panel_info(CNNClassifier(channels=4), None, "cnn")
+    assert (cnn["recurrent"], cnn["read"], cnn["steps"], cnn["rows_per_step"], cnn["hidden_width"]) == \
+        (False, None, None, None, None)
