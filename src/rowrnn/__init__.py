@@ -22,6 +22,7 @@ _EXPORTS = {
     "training": ("evaluate", "get_device", "train"),
     "lifecycle": ("fit", "resume", "finish"),
     "export": ("export_onnx", "OnnxClassifier"),
+    "unroll": ("unroll",),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 _SUBMODULES = ("plots", "compare", "lifecycle", "runs", "training", "models", "data", "evaluation", "inference",
