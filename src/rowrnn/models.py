@@ -209,10 +209,12 @@ class RNNClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
         """Logits (B, 10); `steps` reads only the first steps of each sequence."""
-        feats = []
-        for reader, seq in zip(self.readers, self.sequences(x)):
-            out, _ = reader(seq[:, :steps])                          # (B, T, H * directions)
-            feats.append(self._features(out))
+        return self.read_sequences([seq[:, :steps] for seq in self.sequences(x)])
+
+    def read_sequences(self, sequences: list[torch.Tensor]) -> torch.Tensor:
+        """Logits (B, 10) from the sequences each reader sees, as `sequences` gives them: [(B, T, F)] -> (B, 10).
+        The part of forward after the image is cut into steps: attribution changes one step of one reader here."""
+        feats = [self._features(reader(seq)[0]) for reader, seq in zip(self.readers, sequences)]  # each (B, F)
         return self._head(torch.cat(feats, dim=1))
 
     def hidden_states(self, x: torch.Tensor) -> torch.Tensor:

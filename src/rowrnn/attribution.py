@@ -1,0 +1,118 @@
+"""Which reading steps decided: one score per step of a recurrent model's reading, for one class's logit.
+
+    scores = step_attribution(model, images)                               # (B, R, T): occlusion, predicted class
+    ig = step_attribution(model, images, method="integrated-gradients")     # the same unit: logits
+    plots.plot_attribution(images[0], scores[0], read=model.read)           # the picture with its strip
+
+Both methods change the sequences the readers see (RNNClassifier.sequences), not the image: a step is what
+one reader reads at once (a row, a strip of k rows, a column, one pixel in the model's order), and for
+read="rows+columns" the rows reader's steps and the columns reader's are scored apart (R = 2). The blank a step
+is replaced by is the image's background: a black pixel, normalize(0) = -1.0 in the model's input units.
+Captum (captum.ai) computes both: FeatureAblation with a mask grouping each step's pixels, and IntegratedGradients.
+"""
+from __future__ import annotations
+
+import torch
+
+from .constants import IMAGE_SIZE, NUM_CLASSES
+from .data import normalize
+from .errors import RowrnnError
+
+METHODS = ("occlusion", "integrated-gradients")
+CHUNK = 1024          # sequences per forward pass of occlusion: 784-step copies of a pixels model, bounded
+
+
+def _inputs(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, 28, 28) -> normalized (B, 1, 28, 28); float (B, 28, 28) or (B, 1, 28, 28): already normalized."""
+    images = torch.as_tensor(images)
+    given = f"{str(images.dtype).removeprefix('torch.')} {tuple(images.shape)}"
+    if images.dtype == torch.uint8:
+        images = normalize(images)
+    if images.dim() == 3:
+        images = images.unsqueeze(1)                                 # (B, 28, 28) -> (B, 1, 28, 28)
+    if images.dim() != 4 or tuple(images.shape[1:]) != (1, IMAGE_SIZE, IMAGE_SIZE) or not images.is_floating_point():
+        raise RowrnnError(f"images must be uint8 (B, 28, 28) or normalized float (B, 1, 28, 28), got {given}")
+    return images
+
+
+def _targets(target, logits: torch.Tensor) -> torch.Tensor:
+    """The class scored for each image: the predicted one (None), one class for all (int) or one per image."""
+    B = logits.shape[0]
+    if target is None:
+        return logits.argmax(dim=1)
+    target = torch.as_tensor(target, dtype=torch.long).reshape(-1).to(logits.device)
+    if target.numel() == 1:
+        target = target.expand(B)
+    if target.numel() != B or bool(((target < 0) | (target >= NUM_CLASSES)).any()):
+        raise RowrnnError(f"target must be a class index 0-{NUM_CLASSES - 1}, or one per image ({B}), "
+                          f"got {target.tolist()}")
+    return target.clone()
+
+
+def step_attribution(model, images, *, method: str = "occlusion", target=None, baseline=None,
+                     n_steps: int = 32) -> torch.Tensor:
+    """How much each reading step's input moved the target class's logit: (B, R, T) float on the CPU.
+
+    model: an RNNClassifier (any cell, read, readout, rows_per_step, direction); it is scored in eval mode and
+    left in the mode it had. images: uint8 (B, 28, 28), or float (B, 1, 28, 28) / (B, 28, 28) already normalized
+    as the model takes them. R = len(model.readers) (2 for read="rows+columns": the rows reader's steps, then the
+    columns'); T = model.num_steps (28 / rows_per_step, or 784 for pixels; permuted-pixels: step t is the pixel
+    the model reads t-th, model.permutation[t]).
+
+    method "occlusion": score = logit(x) - logit(x with step t of reader r blanked), each step in turn. It costs
+    R * T forward passes per image (28 for rows, 784 for pixels), run as batches of at most CHUNK (1024)
+    sequences; it needs no gradients. method "integrated-gradients" (Sundararajan, Taly & Yan 2017, "Axiomatic
+    Attribution for Deep Networks"): the path integral of the logit's gradient from the blank to the image along
+    the straight line, n_steps (default 32) Gauss-Legendre points, times (x - blank), summed over each step's
+    pixels; the scores of all steps add up to logit(x) - logit(blank image) (completeness), up to the
+    quadrature's error. It costs n_steps forward and backward passes. Both are in logits, so they compare.
+
+    target: the class scored, None (default) for the one the model predicts, an int, or one per image.
+    baseline: the blank, in the model's input units: None (default) for the background, a black pixel,
+    normalize(0) = -1.0; a number, or a tensor broadcastable to (B, 1, 28, 28).
+    Raises RowrnnError for a model that does not read step by step (a CNN), an unknown method, a bad target,
+    n_steps < 1, or images of the wrong shape.
+    """
+    if not hasattr(model, "readers") or not hasattr(model, "read_sequences"):
+        raise RowrnnError(f"step_attribution scores the steps of a recurrent model (an RNNClassifier); "
+                          f"model is a {type(model).__name__}, which does not read step by step")
+    if method not in METHODS:
+        raise RowrnnError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if not isinstance(n_steps, int) or n_steps < 1:
+        raise RowrnnError(f"n_steps must be a whole number of at least 1, got {n_steps!r}")
+    from captum.attr import FeatureAblation, IntegratedGradients
+
+    device = next(model.parameters()).device
+    x = _inputs(images).to(device)
+    blank = normalize(torch.zeros((), dtype=torch.uint8)) if baseline is None else torch.as_tensor(baseline)
+    blank = blank.to(device=device, dtype=x.dtype).expand_as(x)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            sequences = [s.detach() for s in model.sequences(x)]              # [(B, T, F)] per reader
+            blanks = tuple(s.detach() for s in model.sequences(blank.contiguous()))
+            targets = _targets(target, model.read_sequences(sequences))
+
+        def logits(*seqs):
+            return model.read_sequences(list(seqs))
+
+        B, T = x.shape[0], model.num_steps
+        if method == "occlusion":
+            # feature ids: reader r's step t is group r * T + t, every pixel of the step in it
+            masks = tuple((r * T + torch.arange(T, device=device))[None, :, None].expand(1, T, s.shape[2])
+                          for r, s in enumerate(sequences))
+            with torch.no_grad():
+                scores = FeatureAblation(logits).attribute(
+                    tuple(sequences), baselines=blanks, target=targets, feature_mask=masks,
+                    perturbations_per_eval=max(1, CHUNK // B))
+            per_step = [a[:, :, 0] for a in scores]                           # one value per group: (B, T)
+        else:
+            with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):  # cuDNN RNNs: backward in train only
+                scores = IntegratedGradients(logits).attribute(
+                    tuple(sequences), baselines=blanks, target=targets, n_steps=n_steps,
+                    internal_batch_size=max(B, min(n_steps * B, CHUNK)))
+            per_step = [a.sum(dim=2) for a in scores]                          # (B, T, F) -> (B, T)
+    finally:
+        model.train(was_training)
+    return torch.stack(per_step, dim=1).detach().float().cpu()              # (B, R, T)

@@ -1,0 +1,167 @@
+"""rowrnn.attribution: which reading steps decided. Pinned by a hand-made reader whose answer depends on one known
+step (for rows, columns, strips, pixels, permuted pixels and rows+columns), by occlusion recomputed by hand, and by
+integrated gradients' completeness; plus the figures that show it (plot_attribution, predict --explain)."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from rowrnn import plots  # noqa: E402
+from rowrnn.attribution import METHODS, step_attribution  # noqa: E402
+from rowrnn.data import normalize  # noqa: E402
+from rowrnn.errors import RowrnnError  # noqa: E402
+from rowrnn.models import READS, RECURRENT_CELLS, CNNClassifier, RNNClassifier, pixel_permutation  # noqa: E402
+
+M = 1e4      # the gate's weight: any step but the chosen one drives the capturing unit far below zero
+
+
+def one_step_reader(step: int, target_class: int, read="rows", rows_per_step=1, seed=0) -> RNNClassifier:
+    """A relu RNN set by hand whose logit for target_class is w . x_step + K, whatever the other steps hold.
+
+    Hidden units: c (the clock, c_t = t + 1), a = relu(t - k) and b = relu(k - t) read from the clock (k = step - 1),
+    e = 1 once a step has passed, s = relu(w . x_t + K - M (|t - step| + 1 - e)) captures step `step` only, and m
+    adds up s; the readout reads m at the last step. Other classes get 0. For rows+columns the columns reader's
+    weights are zero: every score belongs to the rows reader."""
+    model = RNNClassifier(cell="rnn", hidden_size=6, nonlinearity="relu", read=read, rows_per_step=rows_per_step)
+    features = model.rnn.weight_ih_l0.shape[1]
+    w = torch.randn(features, generator=torch.Generator().manual_seed(seed))
+    K = float(w.abs().sum()) + 1.0                      # w . x + K > 0 for every x in [-1, 1]
+    k = step - 1
+    W_ih, W_hh, b = torch.zeros(6, features), torch.zeros(6, 6), torch.zeros(6)
+    W_hh[0, 0], b[0] = 1, 1                             # c_t = c_{t-1} + 1
+    W_hh[1, 0], b[1] = 1, -k                            # a_t = relu(c_{t-1} - k) = relu(t - k)
+    W_hh[2, 0], b[2] = -1, k                            # b_t = relu(k - t)
+    W_ih[3] = w                                         # s_t = relu(w . x_t + K - M (a + b + 1 - e)_{t-1})
+    W_hh[3, 1], W_hh[3, 2], W_hh[3, 4], b[3] = -M, -M, M, K - M
+    b[4] = 1                                            # e_t = 1
+    W_hh[5, 5], W_hh[5, 3] = 1, 1                       # m_t = m_{t-1} + s_{t-1}
+    with torch.no_grad():
+        for reader in model.readers:
+            for p in reader.parameters():
+                p.zero_()
+        model.rnn.weight_ih_l0.copy_(W_ih)
+        model.rnn.weight_hh_l0.copy_(W_hh)
+        model.rnn.bias_ih_l0.copy_(b)
+        model.fc.weight.zero_()
+        model.fc.bias.zero_()
+        model.fc.weight[target_class, 5] = 1
+    model.w = w
+    return model
+
+
+def what_step_reads(x: torch.Tensor, read: str, rows_per_step: int, step: int) -> torch.Tensor:
+    """The pixels step `step` reads, cut from the normalized images (B, 28, 28) by hand, not by model.sequences."""
+    k = rows_per_step
+    if read in ("rows", "rows+columns"):
+        return x[:, step * k:(step + 1) * k, :].reshape(len(x), -1)
+    if read == "columns":
+        return x[:, :, step * k:(step + 1) * k].transpose(1, 2).reshape(len(x), -1)
+    if read == "pixels":
+        return x.reshape(len(x), -1)[:, step:step + 1]
+    return x.reshape(len(x), -1)[:, pixel_permutation(0)[step]].reshape(len(x), 1)
+
+
+def _images(n=3, seed=1):
+    return torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("read, rows_per_step, step", [
+    ("rows", 1, 13), ("columns", 1, 13), ("rows", 2, 6), ("columns", 4, 3),
+    ("pixels", 1, 13 * 28 + 5), ("permuted-pixels", 1, 400), ("rows+columns", 1, 13)])
+def test_all_the_attribution_lands_on_the_one_step_that_decides(read, rows_per_step, step, method):
+    model = one_step_reader(step, target_class=4, read=read, rows_per_step=rows_per_step)
+    images = _images()
+    x = normalize(images)
+    logits = model(x.unsqueeze(1))
+    expected = what_step_reads(x, read, rows_per_step, step) @ model.w + model.w.abs().sum() + 1  # w . x + K
+    assert torch.allclose(logits[:, 4], expected, atol=1e-3) and logits[:, [0, 9]].abs().max() == 0
+    scores = step_attribution(model, images, method=method, target=4)
+    R, T = (2 if read == "rows+columns" else 1), model.num_steps
+    assert scores.shape == (3, R, T) and scores.dtype == torch.float32
+    # the blank is a black pixel, -1 after normalization: the logit drops by w . (x_step - (-1))
+    drop = (what_step_reads(x, read, rows_per_step, step) + 1) @ model.w
+    assert torch.allclose(scores[:, 0, step], drop, atol=1e-3), (scores[:, 0, step], drop)
+    rest = scores.clone()
+    rest[:, 0, step] = 0
+    assert rest.abs().max() < 1e-4
+
+
+def test_occlusion_is_the_drop_of_the_logit_with_one_row_blanked_by_hand():
+    torch.manual_seed(0)
+    model = RNNClassifier(cell="gru", hidden_size=16)
+    images = _images(2)
+    x = normalize(images).unsqueeze(1)
+    scores = step_attribution(model, images, target=[3, 7])
+    for row in (0, 13, 27):
+        blanked = x.clone()
+        blanked[:, :, row] = -1.0                                   # a black row
+        with torch.no_grad():
+            drop = model(x)[:, [3, 7]].diagonal() - model(blanked)[:, [3, 7]].diagonal()
+        assert torch.allclose(scores[:, 0, row], drop, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(cell="gru", hidden_size=64), dict(cell="lstm", read="columns"), dict(cell="mingru", read="rows+columns"),
+    dict(cell="gru", bidirectional=True, rows_per_step=2), dict(cell="lstm", bidirectional=True, readout="mean+max"),
+    dict(cell="minlstm", bidirectional=True), dict(cell="lru"), dict(cell="elman", read="columns", rows_per_step=7)])
+def test_integrated_gradients_adds_up_to_the_logit_gained_from_the_blank(kwargs):
+    torch.manual_seed(0)
+    model = RNNClassifier(**kwargs).train()                         # attribution scores in eval mode, then restores
+    images = _images(2)
+    x = normalize(images).unsqueeze(1)
+    scores = step_attribution(model, images, method="integrated-gradients")
+    assert model.training
+    with torch.no_grad():
+        model.eval()
+        logits, blank = model(x), model(torch.full_like(x, -1.0))
+    predicted = logits.argmax(dim=1, keepdim=True)
+    gained = (logits - blank).gather(1, predicted).squeeze(1)
+    assert scores.shape == (2, len(model.readers), model.num_steps)
+    assert torch.allclose(scores.sum(dim=(1, 2)), gained, atol=2e-3, rtol=1e-3), (scores.sum(dim=(1, 2)), gained)
+    occlusion = step_attribution(model, images)
+    assert occlusion.shape == scores.shape and not torch.equal(occlusion, scores)
+
+
+@pytest.mark.parametrize("cell", list(RECURRENT_CELLS))
+@pytest.mark.parametrize("read", READS)
+def test_read_sequences_is_forward_after_the_image_is_cut_into_steps(cell, read):
+    torch.manual_seed(0)
+    model = RNNClassifier(cell=cell, read=read, hidden_size=4).eval()
+    x = normalize(_images(2)).unsqueeze(1)
+    with torch.no_grad():
+        assert torch.equal(model.read_sequences(model.sequences(x)), model(x))
+
+
+def test_images_as_uint8_or_normalized_and_a_baseline_of_choice_give_the_same_scores():
+    torch.manual_seed(0)
+    model = RNNClassifier(cell="gru")
+    images = _images(2)
+    a = step_attribution(model, images)
+    assert torch.equal(step_attribution(model, normalize(images).unsqueeze(1)), a)
+    assert torch.equal(step_attribution(model, normalize(images), baseline=-1.0), a)
+    white = step_attribution(model, images, baseline=1.0)
+    assert not torch.allclose(white, a)
+
+
+def test_refusals_are_one_line_and_name_the_argument():
+    images = _images(1)
+    with pytest.raises(RowrnnError) as e:
+        step_attribution(CNNClassifier(), images)
+    assert str(e.value) == ("step_attribution scores the steps of a recurrent model (an RNNClassifier); "
+                            "model is a CNNClassifier, which does not read step by step")
+    with pytest.raises(RowrnnError) as e:
+        step_attribution(RNNClassifier(), images, method="saliency")
+    assert str(e.value) == "method must be one of occlusion, integrated-gradients, got 'saliency'"
+    with pytest.raises(RowrnnError) as e:
+        step_attribution(RNNClassifier(), images, target=10)
+    assert str(e.value) == "target must be a class index 0-9, or one per image (1), got [10]"
+    with pytest.raises(RowrnnError) as e:
+        step_attribution(RNNClassifier(), images, method="integrated-gradients", n_steps=0)
+    assert str(e.value) == "n_steps must be a whole number of at least 1, got 0"
+    with pytest.raises(RowrnnError) as e:
+        step_attribution(RNNClassifier(), images[0])
+    assert str(e.value) == ("images must be uint8 (B, 28, 28) or normalized float (B, 1, 28, 28), "
+                            "got uint8 (28, 28)")
