@@ -37,7 +37,7 @@ def probabilities(h):
 
 
 def test_the_reading_of_a_hand_made_model_is_worked_out_by_hand():
-    view = reading_view(hand_made(), HALF_WHITE)
+    view = reading_view(hand_made(), HALF_WHITE, unrolled=False)
     assert list(view) == ["steps", "hidden", "final", "top"]
     steps, hidden = view["steps"].numpy(), view["hidden"].numpy()
     assert steps.shape == (28, 10) and hidden.shape == (28, 2)
@@ -58,7 +58,7 @@ def test_the_reading_of_a_hand_made_model_is_worked_out_by_hand():
 
 
 def test_its_json_is_the_pages_answer_to_four_decimals():
-    view = reading_view(hand_made(), HALF_WHITE)
+    view = reading_view(hand_made(), HALF_WHITE, unrolled=False)
     text = dumps(view)
     answer = json.loads(text)
     assert answer["steps"][0][:4] == [0.2825, 0.1674, 0.1015, 0.0791] and answer["steps"][27][0] == 0.0184
@@ -69,10 +69,34 @@ def test_its_json_is_the_pages_answer_to_four_decimals():
     assert jsonable(view) == answer                              # the widget's plain lists: the same numbers
 
 
+def test_the_unrolled_numbers_of_the_hand_made_model():
+    view = reading_view(hand_made(), HALF_WHITE)
+    assert list(view) == ["steps", "hidden", "final", "top", "unrolled"]
+    numbers = view["unrolled"]
+    assert (numbers["cell"], numbers["hidden_size"], numbers["steps"], numbers["input_size"]) == ("rnn", 2, 28, 28)
+    assert numbers["equation"] == "a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh\nh_t = tanh(a_t), h_0 = 0"
+    terms = {term["name"]: term["values"] for term in numbers["terms"]}
+    assert list(terms) == ["x_t", "h_prev", "input_part", "hidden_part", "preactivation", "h_t"]
+    assert terms["x_t"][0] == [1.0] * 28 and terms["x_t"][27] == [-1.0] * 28      # row 1 white, row 28 black
+    assert terms["input_part"][0] == [1.0, 0.0] and terms["input_part"][27] == [-1.0, 0.0]
+    assert terms["hidden_part"][5] == [0.0, 0.0]                                  # W_hh = 0
+    assert terms["h_prev"][0] == [0.0, 0.0] and terms["h_prev"][1] == [0.7616, 0.0]
+    assert terms["h_t"][0] == [0.7616, 0.0] and terms["h_t"][27] == [-0.7616, 0.0]   # tanh(+-1), 4 decimals
+    assert terms["h_t"] == json.loads(dumps(view["hidden"]))                      # the hidden map's own numbers
+
+
+def test_no_numbers_for_a_large_model_or_a_cnn():
+    wide = RNNClassifier(hidden_size=17).eval()
+    assert reading_view(wide, HALF_WHITE)["unrolled"] is None
+    assert reading_view(RNNClassifier(hidden_size=16).eval(), HALF_WHITE)["unrolled"]["hidden_size"] == 16
+    assert reading_view(CNNClassifier(channels=4).eval(), HALF_WHITE)["unrolled"] is None
+    assert "unrolled" not in reading_view(wide, HALF_WHITE, unrolled=False)
+
+
 def test_a_cnn_has_no_steps():
     torch.manual_seed(0)
     model = CNNClassifier(channels=4).eval()
-    view = reading_view(model, HALF_WHITE)
+    view = reading_view(model, HALF_WHITE, unrolled=False)
     with torch.no_grad():
         final = model((HALF_WHITE.float() / 255 - 0.5).div(0.5).reshape(1, 1, 28, 28))[0].softmax(-1)
     assert view["steps"] is None and view["hidden"] is None

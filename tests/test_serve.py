@@ -97,13 +97,17 @@ def test_predict_returns_every_step_and_hidden_state(served, how):
         np.testing.assert_allclose(result["final"], final.numpy(), atol=1e-4)
         assert [t["class"] for t in result["top"]] == [model_class(i) for i in final.topk(3).indices]
         if result["steps"] is None:
-            assert result["hidden"] is None and path.name == "cnn"
+            assert result["hidden"] is None and result["unrolled"] is None and path.name == "cnn"
             continue
         steps, hidden = np.array(result["steps"]), np.array(result["hidden"])
         assert steps.shape == (model.num_steps, 10) and np.allclose(steps.sum(1), 1, atol=1e-3)
         np.testing.assert_allclose(steps[-1], final.numpy(), atol=1e-4)
         with torch.no_grad():
             np.testing.assert_allclose(hidden, model.hidden_states(x)[0].numpy(), atol=1e-4)
+        # the numbers view (hidden sizes 8, 6, 4 here): its h_t is the first reader's forward part of `hidden`
+        h_t = result["unrolled"]["terms"][-1]
+        assert h_t["name"] == "h_t" and result["unrolled"]["hidden_size"] == model.hidden_size
+        np.testing.assert_allclose(h_t["values"], hidden[:, :model.hidden_size], atol=1e-4)
 
 
 def model_class(i):

@@ -20,8 +20,10 @@ from .constants import CLASSES, IMAGE_SIZE
 from .data import normalize
 from .errors import RowrnnError
 from .models import count_parameters
+from .unroll import unroll as unroll_numbers
 
 DIGITS = 4                          # probabilities and activations are sent rounded to this many decimals
+MAX_UNROLLED_HIDDEN = 16            # the numbers view's limit (rowrnn.unroll's max_hidden): more is not readable
 NOT_FINITE = ("this run's weights give NaN or infinite outputs (a diverged training?): "
               "retrain it, or serve other weights")
 
@@ -77,11 +79,12 @@ def reading_view(model, image, *, attribution: bool = True, unrolled: bool = Tru
     hidden: (T, H) tensor, the hidden state h_t after each step, H = panel_info's hidden_width (None for a CNN);
     final: 10 probabilities (a list, rounded to DIGITS), after the whole image (steps' last row);
     top: [{"class": name, "probability": p} x 3], best first;
+    unrolled (when `unrolled`): rowrnn.unroll's dict, the recurrence's vectors at every step rounded to DIGITS,
+    for a recurrent model of hidden size up to MAX_UNROLLED_HIDDEN; None for a larger one or a CNN;
     or {"error": one line} when the weights give NaN or infinite outputs (nothing else is then sent).
 
-    The model is used as given (put it in eval mode). `attribution` and `unrolled` ask for the views that
-    rowrnn.attribution and rowrnn.unroll add when they exist (issue 21). Raises RowrnnError for an image that
-    is not uint8 28x28.
+    The model is used as given (put it in eval mode). `attribution` asks for the view rowrnn.attribution adds
+    when it exists (issue 21). Raises RowrnnError for an image that is not uint8 28x28.
     """
     image = as_image(image)
     x = normalize(image).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE)
@@ -99,9 +102,23 @@ def reading_view(model, image, *, attribution: bool = True, unrolled: bool = Tru
         if not finite:
             return {"error": NOT_FINITE}
         values, indices = final.topk(3)
-        return {"steps": steps, "hidden": hidden, "final": rounded(final),
+        view = {"steps": steps, "hidden": hidden, "final": rounded(final),
                 "top": [{"class": CLASSES[int(i)], "probability": round(float(v), DIGITS)}
                         for v, i in zip(values, indices)]}
+    if unrolled:
+        view["unrolled"] = unrolled_numbers(model, image)
+    return view
+
+
+def unrolled_numbers(model, image: torch.Tensor) -> dict | None:
+    """rowrnn.unroll's numbers (rounded to DIGITS) for a recurrent model of hidden size up to
+    MAX_UNROLLED_HIDDEN; None for a CNN, a larger model, or numbers that are not finite."""
+    if not is_recurrent(model) or model.hidden_size > MAX_UNROLLED_HIDDEN:
+        return None
+    try:
+        return unroll_numbers(model, image, max_hidden=MAX_UNROLLED_HIDDEN, decimals=DIGITS)
+    except RowrnnError:          # NaN in a gate while the outputs stay finite: nothing to show, the rest stands
+        return None
 
 
 def rounded(t: torch.Tensor) -> list:
@@ -126,6 +143,11 @@ def dumps(value) -> str:
         buffer = io.StringIO()
         np.savetxt(buffer, value.float().numpy(), fmt=f"%.{DIGITS}f", delimiter=",", newline="],[")
         return "[[" + buffer.getvalue()[:-3] + "]]"                  # (T, K) -> [[...], ..., [...]]
+    if isinstance(value, (dict, list, tuple)):
+        try:                 # no tensor inside (the unrolled numbers: lists of ~250,000 floats): json's C encoder
+            return json.dumps(value, allow_nan=False, separators=(",", ":"))
+        except TypeError:    # a tensor inside: each item on its own
+            pass
     if isinstance(value, dict):
         return "{" + ",".join(f"{json.dumps(str(key))}:{dumps(item)}" for key, item in value.items()) + "}"
     if isinstance(value, (list, tuple)):
