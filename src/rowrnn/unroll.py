@@ -11,6 +11,8 @@ The page and the notebook widget show them when a step is clicked (issue 21, ite
 """
 from __future__ import annotations
 
+import sys
+import types
 from typing import NamedTuple
 
 import torch
@@ -350,12 +352,12 @@ def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS) -> d
             terms, text, latex, nonlinearity = _rnn(reader, pixels, elman=model.cell == "elman")
         else:
             terms, text, latex, _ = {"gru": _gru, "lstm": _lstm}[model.cell](reader, pixels)
-    for term in terms:
-        bad = ~torch.isfinite(term.values)
-        if bad.any():
-            step = int(bad.any(dim=1).nonzero()[0])
-            raise RowrnnError(f"model gives NaN or infinite numbers ({term.label} at step {step + 1}): its weights "
-                              "are broken (a diverged training?); retrain it, or pass another model")
+    bad = torch.stack([~torch.isfinite(term.values).all(dim=1) for term in terms])   # (terms, T)
+    if bad.any():   # name the first step that goes wrong, and its first term in the order of the equations
+        step = int(bad.any(dim=0).nonzero()[0])
+        label = terms[int(bad[:, step].nonzero()[0])].label
+        raise RowrnnError(f"model gives NaN or infinite numbers ({label} at step {step + 1}): its weights are "
+                          "broken (a diverged training?); retrain it, or pass another model")
     return {
         "cell": model.cell, "reader": model.read.split("+")[0], "layer": 0, "direction": "forward",
         "num_layers": len(getattr(reader, "blocks", ())) or reader.num_layers,
@@ -367,3 +369,16 @@ def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS) -> d
         "terms": [{"name": t.name, "label": t.label, "latex": t.latex, "kind": t.kind,
                    "values": _rounded(t.values, decimals)} for t in terms],
     }
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as its function: `rowrnn.unroll(model, image)` works whichever of the two the name
+    rowrnn.unroll holds. (Importing a submodule sets it as an attribute of its package, so once something has run
+    `from .unroll import unroll`, the package's lazy export of the function is shadowed by the module.) Module
+    __class__ assignment is the documented way: Python reference, "Customizing module attribute access"."""
+
+    def __call__(self, model, image, *, max_hidden: int = 16, decimals: int = DECIMALS) -> dict:
+        return unroll(model, image, max_hidden=max_hidden, decimals=decimals)
+
+
+sys.modules[__name__].__class__ = _CallableModule
