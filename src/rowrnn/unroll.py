@@ -24,6 +24,7 @@ from .errors import RowrnnError
 from .models import ElmanRNN
 from .recurrences import g
 
+SHAPES = ((IMAGE_SIZE, IMAGE_SIZE), (1, IMAGE_SIZE, IMAGE_SIZE), (1, 1, IMAGE_SIZE, IMAGE_SIZE))   # one image
 DECIMALS = 6          # digits each number keeps: the page shows 3-4, tests compare to 1e-5
 
 
@@ -148,7 +149,8 @@ def _lstm(reader, x: torch.Tensor):
     for index, gate in enumerate("ifgo"):
         terms += [Term(f"{gate}_input", f"W_i{gate} x_t + b_i{gate}", rf"W_{{i{gate}}} x_t + b_{{i{gate}}}", "part",
                        gi[index]),
-                  Term(f"{gate}_hidden", f"W_h{gate} h_{{t-1}} + b_h{gate}", rf"W_{{h{gate}}} h_{{t-1}} + b_{{h{gate}}}",
+                  Term(f"{gate}_hidden", f"W_h{gate} h_{{t-1}} + b_h{gate}",
+                       rf"W_{{h{gate}}} h_{{t-1}} + b_{{h{gate}}}",
                        "part", torch.stack([step[index] for step in hidden])),
                   Term(gate, f"{gate}_t", f"{gate}_t", "candidate" if gate == "g" else "gate",
                        torch.stack([step[index] for step in gates]))]
@@ -172,7 +174,8 @@ def _lstm(reader, x: torch.Tensor):
 
 _BLOCK_INPUT = ("x_t = LN(W_in p_t + b_in): block 1's normalized input, from the pixels p_t",
                 r"x_t = \mathrm{LN}(W_{in} p_t + b_{in})")
-_G = ("g(a) = a + 0.5 for a >= 0, sigmoid(a) below", r"g(a) = a + \tfrac12 \text{ for } a \ge 0,\; \sigma(a) \text{ below}")
+_G = ("g(a) = a + 0.5 for a >= 0, sigmoid(a) below",
+      r"g(a) = a + \tfrac12 \text{ for } a \ge 0,\; \sigma(a) \text{ below}")
 
 
 def _linear_parts(cell, x: torch.Tensor, count: int) -> tuple[torch.Tensor, ...]:
@@ -266,7 +269,7 @@ def _lru(cell, x: torch.Tensor):
              Term("y_t", "y_t", "y_t", "output", c_part + d_part)]
     text = ["lambda = exp(-exp(nu_log) + i exp(theta_log)): |lambda| = exp(-exp(nu_log)), arg lambda = exp(theta_log)",
             "h_t = lambda * h_{t-1} + gamma * (B x_t), h_0 = 0 (complex)", "y_t = Re(C h_t) + D * x_t"]
-    latex = [r"\lambda = e^{-e^{\nu}+ i e^{\theta}}",
+    latex = [r"\lambda = \exp(-e^{\nu_{\log}} + i\, e^{\theta_{\log}})",
              r"h_t = \lambda \odot h_{t-1} + \gamma \odot (B x_t),\; h_0 = 0",
              r"y_t = \mathrm{Re}(C h_t) + D \odot x_t"]
     return terms, text, latex
@@ -282,7 +285,7 @@ def _image_batch(image) -> torch.Tensor:
             image = torch.as_tensor(image)
         except (TypeError, ValueError, RuntimeError):
             raise RowrnnError(f"image must be a tensor of 28x28 pixels, got {type(image).__name__}") from None
-    if tuple(image.shape) not in ((IMAGE_SIZE, IMAGE_SIZE), (1, IMAGE_SIZE, IMAGE_SIZE), (1, 1, IMAGE_SIZE, IMAGE_SIZE)):
+    if tuple(image.shape) not in SHAPES:
         raise RowrnnError(f"image must have shape (28, 28), (1, 28, 28) or (1, 1, 28, 28) (one image), "
                           f"got {tuple(image.shape)}")
     image = image.detach().cpu().reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE)
@@ -324,7 +327,8 @@ def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS) -> d
     infinite (diverged weights: JSON has no NaN).
     """
     if not (hasattr(model, "readers") and hasattr(model, "sequences")):
-        raise RowrnnError(f"model is a {type(model).__name__}, which does not read step by step: "
+        kind = type(model).__name__
+        raise RowrnnError(f"model is {'an' if kind[0] in 'AEIOU' else 'a'} {kind}, which does not read step by step: "
                           "unroll shows the recurrence of a recurrent model (an RNNClassifier)")
     if isinstance(max_hidden, bool) or not isinstance(max_hidden, int) or max_hidden < 1:
         raise RowrnnError(f"max_hidden must be a positive integer, got {max_hidden!r}")
@@ -337,7 +341,7 @@ def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS) -> d
     batch = _image_batch(image).to(parameter.device)
     with torch.no_grad():
         pixels = model.sequences(batch)[0][0].detach().float().cpu()            # (T, F): the first reader's steps
-        nonlinearity = None
+        x, nonlinearity = pixels, None                                          # x_t: what the cell reads
         if model.cell in _PARALLEL:
             w = model.hidden_size
             block = reader.blocks[0]
@@ -362,7 +366,7 @@ def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS) -> d
         "cell": model.cell, "reader": model.read.split("+")[0], "layer": 0, "direction": "forward",
         "num_layers": len(getattr(reader, "blocks", ())) or reader.num_layers,
         "bidirectional": bool(model.bidirectional), "hidden_size": H,
-        "input_size": int(terms[1].values.shape[1] if model.cell in _PARALLEL else pixels.shape[1]),
+        "input_size": int(x.shape[1]),
         "steps": int(pixels.shape[0]), "nonlinearity": nonlinearity,
         "x_source": "block_input" if model.cell in _PARALLEL else "pixels",
         "equation": "\n".join(text), "equation_latex": r" \\ ".join(latex), "output": terms[-1].name,
