@@ -329,3 +329,36 @@ def test_elman_and_rnn_with_the_same_weights_give_the_same_numbers():
     assert isinstance(elman.rnn, ElmanRNN)
     assert a["terms"] == b["terms"] and a["equation"] != b["equation"]
     assert b["equation"].splitlines()[0] == "h_t = tanh(W [x_t ; h_{t-1}] + b), W = [W_ih | W_hh], b = b_ih + b_hh"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("cell", ["rnn", "gru", "minlstm"])
+def test_a_model_trained_on_real_images(real_data, cell):
+    """A few hundred real Fashion-MNIST images' worth of training, then a real test image read as uint8: the
+    numbers still equal the model's own states (trained weights are not the initialization's)."""
+    train, test = rowrnn.load_fashion_mnist(real_data)
+    torch.manual_seed(0)
+    model = RNNClassifier(cell=cell, hidden_size=8)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    for start in range(0, 1280, 64):
+        x = normalize(train.images[start:start + 64]).unsqueeze(1)
+        loss = torch.nn.functional.cross_entropy(model(x), train.labels[start:start + 64].long())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    numbers = unroll(model, test.images[0])
+    expected = model.hidden_states(normalize(test.images[0]).reshape(1, 1, 28, 28))[0].detach()
+    assert torch.allclose(values(numbers)["h_t"], expected.double(), atol=1e-5, rtol=0)
+    assert values(numbers)["x_t"].shape == (28, 28 if cell != "minlstm" else 8)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("cell,read", [("lstm", "permuted-pixels"), ("lru", "rows+columns"), ("mingru", "columns")])
+def test_a_model_on_the_gpu_gives_the_numbers_of_its_cpu_copy(cell, read):
+    model = model_of(cell, read)
+    on_cpu = unroll(model, image())
+    on_gpu = unroll(model.cuda(), image())
+    for a, b in zip(on_cpu["terms"], on_gpu["terms"]):
+        assert a["name"] == b["name"] and np.allclose(a["values"], b["values"], atol=1e-5, rtol=0)
