@@ -165,3 +165,68 @@ def test_refusals_are_one_line_and_name_the_argument():
         step_attribution(RNNClassifier(), images[0])
     assert str(e.value) == ("images must be uint8 (B, 28, 28) or normalized float (B, 1, 28, 28), "
                             "got uint8 (28, 28)")
+
+
+def test_the_attribution_map_paints_each_step_over_the_pixels_it_read():
+    scores = torch.arange(14, dtype=torch.float32)
+    strips = plots.attribution_map(scores, "rows", rows_per_step=2)
+    assert strips.shape == (28, 28) and strips[5].tolist() == [2.0] * 28 and strips[:, 9].tolist() == [
+        float(i // 2) for i in range(28)]
+    assert plots.attribution_map(scores, "columns", rows_per_step=2)[:, 27].tolist() == [13.0] * 28
+    both = plots.attribution_map(torch.stack([torch.arange(28.0), 100 * torch.arange(28.0)]), "rows+columns")
+    assert both[3, 5] == 3 + 500 and both[27, 0] == 27
+    permutation = pixel_permutation(0)
+    painted = plots.attribution_map(torch.arange(784.0), "permuted-pixels", permutation=permutation)
+    assert painted.reshape(-1)[permutation[400]] == 400 and painted.reshape(-1)[permutation[0]] == 0
+    assert plots.attribution_map(torch.arange(784.0), "pixels")[13, 5] == 13 * 28 + 5
+
+
+@pytest.mark.parametrize("read, rows_per_step, xlabels, ylabels", [
+    ("rows", 2, ["", "attribution to Coat (logit)", ""], ["", "step", "attribution to Coat (logit)"]),
+    ("columns", 1, ["", "step", ""], ["", "attribution to Coat (logit)", "attribution to Coat (logit)"]),
+    ("rows+columns", 1, ["", "attribution to Coat (logit)", "step (columns read)", ""],
+     ["", "step (rows read)", "attribution to Coat (logit)", "attribution to Coat (logit)"]),
+    ("permuted-pixels", 1, ["pixel column", ""], ["pixel row", "attribution to Coat (logit)"])])
+def test_plot_attribution_labels_its_axes_and_centres_its_colours_on_zero(read, rows_per_step, xlabels, ylabels):
+    model = one_step_reader(5, target_class=4, read=read, rows_per_step=rows_per_step)
+    images = _images(1)
+    scores = step_attribution(model, images, target=4)
+    fig = plots.plot_attribution(images[0], scores[0], read=read, rows_per_step=rows_per_step,
+                                 permutation=getattr(model, "permutation", None), target=4, label=4)
+    assert [ax.get_xlabel() for ax in fig.axes] == xlabels and [ax.get_ylabel() for ax in fig.axes] == ylabels
+    colour_bar = fig.axes[-1]
+    bound = float(scores.abs().max())
+    low, high = (colour_bar.get_ylim())
+    assert low == pytest.approx(-bound) and high == pytest.approx(bound)
+    if read in ("rows", "columns"):                                 # the decisive step's bar is the longest
+        bars = fig.axes[1].patches
+        lengths = [abs(b.get_width() if read == "rows" else b.get_height()) for b in bars]
+        assert len(bars) == model.num_steps and lengths.index(max(lengths)) == 5
+        assert max(lengths) == pytest.approx(bound)
+    plt.close(fig)
+
+
+def test_the_explain_figure_shows_which_steps_decided_beside_each_image(monkeypatch):
+    from rowrnn.inference import reading_figure
+    model = one_step_reader(13, target_class=4)
+    images = _images(2)
+    seen = []
+    real = plots.plot_reading
+    monkeypatch.setattr(plots, "plot_reading", lambda *a, **kw: seen.append(kw) or real(*a, **kw))
+    fig = reading_figure(model, images)
+    kwargs = seen[0]
+    assert kwargs["targets"].tolist() == [4, 4] and kwargs["attribution_method"] == "occlusion"
+    assert torch.equal(kwargs["attributions"], step_attribution(model, images, target=4))
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[1] == titles[4] == "Which steps decided (occlusion)"
+    assert [ax.get_ylabel() for ax in fig.axes[-4:]] == ["attribution to Coat (logit)", "probability"] * 2
+    painted = fig.axes[1].get_images()[1].get_array()             # over the 28x28: row 13 holds all of it
+    assert painted[13].tolist() == [float(kwargs["attributions"][0, 0, 13])] * 28
+    assert abs(painted[:13]).max() == 0 and abs(painted[14:]).max() == 0
+    plt.close(fig)
+
+
+def test_the_package_exports_both():
+    import rowrnn
+    assert rowrnn.step_attribution is step_attribution and rowrnn.plot_attribution is plots.plot_attribution
+    assert {"step_attribution", "plot_attribution"} <= set(rowrnn.__all__)

@@ -53,7 +53,7 @@ def test_the_reading_figure_has_a_row_per_image_and_refuses_a_cnn():
     torch.manual_seed(0)
     images = _test_set(2).images
     fig = reading_figure(RNNClassifier(), images, originals=[None, None])   # no picture given: two columns
-    assert len(fig.axes) == 2 * 3                                            # image, heat map, colour bar
+    assert len(fig.axes) == 2 * 5        # image, which steps decided, heat map, and the two's colour bars
     plt.close(fig)
     with pytest.raises(RowrnnError, match="^--explain shows how a recurrent model reads; this run is a CNN$"):
         reading_figure(CNNClassifier(), images)

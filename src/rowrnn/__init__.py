@@ -22,6 +22,8 @@ _EXPORTS = {
     "training": ("evaluate", "get_device", "train"),
     "lifecycle": ("fit", "resume", "finish"),
     "export": ("export_onnx", "OnnxClassifier"),
+    "attribution": ("step_attribution",),
+    "plots": ("plot_attribution",),
     "unroll": ("unroll",),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -84,15 +84,23 @@ def gather_images(paths=(), examples=(), test_set=None, test_indices=(), *, fit:
 def reading_figure(model, images: torch.Tensor, originals=None):
     """How the guess forms while a recurrent model reads uint8 images (N, 28, 28): a matplotlib Figure with, per
     image, the picture as given (when originals, a list as long as images of RGB arrays or None, holds any),
-    the 28x28 the network saw and its class probabilities after each step (at most 28 points).
+    the 28x28 the network saw with which steps decided its final guess painted over it (occlusion, from
+    rowrnn.attribution: exact, gradient-free, R * T copies of each image in batched passes) and its class
+    probabilities after each step (at most 28 points).
     Raises RowrnnError for a model that does not read step by step (a CNN)."""
     from . import plots
+    from .attribution import step_attribution
     if not hasattr(model, "step_probabilities"):
         raise RowrnnError("--explain shows how a recurrent model reads; this run is a CNN")
+    x = normalize(images).unsqueeze(1)
     with torch.no_grad():
-        probs = model.step_probabilities(normalize(images).unsqueeze(1), num_points=min(model.num_steps, 28))
+        probs = model.step_probabilities(x, num_points=min(model.num_steps, 28))
+    targets = probs[:, -1].argmax(dim=1)                                   # the final guess: what --explain explains
+    scores = step_attribution(model, x, method="occlusion", target=targets)  # (N, R, T)
     return plots.plot_reading(images, probs, read=model.read, total_steps=model.num_steps,
-                              originals=originals if originals and any(o is not None for o in originals) else None)
+                              originals=originals if originals and any(o is not None for o in originals) else None,
+                              attributions=scores, targets=targets, rows_per_step=model.rows_per_step,
+                              permutation=getattr(model, "permutation", None), attribution_method="occlusion")
 
 
 def predict_files(path, images, weights: str = "best", top: int = 3,

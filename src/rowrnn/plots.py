@@ -1,4 +1,4 @@
-"""The pictures: learning curves, the prediction grid, the confusion matrix, and how the RNN reads.
+"""The pictures: learning curves, the prediction grid, the confusion matrix, how the RNN reads and which steps decided.
 
 Every function takes data (histories, arrays) and returns a matplotlib Figure;
 callers decide where to save it.
@@ -77,25 +77,42 @@ def plot_confusion(confusion, classes=CLASSES, ax=None, title=None):
 
 
 def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read="rows", total_steps=None,
-                 originals=None):
+                 originals=None, attributions=None, targets=None, rows_per_step=1, permutation=None,
+                 attribution_method="occlusion"):
     """Each image beside a heat map of its class probabilities after every step read (T x 10).
 
     With total_steps > T (a long pixel sequence sampled at T evenly spaced points), the rows are
     labelled with the number of steps each point had read. originals: a list as long as images of
     uint8 RGB pictures (h, w, 3) or None; when given, each row starts with the picture as the person
-    gave it beside the 28x28 the network saw (plot_original).
+    gave it beside the 28x28 the network saw (plot_original). attributions: (N, R, T) scores of each step
+    (rowrnn.attribution.step_attribution, for the classes `targets`, attribution_method naming how); when given,
+    a panel after the 28x28 paints each step's score over the pixels it read (attribution_map), with its colour
+    bar; rows_per_step and permutation say which pixels those are.
     """
     images, probs = _np(images), _np(step_probabilities)
     n, steps = len(images), probs.shape[1]
     read_at = np.rint(np.linspace(1, total_steps or steps, steps)).astype(int)  # steps read at each row
-    extra = originals is not None
-    fig, axes = plt.subplots(n, 2 + extra, figsize=(9 + 3 * extra, 3.2 * n), layout="constrained", squeeze=False,
-                             gridspec_kw={"width_ratios": [1] * extra + [1, 1.6]})
+    extra, explained = int(originals is not None), int(attributions is not None)   # 0 or 1: extra columns
+    fig, axes = plt.subplots(n, 2 + extra + explained, figsize=(9 + 3 * extra + 3.6 * explained, 3.2 * n),
+                             layout="constrained", squeeze=False,
+                             gridspec_kw={"width_ratios": [1] * extra + [1] + [1.25] * explained + [1.6]})
     unit = _unit(read)
     for k in range(n):
         if extra:
             plot_original(axes[k][0], originals[k])
-        img_ax, heat_ax = axes[k][extra:]
+        img_ax, heat_ax = axes[k][extra], axes[k][-1]
+        if explained:
+            scores = _np(attributions)[k]
+            target = int(_np(targets)[k]) if targets is not None else int(probs[k][-1].argmax())
+            attr_ax = axes[k][extra + 1]
+            norm = _centred_norm(scores)
+            attr_ax.imshow(images[k].reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray")
+            attr_ax.imshow(attribution_map(scores, read, rows_per_step, permutation), cmap=ATTRIBUTION_CMAP,
+                           norm=norm, alpha=0.75, interpolation="nearest")
+            _label_pixels(attr_ax)
+            attr_ax.set_title(f"Which steps decided ({attribution_method})", fontsize=9)
+            fig.colorbar(plt.cm.ScalarMappable(norm, ATTRIBUTION_CMAP), ax=attr_ax,
+                         label=f"attribution to {classes[target]} (logit)")
         if extra:
             img_ax.set_title("the 28x28 the network saw", fontsize=9)
         img_ax.imshow(images[k].reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray")
@@ -130,6 +147,104 @@ def plot_original(ax, original, title="original") -> None:
 
 def _unit(read: str) -> str:
     return {"rows": "rows", "columns": "columns", "rows+columns": "rows and columns"}.get(read, "pixels")
+
+
+ATTRIBUTION_CMAP = "RdBu_r"    # diverging, white at 0: red pushed the class's logit up, blue pulled it down
+
+
+def _centred_norm(scores):
+    """A colour scale symmetric about 0, as wide as the largest |score| (never empty)."""
+    from matplotlib.colors import Normalize
+    bound = max(float(np.abs(_np(scores)).max()), 1e-6)
+    return Normalize(-bound, bound)
+
+
+def _label_pixels(ax) -> None:
+    ax.set_xlabel("pixel column", fontsize=8)
+    ax.set_ylabel("pixel row", fontsize=8)
+    ax.set_xticks(range(0, IMAGE_SIZE, 7))
+    ax.set_yticks(range(0, IMAGE_SIZE, 7))
+    ax.tick_params(labelsize=7)
+
+
+def attribution_map(scores, read="rows", rows_per_step=1, permutation=None) -> np.ndarray:
+    """Step scores (R, T) or (T,) -> a 28x28 array holding, at each pixel, the score of the step that read it.
+
+    rows: row i gets step i // rows_per_step's score (strips: k rows share one); columns: the same by columns;
+    pixels: pixel p is step p; permuted-pixels: pixel permutation[t] is step t (permutation: the model's order,
+    required then); rows+columns: pixel (i, j) gets its row's score plus its column's (R = 2).
+    """
+    scores = _np(scores).reshape(-1, _np(scores).shape[-1])                   # (R, T)
+    k = rows_per_step
+    if read in ("pixels", "permuted-pixels"):
+        flat = np.zeros(IMAGE_SIZE * IMAGE_SIZE)
+        order = np.arange(flat.size) if read == "pixels" else _np(permutation).astype(int)
+        flat[order] = scores[0]                                               # step t read pixel order[t]
+        return flat.reshape(IMAGE_SIZE, IMAGE_SIZE)
+    lines = [np.repeat(s, k) for s in scores]                                 # (T,) -> (28,): a score per line
+    rows = lines[0][:, None] if read != "columns" else np.zeros((IMAGE_SIZE, 1))
+    columns = (lines[-1] if read != "rows" else np.zeros(IMAGE_SIZE))[None, :]
+    return np.broadcast_to(rows, (IMAGE_SIZE, IMAGE_SIZE)) + (columns if read != "rows" else 0)
+
+
+def plot_attribution(image, scores, read="rows", rows_per_step=1, permutation=None, target=None, label=None,
+                     classes=CLASSES, method="occlusion"):
+    """One image beside which of its reading steps decided: the scores of rowrnn.attribution.step_attribution.
+
+    image: (28, 28) (uint8 or normalized); scores: (R, T) or (T,) for the class `target` (an index; its name
+    labels the colour bar, in logits), computed by `method` (for the title). rows and strips of rows_per_step
+    rows: a bar per step beside the image, spanning the rows it read; columns: a bar per step under the image;
+    rows+columns: both (R = 2: rows reader, then columns reader); pixels and permuted-pixels (permutation: the
+    model's pixel order, model.permutation): a 28x28 heat map over the image, each pixel coloured by the step
+    that read it. The colours diverge about 0 (red: the step pushed the class up; blue: down), with a colour bar.
+    label: the expected class index, for the title. Returns the Figure.
+    """
+    image = _np(image).reshape(IMAGE_SIZE, IMAGE_SIZE)
+    scores = _np(scores).reshape(-1, _np(scores).shape[-1])                   # (R, T)
+    norm, cmap = _centred_norm(scores), plt.get_cmap(ATTRIBUTION_CMAP)
+    what = f"attribution to {classes[int(target)]}" if target is not None else "attribution"
+    title = f"Which steps decided ({method})" + (f" -- expected: {classes[int(label)]}" if label is not None else "")
+    if read in ("pixels", "permuted-pixels"):
+        fig, ax = plt.subplots(figsize=(5.6, 4.6), layout="constrained")
+        ax.imshow(image, cmap="gray")
+        ax.imshow(attribution_map(scores, read, rows_per_step, permutation), cmap=cmap, norm=norm, alpha=0.75,
+                  interpolation="nearest")
+        _label_pixels(ax)
+        ax.set_title(title + f"\neach pixel coloured by the step that read it ({scores.shape[1]} steps)", fontsize=9)
+        fig.colorbar(plt.cm.ScalarMappable(norm, cmap), ax=ax, label=f"{what} (logit)")
+        return fig
+    beside, under = read in ("rows", "rows+columns"), read in ("columns", "rows+columns")
+    fig = plt.figure(figsize=(4.2 + 2.4 * beside, 4.2 + 2.2 * under), layout="constrained")
+    grid = fig.add_gridspec(1 + under, 1 + beside, width_ratios=[1] + [0.7] * beside,
+                            height_ratios=[1] + [0.6] * under)
+    img_ax = fig.add_subplot(grid[0, 0])
+    img_ax.imshow(image, cmap="gray")
+    img_ax.set_xticks([])
+    img_ax.set_yticks([])
+    k, T = rows_per_step, scores.shape[1]
+    centres, ticks = np.arange(T) * k + (k - 1) / 2, list(range(0, T, max(1, T // 7)))
+    bar_axes = []
+    if beside:                                   # a bar per step, spanning the k rows it read
+        ax = fig.add_subplot(grid[0, 1], sharey=img_ax)
+        ax.barh(centres, scores[0], height=0.9 * k, color=cmap(norm(scores[0])), edgecolor="none")
+        ax.set_yticks(centres[ticks], [str(t + 1) for t in ticks])
+        ax.set_ylabel("step (rows read)" if read == "rows+columns" else "step", fontsize=9)
+        ax.set_xlabel(f"{what} (logit)", fontsize=9)
+        ax.axvline(0, color="gray", linewidth=0.8)
+        ax.set_xlim(1.05 * norm.vmin, 1.05 * norm.vmax)         # the colour bar's scale: both readers compare
+        bar_axes.append(ax)
+    if under:                                    # a bar per step, under the k columns it read
+        ax = fig.add_subplot(grid[1, 0], sharex=img_ax)
+        ax.bar(centres, scores[-1], width=0.9 * k, color=cmap(norm(scores[-1])), edgecolor="none")
+        ax.set_xticks(centres[ticks], [str(t + 1) for t in ticks])
+        ax.set_xlabel("step (columns read)" if read == "rows+columns" else "step", fontsize=9)
+        ax.set_ylabel(f"{what} (logit)", fontsize=9)
+        ax.axhline(0, color="gray", linewidth=0.8)
+        ax.set_ylim(1.05 * norm.vmin, 1.05 * norm.vmax)
+        bar_axes.append(ax)
+    fig.suptitle(title, fontsize=10)
+    fig.colorbar(plt.cm.ScalarMappable(norm, cmap), ax=bar_axes, label=f"{what} (logit)", shrink=0.8)
+    return fig
 
 
 def plot_hidden_states(image, states, read="rows", label=None, classes=CLASSES):
