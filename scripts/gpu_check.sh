@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The checks that need a CUDA GPU, in one call: the GPU tests (tests/test_gpu.py: batches sliced on
 # the device, CPU-vs-CUDA agreement with and without --amp, a cuDNN GRU, the course API's device
-# contract), then the recipe search of issue 13 (benchmarks/recipe_search.py: validation only).
+# contract, the parallel-in-time cells' scans on CUDA), then seconds per epoch of every preset and the
+# parallel-in-time presets trained with 3 seeds (benchmarks/gpu_presets.py, issue 20: accuracy labelled GPU),
+# then, if SEARCH_MINUTES > 0, the recipe search of issue 13 (benchmarks/recipe_search.py: validation only).
 # Needs torch, torchmetrics, safetensors, matplotlib, pillow, tqdm, filelock and pytest (the lent GPU
 # machines have them; rowrnn itself runs from src/, no install) and the data in $ROWRNN_DATA,
 # .gpu-data/ (git-ignored; copy /usr/share/datasets/fashion-mnist there and carry it) or the Debian path.
-# Usage: bash scripts/gpu_check.sh OUT_DIR [SEARCH_MINUTES]
+# Usage: bash scripts/gpu_check.sh OUT_DIR [SEARCH_MINUTES (default 0)] [TRAIN_MINUTES (default 6)]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-gpu-check}
-minutes=${2:-7}
+minutes=${2:-0}
+train_minutes=${3:-6}
 mkdir -p "$out"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 data=${ROWRNN_DATA:-}
@@ -18,6 +21,10 @@ for candidate in .gpu-data /usr/share/datasets/fashion-mnist; do
 done
 [ -n "$data" ] || { echo "gpu_check: no Fashion-MNIST directory (set ROWRNN_DATA or fill .gpu-data/)" >&2; exit 2; }
 python -c "import torch, filelock, torchmetrics; assert torch.cuda.is_available(), 'no CUDA GPU visible'; print('torch', torch.__version__, torch.cuda.get_device_name(0), 'filelock', filelock.__version__, 'torchmetrics', torchmetrics.__version__)" | tee "$out/device.txt"
-timeout 150 python -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu.py 2>&1 | tee "$out/gpu-tests.txt"
+timeout 150 python -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu.py tests/test_parallel_cells.py \
+  tests/test_unroll.py 2>&1 | tee "$out/gpu-tests.txt"
+python benchmarks/gpu_presets.py --data-dir "$data" --out "$out/presets" --budget-minutes "$train_minutes" 2>&1 \
+  | tee "$out/presets-log.txt"
+[ "$minutes" = 0 ] && exit 0
 python benchmarks/recipe_search.py --device cuda --workers 14 --minutes "$minutes" --data-dir "$data" \
   --out "$out/search.jsonl" ${SEARCH_ONLY:+--only "$SEARCH_ONLY"} 2>&1 | tail -40 | tee "$out/search-log.txt"
