@@ -25,10 +25,12 @@ def _torchrun():
     return [exe] if exe else [sys.executable, "-m", "torch.distributed.run"]
 
 
-def test_two_processes_match_one_with_the_same_global_batch(data_dir, tmp_path):
-    # 360 training images in global batches of 49 split 25/24 over the ranks, the last (17) 9/8: uneven shares
+@pytest.mark.parametrize("extra", [[], ["--ema-decay", "0.9"]], ids=["plain", "ema"])
+def test_two_processes_match_one_with_the_same_global_batch(data_dir, tmp_path, extra):
+    # 360 training images in global batches of 49 split 25/24 over the ranks, the last (17) 9/8: uneven shares.
+    # With --ema-decay each rank averages the same weights: validation and last.safetensors are the average's
     single, multi = tmp_path / "single", tmp_path / "multi"
-    common = ARGS + ["--data-dir", str(data_dir)]
+    common = ARGS + extra + ["--data-dir", str(data_dir)]
     done = subprocess.run([sys.executable, "-m", "rowrnn", *common, "--out", str(single)], env=_env(),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

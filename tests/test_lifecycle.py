@@ -96,9 +96,9 @@ def _save(run_dir, d):
 
 def test_the_state_file_carries_its_format_and_version(api_run):
     d = _state_dict(api_run[0].path)
-    assert d["format"] == "rowrnn.state" and d["version"] == runs.ResumeState.VERSION == 2
+    assert d["format"] == "rowrnn.state" and d["version"] == runs.ResumeState.VERSION == 3
     assert {"epoch", "model", "best_model", "optimizer", "scheduler", "history", "best_val_metric", "best_epoch",
-            "bad_epochs", "stopped_early"} <= set(d)
+            "bad_epochs", "stopped_early", "ema"} <= set(d) and d["ema"] is None   # no --ema-decay: no average
 
 
 def test_an_unknown_state_version_is_refused_in_one_line(api_run, tmp_path, capsys):
@@ -111,7 +111,7 @@ def test_an_unknown_state_version_is_refused_in_one_line(api_run, tmp_path, caps
     assert main(["train", "--resume", str(copy)]) == 2
     err = capsys.readouterr().err
     assert err == (f"rowrnn: error: {copy / 'state.pt'}: resume state format version 7, this rowrnn reads versions "
-                   "0-2: continue the run with the rowrnn that started it, or start again\n")
+                   "0-3: continue the run with the rowrnn that started it, or start again\n")
 
 
 @pytest.mark.parametrize("damage, message", [

@@ -109,6 +109,13 @@ class TrainConfig:
     seed: int = _opt(0, "seed of the split, shuffles, initialization and dropout")
     device: str = _opt("auto", "where to train: auto picks cuda, then mps, then cpu", DEVICES)
     amp: bool = _opt(False, "mixed precision (bfloat16 autocast) on an accelerator")
+    ema_decay: float = _opt(0.0, "keep an exponential moving average of the weights (this decay per step, e.g. "
+                            "0.998) and validate and save it instead of the raw weights (0 = off)")
+    distill_from: str | None = _opt(None, "a finished run to distill from (Hinton et al. 2015): its best weights' "
+                                    "softened predictions join the loss; its training minutes count in this run's")
+    distill_temperature: float = _opt(4.0, "softmax temperature of teacher and student for --distill-from")
+    distill_alpha: float = _opt(0.7, "weight of the distillation term for --distill-from (1 - alpha weighs the "
+                                "cross-entropy with the labels)")
 
     def validate(self) -> None:
         """Raises RowrnnError (naming the flag) for a value of the wrong type, outside its choices or range."""
@@ -137,6 +144,23 @@ class TrainConfig:
             raise RowrnnError(f"--augment-shift must be between 0 and 8 pixels, got {self.augment_shift}")
         if not (0.0 <= self.augment_erase <= 1.0):
             raise RowrnnError(f"--augment-erase is a probability from 0 to 1, got {self.augment_erase}")
+        _check_finite("ema-decay", self.ema_decay)
+        if not (0.0 <= self.ema_decay < 1.0):
+            raise RowrnnError(f"--ema-decay must be in [0, 1) (0 = off; e.g. 0.998), got {self.ema_decay}")
+        _check_finite("distill-temperature", self.distill_temperature)
+        if self.distill_temperature <= 0:
+            raise RowrnnError(f"--distill-temperature must be positive, got {self.distill_temperature}")
+        _check_finite("distill-alpha", self.distill_alpha)
+        if not (0.0 <= self.distill_alpha <= 1.0):
+            raise RowrnnError(f"--distill-alpha must be from 0 to 1, got {self.distill_alpha}")
+        if self.distill_from == "":
+            raise RowrnnError("--distill-from needs a run directory: give a finished run, or drop --distill-from")
+        if self.distill_from is None:
+            for f in fields(self):
+                if f.name.startswith("distill_") and f.name != "distill_from" and getattr(self, f.name) != f.default:
+                    flag = "--" + f.name.replace("_", "-")
+                    raise RowrnnError(f"{flag} acts only with --distill-from RUN: give the teacher run, "
+                                      f"or drop {flag}")
 
 
 @dataclass
@@ -165,7 +189,8 @@ class RunConfig:
         _check_types(self.data)
         self.model.validate()
         self.train.validate()
-        needed = (4 * models.parameter_count(self.model) * 6  # weights, gradients, Adam's two, best, last
+        copies = 6 + (self.train.ema_decay > 0)   # weights, gradients, Adam's two, best, last (and the average)
+        needed = (4 * models.parameter_count(self.model) * copies
                   + 4 * models.activation_count(self.model, self.train.batch_size))
         if needed > MAX_TRAINING_BYTES:
             raise RowrnnError(f"a training step would need about {needed / 2**30:.3g} GiB, over the limit of "

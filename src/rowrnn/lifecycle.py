@@ -29,9 +29,9 @@ from .data import Batches, ImageDataset, load_fashion_mnist
 from .devices import distributed_context
 from .errors import RowrnnError, python_api
 from .models import build_model, count_parameters
-from .optim import make_optimizer, make_scheduler
+from .optim import make_ema, make_optimizer, make_scheduler
 from .signals import stop_on_signals
-from .training import progress_bar, split_indices, train_loop
+from .training import Teacher, progress_bar, split_indices, train_loop
 
 
 @dataclass
@@ -112,7 +112,9 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
             raise RowrnnError(f"--val-split {tc.val_split} of {len(train_set)} training images leaves "
                               f"{len(train_idx)} for training and {len(val_idx)} for validation: use more data "
                               "or another --val-split")
-        with runs.claim(run_dir, cfg, resume=resume, write=main) as saved:   # one lock, held until finished
+        # the teacher is checked (and its weights' digest taken) before run_dir is touched
+        teacher = runs.teacher_record(tc.distill_from) if tc.distill_from is not None else None
+        with runs.claim(run_dir, cfg, resume=resume, write=main, teacher=teacher) as saved:  # held until finished
             state, max_grad_norm = _train(cfg, place, train_set, train_idx, val_idx, saved, run_dir,
                                           progress=progress, on_epoch=on_epoch)
             trained = TrainResult(state.history, state.best_epoch, state.best_val_metric, state.stopped_early,
@@ -136,14 +138,15 @@ def _train(cfg: RunConfig, place, train_set, train_idx, val_idx, saved, run_dir,
     with stop_on_signals() as should_stop:
         parts = _build(cfg, place, train_set, train_idx, val_idx, saved, run_dir)
         saver = runs.Checkpointer(run_dir, parts.state, parts.model, parts.optimizer, parts.scheduler,
-                                  patience=tc.patience, write=main)
+                                  patience=tc.patience, write=main, ema=parts.ema)
         if saved is not None:
             saver.resumed()
         max_grad_norm = train_loop(
             parts.net, parts.train_batches, parts.val_batches, parts.criterion, parts.optimizer, saver,
             epochs=tc.epochs, seed=tc.seed, scheduler=parts.scheduler, metric_fn=parts.metric,
             clip_grad_norm=tc.clip_grad_norm, amp=tc.amp, should_stop=should_stop,
-            progress=progress_bar(progress and main), on_epoch=on_epoch if main else None)
+            progress=progress_bar(progress and main), on_epoch=on_epoch if main else None, ema=parts.ema,
+            teacher=parts.teacher)
     return parts.state, max_grad_norm
 
 
@@ -158,12 +161,19 @@ class _Parts:
     criterion: nn.Module
     metric: object
     state: runs.ResumeState
+    ema: object = None            # optim.make_ema's AveragedModel with --ema-decay
+    teacher: Teacher | None = None  # with --distill-from
 
 
 def _build(cfg: RunConfig, place, train_set: ImageDataset, train_idx, val_idx, saved, run_dir) -> _Parts:
-    """Model, batches, optimizer, schedule, loss and metric for cfg; restored from saved (a ResumeState) if given."""
+    """Model, batches, optimizer, schedule, loss and metric for cfg, the weight average and the teacher when it
+    asks for them; restored from saved (a ResumeState) if given."""
     from torchmetrics.classification import MulticlassAccuracy
     tc, device = cfg.train, place.device
+    teacher = None
+    if tc.distill_from is not None:  # loaded before seeding: the student starts as it would without a teacher
+        teacher = Teacher(runs.load_model(tc.distill_from, "best", device=device)[0],
+                          temperature=tc.distill_temperature, alpha=tc.distill_alpha)
     torch.manual_seed(tc.seed)
     model = build_model(cfg.model).to(device)
     images, labels = train_set.images.to(device), train_set.labels.to(device)  # once, for both splits
@@ -175,21 +185,28 @@ def _build(cfg: RunConfig, place, train_set: ImageDataset, train_idx, val_idx, s
     optimizer = make_optimizer(model.parameters(), tc)
     make_schedule = lambda: make_scheduler(optimizer, tc, total_steps=len(train_batches) * tc.epochs)  # noqa: E731
     scheduler = make_schedule()
-    state = saved or runs.ResumeState.fresh(model, optimizer, scheduler)
+    ema = make_ema(model, tc.ema_decay)   # of the bare model, before any DDP wrapper
+    state = saved or runs.ResumeState.fresh(model, optimizer, scheduler, ema)
     if saved is not None:
-        scheduler = _restore(saved, model, optimizer, scheduler, make_schedule, len(train_batches), run_dir)
+        scheduler = _restore(saved, model, optimizer, scheduler, make_schedule, len(train_batches), run_dir, ema)
     net = model
     if place.world_size > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     return _Parts(model, net, train_batches, val_batches, optimizer, scheduler,
                   nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing),
-                  MulticlassAccuracy(num_classes=NUM_CLASSES, validate_args=False).to(device), state)
+                  MulticlassAccuracy(num_classes=NUM_CLASSES, validate_args=False).to(device), state, ema, teacher)
 
 
-def _restore(state: runs.ResumeState, model, optimizer, scheduler, make_schedule, steps_per_epoch: int, run_dir):
-    """Load a saved state into the model, optimizer and schedule; returns the schedule to continue with."""
+def _restore(state: runs.ResumeState, model, optimizer, scheduler, make_schedule, steps_per_epoch: int, run_dir,
+             ema=None):
+    """Load a saved state into the model, optimizer, schedule and weight average; returns the schedule to
+    continue with."""
     try:
         model.load_state_dict(state.model)
+        if ema is not None:
+            if state.ema is None:
+                raise RuntimeError("no moving average")
+            ema.load_state_dict(state.ema)
     except RuntimeError:
         raise RowrnnError(f"{run_dir}: the weights do not match its config.json (was it edited?): "
                           "restore the run's own config.json") from None
@@ -283,10 +300,17 @@ def _finish(run_dir: Path, *, test_set, figures: bool, device, data_dir) -> dict
         test_set = load_test_set(run, data_dir)
     digest = runs.weights_digest(run_dir)
     metrics, model, run, logits = evaluate_run(run_dir, "best", test_set=test_set, device=device)
+    teacher = runs.recorded_teacher(run_dir)
+    own_minutes = sum(run.history.get("seconds", [])) / 60
+    # a distilled run's minutes count its teacher's training: the student could not start before it
+    teacher_minutes = teacher["train_minutes"] if teacher is not None else 0.0
     metrics.update({"best_epoch": state.best_epoch, "best_val_metric": state.best_val_metric,
                     "epochs_trained": state.epoch, "stopped_early": state.stopped_early,
-                    "train_minutes": sum(run.history.get("seconds", [])) / 60,
-                    "weights_sha256": digest})
+                    "train_minutes": own_minutes + teacher_minutes, "weights_sha256": digest,
+                    **({"own_train_minutes": own_minutes, "teacher_minutes": teacher_minutes, "teacher": teacher}
+                       if teacher is not None else {}),
+                    **({"weights_averaged": f"exponential moving average, decay {run.config.train.ema_decay:g}"}
+                       if run.config.train.ema_decay else {})})
     if figures:
         save_figures(run_dir, run_figures(run, model, test_set, logits, metrics))
     # backslashreplace: a run folder whose name is not UTF-8 is named in the card as \xff, not refused
@@ -365,7 +389,16 @@ def model_card(run: runs.Run, metrics: dict, parameters: int) -> str:
         + ([f"gradient clipping {tc.clip_grad_norm:g}"] if tc.clip_grad_norm else [])
         + ([f"shifts of up to {tc.augment_shift} px"] if tc.augment_shift else [])
         + (["horizontal flips"] if tc.augment_flip else [])
-        + ([f"random erasing p={tc.augment_erase:g}"] if tc.augment_erase else []))
+        + ([f"random erasing p={tc.augment_erase:g}"] if tc.augment_erase else [])
+        + ([f"an exponential moving average of the weights (decay {tc.ema_decay:g}), validated and saved in their "
+            "place"] if tc.ema_decay else [])
+        + ([f"distilled from {metrics['teacher']['run']} (its best weights, SHA-256 "
+            f"{metrics['teacher']['weights_sha256'][:16]}…; temperature {tc.distill_temperature:g}, alpha "
+            f"{tc.distill_alpha:g})"] if metrics.get("teacher") else []))
+    teacher_minutes = metrics.get("teacher_minutes") or 0.0
+    minutes = (f"{sum(seconds) / 60:.1f} minutes of training, plus {teacher_minutes:.1f} of its teacher's: "
+               f"{sum(seconds) / 60 + teacher_minutes:.1f} in all" if metrics.get("teacher")
+               else f"{sum(seconds) / 60:.1f} minutes of training")
     return f"""# Model card: {run.path.name}
 
 ## Model
@@ -382,7 +415,7 @@ after training, for the numbers below.
 
 ## Training
 {len(seconds)} epoch{'s' if len(seconds) != 1 else ''} ({'stopped early; ' if metrics['stopped_early'] else ''}best: epoch {metrics['best_epoch']},
-validation macro accuracy {metrics['best_val_metric']:.4f}), {sum(seconds) / 60:.1f} minutes of training
+validation macro accuracy {metrics['best_val_metric']:.4f}), {minutes}
 (median {statistics.median(seconds) if seconds else 0:.1f} s per epoch). Recipe: {recipe}.
 Reproduce: `{train_command(cfg, run.path)}`.
 

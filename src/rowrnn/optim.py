@@ -4,12 +4,14 @@ The config's choices come from these two registries.
 
     optimizer = make_optimizer(model.parameters(), cfg.train)
     scheduler = make_scheduler(optimizer, cfg.train, total_steps=steps_per_epoch * cfg.train.epochs)
-    ...; optimizer.step(); scheduler.step()       # once per optimizer step
+    ema = make_ema(model, cfg.train.ema_decay)     # None when the decay is 0
+    ...; optimizer.step(); scheduler.step(); ema.update_parameters(model)   # once per optimizer step
 """
 from __future__ import annotations
 
 import torch
 from torch.optim import lr_scheduler
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 OPTIMIZERS = {
     "adam": lambda params, lr, wd: torch.optim.Adam(params, lr=lr, weight_decay=wd),
@@ -38,3 +40,31 @@ def make_scheduler(optimizer, train_cfg, total_steps: int):
     """The schedule named by train_cfg.schedule over total_steps optimizer steps (None: constant)."""
     factory = SCHEDULES[train_cfg.schedule]
     return None if factory is None else factory(optimizer, max(1, total_steps), train_cfg.lr)
+
+
+def _ema_update(decay: float):
+    """AveragedModel's multi_avg_fn: floating tensors move towards the model's by (1 - decay) (torch's
+    get_ema_multi_avg_fn, one foreach lerp), integer ones -- BatchNorm's step counter, a fixed pixel
+    permutation -- are copied, as timm's ModelEmaV3 does (an average of indices is not an index)."""
+    lerp = get_ema_multi_avg_fn(decay)
+
+    @torch.no_grad()
+    def update(averaged: list, current: list, n_averaged) -> None:
+        if torch.is_floating_point(averaged[0]) or torch.is_complex(averaged[0]):
+            lerp(averaged, current, n_averaged)
+        else:
+            for a, c in zip(averaged, current, strict=True):
+                a.copy_(c)
+    return update
+
+
+def make_ema(model: torch.nn.Module, decay: float) -> AveragedModel | None:
+    """An exponential moving average of model's weights and buffers (None when decay is 0): after the first
+    update_parameters(model) it holds that step's weights, after each later one
+    ema = decay * ema + (1 - decay) * weights (Polyak & Juditsky 1992; torch.optim.swa_utils.AveragedModel with
+    get_ema_multi_avg_fn). Give it the bare model, not its DistributedDataParallel wrapper: every rank holds the
+    same weights after a step, so every rank's average is the same. Its .module is the averaged network;
+    its state_dict() (the average and n_averaged, the updates so far) is what resuming needs."""
+    if not decay:
+        return None
+    return AveragedModel(model, multi_avg_fn=_ema_update(decay), use_buffers=True)

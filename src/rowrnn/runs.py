@@ -89,11 +89,13 @@ class ResumeState:
     """Everything needed to continue training after the last completed epoch; state.pt holds one.
 
     Written and read here only. VERSION changes whenever a field changes; an unknown version is
-    refused; version 0 (rowrnn 0.1.0's state.pt, no scheduler) and version 1 (best_val_metric under its old
-    name, best_metric) are read.
+    refused; version 0 (rowrnn 0.1.0's state.pt, no scheduler), version 1 (best_val_metric under its old
+    name, best_metric) and version 2 (no ema) are read. model is the raw weights the optimizer moves; ema, with
+    --ema-decay, the moving average's state (optim.make_ema: its weights as "module.<name>", and n_averaged),
+    which is what best_model and last.safetensors hold then.
     """
 
-    VERSION = 2
+    VERSION = 3
 
     epoch: int
     model: dict
@@ -105,13 +107,22 @@ class ResumeState:
     bad_epochs: int = 0
     stopped_early: bool = False
     scheduler: dict | None = None
+    ema: dict | None = None
 
     @classmethod
-    def fresh(cls, model, optimizer, scheduler=None) -> "ResumeState":
+    def fresh(cls, model, optimizer, scheduler=None, ema=None) -> "ResumeState":
         """The state before the first epoch."""
         return cls(epoch=0, model=model.state_dict(), best_model=None, optimizer=optimizer.state_dict(),
                    history={k: [] for k in HISTORY_KEYS}, best_val_metric=-1.0, best_epoch=0,
-                   scheduler=scheduler.state_dict() if scheduler is not None else None)
+                   scheduler=scheduler.state_dict() if scheduler is not None else None,
+                   ema=ema.state_dict() if ema is not None else None)
+
+    @property
+    def last_weights(self) -> dict:
+        """The weights last.safetensors holds: the moving average's (with --ema-decay), else the raw model's."""
+        if self.ema is None:
+            return self.model
+        return {k.removeprefix("module."): v for k, v in self.ema.items() if k.startswith("module.")}
 
     def complete(self, epochs: int) -> bool:
         """Whether training is over: all `epochs` done, or stopped early by patience."""
@@ -159,7 +170,7 @@ class ResumeState:
     def _check(self, path) -> None:
         expect = {"epoch": int, "best_epoch": int, "bad_epochs": int, "best_val_metric": (int, float),
                   "stopped_early": bool, "model": dict, "best_model": (dict, type(None)), "optimizer": dict,
-                  "history": dict, "scheduler": (dict, type(None))}
+                  "history": dict, "scheduler": (dict, type(None)), "ema": (dict, type(None))}
         wrong = [name for name, kind in expect.items() if not isinstance(getattr(self, name), kind)
                  or (kind is int and isinstance(getattr(self, name), bool))]
         lengths = {len(v) for v in self.history.values() if isinstance(v, list)}
@@ -170,10 +181,13 @@ class ResumeState:
 
 # ----------------------------------------------------------------------------- writing a run
 
-def config_json(cfg: RunConfig) -> dict:
-    """What config.json holds: cfg as plain dicts, and the versions of rowrnn and torch that wrote it."""
+def config_json(cfg: RunConfig, teacher: dict | None = None) -> dict:
+    """What config.json holds: cfg as plain dicts, the versions of rowrnn and torch that wrote it, and with
+    --distill-from the teacher as it was when training started (teacher_record: its path, the SHA-256 of its
+    best weights, its training minutes)."""
     from ._version import __version__
-    return {**cfg.to_dict(), "versions": {"rowrnn": __version__, "torch": torch.__version__}}
+    return {**cfg.to_dict(), "versions": {"rowrnn": __version__, "torch": torch.__version__},
+            **({"teacher": teacher} if teacher is not None else {})}
 
 
 def default_run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
@@ -206,39 +220,42 @@ def check_fresh(run_dir: Path) -> None:
                           "choose a new or empty directory for --out")
 
 
-def start_run(run_dir: Path, cfg: RunConfig) -> None:
-    """Claim a fresh run directory by writing its config.json."""
+def start_run(run_dir: Path, cfg: RunConfig, teacher: dict | None = None) -> None:
+    """Claim a fresh run directory by writing its config.json (with the teacher's record, if any)."""
     check_fresh(run_dir)
-    files.write_json(Path(run_dir) / CONFIG_FILE, config_json(cfg))
+    files.write_json(Path(run_dir) / CONFIG_FILE, config_json(cfg, teacher))
 
 
 @contextlib.contextmanager
-def claim(run_dir, cfg: RunConfig, *, resume: bool = False, write: bool = True):
+def claim(run_dir, cfg: RunConfig, *, resume: bool = False, write: bool = True, teacher: dict | None = None):
     """Check run_dir for training cfg, lock it and claim it for the whole block; yields the ResumeState to
     continue from (None: from the start).
 
-    A fresh run needs a new or empty directory (check_fresh) and gets its config.json; a resumed one must
-    hold a run of the same config (check_resumable). Both checks come before the lock, so a refused directory
-    is left as it was. write=False (ranks other than 0) checks and reads, and neither locks nor writes.
-    Raises RowrnnError naming the directory and the fix.
+    A fresh run needs a new or empty directory (check_fresh) and gets its config.json (recording teacher, the
+    teacher_record of --distill-from); a resumed one must hold a run of the same config (check_resumable),
+    distilled from a teacher whose best weights are those it started with (check_teacher). The checks come
+    before the lock, so a refused directory is left as it was. write=False (ranks other than 0) checks and
+    reads, and neither locks nor writes. Raises RowrnnError naming the directory and the fix.
     """
     run_dir = Path(run_dir)
     if resume:
         check_resumable(run_dir, cfg)
+        check_teacher(run_dir, teacher)
     elif write:
         check_fresh(run_dir)
     with RunLock(run_dir, fresh=not resume) if write else contextlib.nullcontext():
         saved = ResumeState.load(run_dir) if resume else None
         if write and not resume:
-            start_run(run_dir, cfg)
+            start_run(run_dir, cfg, teacher)
         yield saved
 
 
 def write_weights_and_history(run_dir: Path, state: ResumeState, *, best: bool = True) -> None:
     """The user-facing files derived from the resume state (state.pt, the commit point, is written before):
-    last.safetensors and the history; best.safetensors too unless best=False (it has not changed)."""
+    last.safetensors (the moving average with --ema-decay) and the history; best.safetensors too unless
+    best=False (it has not changed)."""
     run_dir = Path(run_dir)
-    save_weights(run_dir / "last.safetensors", state.model)
+    save_weights(run_dir / "last.safetensors", state.last_weights)
     if best:
         save_weights(run_dir / "best.safetensors", state.best_model)
     write_history(run_dir, state.history)
@@ -253,16 +270,17 @@ class Checkpointer:
     whose validation metric beats the best so far. Figures, metrics.json and the card are finish's, written
     once. A run killed at any moment resumes from state.pt, and resumed() rewrites the derived files from it,
     so a kill between two writes leaves nothing stale. write=False (ranks other than 0 under torchrun) decides
-    the same and writes nothing.
+    the same and writes nothing. With ema (optim.make_ema, the one the loop updates) the average is what was
+    validated, so it is what becomes best and last; its state goes into state.pt beside the raw weights.
 
         saver = Checkpointer(run_dir, state, model, optimizer, scheduler, patience=5)
         saver.epoch_end({"train_loss": ..., "val_metric": 0.83, ...})     # one list entry per HISTORY_KEYS
     """
 
     def __init__(self, run_dir, state: ResumeState, model, optimizer, scheduler=None, *, patience: int = 0,
-                 write: bool = True):
+                 write: bool = True, ema=None):
         self.run_dir, self.state, self.patience, self.write = Path(run_dir), state, patience, write
-        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.model, self.optimizer, self.scheduler, self.ema = model, optimizer, scheduler, ema
 
     @property
     def epoch(self) -> int:
@@ -294,13 +312,15 @@ class Checkpointer:
         improved = record["val_metric"] > state.best_val_metric
         if improved:
             state.best_val_metric, state.best_epoch, state.bad_epochs = record["val_metric"], state.epoch + 1, 0
-            state.best_model = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            judged = self.ema.module if self.ema is not None else self.model
+            state.best_model = {k: v.detach().clone() for k, v in judged.state_dict().items()}
         else:
             state.bad_epochs += 1
         state.epoch += 1
         state.stopped_early = bool(self.patience) and state.bad_epochs >= self.patience
         state.model, state.optimizer = self.model.state_dict(), self.optimizer.state_dict()
         state.scheduler = self.scheduler.state_dict() if self.scheduler is not None else None
+        state.ema = self.ema.state_dict() if self.ema is not None else None
         if self.write:
             state.save(self.run_dir)
             write_weights_and_history(self.run_dir, state, best=improved)
@@ -566,6 +586,60 @@ def load_model(path, weights: str = "best", device="cpu"):
         raise RowrnnError(f"{weights_path}: the weights do not match {run_dir / CONFIG_FILE} ({detail}): "
                           "use the config they were trained with") from None
     return model.to(device).eval(), run
+
+
+def run_minutes(run: Run) -> float:
+    """The minutes a finished run cost: its own training (the sum of its epochs' seconds) plus, when it was
+    distilled, its teacher's (metrics.json's teacher_minutes, itself counting the teacher's teachers)."""
+    own = sum(run.history.get("seconds", [])) / 60
+    teacher = (run.metrics or {}).get("teacher_minutes")
+    return own + (teacher if isinstance(teacher, (int, float)) and not isinstance(teacher, bool) else 0.0)
+
+
+def teacher_record(path) -> dict:
+    """What a student records of its --distill-from teacher, checked: {"run": path as given, "path": absolute,
+    "weights_sha256": of its best.safetensors, "train_minutes": what it cost (run_minutes), "preset": ...}.
+
+    Raises RowrnnError (one line naming --distill-from) for a teacher that is missing, not a run, not finished
+    (its metrics must describe its best weights), or whose classes are not Fashion-MNIST's ten."""
+    from .constants import CLASSES, IMAGE_SIZE
+    flag = f"--distill-from {path}"
+    run_dir = Path(path)
+    if not files.exists(run_dir):
+        raise RowrnnError(f"{flag}: no such run directory: give the directory of a finished run")
+    if not files.is_dir(run_dir) or not files.exists(run_dir / CONFIG_FILE):
+        raise RowrnnError(f"{flag}: not a rowrnn run (no {CONFIG_FILE}): give the directory of a finished run")
+    run = load_run(run_dir)
+    status = run.status
+    if status != "finished":
+        raise RowrnnError(f"{flag}: the teacher is not finished (its status is {status!r}): finish it with "
+                          f"`rowrnn train --resume {run_dir}` first")
+    named = list((run.metrics or {}).get("per_class", {}) or CLASSES)
+    model, _ = load_model(run_dir, "best")
+    with torch.no_grad():
+        outputs = model(torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE)).shape[-1]
+    if named != list(CLASSES) or outputs != len(CLASSES):
+        raise RowrnnError(f"{flag}: the teacher predicts {outputs} classes ({', '.join(map(str, named))}), not "
+                          f"Fashion-MNIST's {len(CLASSES)}: distill from a run trained on Fashion-MNIST's classes")
+    return {"run": str(path), "path": str(run_dir.resolve()), "weights_sha256": weights_digest(run_dir),
+            "train_minutes": run_minutes(run), "preset": run.config.preset}
+
+
+def recorded_teacher(run_dir) -> dict | None:
+    """The teacher_record a distilled run's config.json keeps (None for a run without a teacher)."""
+    recorded = files.read_json(Path(run_dir) / CONFIG_FILE).get("teacher")
+    return recorded if isinstance(recorded, dict) else None
+
+
+def check_teacher(run_dir, teacher: dict | None) -> None:
+    """Refuse to resume a distilled run whose teacher's best weights differ from those training started with
+    (teacher: the teacher_record of now). Raises RowrnnError naming both digests and the fix."""
+    recorded = recorded_teacher(run_dir)
+    if teacher is None or recorded is None or recorded.get("weights_sha256") == teacher["weights_sha256"]:
+        return
+    raise RowrnnError(f"cannot resume {run_dir}: its teacher {teacher['run']} has other best weights than when "
+                      f"training started (SHA-256 {str(recorded.get('weights_sha256'))[:12]}... then, "
+                      f"{teacher['weights_sha256'][:12]}... now): restore the teacher's weights, or start a new run")
 
 
 def weights_name(path, weights: str = "best") -> str:

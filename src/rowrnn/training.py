@@ -25,7 +25,7 @@ from .errors import Interrupted, RowrnnError, python_api
 EXPLODING_GRAD_NORM = 1e3  # the CLI warns above this gradient norm when clipping is off
 
 __all__ = ["EpochResult", "train_one_epoch", "validate", "run_epoch", "train_loop", "train", "evaluate", "get_device",
-           "split_indices"]
+           "split_indices", "Teacher", "distillation_loss"]
 
 
 @dataclass
@@ -62,6 +62,46 @@ def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+def _unwrapped(model: nn.Module) -> nn.Module:
+    """The network inside a DistributedDataParallel wrapper (or model itself)."""
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, hard_loss: torch.Tensor, *,
+                      temperature: float, alpha: float) -> torch.Tensor:
+    """Knowledge distillation's loss (Hinton, Vinyals & Dean 2015, "Distilling the knowledge in a neural network"):
+    alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T)) + (1 - alpha) * hard_loss.
+
+    student_logits, teacher_logits: (B, C); the KL divergence is summed over classes and averaged over the batch
+    (the mean per image, as the cross-entropy is); T^2 keeps the soft term's gradients on the scale of the hard
+    one's as T changes. hard_loss: the recipe's cross-entropy with the labels (its label smoothing included).
+    alpha=0 gives hard_loss exactly. Returns a scalar."""
+    t = float(temperature)
+    soft = nn.functional.kl_div(torch.log_softmax(student_logits / t, dim=-1),
+                                torch.log_softmax(teacher_logits / t, dim=-1), reduction="batchmean", log_target=True)
+    return alpha * t * t * soft + (1.0 - alpha) * hard_loss
+
+
+class Teacher:
+    """A trained network whose softened predictions a student learns from (distillation_loss): run in eval mode,
+    without gradients, on the student's own (augmented) batch; it never changes.
+
+        teacher = Teacher(load_model("runs/cnn")[0], temperature=4.0, alpha=0.7)
+        loss = teacher.loss(images, student_logits, cross_entropy)
+    """
+
+    def __init__(self, model: nn.Module, *, temperature: float, alpha: float):
+        self.model = model.eval().requires_grad_(False)
+        self.temperature, self.alpha = temperature, alpha
+
+    def loss(self, images: torch.Tensor, student_logits: torch.Tensor, hard_loss: torch.Tensor) -> torch.Tensor:
+        """distillation_loss of student_logits (B, C) against this teacher's logits for images (B, 1, 28, 28)."""
+        with torch.no_grad():
+            teacher_logits = self.model(images).float()
+        return distillation_loss(student_logits, teacher_logits, hard_loss, temperature=self.temperature,
+                                 alpha=self.alpha)
+
+
 def _finish_pass(loss_sum: float, seen: int, outputs, targets, metric_fn) -> tuple[float, float | None]:
     """Reduce the pass's loss over ranks, and compute the metric over everything seen (one update)."""
     if is_distributed() and torch.distributed.get_world_size() > 1:
@@ -75,12 +115,15 @@ def _finish_pass(loss_sum: float, seen: int, outputs, targets, metric_fn) -> tup
 
 
 def train_one_epoch(model, batches, criterion, optimizer, *, scheduler=None, metric_fn=None,
-                    clip_grad_norm: float = 0.0, amp: bool = False, should_stop=None, progress=None) -> EpochResult:
+                    clip_grad_norm: float = 0.0, amp: bool = False, should_stop=None, progress=None, ema=None,
+                    teacher: Teacher | None = None) -> EpochResult:
     """One pass of optimizer steps over `batches`; the loss is the sample-weighted mean, the metric over the pass.
 
     Under torchrun each rank sees its share of every global batch; weighting the loss by that share
     makes the gradient DDP averages equal to the global batch's, uneven shares included.
     progress wraps the batches for display (tqdm); should_stop() returning a signal number stops.
+    ema (optim.make_ema) is updated after every optimizer step; with a teacher the loss (and the reported
+    training loss) is distillation_loss around criterion's.
     """
     model.train()
     device = _device_of(model)
@@ -97,6 +140,8 @@ def train_one_epoch(model, batches, criterion, optimizer, *, scheduler=None, met
         with _autocast(device, amp):
             logits = model(x)
             loss = criterion(logits.float(), y) if n else sum(p.sum() for p in params) * 0.0
+            if teacher is not None and n:
+                loss = teacher.loss(x, logits.float(), loss)
         optimizer.zero_grad(set_to_none=True)
         (loss * (n * world / global_sizes[step] if global_sizes is not None else 1.0)).backward()
         norm = nn.utils.clip_grad_norm_(params, clip_grad_norm) if clip_grad_norm else _total_norm(params)
@@ -104,6 +149,8 @@ def train_one_epoch(model, batches, criterion, optimizer, *, scheduler=None, met
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
+        if ema is not None:
+            ema.update_parameters(_unwrapped(model))
         value = loss.item()
         if not math.isfinite(value):
             raise NonFiniteLoss(value, step + 1, lr)
@@ -334,11 +381,12 @@ def split_indices(n: int, val_split: float, seed: int):
 
 def run_epoch(model, train_batches, val_batches, criterion, optimizer, *, epoch: int, scheduler=None,
               metric_fn=None, clip_grad_norm: float = 0.0, amp: bool = False, should_stop=None,
-              progress=None) -> tuple[EpochResult, EpochResult | None]:
+              progress=None, ema=None, teacher: Teacher | None = None) -> tuple[EpochResult, EpochResult | None]:
     """One epoch, the only one: train over train_batches, then validate over val_batches (None: no validation).
 
-    The course's train() and the run loop (train_loop) both call it. Returns (training pass, validation pass
-    or None); an interruption or a non-finite loss is re-raised naming the epoch (1-based).
+    The course's train() and the run loop (train_loop) both call it. With ema (optim.make_ema) the average is
+    what is validated; with a teacher the training loss distils (train_one_epoch). Returns (training pass,
+    validation pass or None); an interruption or a non-finite loss is re-raised naming the epoch (1-based).
     """
     if hasattr(train_batches, "set_epoch"):
         train_batches.set_epoch(epoch)          # the shuffle and augmentation: a function of (seed, epoch)
@@ -346,23 +394,26 @@ def run_epoch(model, train_batches, val_batches, criterion, optimizer, *, epoch:
         metric_fn.reset()
     res = _with_epoch(epoch, lambda: train_one_epoch(
         model, train_batches, criterion, optimizer, scheduler=scheduler, metric_fn=metric_fn,
-        clip_grad_norm=clip_grad_norm, amp=amp, should_stop=should_stop, progress=progress))
+        clip_grad_norm=clip_grad_norm, amp=amp, should_stop=should_stop, progress=progress, ema=ema,
+        teacher=teacher))
     if val_batches is None:
         return res, None
     if metric_fn is not None:
         metric_fn.reset()
-    val = _with_epoch(epoch, lambda: validate(model, val_batches, criterion, metric_fn=metric_fn, amp=amp,
+    judged = ema.module if ema is not None else model
+    val = _with_epoch(epoch, lambda: validate(judged, val_batches, criterion, metric_fn=metric_fn, amp=amp,
                                               should_stop=should_stop))
     return res, val
 
 
 def train_loop(model, train_batches, val_batches, criterion, optimizer, checkpointer, *, epochs: int, seed: int,
                scheduler=None, metric_fn=None, clip_grad_norm: float = 0.0, amp: bool = False, should_stop=None,
-               progress=None, on_epoch=None) -> float:
+               progress=None, on_epoch=None, ema=None, teacher: Teacher | None = None) -> float:
     """The run's epochs, checkpointer.epoch to epochs - 1 (or until its patience runs out): a loop and nothing else.
 
     lifecycle.fit builds what it loops over; checkpointer (runs.Checkpointer) keeps the history, decides the
-    best epoch and patience, and writes. model may be wrapped in DistributedDataParallel. on_epoch(epoch,
+    best epoch and patience, and writes. model may be wrapped in DistributedDataParallel. ema and teacher: see
+    run_epoch (the checkpointer holds the same ema, to judge and save it). on_epoch(epoch,
     history, max_grad_norm) follows each epoch. Returns the largest gradient norm seen (before clipping).
     """
     max_grad_norm = 0.0
@@ -373,7 +424,7 @@ def train_loop(model, train_batches, val_batches, criterion, optimizer, checkpoi
         torch.manual_seed(seed * 1_000_003 + epoch + 1)  # dropout: a function of (seed, epoch)
         res, val = run_epoch(model, train_batches, val_batches, criterion, optimizer, epoch=epoch,
                              scheduler=scheduler, metric_fn=metric_fn, clip_grad_norm=clip_grad_norm, amp=amp,
-                             should_stop=should_stop, progress=progress)
+                             should_stop=should_stop, progress=progress, ema=ema, teacher=teacher)
         max_grad_norm = max(max_grad_norm, res.max_grad_norm)
         checkpointer.epoch_end({"train_loss": res.loss, "train_metric": res.metric, "val_loss": val.loss,
                                 "val_metric": val.metric, "lr": res.lr, "seconds": time.perf_counter() - start})

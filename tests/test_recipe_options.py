@@ -1,0 +1,247 @@
+"""Issue 20's recipe options, pinned: an exponential moving average of the weights (--ema-decay) and knowledge
+distillation from a finished run (--distill-from, --distill-temperature, --distill-alpha)."""
+import json
+import signal
+
+import pytest
+import torch
+from torch import nn
+
+import rowrnn
+from conftest import write_dataset
+from rowrnn import compare, lifecycle, runs
+from rowrnn.cli import main
+from rowrnn.config import build_config
+from rowrnn.errors import Interrupted, RowrnnError
+from rowrnn.files import sha256
+from rowrnn.optim import make_ema
+from rowrnn.training import distillation_loss
+
+# dropout and augmentation: every source of randomness a resume must replay
+RANDOM = {"cell": "lstm", "hidden_size": 16, "num_layers": 2, "dropout": 0.1, "augment_shift": 1,
+          "augment_flip": True, "batch_size": 64, "lr": 0.01, "schedule": "cosine", "seed": 3, "verify": False}
+
+
+# ----------------------------------------------------------------------------- the moving average
+
+def test_the_average_after_two_steps_is_the_hand_computed_one():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    ema = make_ema(model, 0.9)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    after = []
+    for step in range(2):
+        optimizer.zero_grad()
+        model(torch.randn(4, 3) + step).pow(2).sum().backward()
+        optimizer.step()
+        ema.update_parameters(model)
+        after.append({k: v.clone() for k, v in model.state_dict().items()})
+    averaged = ema.module.state_dict()
+    for name in ("0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var"):
+        # the first update copies the weights; the second moves 10 % of the way towards the new ones
+        expected = 0.9 * after[0][name] + 0.1 * after[1][name]
+        assert torch.allclose(averaged[name], expected, rtol=1e-6, atol=1e-7), name
+        assert not torch.equal(averaged[name], after[1][name]), name
+    assert int(averaged["1.num_batches_tracked"]) == 2         # a counter is copied, not averaged
+    assert int(ema.n_averaged) == 2
+    assert make_ema(model, 0.0) is None
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--ema-decay", "1"], "--ema-decay must be in [0, 1) (0 = off; e.g. 0.998), got 1.0"),
+    (["--ema-decay", "-0.1"], "--ema-decay must be in [0, 1) (0 = off; e.g. 0.998), got -0.1"),
+    (["--distill-alpha", "0.5"], "--distill-alpha acts only with --distill-from RUN: give the teacher run, "
+                                 "or drop --distill-alpha"),
+    (["--distill-temperature", "2"], "--distill-temperature acts only with --distill-from RUN: give the teacher "
+                                     "run, or drop --distill-temperature"),
+    (["--distill-from", "x", "--distill-alpha", "1.5"], "--distill-alpha must be from 0 to 1, got 1.5"),
+    (["--distill-from", "x", "--distill-temperature", "0"], "--distill-temperature must be positive, got 0.0"),
+])
+def test_bad_option_values_are_one_line_errors(capsys, tmp_path, flags, message):
+    assert main(["train", *flags, "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == f"rowrnn: error: {message}\n"
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_an_averaged_run_judges_and_saves_the_average_and_resumes_bit_identical(tmp_path):
+    data = write_dataset(tmp_path / "data")
+    cfg = lambda: build_config("notebook", {**RANDOM, "epochs": 3, "ema_decay": 0.95,  # noqa: E731
+                                            "data_dir": str(data)})
+    reference = rowrnn.fit(cfg(), tmp_path / "reference", figures=False)
+    state = runs.ResumeState.load(reference.path)
+    assert state.ema is not None and int(state.ema["n_averaged"]) == 3 * 6      # 360 images, batches of 64
+    last = runs.load_weights(reference.path / "last.safetensors")
+    assert last.keys() == state.model.keys()
+    for name, value in last.items():            # last.safetensors is the average; state.pt keeps the raw weights
+        assert torch.equal(value, state.ema[f"module.{name}"]), name
+    assert any(not torch.equal(last[k], state.model[k]) for k in last)
+    metrics = json.loads((reference.path / "metrics.json").read_text())
+    assert metrics["weights_averaged"] == "exponential moving average, decay 0.95"
+    # the validation metric of the best epoch is the average's: evaluate its weights on the same split
+    card = (reference.path / "MODEL_CARD.md").read_text()
+    assert "an exponential moving average of the weights (decay 0.95), validated and saved in their place" in card
+
+    def stop_after_first(epoch, history, grad_norm):
+        if epoch == 0:
+            raise Interrupted(signal.SIGINT)
+
+    run = tmp_path / "interrupted"
+    with pytest.raises(Interrupted):
+        rowrnn.fit(cfg(), run, figures=False, on_epoch=stop_after_first)
+    assert runs.ResumeState.load(run).epoch == 1
+    resumed = rowrnn.resume(run, figures=False)
+    assert resumed.history["val_metric"] == reference.history["val_metric"]
+    for name in ("last.safetensors", "best.safetensors"):
+        assert (run / name).read_bytes() == (reference.path / name).read_bytes(), name
+    again = runs.ResumeState.load(run)
+    assert all(torch.equal(again.ema[k], state.ema[k]) for k in state.ema)
+
+
+def test_a_version_2_state_reads_without_an_average(tmp_path):
+    model = nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    state = runs.ResumeState.fresh(model, optimizer)
+    state.save(tmp_path)
+    d = torch.load(tmp_path / "state.pt", weights_only=True)
+    assert d["version"] == 3 and d["ema"] is None
+    d["version"] = 2
+    del d["ema"]
+    torch.save(d, tmp_path / "state.pt")
+    loaded = runs.ResumeState.load(tmp_path)
+    assert loaded.ema is None and loaded.last_weights is loaded.model
+
+
+# ----------------------------------------------------------------------------- distillation
+
+def test_the_distillation_loss_is_hintons_formula():
+    student = torch.tensor([[2.0, -1.0, 0.5], [0.0, 1.0, -2.0]])
+    teacher = torch.tensor([[1.0, 0.0, 3.0], [-1.0, 2.0, 0.5]])
+    labels = torch.tensor([2, 1])
+    ce = nn.functional.cross_entropy(student, labels)
+    t, alpha = 4.0, 0.7
+    # written out: KL(p_teacher || p_student) at temperature T, summed over classes, averaged over the batch
+    kl = 0.0
+    for s_row, t_row in zip(student.tolist(), teacher.tolist()):
+        p = torch.softmax(torch.tensor(t_row) / t, 0)
+        q = torch.softmax(torch.tensor(s_row) / t, 0)
+        kl += float((p * (p.log() - q.log())).sum())
+    expected = alpha * t * t * (kl / 2) + (1 - alpha) * float(ce)
+    got = distillation_loss(student, teacher, ce, temperature=t, alpha=alpha)
+    assert float(got) == pytest.approx(expected, rel=1e-6)
+    assert float(got) == pytest.approx(1.00849, abs=1e-5)     # the same, pinned
+    assert torch.equal(distillation_loss(student, teacher, ce, temperature=t, alpha=0.0), ce)
+    soft_only = distillation_loss(student, teacher, ce, temperature=1.0, alpha=1.0)
+    assert float(soft_only) == pytest.approx(float(nn.functional.kl_div(
+        student.log_softmax(1), teacher.log_softmax(1), reduction="batchmean", log_target=True)), rel=1e-6)
+    # an identical teacher adds nothing to the loss
+    assert float(distillation_loss(student, student, ce, temperature=t, alpha=alpha)) == pytest.approx(0.3 * float(ce))
+
+
+@pytest.fixture(scope="module")
+def teacher_run(tmp_path_factory):
+    """A finished 2-epoch run to distil from, and the data."""
+    tmp = tmp_path_factory.mktemp("teacher")
+    data = write_dataset(tmp / "data")
+    result = rowrnn.fit(build_config("notebook", {"epochs": 2, "batch_size": 64, "lr": 0.01, "verify": False,
+                                                  "data_dir": str(data)}), tmp / "teacher", figures=False)
+    return result, data
+
+
+@pytest.mark.slow
+def test_the_teachers_minutes_count_in_the_students(teacher_run, tmp_path, capsys):
+    teacher, data = teacher_run
+    student = tmp_path / "cmp" / "notebook-seed0"
+    assert main(["train", "--preset", "notebook", "--epochs", "2", "--batch-size", "64", "--distill-from",
+                 str(teacher.path), "--distill-temperature", "2", "--distill-alpha", "0.5", "--data-dir", str(data),
+                 "--no-verify", "--quiet", "--no-figures", "--out", str(student)]) == 0
+    teacher_minutes = sum(teacher.history["seconds"]) / 60
+    assert teacher.metrics["train_minutes"] == pytest.approx(teacher_minutes)
+    record = {"run": str(teacher.path), "path": str(teacher.path.resolve()),
+              "weights_sha256": sha256((teacher.path / "best.safetensors").read_bytes()),
+              "train_minutes": teacher.metrics["train_minutes"], "preset": "notebook"}
+    assert json.loads((student / "config.json").read_text())["teacher"] == record
+    metrics = json.loads((student / "metrics.json").read_text())
+    own = sum(json.loads((student / "history.json").read_text())["seconds"]) / 60
+    assert metrics["teacher"] == record and metrics["teacher_minutes"] == record["train_minutes"]
+    assert metrics["own_train_minutes"] == pytest.approx(own)
+    assert metrics["train_minutes"] == pytest.approx(own + teacher_minutes)
+    card = (student / "MODEL_CARD.md").read_text()
+    assert (f"{own:.1f} minutes of training, plus {teacher_minutes:.1f} of its teacher's: "
+            f"{own + teacher_minutes:.1f} in all") in card
+    assert f"distilled from {teacher.path} (its best weights, SHA-256 {record['weights_sha256'][:16]}…" in card
+    # the leaderboard's minutes count the teacher too (the training of the run and the time to each accuracy)
+    history = json.loads((student / "history.json").read_text())
+    history["val_metric"] = [0.905, 0.915]            # as if it had learned Fashion-MNIST: 0.90, 0.91 reached
+    (student / "history.json").write_text(json.dumps(history))
+    row = compare.leaderboard_row(student, "notebook", 0, data)
+    assert row["train_minutes"] == pytest.approx(own + teacher_minutes)
+    first, both = history["seconds"][0] / 60, sum(history["seconds"]) / 60
+    assert row["minutes_to_val_0.90"] == pytest.approx(teacher_minutes + first)
+    assert row["minutes_to_val_0.91"] == pytest.approx(teacher_minutes + both)
+    assert row["minutes_to_val_0.92"] is None
+    # a teacher distilled itself passes its whole cost on: a student of this student counts both
+    assert runs.teacher_record(student)["train_minutes"] == pytest.approx(own + teacher_minutes)
+
+
+@pytest.mark.slow
+def test_a_resume_refuses_a_teacher_whose_weights_changed(teacher_run, tmp_path, capsys):
+    import shutil
+    original, data = teacher_run
+    teacher = tmp_path / "teacher"
+    shutil.copytree(original.path, teacher, ignore=shutil.ignore_patterns(".lock"))
+    cfg = build_config("notebook", {"epochs": 2, "batch_size": 64, "verify": False, "data_dir": str(data),
+                                    "distill_from": str(teacher)})
+
+    def stop_after_first(epoch, history, grad_norm):
+        raise Interrupted(signal.SIGINT)
+
+    student = tmp_path / "student"
+    with pytest.raises(Interrupted):
+        rowrnn.fit(cfg, student, figures=False, on_epoch=stop_after_first)
+    before = sha256((teacher / "best.safetensors").read_bytes())
+    weights = runs.load_weights(teacher / "best.safetensors")
+    runs.save_weights(teacher / "best.safetensors", {k: v + 0.01 for k, v in weights.items()})
+    lifecycle.finish(teacher, figures=False)          # a finished teacher again, with other weights
+    after = sha256((teacher / "best.safetensors").read_bytes())
+    assert main(["train", "--resume", str(student)]) == 2
+    assert capsys.readouterr().err == (
+        f"rowrnn: error: cannot resume {student}: its teacher {teacher} has other best weights than when training "
+        f"started (SHA-256 {before[:12]}... then, {after[:12]}... now): restore the teacher's weights, or start a "
+        "new run\n")
+    assert runs.ResumeState.load(student).epoch == 1          # nothing was touched
+
+
+@pytest.mark.slow
+def test_a_teacher_that_is_missing_not_a_run_unfinished_or_of_other_classes_is_refused(teacher_run, tmp_path,
+                                                                                       capsys):
+    import shutil
+    original, data = teacher_run
+    (tmp_path / "not-a-run").mkdir()
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(original.path, unfinished, ignore=shutil.ignore_patterns(".lock"))
+    (unfinished / "metrics.json").unlink()
+    other = tmp_path / "other-classes"
+    shutil.copytree(original.path, other, ignore=shutil.ignore_patterns(".lock"))
+    metrics = json.loads((other / "metrics.json").read_text())
+    metrics["per_class"] = {f"digit {k}": v for k, v in zip(range(10), metrics["per_class"].values())}
+    (other / "metrics.json").write_text(json.dumps(metrics))
+    cases = {
+        tmp_path / "missing": "no such run directory: give the directory of a finished run",
+        tmp_path / "not-a-run": "not a rowrnn run (no config.json): give the directory of a finished run",
+        unfinished: (f"the teacher is not finished (its status is 'trained'): finish it with "
+                     f"`rowrnn train --resume {unfinished}` first"),
+        other: ("the teacher predicts 10 classes (digit 0, digit 1, digit 2, digit 3, digit 4, digit 5, digit 6, "
+                "digit 7, digit 8, digit 9), not Fashion-MNIST's 10: distill from a run trained on Fashion-MNIST's "
+                "classes"),
+    }
+    for teacher, message in cases.items():
+        out = tmp_path / f"student-of-{teacher.name}"
+        assert main(["train", "--epochs", "1", "--distill-from", str(teacher), "--data-dir", str(data),
+                     "--no-verify", "--out", str(out)]) == 2
+        assert capsys.readouterr().err == f"rowrnn: error: --distill-from {teacher}: {message}\n"
+        assert not out.exists()                     # refused before the run directory was touched
+    # from Python the message names the argument
+    with pytest.raises(RowrnnError, match=f"^distill_from {tmp_path / 'missing'}: no such run directory"):
+        rowrnn.fit(build_config("notebook", {"distill_from": str(tmp_path / "missing"), "verify": False,
+                                             "data_dir": str(data)}), tmp_path / "py")
