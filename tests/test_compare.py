@@ -147,10 +147,52 @@ def test_the_published_leaderboard_ships_with_the_package_equal_to_results():
         assert (packaged / name).read_bytes() == (root / "results" / name).read_bytes(), name
     rows = compare.published_leaderboard()
     assert rows == json.loads((root / "results" / "leaderboard.json").read_text())
-    assert len(rows) == 5 * 3 + 3 and set(rows[0]) == set(compare.COLUMNS)   # three presets had one seed
+    assert len(rows) == 5 * 3 + 3   # three presets had one seed
+    # published before the time-to-accuracy columns: its rows lack them, and the readers say "n/a" (not recorded)
+    assert set(rows[0]) == set(compare.COLUMNS) - set(compare.TIME_TO_ACCURACY_COLUMNS)
+    assert all(r["minutes_to_val"] == [None, None, None] for r in compare.summarize(rows))
+    assert compare.leaderboard_markdown(rows).splitlines()[2].endswith("| n/a | n/a | n/a |")
     assert {r["preset"] for r in rows} == {"notebook", "stacked", "tiny", "fast", "bilstm", "cnn", "pixels",
                                            "permuted-pixels"}
     doc = " ".join(compare.published_leaderboard.__doc__.replace("\\", "").split())
     assert " ".join(compare.PUBLISHED_COMMAND.split()) in doc     # the docstring names the command that made it
     best = compare.summarize(rows)[0]
     assert (best["preset"], round(best["test_accuracy"], 4)) == ("cnn", 0.9279)
+
+
+def test_minutes_to_accuracy_from_a_hand_made_history():
+    history = {"val_metric": [0.85, 0.905, 0.899, 0.9151, 0.91], "seconds": [30.0, 60.0, 30.0, 120.0, 60.0]}
+    # 0.90 first at epoch 2 (30 + 60 s), 0.91 at epoch 4 (240 s), 0.92 never
+    assert compare.minutes_to_accuracy(history) == [1.5, 4.0, None]
+    assert compare.minutes_to_accuracy(history, (0.85, 0.9151, 0.95), start_minutes=2.5) == [3.0, 6.5, None]
+    assert compare.minutes_to_accuracy({"val_metric": [0.92], "seconds": [6.0]}) == [0.1, 0.1, 0.1]
+    assert compare.minutes_to_accuracy({}) == [None, None, None]
+
+
+def _row(preset, seed, accuracy, minutes):
+    return {"preset": preset, "seed": seed, "test_accuracy": accuracy, "test_macro_accuracy": accuracy,
+            "parameters": 10, "train_minutes": 9.0, "epoch_seconds": 6.0, "epochs": 10,
+            **dict(zip(compare.TIME_TO_ACCURACY_COLUMNS, minutes)), "command": f"rowrnn train --preset {preset}"}
+
+
+def test_the_leaderboard_shows_minutes_to_each_validation_threshold(tmp_path):
+    rows = [_row("a", 0, 0.91, [2.0, 5.0, None]), _row("a", 1, 0.92, [3.0, None, None]),
+            _row("b", 0, 0.90, [None, None, None])]
+    a, b = compare.summarize(rows)
+    assert a["minutes_to_val"] == [{"minutes": 2.5, "reached": 2, "seeds": 2},
+                                   {"minutes": 5.0, "reached": 1, "seeds": 2},
+                                   {"minutes": None, "reached": 0, "seeds": 2}]
+    lines = compare.leaderboard_markdown(rows).splitlines()
+    assert lines[0].endswith("| s/epoch | min to val 0.90 | min to val 0.91 | min to val 0.92 |")
+    assert lines[1].count("|") == lines[0].count("|")
+    assert lines[2].startswith("| a | 0, 1 |") and lines[2].endswith("| 2.5 | 5.0 (1/2) | — |")
+    assert lines[3].startswith("| b | 0 |") and lines[3].endswith("| — | — | — |")
+    # an older leaderboard without the columns beside a new one: not recorded, not "never reached"
+    old = {k: v for k, v in _row("c", 0, 0.80, [1.0, 1.0, 1.0]).items() if k not in compare.TIME_TO_ACCURACY_COLUMNS}
+    assert compare.leaderboard_markdown([old]).splitlines()[2].endswith("| n/a | n/a | n/a |")
+    paths = compare.write_leaderboard(tmp_path / "board", rows + [old])
+    written = list(csv.DictReader(paths["csv"].open()))
+    assert list(written[0]) == list(compare.COLUMNS)
+    assert [(r["minutes_to_val_0.90"], r["minutes_to_val_0.91"]) for r in written] == [
+        ("2.0", "5.0"), ("3.0", ""), ("", ""), ("", "")]      # never reached and not recorded: empty cells
+    assert json.loads(paths["json"].read_text())[1]["minutes_to_val_0.91"] is None

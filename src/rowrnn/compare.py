@@ -34,8 +34,12 @@ from .signals import on_signals
 # The official Fashion-MNIST benchmark's rows, for context (not measured here).
 REFERENCES = {"GRU+SVM (official benchmark)": 0.897, "2-conv CNN <100K params (official benchmark)": 0.925,
               "human (official benchmark)": 0.835}
+# time to accuracy (issue 20): the minutes of training until the validation metric first reached each threshold
+THRESHOLDS = (0.90, 0.91, 0.92)
+TIME_TO_ACCURACY_COLUMNS = tuple(f"minutes_to_val_{t:.2f}" for t in THRESHOLDS)
 COLUMNS = ("preset", "seed", "test_accuracy", "test_macro_accuracy", "test_accuracy_flip_tta", "best_val_metric",
-           "parameters", "train_minutes", "wall_minutes", "epoch_seconds", "epochs", "command")
+           "parameters", "train_minutes", "wall_minutes", "epoch_seconds", "epochs", *TIME_TO_ACCURACY_COLUMNS,
+           "command")
 WALL_FILE = "wall-seconds.json"   # compare's own record: the whole `rowrnn train` process of each run it trained
 MARKER_FILE = ".rowrnn-compare"   # written when compare claims a folder: what it may write over there is its own
 MARKER = {"format": "rowrnn.compare", "version": 1}
@@ -59,7 +63,9 @@ def published_leaderboard() -> list[dict]:
 
     (PUBLISHED_COMMAND), whose leaderboard.json/.csv are results/ in rowrnn's repository and, byte for byte,
     rowrnn/published/ in the package: no network needed (lesson 03 reads it). Feed it to summarize(),
-    leaderboard_markdown() or plots.plot_leaderboard() as rows of your own.
+    leaderboard_markdown() or plots.plot_leaderboard() as rows of your own. It was measured before the
+    time-to-accuracy columns (TIME_TO_ACCURACY_COLUMNS) existed: its rows lack them, and the leaderboard's
+    readers show them as not recorded ("n/a").
     """
     from importlib import resources
     data = (resources.files(__package__) / "published" / "leaderboard.json").read_bytes()
@@ -286,29 +292,62 @@ def _read_wall(out: Path) -> dict:
     return wall
 
 
+def minutes_to_accuracy(history: dict, thresholds=THRESHOLDS, *, start_minutes: float = 0.0) -> list[float | None]:
+    """For each threshold, the minutes of training until the validation metric first reached it: the epochs'
+    seconds (history["seconds"]) summed through the first epoch whose history["val_metric"] is >= the threshold,
+    divided by 60, plus start_minutes (a distilled run's teacher: the student could not start before it); None
+    when no epoch reached it. Start-up and finishing are not in the epochs' seconds (wall_minutes has them)."""
+    seconds, metric = history.get("seconds", []), history.get("val_metric", [])
+    out = []
+    for threshold in thresholds:
+        elapsed, reached = 0.0, None
+        for s, value in zip(seconds, metric):
+            elapsed += s
+            if value is not None and value >= threshold:
+                reached = start_minutes + elapsed / 60
+                break
+        out.append(reached)
+    return out
+
+
 def leaderboard_row(run_dir: Path, preset: str, seed: int, data_dir=None, extra=(), test_set=None) -> dict:
-    """One run's row: its metrics.json, and -- measured here, explicitly, in a column of its own -- the
-    accuracy with test-time flip averaging (rowrnn evaluate --tta flip). Raises RowrnnError for a run that has
-    not finished (no metrics.json) or whose metrics are damaged."""
+    """One run's row: its metrics.json, the minutes to each validation threshold (minutes_to_accuracy), and --
+    measured here, explicitly, in a column of its own -- the accuracy with test-time flip averaging (rowrnn
+    evaluate --tta flip). A distilled run's minutes (train, wall, to each threshold) include its teacher's
+    training. Raises RowrnnError for a run that has not finished (no metrics.json) or whose metrics are damaged."""
     from .evaluation import evaluate_run
+    from .runs import run_minutes
     run = load_run(run_dir)
     if run.status != "finished":
         raise RowrnnError(f"{run_dir}: not a finished run: continue it with rowrnn train --resume {run_dir}")
     m = run.metrics
     flip = evaluate_run(run_dir, "best", test_set=test_set, data_dir=data_dir, tta="flip")[0]
     seconds = run.history.get("seconds", [])
+    teacher = run_minutes(run) - sum(seconds) / 60          # 0 unless it was distilled
+    wall = _read_wall(run_dir.parent).get(run_dir.name)
     return {"preset": preset, "seed": seed, "test_accuracy": m["accuracy"], "test_macro_accuracy": m["macro_accuracy"],
             "test_accuracy_flip_tta": flip["accuracy"],
             "best_val_metric": m.get("best_val_metric"), "parameters": parameter_count(run.config.model),
-            "train_minutes": sum(seconds) / 60,
-            "wall_minutes": (wall / 60 if isinstance(wall := _read_wall(run_dir.parent).get(run_dir.name), (int, float))
-                             else None),
-            "epoch_seconds": statistics.median(seconds) if seconds else 0.0,
-            "epochs": len(seconds), "command": shlex.join(compare_train_argv(preset, seed, run_dir, data_dir, extra))}
+            "train_minutes": run_minutes(run),
+            "wall_minutes": wall / 60 + teacher if isinstance(wall, (int, float)) else None,
+            "epoch_seconds": statistics.median(seconds) if seconds else 0.0, "epochs": len(seconds),
+            **dict(zip(TIME_TO_ACCURACY_COLUMNS, minutes_to_accuracy(run.history, start_minutes=teacher))),
+            "command": shlex.join(compare_train_argv(preset, seed, run_dir, data_dir, extra))}
+
+
+def _time_to_accuracy(group: list[dict], column: str) -> dict | None:
+    """A preset's minutes to one threshold over its seeds: {"minutes": mean over the seeds that reached it, or
+    None if none did, "reached": how many did, "seeds": how many there are}; None when the rows do not record
+    it (a leaderboard made before the column existed)."""
+    if any(column not in r for r in group):
+        return None
+    reached = [r[column] for r in group if r[column] is not None]
+    return {"minutes": statistics.mean(reached) if reached else None, "reached": len(reached), "seeds": len(group)}
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-    """One line per preset: mean test accuracy over seeds, the seeds' spread, the rest as means."""
+    """One line per preset: mean test accuracy over seeds, the seeds' spread, the rest as means; the minutes to
+    each validation threshold as _time_to_accuracy gives them, under "minutes_to_val" (one per THRESHOLDS)."""
     out = []
     for preset in dict.fromkeys(r["preset"] for r in rows):
         group = [r for r in rows if r["preset"] == preset]
@@ -323,23 +362,39 @@ def summarize(rows: list[dict]) -> list[dict]:
                     "wall_minutes": (statistics.mean(r["wall_minutes"] for r in group)
                                      if all(r.get("wall_minutes") is not None for r in group) else None),
                     "epoch_seconds": statistics.mean(r["epoch_seconds"] for r in group),
-                    "epochs": statistics.mean(r.get("epochs", 0) for r in group)})
+                    "epochs": statistics.mean(r.get("epochs", 0) for r in group),
+                    "minutes_to_val": [_time_to_accuracy(group, c) for c in TIME_TO_ACCURACY_COLUMNS]})
     return sorted(out, key=lambda r: -r["test_accuracy"])
+
+
+def _minutes_cell(entry: dict | None) -> str:
+    """'3.2' (every seed reached it: their mean), '3.2 (2/3)' (some did: their mean, how many), '—' (none did),
+    'n/a' (not recorded)."""
+    if entry is None:
+        return "n/a"
+    if entry["minutes"] is None:
+        return "—"
+    some = f" ({entry['reached']}/{entry['seeds']})" if entry["reached"] < entry["seeds"] else ""
+    return f"{entry['minutes']:.1f}{some}"
 
 
 def leaderboard_markdown(rows: list[dict]) -> str:
     """The leaderboard as a Markdown table, one line per preset (rows: one dict per run, COLUMNS as keys), best
-    mean test accuracy first, then the command that trained each run."""
+    mean test accuracy first, then the command that trained each run. The 'min to val' columns: training
+    minutes until the validation metric first reached 0.90 / 0.91 / 0.92 (mean of the seeds that did; '—':
+    none did; 'n/a': rows from before these columns)."""
+    thresholds = " | ".join(f"min to val {t:.2f}" for t in THRESHOLDS)
     lines = ["| preset | seeds | test accuracy | each seed | macro accuracy | flip TTA (separate) | parameters "
-             "| epochs | train min | wall min | s/epoch |",
-             "|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|"]
+             f"| epochs | train min | wall min | s/epoch | {thresholds} |",
+             "|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|" + "--:|" * len(THRESHOLDS)]
     for r in summarize(rows):
         each = ", ".join(f"{a:.4f}" for a in r["test_accuracy_each"])
         flip = f"{r['test_accuracy_flip_tta']:.4f}" if r["test_accuracy_flip_tta"] is not None else "–"
         wall = f"{r['wall_minutes']:.1f}" if r["wall_minutes"] is not None else "–"
         lines.append(f"| {r['preset']} | {', '.join(map(str, r['seeds']))} | {r['test_accuracy']:.4f} | {each} | "
                      f"{r['test_macro_accuracy']:.4f} | {flip} | {r['parameters']:,} | {r['epochs']:g} | "
-                     f"{r['train_minutes']:.1f} | {wall} | {r['epoch_seconds']:.1f} |")
+                     f"{r['train_minutes']:.1f} | {wall} | {r['epoch_seconds']:.1f} | "
+                     + " | ".join(_minutes_cell(e) for e in r["minutes_to_val"]) + " |")
     lines += ["", "Reference rows (official Fashion-MNIST benchmark, not measured here): "
               + ", ".join(f"{k.split(' (')[0]} {v:.3f}" for k, v in REFERENCES.items()) + ".", "",
               "Commands:", ""]
