@@ -245,3 +245,43 @@ def test_a_teacher_that_is_missing_not_a_run_unfinished_or_of_other_classes_is_r
     with pytest.raises(RowrnnError, match=f"^distill_from {tmp_path / 'missing'}: no such run directory"):
         rowrnn.fit(build_config("notebook", {"distill_from": str(tmp_path / "missing"), "verify": False,
                                              "data_dir": str(data)}), tmp_path / "py")
+
+
+# ----------------------------------------------------------------------------- the A/B script
+
+@pytest.mark.slow
+def test_the_recipe_options_benchmark_runs_each_option_against_its_absence(teacher_run, tmp_path, capsys):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import recipe_options
+    teacher, data = teacher_run
+    out, table = tmp_path / "ab", tmp_path / "ab.json"
+    argv = ["--preset", "notebook", "--epochs", "2", "--teacher", str(teacher.path), "--variants",
+            "plain,ema,distill", "--ema-decay", "0.9", "--data-dir", str(data), "--no-verify", "--out", str(out),
+            "--json", str(table)]
+    assert recipe_options.main(argv) == 0
+    printed = capsys.readouterr().out.splitlines()
+    rows = json.loads(table.read_text())
+    assert [r["variant"] for r in rows] == ["plain", "ema", "distill"]
+    assert sorted(p.name for p in out.iterdir()) == ["distill", "ema", "plain"]      # no teacher trained here
+    for r in rows:
+        history = json.loads((out / r["variant"] / "history.json").read_text())
+        config = json.loads((out / r["variant"] / "config.json").read_text())
+        assert config["train"]["seed"] == 0 and config["train"]["epochs"] == 2 and r["epochs"] == 2
+        assert r["best_val_metric"] == max(history["val_metric"])
+        assert r["own_minutes"] == pytest.approx(sum(history["seconds"]) / 60)
+        assert config["train"]["ema_decay"] == (0.9 if r["variant"] == "ema" else 0.0)
+        assert config["train"]["distill_from"] == (str(teacher.path) if r["variant"] == "distill" else None)
+        assert not (out / r["variant"] / "metrics.json").exists()     # validation only: no test split read
+    assert [r["teacher_minutes"] for r in rows] == [0.0, 0.0, teacher.metrics["train_minutes"]]
+    assert rows[2]["minutes"] == pytest.approx(rows[2]["own_minutes"] + teacher.metrics["train_minutes"])
+    assert printed[0].startswith("| variant | preset | seed | epochs | best val (epoch) | final val | Δ best val vs plain")
+    assert printed[2].startswith(f"| plain | notebook | 0 | 2 | {rows[0]['best_val_metric']:.4f} ")
+    assert f"| {rows[1]['best_val_metric'] - rows[0]['best_val_metric']:+.4f} |" in printed[3]
+    assert printed[4].endswith(f"| {rows[2]['teacher_minutes']:.2f} | {rows[2]['minutes']:.2f} | — | — | — |")
+    # a second call trains nothing: every variant is reused
+    stamp = (out / "ema" / "state.pt").stat().st_mtime_ns
+    assert recipe_options.main(argv) == 0
+    assert (out / "ema" / "state.pt").stat().st_mtime_ns == stamp
+    assert json.loads(table.read_text()) == rows
