@@ -523,3 +523,143 @@ def test_an_upload_the_browser_cannot_show_is_still_read(page, camera_photo, tmp
     assert page.inner_text("[data-testid=original-caption]") == ("Este navegador no puede mostrar el archivo; el "
                                                                  "28×28 de al lado es lo que se leyó.")
     shot(page, "upload-tiff")
+
+
+# ---- issue 21: labelled heat maps, the state in the URL, the recurrence with its numbers ----
+
+def show_test_image(page, index):
+    """Show test image `index` -> the /api/predict answer the page drew (JSON)."""
+    page.fill("[data-testid=test-index]", str(index))
+    with page.expect_response("**/api/predict") as answered:
+        page.click("[data-testid=show-test]")
+    wait_for_reading(page)
+    page.wait_for_function(f"() => document.querySelector('[data-testid=true-label]').textContent"
+                           f".endsWith('{index})')")
+    return answered.value.json()
+
+
+def axis_texts(panel, testid):
+    return panel.locator(f"[data-testid={testid}] .tick").all_inner_texts()
+
+
+def test_the_heat_maps_have_labelled_axes_and_legends_in_both_languages(page):
+    answer = show_test_image(page, 0)
+    recurrent = [i for i, m in enumerate(answer["models"]) if m.get("steps")]
+    assert recurrent, "no recurrent run served"
+    spanish = ["Camiseta/top", "Pantalón", "Jersey", "Vestido", "Abrigo", "Sandalia", "Camisa", "Zapatilla",
+               "Bolso", "Botín"]
+    runs = page.evaluate("async () => (await (await fetch('/api/runs')).json()).runs")
+    for i in recurrent:
+        panel, run, result = page.locator("[data-testid=panel]").nth(i), runs[i], answer["models"][i]
+        T, width = run["steps"], len(result["hidden"][0])
+        assert axis_texts(panel, "steps-column-axis") == list(CLASSES)            # column c is class c
+        rows = axis_texts(panel, "steps-row-axis")
+        assert rows[0] == "1" and rows[-1] == f"▸{T}"                             # first step, current (last)
+        assert axis_texts(panel, "hidden-row-axis") == rows
+        assert axis_texts(panel, "hidden-column-axis")[0] == "1" and axis_texts(panel, "hidden-column-axis")[-1] == str(width)
+        bound = max(abs(v) for row in result["hidden"] for v in row)             # the hidden map's scale
+        legend = panel.locator("[data-testid=hidden-legend]")
+        assert float(legend.get_attribute("data-max")) == pytest.approx(bound, abs=1e-9)
+        assert float(legend.get_attribute("data-min")) == pytest.approx(-bound, abs=1e-9)
+        assert legend.inner_text().split() == ["value", "of", "h_t", f"−{bound:.2f}", f"{bound:.2f}"]
+        assert panel.locator("[data-testid=steps-legend]").inner_text().split() == ["probability", "0", "1"]
+        k = run["rows_per_step"]
+        title = {("rows", 1): "step = image row", ("rows+columns", 2): "step: 2 rows and 2 columns"}.get((run["read"], k))
+        if title:
+            assert panel.locator("[data-testid=steps-row-title]").inner_text() == title
+    first = page.locator("[data-testid=panel]").nth(recurrent[0])
+    if runs[recurrent[0]]["read"] == "rows" and runs[recurrent[0]]["rows_per_step"] == 1:
+        slider = page.locator("[data-testid=slider]")
+        slider.focus()
+        page.keyboard.press("Home")
+        for _ in range(4):
+            page.keyboard.press("ArrowRight")
+        assert "▸5" in axis_texts(first, "steps-row-axis")
+        assert first.locator("[data-testid=now]").inner_text() == "Step 5 reads image row 5."
+    shot(page, "axes")
+    page.click("[data-testid=lang-es]")
+    assert axis_texts(first, "steps-column-axis") == spanish
+    assert first.locator("[data-testid=hidden-legend]").inner_text().split()[:3] == ["valor", "de", "h_t"]
+    assert first.locator("[data-testid=steps-legend]").inner_text().split() == ["probabilidad", "0", "1"]
+    if runs[recurrent[0]]["read"] == "rows" and runs[recurrent[0]]["rows_per_step"] == 1:
+        assert first.locator("[data-testid=steps-row-title]").inner_text() == "paso = fila de la imagen"
+        assert first.locator("[data-testid=now]").inner_text() == "El paso 5 lee la fila 5 de la imagen."
+    shot(page, "axes-spanish")
+
+
+def test_the_url_restores_the_test_image_step_language_and_runs(page, server):
+    _, names = server
+    show_test_image(page, 3)
+    slider = page.locator("[data-testid=slider]")
+    slider.focus()
+    page.keyboard.press("Home")
+    for _ in range(8):
+        page.keyboard.press("ArrowRight")                                        # step 9
+    page.click("[data-testid=lang-es]")
+    page.wait_for_function("() => location.search.includes('step=9')")
+    assert "test=3" in page.url and "lang=es" in page.url
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.inner_text("[data-testid=step]") == "paso 9 de 28"
+    assert page.inner_text("[data-testid=true-label]").endswith("(imagen de test 3)")
+    assert page.input_value("[data-testid=test-index]") == "3"
+    assert page.locator("[data-testid=panel]").first.get_attribute("data-step") == "9"
+    assert page.inner_text("#reading-title") == "2. Mira cómo lee"
+    # the runs shown: one left out is left out of the link too
+    page.locator("[data-testid=shown-runs] input").nth(1).uncheck()
+    assert page.locator("[data-testid=panel]").nth(1).is_hidden()
+    assert f"run={names[0]}" in page.url and f"run={names[1]}" not in page.url
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator("[data-testid=panel]").nth(1).is_hidden() and page.locator("[data-testid=panel]").first.is_visible()
+    assert not page.locator("[data-testid=shown-runs] input").nth(1).is_checked()
+    page.locator("[data-testid=shown-runs] input").nth(1).check()
+    # a new image is a new entry of the history: Back returns to test image 3 at step 9
+    show_test_image(page, 5)
+    assert "test=5" in page.url
+    page.go_back()
+    page.wait_for_function("() => document.querySelector('[data-testid=true-label]').textContent.endsWith('3)')")
+    page.wait_for_function("() => document.querySelector('[data-testid=step]').textContent === 'paso 9 de 28'")
+    # a link with nonsense in it opens at the start, in English
+    page.goto(server[0] + "?test=-1&step=x&lang=fr")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.is_hidden("[data-testid=true-label]") and page.inner_text("[data-testid=step]") == "no image yet"
+
+
+def test_the_numbers_view_shows_the_recurrence_the_api_sent(page):
+    answer = show_test_image(page, 0)
+    small = [i for i, m in enumerate(answer["models"]) if m.get("unrolled")]
+    if not small:
+        pytest.skip("no run served has a hidden size of 16 or less")
+    i = small[0]
+    unrolled = answer["models"][i]["unrolled"]
+    panel = page.locator("[data-testid=panel]").nth(i)
+    steps_map = panel.locator("[data-testid=steps-map]")
+    box = steps_map.bounding_box()
+    T = unrolled["steps"]
+    step = max(1, T // 4)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + (step - 0.5) * box["height"] / T)   # a click on row `step`
+    numbers = panel.locator("[data-testid=numbers]")
+    page.wait_for_function(f"() => document.querySelectorAll('[data-testid=numbers]')[{i}].dataset.step === '{step}'")
+    assert panel.get_attribute("data-step") == str(step)
+    assert numbers.locator(".equation").inner_text() == unrolled["equation"]
+    shown = numbers.evaluate("""(view) => [...view.querySelectorAll('tr')].map((row) => ({
+        name: row.dataset.term, label: row.querySelector('th').textContent,
+        values: [...row.querySelectorAll('.cell')].map((cell) => Number(cell.dataset.value)),
+        texts: [...row.querySelectorAll('.cell')].map((cell) => cell.textContent) }))""")
+    assert [row["name"] for row in shown] == [term["name"] for term in unrolled["terms"]]
+    for row, term in zip(shown, unrolled["terms"]):
+        assert row["label"] == term["label"] and row["values"] == term["values"][step - 1], term["name"]
+        assert row["texts"] == [f"{v:.2f}".replace("-", "−") if round(v, 2) != 0 else "0.00"
+                                for v in term["values"][step - 1]]
+    h_t = shown[-1]["values"]                                  # h_t is the hidden map's row for this step
+    assert h_t == pytest.approx(answer["models"][i]["hidden"][step - 1][:unrolled["hidden_size"]], abs=1e-4)
+    assert numbers.locator(".numbers-title").inner_text().startswith(f"Step {step} of the recurrence")
+    shot(page, "numbers")
+    page.click("[data-testid=lang-es]")
+    assert numbers.locator(".numbers-title").inner_text().startswith(f"El paso {step} de la recurrencia")
+    assert numbers.locator("tr").last.locator(".kind").inner_text() == "el nuevo estado oculto"
+    for j, model in enumerate(answer["models"]):
+        if model.get("steps") and not model.get("unrolled"):   # a large model says why it has no numbers
+            note = page.locator("[data-testid=panel]").nth(j).locator("[data-testid=numbers-note]").inner_text()
+            assert note.startswith("La recurrencia se muestra con sus números para estados ocultos de hasta 16")

@@ -132,15 +132,15 @@ def test_panel_info_of_bare_models():
     rows = panel_info(hand_made(), None, "hand-made")
     assert rows == {"id": 0, "name": "hand-made", "preset": None, "parameters": 2 * 28 + 2 * 2 + 2 + 2 + 2 * 10 + 10,
                     "test_accuracy": None, "recurrent": True, "read": "rows", "steps": 28, "rows_per_step": 1,
-                    "hidden_width": 2, "permutation": None}
+                    "hidden_width": 2, "hidden_size": 2, "permutation": None}
     both = panel_info(RNNClassifier(cell="gru", hidden_size=3, bidirectional=True, read="rows+columns",
                                     rows_per_step=4), None, "both", index=2, test_accuracy=0.5)
-    assert (both["id"], both["steps"], both["rows_per_step"], both["hidden_width"], both["test_accuracy"]) == \
-        (2, 7, 4, 3 * 2 * 2, 0.5)
+    assert (both["id"], both["steps"], both["rows_per_step"], both["hidden_width"], both["hidden_size"],
+            both["test_accuracy"]) == (2, 7, 4, 3 * 2 * 2, 3, 0.5)
     permuted = RNNClassifier(read="permuted-pixels", hidden_size=2, permutation_seed=1)
     info = panel_info(permuted, None, "p")
     assert info["steps"] == 784 and info["permutation"] == permuted.permutation.tolist()
     assert sorted(info["permutation"]) == list(range(784)) and info["permutation"] != list(range(784))
     cnn = panel_info(CNNClassifier(channels=4), None, "cnn")
-    assert (cnn["recurrent"], cnn["read"], cnn["steps"], cnn["rows_per_step"], cnn["hidden_width"]) == \
-        (False, None, None, None, None)
+    assert (cnn["recurrent"], cnn["read"], cnn["steps"], cnn["rows_per_step"], cnn["hidden_width"],
+            cnn["hidden_size"]) == (False, None, None, None, None, None)

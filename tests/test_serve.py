@@ -60,7 +60,7 @@ def test_runs_describe_each_model(served):
     metrics = json.loads((paths[0] / "metrics.json").read_text())
     assert rows == {"id": 0, "name": "rows", "preset": "notebook", "parameters": 394,
                     "test_accuracy": metrics["accuracy"], "recurrent": True, "read": "rows", "steps": 28,
-                    "rows_per_step": 1, "hidden_width": 8, "permutation": None}
+                    "rows_per_step": 1, "hidden_width": 8, "hidden_size": 8, "permutation": None}
     assert strips["steps"] == 14 and strips["rows_per_step"] == 2 and strips["hidden_width"] == 6 * 2 * 2
     model, _ = runs.load_model(paths[2])
     assert permuted["steps"] == 784 and permuted["permutation"] == model.permutation.tolist()

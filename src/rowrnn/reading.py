@@ -39,7 +39,7 @@ def panel_info(model, run=None, name: str = "model", *, index: int = 0, test_acc
     id (index), name, preset (run.config.preset; None without a run), parameters, test_accuracy (as given: None
     when nothing recorded it), recurrent, read ("rows", "columns", "rows+columns", "pixels", "permuted-pixels";
     None for a CNN), steps (T), rows_per_step, hidden_width (the width of `hidden` in reading_view: hidden size
-    x directions x readers) and permutation (the pixel order of a permuted-pixels reader, else None). The
+    x directions x readers), hidden_size (one direction of one reader's) and permutation (the pixel order of a permuted-pixels reader, else None). The
     fields for steps are None for a CNN. `run` is runs.load_model's second value, or None for a bare model.
     """
     recurrent = is_recurrent(model)
@@ -54,6 +54,7 @@ def panel_info(model, run=None, name: str = "model", *, index: int = 0, test_acc
         "rows_per_step": model.rows_per_step if recurrent else None,
         "hidden_width": (model.hidden_size * (2 if model.bidirectional else 1) * len(model.readers)
                          if recurrent else None),
+        "hidden_size": model.hidden_size if recurrent else None,
         # the order a permuted-pixels reader takes the pixels in, so the page can light them up
         "permutation": model.permutation.tolist() if read == "permuted-pixels" else None,
     }

@@ -6,7 +6,7 @@
 The JSON endpoints are the contract the page uses (and scripts may too):
 
     GET  /api/runs                -> {"runs": [{id, name, preset, parameters, test_accuracy, recurrent, read,
-                                      steps, rows_per_step, hidden_width, permutation}], "classes": [...],
+                                      steps, rows_per_step, hidden_width, hidden_size, permutation}], "classes": [...],
                                       "test_images": N}
     GET  /api/test-image/{index}  -> {"index", "label", "class", "pixels": 28x28 grey values 0-255}
                                      (index: plain ASCII digits, no sign, no leading zero)

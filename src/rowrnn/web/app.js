@@ -2,11 +2,14 @@
 import { getRuns, getTestImage, predictFile, predictTestImage } from "./api.js";
 import { cameraAvailability, cameraErrorKey, closeCamera, onCameraChange, openCamera, takePhoto } from "./camera.js";
 import { setupDrawing } from "./draw.js";
-import { className, setLanguage, t } from "./i18n.js";
-import { drawGlimpse, drawHidden, drawImage, drawSteps, renderBars } from "./render.js";
+import { className, fill, language, setLanguage, STRINGS, t } from "./i18n.js";
+import { classAxis, drawGlimpse, drawHidden, drawImage, drawLegend, drawNumbers, drawSteps, linesOfStep, renderBars,
+         stepAxis, unitAxis } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { runs: [], testImages: 0, reading: null, label: null, index: null, step: 1, maxSteps: 1, timer: null,
+                // the ids of the runs whose panels are shown (all at first; the URL's run=NAME may choose)
+                shown: new Set(),
                 // the image given last: answers to older ones are dropped; `original` is its object URL
                 ticket: 0, original: null,
                 // the one line in the error area, kept as a key so a language switch translates it
@@ -46,8 +49,53 @@ function showOriginal(blob) {
 }
 
 function stepOf(run) {
-  // the slider runs over the longest reading; a shorter one advances in proportion
+  // the slider runs over the longest reading shown; a shorter one advances in proportion
   return run.recurrent ? Math.max(1, Math.ceil((state.step * run.steps) / state.maxSteps)) : 1;
+}
+
+function shownRuns() {
+  return state.runs.filter((run) => state.shown.has(run.id));
+}
+
+function setMaxSteps() {
+  // the slider's length: the longest reading among the runs shown (the step keeps its place in proportion)
+  const before = state.maxSteps;
+  state.maxSteps = Math.max(1, ...shownRuns().filter((run) => run.recurrent).map((run) => run.steps));
+  state.step = Math.min(state.maxSteps, Math.max(1, Math.round((state.step * state.maxSteps) / before)));
+  $("slider").max = String(state.maxSteps);
+  $("slider").value = String(state.step);
+}
+
+function nowText(run, step) {
+  // which image lines (or pixel) the run reads at its step, in words
+  const lines = linesOfStep(run, step);
+  return fill(t("now")[lines.kind], { t: step, ...lines });
+}
+
+function drawMaps(panel, run, result, step) {
+  // the steps x classes map and the hidden-state map, each with its axes and colour legend
+  const lines = linesOfStep(run, 1).kind;
+  const rowsTitle = fill(t("stepAxis")[lines], { k: run.rows_per_step });
+  const tickTitles = (element) => {
+    for (const tick of element.children) tick.title = nowText(run, Number(tick.textContent.replace("▸", "")));
+  };
+  drawSteps(panel.querySelector(".steps-map"), result.steps, step);
+  const stepsAxis = panel.querySelector("[data-testid=steps-row-axis]");
+  stepAxis(stepsAxis, run.steps, step);
+  tickTitles(stepsAxis);
+  classAxis(panel.querySelector("[data-testid=steps-column-axis]"), [...Array(10).keys()].map(className));
+  panel.querySelector("[data-testid=steps-row-title]").textContent = rowsTitle;
+  drawLegend(panel.querySelector("[data-testid=steps-legend]"),
+             { colors: "viridis", min: 0, max: 1, title: t("probabilityLegend"), digits: 0 });
+  const bound = drawHidden(panel.querySelector(".hidden-map"), result.hidden, step);
+  const hiddenAxis = panel.querySelector("[data-testid=hidden-row-axis]");
+  stepAxis(hiddenAxis, run.steps, step);
+  tickTitles(hiddenAxis);
+  unitAxis(panel.querySelector("[data-testid=hidden-column-axis]"), result.hidden[0].length);
+  panel.querySelector("[data-testid=hidden-row-title]").textContent = rowsTitle;
+  drawLegend(panel.querySelector("[data-testid=hidden-legend]"),
+             { colors: "diverging", min: -bound, max: bound, title: t("hiddenLegend"), digits: 2 });
+  panel.querySelector(".now").textContent = nowText(run, step);
 }
 
 function facts(run) {
@@ -58,6 +106,21 @@ function facts(run) {
                       strips, accuracy });
 }
 
+function drawNumbersOf(panel, run, unrolled, step) {
+  // the recurrence at the panel's step with its numbers; for a large model, a note saying why there are none
+  const numbers = panel.querySelector("[data-testid=numbers]");
+  const note = panel.querySelector("[data-testid=numbers-note]");
+  numbers.hidden = !unrolled;
+  note.hidden = Boolean(unrolled);
+  if (!unrolled) {
+    note.textContent = t("numbersTooBig", { H: run.hidden_size });
+    return;
+  }
+  const whole = !unrolled.bidirectional && unrolled.num_layers === 1 && run.read !== "rows+columns";
+  const part = whole ? "" : t("numbersPart", { reader: t("reads")[unrolled.reader] });
+  drawNumbers(numbers, unrolled, step, { title: t("numbersTitle", { t: step, part }), kinds: t("kinds") });
+}
+
 function buildPanels() {
   const template = $("panel-template");
   $("panels").replaceChildren(...state.runs.map((run) => {
@@ -65,18 +128,51 @@ function buildPanels() {
     panel.dataset.run = String(run.id);
     panel.querySelector(".name").textContent = run.name;
     for (const selector of [".steps-map", ".hidden-map"]) {
-      panel.querySelector(selector).closest("figure").hidden = !run.recurrent;
+      const map = panel.querySelector(selector);
+      map.closest("figure").hidden = !run.recurrent;
+      // a click on a row of a map goes to that step
+      map.addEventListener("click", (event) => {
+        const box = map.getBoundingClientRect();
+        const row = Math.min(run.steps, Math.max(1, Math.ceil(((event.clientY - box.top) / box.height) * run.steps)));
+        if (state.reading) goToStep(Math.max(1, Math.floor((row * state.maxSteps) / run.steps)));
+      });
     }
     panel.querySelector(".cnn-note").hidden = run.recurrent;
+    panel.querySelector(".now").hidden = !run.recurrent;
     return panel;
   }));
+  const choices = state.runs.map((run) => {
+    const label = document.createElement("label");
+    const box = Object.assign(document.createElement("input"), { type: "checkbox", checked: state.shown.has(run.id) });
+    box.dataset.shown = String(run.id);
+    box.addEventListener("change", () => {
+      if (box.checked) state.shown.add(run.id);
+      else if (state.shown.size > 1) state.shown.delete(run.id);
+      else box.checked = true;                        // one panel at least
+      showPanels();
+      writeUrl();
+    });
+    label.append(box, document.createTextNode(run.name));
+    return label;
+  });
+  $("shown-runs").replaceChildren($("shown-runs").firstElementChild, ...choices);
+  $("shown-runs").hidden = state.runs.length < 2;
   setLanguage(document.documentElement.lang);
+}
+
+function showPanels() {
+  for (const run of state.runs) {
+    document.querySelector(`[data-run="${run.id}"]`).hidden = !state.shown.has(run.id);
+    document.querySelector(`#shown-runs input[data-shown="${run.id}"]`).checked = state.shown.has(run.id);
+  }
+  setMaxSteps();
+  render();
 }
 
 function render() {
   const reading = state.reading;
   $("step").textContent = reading ? t("step", { t: state.step, T: state.maxSteps }) : t("noImage");
-  for (const run of state.runs) {
+  for (const run of shownRuns()) {
     const panel = document.querySelector(`[data-run="${run.id}"]`);
     panel.querySelector(".facts").textContent = facts(run);
     if (!reading) continue;
@@ -84,11 +180,16 @@ function render() {
     const step = stepOf(run);
     panel.dataset.step = String(step);
     drawGlimpse(panel.querySelector(".glimpse"), reading.image, run, step);
+    if (result.error) {                               // this run's weights gave NaN: its one line, nothing drawn
+      panel.querySelector(".top").replaceChildren(Object.assign(document.createElement("li"),
+                                                                { textContent: result.error }));
+      continue;
+    }
     const names = [...Array(10).keys()].map(className);
     renderBars(panel.querySelector(".bars"), run.recurrent ? result.steps[step - 1] : result.final, names);
     if (run.recurrent) {
-      drawSteps(panel.querySelector(".steps-map"), result.steps, step);
-      drawHidden(panel.querySelector(".hidden-map"), result.hidden, step);
+      drawMaps(panel, run, result, step);
+      drawNumbersOf(panel, run, result.unrolled, step);
     }
     panel.querySelector(".top").replaceChildren(...result.top.map((entry) => {
       const item = document.createElement("li");
@@ -104,18 +205,76 @@ function render() {
   if (state.label != null) label.textContent = t("trueLabel", { name: className(state.label), index: state.index });
 }
 
-function show(reading, { label = null, index = null, original = null } = {}) {
+function show(reading, { label = null, index = null, original = null, step = null, push = true } = {}) {
+  // step: where a link asked the reading to stand; else the whole reading first (then replay it)
   clearError();
   reading.classes = state.classes;
   state.reading = reading;
   state.label = label;
   state.index = index;
-  state.step = state.maxSteps;                       // first the whole reading; then replay it
+  state.step = step == null ? state.maxSteps : Math.min(Math.max(1, step), state.maxSteps);
   showOriginal(original);
   drawImage($("preview"), reading.image);
   $("slider").value = String(state.step);
   $("slider").disabled = $("play").disabled = !state.runs.some((run) => run.recurrent);
   render();
+  writeUrl(push);
+}
+
+function goToStep(step) {
+  stop();
+  state.step = step;
+  $("slider").value = String(step);
+  render();
+  writeUrl();
+}
+
+// ---- the state in the URL: ?run=NAME&run=NAME&test=N&step=T&lang=es, so a link opens where it was sent from.
+// A drawn, uploaded or photographed image is not in it (a link to one opens with no image); a new image is a
+// new history entry (Back returns to the image before), a step, language or choice of runs replaces the entry.
+
+function urlFor() {
+  const params = new URLSearchParams();
+  if (state.shown.size < state.runs.length) for (const run of shownRuns()) params.append("run", run.name);
+  if (state.index != null) params.set("test", String(state.index));
+  if (state.reading) params.set("step", String(state.step));
+  params.set("lang", language());
+  return `${location.pathname}?${params}`;
+}
+
+function writeUrl(push = false) {
+  clearTimeout(state.urlTimer);
+  const url = urlFor();
+  if (url === location.pathname + location.search) return;
+  if (push) history.pushState(null, "", url);
+  else history.replaceState(null, "", url);
+}
+
+function writeUrlSoon() {
+  // while the slider is dragged: once it rests (browsers throttle a flood of replaceState calls)
+  clearTimeout(state.urlTimer);
+  state.urlTimer = setTimeout(() => writeUrl(), 250);
+}
+
+function wholeNumber(text, below) {
+  // a URL's number: plain digits, no sign or leading zero, under `below`; else null
+  return text != null && /^(0|[1-9][0-9]{0,8})$/.test(text) && Number(text) < below ? Number(text) : null;
+}
+
+async function applyUrl() {
+  const params = new URLSearchParams(location.search);
+  const lang = params.get("lang");
+  setLanguage(lang in STRINGS ? lang : (navigator.language?.startsWith("es") ? "es" : "en"));
+  const names = params.getAll("run");
+  const chosen = state.runs.filter((run) => names.includes(run.name));
+  state.shown = new Set((chosen.length ? chosen : state.runs).map((run) => run.id));
+  showPanels();
+  renderMessage();
+  const index = wholeNumber(params.get("test"), state.testImages);
+  const step = wholeNumber(params.get("step"), state.maxSteps + 1) || null;
+  if (index != null && (index !== state.index || !state.reading)) await showTest(index, { step, push: false });
+  else if (step != null && state.reading) goToStep(step);
+  else render();
 }
 
 async function read(request, given = {}) {
@@ -134,10 +293,12 @@ async function read(request, given = {}) {
 }
 
 function stop() {
+  const playing = state.timer != null;
   clearInterval(state.timer);
   state.timer = null;
   $("play").textContent = t("play");
   $("play").dataset.i18n = "play";
+  if (playing) writeUrl();                          // the step where play stopped
 }
 
 function play() {
@@ -202,6 +363,17 @@ async function readPhoto() {
   }
 }
 
+async function showTest(index, { step = null, push = true } = {}) {
+  $("test-index").value = String(index);
+  stopCamera();
+  try {
+    const image = await getTestImage(index);
+    await read(predictTestImage(index), { label: image.label, index, step, push });
+  } catch (error) {
+    showError(error);
+  }
+}
+
 async function start() {
   setLanguage(navigator.language?.startsWith("es") ? "es" : "en");
   const drawing = setupDrawing($("draw"), $("brush"), () => readDrawing());
@@ -232,38 +404,35 @@ async function start() {
   document.addEventListener("visibilitychange", () => { if (document.hidden) stopCamera(); });
   window.addEventListener("pagehide", stopCamera);
   onCameraChange(detectCamera);
-  async function showTest(index) {
-    $("test-index").value = String(index);
-    stopCamera();
-    try {
-      const image = await getTestImage(index);
-      read(predictTestImage(index), { label: image.label, index });
-    } catch (error) {
-      showError(error);
-    }
-  }
   $("show-test").addEventListener("click", () => showTest(Number($("test-index").value)));
   $("random-test").addEventListener("click", () => showTest(Math.floor(Math.random() * state.testImages)));
   $("slider").addEventListener("input", () => {
     stop();
     state.step = Number($("slider").value);
     render();
+    writeUrlSoon();
   });
   $("play").addEventListener("click", play);
   for (const button of document.querySelectorAll("[data-lang]")) {
-    button.addEventListener("click", () => { setLanguage(button.dataset.lang); render(); renderMessage(); });
+    button.addEventListener("click", () => {
+      setLanguage(button.dataset.lang);
+      render();
+      renderMessage();
+      writeUrl();
+    });
   }
+  window.addEventListener("popstate", () => { stop(); applyUrl(); });
   await detectCamera();
   try {
     const info = await getRuns();
     state.runs = info.runs;
     state.classes = info.classes;
     state.testImages = info.test_images;
-    state.maxSteps = Math.max(1, ...info.runs.filter((run) => run.recurrent).map((run) => run.steps));
+    state.shown = new Set(info.runs.map((run) => run.id));
     $("test-index").max = String(info.test_images - 1);
-    $("slider").max = String(state.maxSteps);
     buildPanels();
-    render();
+    await applyUrl();
+    writeUrl();
     document.body.dataset.ready = "true";
   } catch (error) {
     showError(error);

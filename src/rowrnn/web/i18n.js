@@ -57,6 +57,25 @@ export const STRINGS = {
     serverSays: "The server says: {message}",
     unreachable: "The server did not answer: is rowrnn serve still running?",
     loading: "reading…",
+    runsShown: "Runs shown:",
+    classAxis: "class",
+    unitAxis: "unit of h_t",
+    probabilityLegend: "probability",
+    hiddenLegend: "value of h_t",
+    stepAxis: { row: "step = image row", rows: "step: {k} image rows", column: "step = image column",
+                columns: "step: {k} image columns", "row+column": "step = image row and column",
+                "rows+columns": "step: {k} rows and {k} columns", pixel: "step = one pixel" },
+    now: { row: "Step {t} reads image row {from}.", rows: "Step {t} reads image rows {from}–{to}.",
+           column: "Step {t} reads image column {from}.", columns: "Step {t} reads image columns {from}–{to}.",
+           "row+column": "Step {t} reads image row {from} and column {from}.",
+           "rows+columns": "Step {t} reads image rows {from}–{to} and columns {from}–{to}.",
+           pixel: "Step {t} reads the pixel at row {row}, column {column}." },
+    numbersTitle: "Step {t} of the recurrence, with its numbers{part}. Click a row of a map, or move the slider, for another step.",
+    numbersPart: " (layer 1, reading {reader} forwards)",
+    numbersTooBig: "The recurrence is shown with its numbers for hidden sizes up to 16; this network's is {H}.",
+    kinds: { input: "what is read at this step", pixels: "the pixels read", previous: "the state before this step",
+             part: "one part of the sum", sum: "the sum", gate: "a gate, from 0 to 1", candidate: "the candidate",
+             state: "the new state", constant: "the same at every step", output: "the new hidden state" },
   },
   es: {
     subtitle: "— mira cómo una red recurrente lee una prenda, fila a fila",
@@ -113,6 +132,26 @@ export const STRINGS = {
     serverSays: "El servidor dice: {message}",
     unreachable: "El servidor no responde: ¿sigue en marcha rowrnn serve?",
     loading: "leyendo…",
+    runsShown: "Redes mostradas:",
+    classAxis: "clase",
+    unitAxis: "unidad de h_t",
+    probabilityLegend: "probabilidad",
+    hiddenLegend: "valor de h_t",
+    stepAxis: { row: "paso = fila de la imagen", rows: "paso: {k} filas de la imagen", column: "paso = columna de la imagen",
+                columns: "paso: {k} columnas de la imagen", "row+column": "paso = fila y columna de la imagen",
+                "rows+columns": "paso: {k} filas y {k} columnas", pixel: "paso = un píxel" },
+    now: { row: "El paso {t} lee la fila {from} de la imagen.", rows: "El paso {t} lee las filas {from}–{to} de la imagen.",
+           column: "El paso {t} lee la columna {from} de la imagen.",
+           columns: "El paso {t} lee las columnas {from}–{to} de la imagen.",
+           "row+column": "El paso {t} lee la fila {from} y la columna {from} de la imagen.",
+           "rows+columns": "El paso {t} lee las filas {from}–{to} y las columnas {from}–{to} de la imagen.",
+           pixel: "El paso {t} lee el píxel de la fila {row}, columna {column}." },
+    numbersTitle: "El paso {t} de la recurrencia, con sus números{part}. Pulsa una fila de un mapa, o mueve el deslizador, para ver otro paso.",
+    numbersPart: " (capa 1, leyendo {reader} hacia delante)",
+    numbersTooBig: "La recurrencia se muestra con sus números para estados ocultos de hasta 16; el de esta red tiene {H}.",
+    kinds: { input: "lo que se lee en este paso", pixels: "los píxeles leídos", previous: "el estado antes de este paso",
+             part: "una parte de la suma", sum: "la suma", gate: "una puerta, de 0 a 1", candidate: "el candidato",
+             state: "el nuevo estado", constant: "lo mismo en cada paso", output: "el nuevo estado oculto" },
   },
 };
 
@@ -130,6 +169,11 @@ export function language() {
 export function t(key, values = {}) {
   const text = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
   return typeof text === "string" ? text.replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "") : text;
+}
+
+export function fill(text, values = {}) {
+  // one of the nested strings (t("now").row, ...) with its {placeholders} filled
+  return text.replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
 }
 
 export function className(index) {

@@ -1,4 +1,6 @@
-// Pictures on canvases: the 28x28 image (with what has been read lit), heat maps, probability bars.
+// Pictures on canvases: the 28x28 image (with what has been read lit), heat maps with their axes and colour
+// legends, probability bars. Every function takes the element to draw in and the data (the server's JSON, and
+// words already translated): no lookups by id, no language, so the notebook widget draws with them too.
 
 const SIZE = 28;
 // matplotlib's viridis and RdBu_r, sampled at a few stops and interpolated (as reading.png and hidden.png)
@@ -86,11 +88,107 @@ export function drawSteps(canvas, steps, upto) {
   paint(canvas, steps[0].length, steps.length, (r, c) => (r < upto ? color(VIRIDIS, steps[r][c]) : [17, 17, 17]));
 }
 
-export function drawHidden(canvas, hidden, upto) {
+export function hiddenBound(hidden) {
+  // the colour scale of the hidden-state map: -bound (blue) .. +bound (red), bound = the largest |h| read
   let bound = 1e-6;
   for (const row of hidden) for (const v of row) bound = Math.max(bound, Math.abs(v));
+  return bound;
+}
+
+export function drawHidden(canvas, hidden, upto, bound = hiddenBound(hidden)) {
   paint(canvas, hidden[0].length, hidden.length,
         (r, c) => (r < upto ? color(RDBU, 0.5 + hidden[r][c] / (2 * bound)) : [17, 17, 17]));
+  return bound;
+}
+
+// ---- axes and colour legends of the heat maps ----
+
+const STEP_STRIDES = [1, 2, 4, 5, 7, 10, 14, 20, 25, 50, 98, 100, 196, 200, 392, 500];
+const UNIT_STRIDES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
+export function ticks(count, strides = STEP_STRIDES) {
+  // about five of the numbers 1..count to write along an axis: 1, multiples of a round stride, and count
+  if (count <= 1) return [1];
+  const stride = strides.find((s) => count / s <= 5) ?? Math.ceil(count / 4);
+  const chosen = [1];
+  for (let t = stride; t < count; t += stride) if (t > 1 && count - t >= stride / 2) chosen.push(t);
+  chosen.push(count);
+  return chosen;
+}
+
+export const unitTicks = (count) => ticks(count, UNIT_STRIDES);
+
+export function drawAxis(element, labels) {
+  // labels: [{at: 0..1 (a cell's centre along the axis), text, current?: true, title?}], each a <span class="tick">
+  // placed by the stylesheet from its --at (rows: from the top; columns: from the left)
+  while (element.children.length > labels.length) element.lastChild.remove();
+  while (element.children.length < labels.length) element.append(document.createElement("span"));
+  labels.forEach((label, i) => {
+    const tick = element.children[i];
+    tick.className = label.current ? "tick current" : "tick";
+    tick.textContent = label.text;
+    tick.style.setProperty("--at", `${(100 * label.at).toFixed(3)}%`);
+    if (label.title) tick.title = label.title;
+    else tick.removeAttribute("title");
+  });
+}
+
+export function stepAxis(element, steps, current) {
+  // the rows of a steps x K map: step numbers 1..steps at round strides, and the current step marked
+  const at = (t) => (t - 0.5) / steps;
+  drawAxis(element, [...ticks(steps).filter((t) => t !== current).map((t) => ({ at: at(t), text: String(t) })),
+                     ...(current ? [{ at: at(current), text: `▸${current}`, current: true }] : [])]);
+}
+
+export function classAxis(element, names) {
+  // the columns of a steps x 10 map: the class names, in the order of the model's outputs
+  drawAxis(element, names.map((name, i) => ({ at: (i + 0.5) / names.length, text: name, title: name })));
+}
+
+export function unitAxis(element, width) {
+  // the columns of the hidden-state map: unit numbers 1..width
+  drawAxis(element, unitTicks(width).map((u) => ({ at: (u - 0.5) / width, text: String(u) })));
+}
+
+export function formatValue(value, digits = 2) {
+  // a number as a legend writes it: fixed digits, a true minus sign
+  const text = value.toFixed(digits);
+  return Number(text) === 0 ? (0).toFixed(digits) : text.replace("-", "\u2212");
+}
+
+export function drawLegend(element, { colors = "viridis", min, max, title, digits = 2 }) {
+  // a colour bar from min to max (viridis, or the diverging red-blue with 0 in its middle), its ends written
+  // beside it; data-min and data-max keep the exact numbers
+  if (!element.querySelector(".legend-bar")) {
+    const parts = ["legend-title", "legend-min", "legend-bar", "legend-max"].map((name) => {
+      const part = document.createElement(name === "legend-bar" ? "canvas" : "span");
+      part.className = name;
+      return part;
+    });
+    parts[2].width = 64;
+    parts[2].height = 1;
+    element.replaceChildren(...parts);
+  }
+  const stops = colors === "diverging" ? RDBU : VIRIDIS;
+  paint(element.querySelector(".legend-bar"), 64, 1, (r, c) => color(stops, c / 63));
+  element.querySelector(".legend-title").textContent = title;
+  element.querySelector(".legend-min").textContent = formatValue(min, digits);
+  element.querySelector(".legend-max").textContent = formatValue(max, digits);
+  element.dataset.min = String(min);
+  element.dataset.max = String(max);
+}
+
+export function linesOfStep(run, step) {
+  // what a reader takes in at step t (1-based): {kind: "row"|"rows"|"column"|"columns"|"row+column"|
+  // "rows+columns", from, to} (image lines, 1-based) or {kind: "pixel", row, column}
+  if (run.read === "pixels" || run.read === "permuted-pixels") {
+    const p = run.permutation ? run.permutation[step - 1] : step - 1;
+    return { kind: "pixel", row: Math.floor(p / SIZE) + 1, column: (p % SIZE) + 1 };
+  }
+  const k = run.rows_per_step || 1;
+  const from = (step - 1) * k + 1, to = step * k;
+  const kind = { rows: "row", columns: "column", "rows+columns": "row+column" }[run.read];
+  return { kind: k > 1 ? kind.replace("row", "rows").replace("column", "columns") : kind, from, to };
 }
 
 export function renderBars(container, probabilities, names) {
@@ -112,5 +210,67 @@ export function renderBars(container, probabilities, names) {
     bar.querySelector(".label").textContent = names[i];
     bar.querySelector(".fill").style.width = `${(100 * p).toFixed(1)}%`;
     bar.querySelector(".value").textContent = `${(100 * p).toFixed(1)}%`;
+  });
+}
+
+// ---- the recurrence with its numbers (rowrnn.unroll's dict, the answer's "unrolled") ----
+
+function termBound(term) {
+  // a term's colour scale: the largest |value| it takes over the whole reading (1 at least for a gate's 0..1)
+  let bound = term.kind === "gate" ? 1 : 1e-6;
+  for (const row of term.values) for (const v of row) bound = Math.max(bound, Math.abs(v));
+  return bound;
+}
+
+export function drawNumbers(element, unrolled, step, words) {
+  // the vectors of the recurrence at step `step` (1-based) as rows of small coloured cells with their numbers
+  // (red above zero, blue below, as the hidden-state map), the equation as text above them.
+  // words: {title: "...", kinds: {input: "...", gate: "...", ...}} already translated.
+  // Each cell keeps its exact number (4 decimals, as sent) in data-value; the row its term's name in data-term.
+  if (element.dataset.built !== unrolled.equation + unrolled.terms.length) {
+    const title = document.createElement("p");
+    title.className = "numbers-title";
+    const equation = document.createElement("pre");
+    equation.className = "equation";
+    equation.textContent = unrolled.equation;
+    const table = document.createElement("table");
+    table.className = "terms";
+    for (const term of unrolled.terms) {
+      const row = table.insertRow();
+      row.dataset.term = term.name;
+      row.dataset.kind = term.kind;
+      const name = document.createElement("th");
+      name.scope = "row";
+      name.textContent = term.label;
+      const kind = row.insertCell();
+      kind.className = "kind";
+      const cells = row.insertCell();
+      cells.className = "cells";
+      row.prepend(name);
+    }
+    element.replaceChildren(title, equation, table);
+    element.dataset.built = unrolled.equation + unrolled.terms.length;
+  }
+  element.querySelector(".numbers-title").textContent = words.title;
+  element.dataset.step = String(step);
+  const rows = element.querySelectorAll("tr");
+  unrolled.terms.forEach((term, i) => {
+    const row = rows[i];
+    row.querySelector(".kind").textContent = words.kinds[term.kind] ?? term.kind;
+    const values = term.values[step - 1];
+    const bound = termBound(term);
+    const cells = row.querySelector(".cells");
+    while (cells.children.length > values.length) cells.lastChild.remove();
+    while (cells.children.length < values.length) cells.append(document.createElement("span"));
+    values.forEach((v, k) => {
+      const cell = cells.children[k];
+      const [r, g, b] = color(RDBU, 0.5 + v / (2 * bound));
+      cell.className = "cell";
+      cell.dataset.value = String(v);
+      cell.textContent = formatValue(v, 2);
+      cell.title = `${term.label}[${k + 1}] = ${formatValue(v, 4)}`;
+      cell.style.backgroundColor = `rgb(${r}, ${g}, ${b})`;
+      cell.style.color = 0.299 * r + 0.587 * g + 0.114 * b < 128 ? "#fff" : "#111";
+    });
   });
 }
