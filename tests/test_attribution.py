@@ -230,3 +230,18 @@ def test_the_package_exports_both():
     import rowrnn
     assert rowrnn.step_attribution is step_attribution and rowrnn.plot_attribution is plots.plot_attribution
     assert {"step_attribution", "plot_attribution"} <= set(rowrnn.__all__)
+
+
+def test_explain_uses_occlusion_for_28_steps_or_fewer_and_integrated_gradients_for_pixels(monkeypatch):
+    from rowrnn.inference import explain_method, reading_figure
+    assert [explain_method(T) for T in (14, 28, 784)] == ["occlusion", "occlusion", "integrated-gradients"]
+    model = one_step_reader(13 * 28 + 5, target_class=4, read="pixels")
+    images = _images(1)
+    fig = reading_figure(model, images)
+    assert fig.axes[1].get_title() == "Which steps decided (integrated-gradients)"
+    painted = fig.axes[1].get_images()[1].get_array()
+    drop = (normalize(images)[0, 13, 5] + 1) * model.w[0]            # all on pixel (13, 5), in the same unit
+    assert float(painted[13, 5]) == pytest.approx(float(drop), abs=1e-3)
+    painted[13, 5] = 0
+    assert abs(painted).max() < 1e-4
+    plt.close(fig)

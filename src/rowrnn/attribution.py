@@ -61,7 +61,9 @@ def step_attribution(model, images, *, method: str = "occlusion", target=None, b
 
     method "occlusion": score = logit(x) - logit(x with step t of reader r blanked), each step in turn. It costs
     R * T forward passes per image (28 for rows, 784 for pixels), run as batches of at most CHUNK (1024)
-    sequences; it needs no gradients. method "integrated-gradients" (Sundararajan, Taly & Yan 2017, "Axiomatic
+    sequences; it needs no gradients. A pixels model reads 784 copies of a 784-step sequence per image, so
+    the cost grows as T squared: measured on 2 shared CPU cores, 6 s an image for a pixels GRU-64 (3.4 s by
+    integrated gradients), 0.03 s for a rows GRU-64 (0.1 s by integrated gradients). method "integrated-gradients" (Sundararajan, Taly & Yan 2017, "Axiomatic
     Attribution for Deep Networks"): the path integral of the logit's gradient from the blank to the image along
     the straight line, n_steps (default 32) Gauss-Legendre points, times (x - blank), summed over each step's
     pixels; the scores of all steps add up to logit(x) - logit(blank image) (completeness), up to the
