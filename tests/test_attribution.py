@@ -245,3 +245,23 @@ def test_explain_uses_occlusion_for_28_steps_or_fewer_and_integrated_gradients_f
     painted[13, 5] = 0
     assert abs(painted).max() < 1e-4
     plt.close(fig)
+
+
+@pytest.mark.integration
+def test_on_real_garments_a_black_row_decides_nothing_and_the_scores_add_up(real_data):
+    from rowrnn.data import load_split
+    images = load_split(real_data, "test").images[:200]
+    images = images[(images == 0).all(dim=2).any(dim=1)][:4]      # the first four with a wholly black row
+    black_rows = (images == 0).all(dim=2)                         # (4, 28): rows blanking cannot change
+    assert len(images) == 4 and not black_rows.all(dim=1).any()
+    torch.manual_seed(0)
+    model = RNNClassifier(cell="gru", hidden_size=32, bidirectional=True)
+    occlusion = step_attribution(model, images)
+    assert occlusion[:, 0][black_rows].abs().max() == 0 and occlusion[:, 0][~black_rows].abs().min() > 0
+    ig = step_attribution(model, images, method="integrated-gradients", n_steps=64)
+    x = normalize(images).unsqueeze(1)
+    with torch.no_grad():
+        logits, blank = model(x), model(torch.full_like(x, -1.0))
+    gained = (logits - blank).gather(1, logits.argmax(dim=1, keepdim=True)).squeeze(1)
+    assert torch.allclose(ig.sum(dim=(1, 2)), gained, atol=1e-3, rtol=1e-3)
+    assert ig[:, 0][black_rows].abs().max() == 0                  # x equals the blank there: no path to integrate
