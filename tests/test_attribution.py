@@ -265,3 +265,26 @@ def test_on_real_garments_a_black_row_decides_nothing_and_the_scores_add_up(real
     gained = (logits - blank).gather(1, logits.argmax(dim=1, keepdim=True)).squeeze(1)
     assert torch.allclose(ig.sum(dim=(1, 2)), gained, atol=1e-3, rtol=1e-3)
     assert ig[:, 0][black_rows].abs().max() == 0                  # x equals the blank there: no path to integrate
+
+
+def test_rowrnn_predict_explain_draws_the_attribution_of_the_printed_guess(tmp_path, capsys, monkeypatch):
+    import json
+
+    from conftest import write_dataset
+    from PIL import Image
+
+    from rowrnn.cli import main
+    data = write_dataset(tmp_path / "data", n_train=100, n_test=20)
+    assert main(["train", "--data-dir", str(data), "--no-verify", "--epochs", "1", "--batch-size", "50",
+                 "--hidden-size", "8", "--out", str(tmp_path / "run"), "--seed", "1"]) == 0
+    capsys.readouterr()
+    seen = []
+    real = plots.plot_reading
+    monkeypatch.setattr(plots, "plot_reading", lambda *a, **kw: seen.append(kw) or real(*a, **kw))
+    assert main(["predict", str(tmp_path / "run"), "--test-index", "0", "--test-index", "3", "--json", "--no-verify",
+                 "--data-dir", str(data), "--explain", str(tmp_path / "why.png")]) == 0
+    answers = json.loads(capsys.readouterr().out)
+    from rowrnn.constants import CLASSES
+    assert [CLASSES[int(t)] for t in seen[0]["targets"]] == [a["top"][0]["class"] for a in answers]
+    assert seen[0]["attributions"].shape == (2, 1, 28) and seen[0]["attribution_method"] == "occlusion"
+    assert Image.open(tmp_path / "why.png").size[0] > 1000         # image, attribution, heat map side by side
