@@ -37,7 +37,7 @@ def probabilities(h):
 
 
 def test_the_reading_of_a_hand_made_model_is_worked_out_by_hand():
-    view = reading_view(hand_made(), HALF_WHITE, unrolled=False)
+    view = reading_view(hand_made(), HALF_WHITE, unrolled=False, attribution=False)
     assert list(view) == ["steps", "hidden", "final", "top"]
     steps, hidden = view["steps"].numpy(), view["hidden"].numpy()
     assert steps.shape == (28, 10) and hidden.shape == (28, 2)
@@ -58,7 +58,7 @@ def test_the_reading_of_a_hand_made_model_is_worked_out_by_hand():
 
 
 def test_its_json_is_the_pages_answer_to_four_decimals():
-    view = reading_view(hand_made(), HALF_WHITE, unrolled=False)
+    view = reading_view(hand_made(), HALF_WHITE, unrolled=False, attribution=False)
     text = dumps(view)
     answer = json.loads(text)
     assert answer["steps"][0][:4] == [0.2825, 0.1674, 0.1015, 0.0791] and answer["steps"][27][0] == 0.0184
@@ -70,7 +70,7 @@ def test_its_json_is_the_pages_answer_to_four_decimals():
 
 
 def test_the_unrolled_numbers_of_the_hand_made_model():
-    view = reading_view(hand_made(), HALF_WHITE)
+    view = reading_view(hand_made(), HALF_WHITE, attribution=False)
     assert list(view) == ["steps", "hidden", "final", "top", "unrolled"]
     numbers = view["unrolled"]
     assert (numbers["cell"], numbers["hidden_size"], numbers["steps"], numbers["input_size"]) == ("rnn", 2, 28, 28)
@@ -85,6 +85,32 @@ def test_the_unrolled_numbers_of_the_hand_made_model():
     assert terms["h_t"] == json.loads(dumps(view["hidden"]))                      # the hidden map's own numbers
 
 
+def test_which_steps_decided_for_a_model_that_reads_only_its_last_row():
+    # readout "last" and W_hh = 0: the logits depend on row 28 alone. White there, the T-shirt logit is
+    # 2 tanh(1) = 1.523 > Trouser's 1, so T-shirt is predicted; blanking row 28 (black, -1) makes it -2 tanh(1)
+    image = HALF_WHITE.clone()
+    image[27] = 255
+    view = reading_view(hand_made(), image, unrolled=False)
+    scores = view["attribution"]
+    assert (scores["target"], scores["class"]) == (0, "T-shirt/top") and view["top"][0]["class"] == "T-shirt/top"
+    assert round(4 * math.tanh(1), 4) == 3.0464
+    expected = [0.0] * 27 + [4 * math.tanh(1)]
+    assert scores["occlusion"].shape == (1, 28)
+    np.testing.assert_allclose(scores["occlusion"][0].numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(scores["integrated-gradients"][0].numpy(), expected, atol=1e-3)   # quadrature error
+    answer = json.loads(dumps(view))["attribution"]
+    assert answer["occlusion"] == [[0.0] * 27 + [3.0464]] and answer["class"] == "T-shirt/top"
+
+
+def test_a_pixel_reader_is_not_occluded_784_times():
+    torch.manual_seed(0)
+    pixels = RNNClassifier(read="permuted-pixels", hidden_size=2).eval()
+    scores = reading_view(pixels, HALF_WHITE, unrolled=False)["attribution"]
+    assert scores["occlusion"] is None and scores["integrated-gradients"].shape == (1, 784)
+    assert reading_view(CNNClassifier(channels=4).eval(), HALF_WHITE)["attribution"] is None
+    assert "attribution" not in reading_view(pixels, HALF_WHITE, attribution=False)
+
+
 def test_no_numbers_for_a_large_model_or_a_cnn():
     wide = RNNClassifier(hidden_size=17).eval()
     assert reading_view(wide, HALF_WHITE)["unrolled"] is None
@@ -96,7 +122,7 @@ def test_no_numbers_for_a_large_model_or_a_cnn():
 def test_a_cnn_has_no_steps():
     torch.manual_seed(0)
     model = CNNClassifier(channels=4).eval()
-    view = reading_view(model, HALF_WHITE, unrolled=False)
+    view = reading_view(model, HALF_WHITE, unrolled=False, attribution=False)
     with torch.no_grad():
         final = model((HALF_WHITE.float() / 255 - 0.5).div(0.5).reshape(1, 1, 28, 28))[0].softmax(-1)
     assert view["steps"] is None and view["hidden"] is None

@@ -19,6 +19,8 @@ from starlette.testclient import TestClient
 
 from conftest import write_dataset
 from rowrnn import runs, serve
+from rowrnn.attribution import step_attribution
+from rowrnn.constants import CLASSES
 from rowrnn.cli import main
 from rowrnn.data import load_fashion_mnist, normalize
 
@@ -98,12 +100,23 @@ def test_predict_returns_every_step_and_hidden_state(served, how):
         assert [t["class"] for t in result["top"]] == [model_class(i) for i in final.topk(3).indices]
         if result["steps"] is None:
             assert result["hidden"] is None and result["unrolled"] is None and path.name == "cnn"
+            assert result["attribution"] is None
             continue
         steps, hidden = np.array(result["steps"]), np.array(result["hidden"])
         assert steps.shape == (model.num_steps, 10) and np.allclose(steps.sum(1), 1, atol=1e-3)
         np.testing.assert_allclose(steps[-1], final.numpy(), atol=1e-4)
         with torch.no_grad():
             np.testing.assert_allclose(hidden, model.hidden_states(x)[0].numpy(), atol=1e-4)
+        # which steps decided the predicted class: rowrnn.attribution's scores; no occlusion for a pixel reader
+        explained = result["attribution"]
+        assert explained["class"] == result["top"][0]["class"] == CLASSES[explained["target"]]
+        for method in ("occlusion", "integrated-gradients"):
+            if method == "occlusion" and model.num_steps == 784:
+                assert explained[method] is None
+                continue
+            scores = step_attribution(model, image[None], method=method, target=explained["target"])[0]
+            np.testing.assert_allclose(explained[method], scores.numpy(), atol=1e-4)
+            assert np.array(explained[method]).shape == (len(model.readers), model.num_steps)
         # the numbers view (hidden sizes 8, 6, 4 here): its h_t is the first reader's forward part of `hidden`
         h_t = result["unrolled"]["terms"][-1]
         assert h_t["name"] == "h_t" and result["unrolled"]["hidden_size"] == model.hidden_size

@@ -16,6 +16,7 @@ import json
 import numpy as np
 import torch
 
+from .attribution import METHODS, step_attribution
 from .constants import CLASSES, IMAGE_SIZE
 from .data import normalize
 from .errors import RowrnnError
@@ -24,6 +25,10 @@ from .unroll import unroll as unroll_numbers
 
 DIGITS = 4                          # probabilities and activations are sent rounded to this many decimals
 MAX_UNROLLED_HIDDEN = 16            # the numbers view's limit (rowrnn.unroll's max_hidden): more is not readable
+# occlusion reads R*T copies of the image, each of T steps: R*T*T steps read. Rows, columns, strips and
+# rows+columns (at most 2 x 28 x 28 = 1568) are well under a second; a pixel reader's 784 x 784 = 614,656 took
+# 6-9 s on 2 CPU cores, which would hold one of serve's prediction slots that long: it is not computed
+OCCLUSION_BUDGET = 2 * IMAGE_SIZE * IMAGE_SIZE
 NOT_FINITE = ("this run's weights give NaN or infinite outputs (a diverged training?): "
               "retrain it, or serve other weights")
 
@@ -80,12 +85,15 @@ def reading_view(model, image, *, attribution: bool = True, unrolled: bool = Tru
     hidden: (T, H) tensor, the hidden state h_t after each step, H = panel_info's hidden_width (None for a CNN);
     final: 10 probabilities (a list, rounded to DIGITS), after the whole image (steps' last row);
     top: [{"class": name, "probability": p} x 3], best first;
+    attribution (when `attribution`; None for a CNN): which steps decided the predicted class, by
+    rowrnn.attribution.step_attribution: {"target": class index, "class": its name, "occlusion": (R, T) tensor
+    or None when over OCCLUSION_BUDGET (pixel readers), "integrated-gradients": (R, T) tensor}, in logits
+    (R = 2 readers for rows+columns, else 1);
     unrolled (when `unrolled`): rowrnn.unroll's dict, the recurrence's vectors at every step rounded to DIGITS,
     for a recurrent model of hidden size up to MAX_UNROLLED_HIDDEN; None for a larger one or a CNN;
     or {"error": one line} when the weights give NaN or infinite outputs (nothing else is then sent).
 
-    The model is used as given (put it in eval mode). `attribution` asks for the view rowrnn.attribution adds
-    when it exists (issue 21). Raises RowrnnError for an image that is not uint8 28x28.
+    The model is used as given (put it in eval mode). Raises RowrnnError for an image that is not uint8 28x28.
     """
     image = as_image(image)
     x = normalize(image).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE)
@@ -106,9 +114,26 @@ def reading_view(model, image, *, attribution: bool = True, unrolled: bool = Tru
         view = {"steps": steps, "hidden": hidden, "final": rounded(final),
                 "top": [{"class": CLASSES[int(i)], "probability": round(float(v), DIGITS)}
                         for v, i in zip(values, indices)]}
+    if attribution:
+        view["attribution"] = attribution_scores(model, image, int(indices[0])) if is_recurrent(model) else None
     if unrolled:
         view["unrolled"] = unrolled_numbers(model, image)
     return view
+
+
+def attribution_scores(model, image: torch.Tensor, target: int) -> dict:
+    """Which steps moved the logit of class `target` (rowrnn.attribution): {"target", "class", "occlusion",
+    "integrated-gradients"}, each method's scores an (R, T) tensor, or None when not finite or (occlusion)
+    over OCCLUSION_BUDGET steps read."""
+    scores = {"target": target, "class": CLASSES[target]}
+    R, T = len(model.readers), model.num_steps
+    for method in METHODS:
+        if method == "occlusion" and R * T * T > OCCLUSION_BUDGET:
+            scores[method] = None
+            continue
+        found = step_attribution(model, image[None], method=method, target=target)[0]       # (R, T)
+        scores[method] = found if bool(torch.isfinite(found).all()) else None
+    return scores
 
 
 def unrolled_numbers(model, image: torch.Tensor) -> dict | None:

@@ -18,7 +18,9 @@ The JSON endpoints are the contract the page uses (and scripts may too):
                                   -> {"image": 28x28 (what the networks saw), "label": int or null,
                                       "models": [{id, name, steps: T x 10 probabilities (null for a CNN),
                                       hidden: T x H (null for a CNN), final: 10 probabilities,
-                                      top: [{class, probability} x 3], unrolled: the recurrence's vectors at
+                                      top: [{class, probability} x 3], attribution: {target, class,
+                                      occlusion: R x T or null (pixel readers), integrated-gradients: R x T}
+                                      (null for a CNN), unrolled: the recurrence's vectors at
                                       every step (rowrnn.unroll's dict) for hidden size <= 16, else null}
                                       or {id, name, error: one line} for a run whose outputs are not finite]}
                                   (each run's part is rowrnn.reading.reading_view's dict)
