@@ -1,6 +1,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,7 +19,8 @@ def test_compare_trains_ranks_and_reuses_runs(data_dir, tmp_path, capsys):
     printed = capsys.readouterr()
     assert {p.name for p in out.iterdir()} == {"notebook-seed0", "notebook-seed1", "tiny-seed0", "tiny-seed1",
                                                "leaderboard.md", "leaderboard.csv", "leaderboard.json", "leaderboard.png",
-                                               "leaderboard-minutes.png", "wall-seconds.json", ".rowrnn-compare"}
+                                               "leaderboard-minutes.png", "leaderboard-pareto.png", "wall-seconds.json",
+                                               ".rowrnn-compare"}
     assert json.loads((out / ".rowrnn-compare").read_text()) == {"format": "rowrnn.compare", "version": 1}
     rows = list(csv.DictReader((out / "leaderboard.csv").open()))
     assert [(r["preset"], r["seed"]) for r in rows] == [("notebook", "0"), ("notebook", "1"), ("tiny", "0"), ("tiny", "1")]
@@ -196,3 +198,36 @@ def test_the_leaderboard_shows_minutes_to_each_validation_threshold(tmp_path):
     assert [(r["minutes_to_val_0.90"], r["minutes_to_val_0.91"]) for r in written] == [
         ("2.0", "5.0"), ("3.0", ""), ("", ""), ("", "")]      # never reached and not recorded: empty cells
     assert json.loads(paths["json"].read_text())[1]["minutes_to_val_0.91"] is None
+
+
+def test_the_pareto_figure_has_a_point_per_preset_with_the_seeds_spread():
+    from matplotlib.container import ErrorbarContainer
+
+    from rowrnn.plots import plot_pareto_presets
+    rows = [{**_row("slow", 0, 0.92, [None] * 3), "train_minutes": 20.0, "best_val_metric": 0.925},
+            {**_row("slow", 1, 0.93, [None] * 3), "train_minutes": 22.0, "best_val_metric": 0.93},
+            {**_row("fast", 0, 0.90, [None] * 3), "train_minutes": 4.0, "best_val_metric": 0.905},
+            {**_row("fast", 1, 0.91, [None] * 3), "train_minutes": 5.0, "best_val_metric": 0.915},
+            {**_row("worse", 0, 0.89, [None] * 3), "train_minutes": 10.0, "best_val_metric": 0.89}]
+    summary = compare.summarize(rows)
+    assert summary[0]["train_minutes_each"] == [20.0, 22.0] and summary[0]["best_val_metric_each"] == [0.925, 0.93]
+    fig = plot_pareto_presets(summary)
+    ax = fig.axes[0]
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert [c.get_label() for c in bars] == ["slow (2 seeds)", "fast (2 seeds)", "worse (1 seed)"]
+    points = [tuple(float(v) for v in c.lines[0].get_xydata()[0]) for c in bars]
+    assert points == [pytest.approx((21.0, 0.925)), pytest.approx((4.5, 0.905)), pytest.approx((10.0, 0.89))]
+    # the bars span the seeds: slow's accuracy 0.92-0.93 and minutes 20-22
+    spans = sorted(np.round(np.sort(seg, axis=0), 6).ravel().tolist()
+                   for s in bars[0].lines[2] for seg in s.get_segments())
+    assert spans == [[20.0, 0.925, 22.0, 0.925], [21.0, 0.92, 21.0, 0.93]]
+    front = next(line for line in ax.get_lines() if line.get_label() == "Pareto front of the presets")
+    assert [tuple(p) for p in front.get_xydata()] == [pytest.approx((4.5, 0.905)), pytest.approx((21.0, 0.925))]
+    assert front.get_drawstyle() == "steps-post"      # worse (10 min, 0.89) is beaten by fast: not on the front
+    assert ax.get_xscale() == "log" and ax.get_ylabel() == "test accuracy (mean of seeds)"
+    validation = plot_pareto_presets(summary, accuracy="best_val_metric").axes[0]
+    first = next(c for c in validation.containers if isinstance(c, ErrorbarContainer))
+    assert tuple(first.lines[0].get_xydata()[0]) == pytest.approx((21.0, 0.9275))
+    assert validation.get_ylabel() == "best validation accuracy (mean of seeds)"
+    import matplotlib.pyplot as plt
+    plt.close("all")

@@ -44,7 +44,7 @@ WALL_FILE = "wall-seconds.json"   # compare's own record: the whole `rowrnn trai
 MARKER_FILE = ".rowrnn-compare"   # written when compare claims a folder: what it may write over there is its own
 MARKER = {"format": "rowrnn.compare", "version": 1}
 LEADERBOARD_FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.json", "leaderboard.png",
-                     "leaderboard-minutes.png")
+                     "leaderboard-minutes.png", "leaderboard-pareto.png")
 
 
 PUBLISHED_COMMAND = ("rowrnn compare --presets notebook,stacked,tiny,fast,bilstm,cnn@0,pixels@0,permuted-pixels@0 "
@@ -346,7 +346,8 @@ def _time_to_accuracy(group: list[dict], column: str) -> dict | None:
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-    """One line per preset: mean test accuracy over seeds, the seeds' spread, the rest as means; the minutes to
+    """One line per preset: mean test accuracy over seeds, the seeds' spread, the rest as means; each seed's test
+    accuracy, best validation metric and training minutes ("*_each", for the seeds' spread); the minutes to
     each validation threshold as _time_to_accuracy gives them, under "minutes_to_val" (one per THRESHOLDS)."""
     out = []
     for preset in dict.fromkeys(r["preset"] for r in rows):
@@ -359,6 +360,8 @@ def summarize(rows: list[dict]) -> list[dict]:
                     "test_accuracy_flip_tta": statistics.mean(flips) if None not in flips else None,
                     "parameters": group[0]["parameters"],
                     "train_minutes": statistics.mean(r["train_minutes"] for r in group),
+                    "train_minutes_each": [r["train_minutes"] for r in group],
+                    "best_val_metric_each": [r.get("best_val_metric") for r in group],
                     "wall_minutes": (statistics.mean(r["wall_minutes"] for r in group)
                                      if all(r.get("wall_minutes") is not None for r in group) else None),
                     "epoch_seconds": statistics.mean(r["epoch_seconds"] for r in group),
@@ -404,8 +407,10 @@ def leaderboard_markdown(rows: list[dict]) -> str:
 
 @python_api(names={"--out": "out"})
 def write_leaderboard(out, rows: list[dict]) -> dict:
-    """leaderboard.md/.csv/.json and the figures leaderboard.png, leaderboard-minutes.png in `out`; their paths."""
-    from .plots import plot_accuracy_vs_minutes, plot_leaderboard
+    """leaderboard.md/.csv/.json and the figures leaderboard.png, leaderboard-minutes.png (every run) and
+    leaderboard-pareto.png (one point per preset, the seeds' spread, the presets' Pareto front) in `out`; their
+    paths."""
+    from .plots import plot_accuracy_vs_minutes, plot_leaderboard, plot_pareto_presets
     out = Path(out)
     check_output(out)
     claim_output(out)
@@ -414,11 +419,14 @@ def write_leaderboard(out, rows: list[dict]) -> dict:
     writer.writeheader()
     writer.writerows(rows)
     paths = {"md": out / "leaderboard.md", "csv": out / "leaderboard.csv", "json": out / "leaderboard.json",
-             "png": out / "leaderboard.png", "minutes_png": out / "leaderboard-minutes.png"}
+             "png": out / "leaderboard.png", "minutes_png": out / "leaderboard-minutes.png",
+             "pareto_png": out / "leaderboard-pareto.png"}
     # backslashreplace: a run path that is not UTF-8 appears in the commands as \xff instead of failing the write
     files.atomic_write(paths["md"], (leaderboard_markdown(rows) + "\n").encode("utf-8", "backslashreplace"))
     files.atomic_write(paths["csv"], buffer.getvalue().encode("utf-8", "backslashreplace"))
     files.write_json(paths["json"], rows)
-    for key, fig in (("png", plot_leaderboard(summarize(rows), REFERENCES)), ("minutes_png", plot_accuracy_vs_minutes(rows))):
+    summary = summarize(rows)
+    for key, fig in (("png", plot_leaderboard(summary, REFERENCES)), ("minutes_png", plot_accuracy_vs_minutes(rows)),
+                     ("pareto_png", plot_pareto_presets(summary))):
         files.save_figure(paths[key], fig)
     return paths

@@ -317,3 +317,43 @@ def plot_accuracy_vs_minutes(rows: list[dict]):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     return fig
+
+
+def plot_pareto_presets(summary: list[dict], accuracy: str = "test_accuracy"):
+    """Accuracy against training minutes, one point per preset: the mean of its seeds, with bars from the seeds'
+    lowest to highest accuracy and minutes (their spread), and the Pareto front of the presets' means (a preset
+    on it is beaten by none in both less time and more accuracy).
+
+    summary: compare.summarize's lines, which hold each seed's numbers ("test_accuracy_each",
+    "best_val_metric_each", "train_minutes_each"); accuracy: "test_accuracy" or "best_val_metric" (the best
+    epoch's validation metric). Minutes are training minutes (a distilled run's include its teacher's), log scale.
+    Returns the Figure.
+    """
+    label = {"test_accuracy": "test accuracy (mean of seeds)",
+             "best_val_metric": "best validation accuracy (mean of seeds)"}[accuracy]
+    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+    colors = plt.get_cmap("tab10")
+    means = []
+    for i, r in enumerate(summary):
+        each_acc = [a for a in r[f"{accuracy}_each"] if a is not None]
+        each_min = r["train_minutes_each"]
+        if not each_acc:
+            continue
+        x, y = float(np.mean(each_min)), float(np.mean(each_acc))
+        means.append((x, y))
+        ax.errorbar([x], [y], xerr=[[x - min(each_min)], [max(each_min) - x]],
+                    yerr=[[y - min(each_acc)], [max(each_acc) - y]], fmt="o", color=colors(i % 10), capsize=3,
+                    markersize=6, zorder=3, label=f"{r['preset']} ({len(each_acc)} seed{'s' if len(each_acc) > 1 else ''})")
+        ax.annotate(r["preset"], (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    front = pareto_front(means)
+    if front:
+        xs, ys = zip(*front)
+        ax.step(xs, ys, where="post", color="black", linewidth=1, alpha=0.6, label="Pareto front of the presets",
+                zorder=2)
+    ax.set_xscale("log")
+    ax.set_xlabel("training minutes (sum of epoch times, log scale; bars: the seeds' range)")
+    ax.set_ylabel(label)
+    ax.set_title("Accuracy against training time, one point per preset")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
