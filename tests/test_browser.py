@@ -9,6 +9,7 @@ on paper.
 """
 import importlib.util
 import io
+import math
 import os
 import re
 import shutil
@@ -663,3 +664,70 @@ def test_the_numbers_view_shows_the_recurrence_the_api_sent(page):
         if model.get("steps") and not model.get("unrolled"):   # a large model says why it has no numbers
             note = page.locator("[data-testid=panel]").nth(j).locator("[data-testid=numbers-note]").inner_text()
             assert note.startswith("La recurrencia se muestra con sus números para estados ocultos de hasta 16")
+
+
+SPANISH_CLASSES = ["Camiseta/top", "Pantalón", "Jersey", "Vestido", "Abrigo", "Sandalia", "Camisa", "Zapatilla",
+                   "Bolso", "Botín"]
+
+
+def signed(value, digits=3):
+    """A score as the page writes it: +0.123, −0.123 (a true minus), 0.000."""
+    text = f"{value:.{digits}f}"
+    return "0." + "0" * digits if float(text) == 0 else text.replace("-", "−") if value < 0 else "+" + text
+
+
+def decisive(scores, count=3):
+    """The steps with the largest |score| (the page's list): [(reader, step 1-based, value)]."""
+    steps = [(r, t + 1, v) for r, reader in enumerate(scores) for t, v in enumerate(reader)]
+    return sorted(steps, key=lambda s: (-abs(s[2]), s[0], s[1]))[:count]
+
+
+def test_the_attribution_strip_shows_the_scores_the_api_sent(page):
+    answer = show_test_image(page, 0)
+    explained = [i for i, m in enumerate(answer["models"]) if m.get("attribution")]
+    assert explained, "no recurrent run served"
+    runs = page.evaluate("async () => (await (await fetch('/api/runs')).json()).runs")
+    for method in ("occlusion", "integrated-gradients"):
+        page.click(f"[data-testid=explain-{method}]")
+        for i in explained:
+            panel, attribution = page.locator("[data-testid=panel]").nth(i), answer["models"][i]["attribution"]
+            used = method if attribution[method] is not None else "integrated-gradients"
+            scores = attribution[used]
+            assert panel.locator(".attribution-figure").get_attribute("data-method") == used
+            assert panel.locator(".attribution-figure").is_visible()
+            legend = panel.locator("[data-testid=attribution-legend]")
+            bound = max(abs(v) for reader in scores for v in reader)
+            assert float(legend.get_attribute("data-max")) == pytest.approx(bound, abs=1e-9)
+            items = panel.locator("[data-testid=decisive] li")
+            shown = [(int(items.nth(k).get_attribute("data-reader")), int(items.nth(k).get_attribute("data-step")),
+                      float(items.nth(k).get_attribute("data-value"))) for k in range(items.count())]
+            assert shown == decisive(scores)
+            reader, step, value = shown[0]
+            text = items.first.inner_text()
+            digits = min(6, max(2, 1 - math.floor(math.log10(bound))))   # two significant digits of the scale
+            assert text.startswith(f"step {step} (") and text.endswith(signed(value, digits)), text
+            assert legend.locator(".legend-max").inner_text() == f"{bound:.{digits}f}"
+            caption = panel.locator("[data-testid=attribution-caption]").inner_text()
+            name = CLASSES[attribution["target"]]
+            assert attribution["class"] == name == answer["models"][i]["top"][0]["class"]
+            assert caption.startswith(f"Which steps decided “{name}” ("), caption
+            run = runs[i]
+            if run["read"] in ("rows", "rows+columns"):
+                # the strip beside the image: the cell of the most decisive row is red when it pushed up, blue down
+                rows = [(s, v) for r, s, v in decisive(scores, 100) if r == 0 and abs(v) > 0.3 * bound][:1]
+                for s, v in rows:
+                    k = run["rows_per_step"]
+                    r, g, b = canvas_pixel(page, "[data-testid=attribution]", 30 * 4 + 2, ((s - 1) * k) * 4 + 2, i)
+                    assert (r > b) == (v > 0), (s, v, (r, g, b))
+        assert ("explain=integrated-gradients" in page.url) == (method == "integrated-gradients")
+        shot(page, f"attribution-{method}")
+    page.click("[data-testid=lang-es]")
+    i = explained[0]
+    caption = page.locator("[data-testid=panel]").nth(i).locator("[data-testid=attribution-caption]").inner_text()
+    target = answer["models"][i]["attribution"]["target"]
+    assert caption.startswith(f"Qué pasos decidieron «{SPANISH_CLASSES[target]}» (gradientes integrados)"), caption
+    assert page.locator("[data-testid=panel]").nth(i).locator("[data-testid=decisive] li").first.inner_text().startswith("paso ")
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.is_checked("[data-testid=explain-integrated-gradients]")
+    shot(page, "attribution-spanish")

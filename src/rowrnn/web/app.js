@@ -3,13 +3,16 @@ import { getRuns, getTestImage, predictFile, predictTestImage } from "./api.js";
 import { cameraAvailability, cameraErrorKey, closeCamera, onCameraChange, openCamera, takePhoto } from "./camera.js";
 import { setupDrawing } from "./draw.js";
 import { className, fill, language, setLanguage, STRINGS, t } from "./i18n.js";
-import { classAxis, drawGlimpse, drawHidden, drawImage, drawLegend, drawNumbers, drawSteps, linesOfStep, renderBars,
-         stepAxis, unitAxis } from "./render.js";
+import { classAxis, decisiveSteps, drawAttribution, drawGlimpse, drawHidden, drawImage, drawLegend, drawNumbers,
+         drawSteps, formatSigned, linesOfStep, readerLinesOfStep, renderBars, scaleDigits, stepAxis,
+         unitAxis } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { runs: [], testImages: 0, reading: null, label: null, index: null, step: 1, maxSteps: 1, timer: null,
                 // the ids of the runs whose panels are shown (all at first; the URL's run=NAME may choose)
                 shown: new Set(),
+                // how "which steps decided" is measured: "occlusion" or "integrated-gradients"
+                method: "occlusion",
                 // the image given last: answers to older ones are dropped; `original` is its object URL
                 ticket: 0, original: null,
                 // the one line in the error area, kept as a key so a language switch translates it
@@ -106,6 +109,35 @@ function facts(run) {
                       strips, accuracy });
 }
 
+const METHOD_KEYS = { occlusion: "methodOcclusion", "integrated-gradients": "methodIntegratedGradients" };
+
+function drawExplanation(panel, run, explained, pixels) {
+  // the image with its attribution strips, the legend, and the three most decisive steps with their scores;
+  // a pixel reader has no occlusion (too slow): integrated gradients stands in, and the caption says so
+  const figure = panel.querySelector(".attribution-figure");
+  const method = explained && !explained[state.method] ? "integrated-gradients" : state.method;
+  const scores = explained?.[method];
+  figure.hidden = !scores;
+  if (!scores) return;
+  figure.dataset.method = method;
+  const bound = drawAttribution(panel.querySelector("[data-testid=attribution]"), pixels, scores, run);
+  const digits = scaleDigits(bound);
+  drawLegend(panel.querySelector("[data-testid=attribution-legend]"),
+             { colors: "diverging", min: -bound, max: bound, title: t("logitLegend"), digits });
+  const where = t("stripsWhere")[run.read.endsWith("pixels") ? "pixels" : run.read];
+  const skipped = method !== state.method ? ` ${t("occlusionSkipped")}` : "";
+  panel.querySelector("[data-testid=attribution-caption]").textContent =
+    `${t("attributionHelp", { class: className(explained.target), method: t(METHOD_KEYS[method]) })} ${where}${skipped}`;
+  panel.querySelector("[data-testid=decisive]").replaceChildren(...decisiveSteps(scores).map(({ reader, step, value }) => {
+    const lines = readerLinesOfStep(run, reader, step);
+    const item = document.createElement("li");
+    Object.assign(item.dataset, { reader: String(reader), step: String(step), value: String(value) });
+    item.textContent = t("decisiveItem", { t: step, what: fill(t("lines")[lines.kind], lines),
+                                           value: formatSigned(value, digits) });
+    return item;
+  }));
+}
+
 function drawNumbersOf(panel, run, unrolled, step) {
   // the recurrence at the panel's step with its numbers; for a large model, a note saying why there are none
   const numbers = panel.querySelector("[data-testid=numbers]");
@@ -188,6 +220,7 @@ function render() {
     const names = [...Array(10).keys()].map(className);
     renderBars(panel.querySelector(".bars"), run.recurrent ? result.steps[step - 1] : result.final, names);
     if (run.recurrent) {
+      drawExplanation(panel, run, result.attribution, reading.image);
       drawMaps(panel, run, result, step);
       drawNumbersOf(panel, run, result.unrolled, step);
     }
@@ -238,6 +271,7 @@ function urlFor() {
   if (state.shown.size < state.runs.length) for (const run of shownRuns()) params.append("run", run.name);
   if (state.index != null) params.set("test", String(state.index));
   if (state.reading) params.set("step", String(state.step));
+  if (state.method !== "occlusion") params.set("explain", state.method);
   params.set("lang", language());
   return `${location.pathname}?${params}`;
 }
@@ -265,6 +299,7 @@ async function applyUrl() {
   const params = new URLSearchParams(location.search);
   const lang = params.get("lang");
   setLanguage(lang in STRINGS ? lang : (navigator.language?.startsWith("es") ? "es" : "en"));
+  setMethod(params.get("explain") === "integrated-gradients" ? "integrated-gradients" : "occlusion");
   const names = params.getAll("run");
   const chosen = state.runs.filter((run) => names.includes(run.name));
   state.shown = new Set((chosen.length ? chosen : state.runs).map((run) => run.id));
@@ -363,6 +398,11 @@ async function readPhoto() {
   }
 }
 
+function setMethod(method) {
+  state.method = method;
+  for (const radio of document.querySelectorAll("input[name=explain]")) radio.checked = radio.value === method;
+}
+
 async function showTest(index, { step = null, push = true } = {}) {
   $("test-index").value = String(index);
   stopCamera();
@@ -422,6 +462,13 @@ async function start() {
     });
   }
   window.addEventListener("popstate", () => { stop(); applyUrl(); });
+  for (const radio of document.querySelectorAll("input[name=explain]")) {
+    radio.addEventListener("change", () => {
+      setMethod(radio.value);
+      render();
+      writeUrl();
+    });
+  }
   await detectCamera();
   try {
     const info = await getRuns();

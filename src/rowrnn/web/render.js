@@ -274,3 +274,67 @@ export function drawNumbers(element, unrolled, step, words) {
     });
   });
 }
+
+// ---- which steps decided (the answer's "attribution": R x T scores in logits, R = 2 for rows+columns) ----
+
+export function attributionBound(scores) {
+  // the strip's colour scale: -bound (blue) .. +bound (red), bound = the largest |score|
+  let bound = 1e-6;
+  for (const reader of scores) for (const v of reader) bound = Math.max(bound, Math.abs(v));
+  return bound;
+}
+
+export function readerLinesOfStep(run, reader, step) {
+  // linesOfStep for one reader: for rows+columns, reader 0 reads rows and reader 1 columns
+  const lines = linesOfStep(run, step);
+  if (run.read !== "rows+columns") return lines;
+  const many = (run.rows_per_step || 1) > 1;
+  return { ...lines, kind: reader === 0 ? (many ? "rows" : "row") : (many ? "columns" : "column") };
+}
+
+export function decisiveSteps(scores, count = 3) {
+  // the `count` steps with the largest |score|: [{reader, step (1-based), value}], largest first
+  const all = scores.flatMap((reader, r) => reader.map((value, t) => ({ reader: r, step: t + 1, value })));
+  return all.sort((a, b) => Math.abs(b.value) - Math.abs(a.value) || a.reader - b.reader || a.step - b.step)
+            .slice(0, count);
+}
+
+export function scaleDigits(bound) {
+  // decimals enough to show numbers of this size with two significant digits (2 at least, 6 at most)
+  return Math.min(6, Math.max(2, 1 - Math.floor(Math.log10(bound))));
+}
+
+export function formatSigned(value, digits = 2) {
+  const text = formatValue(value, digits);
+  return text.startsWith("\u2212") || Number(text) === 0 ? text : `+${text}`;
+}
+
+const STRIP = 3;       // cells of a strip, beside (rows) or under (columns) the 28x28, after a gap of one
+
+export function drawAttribution(canvas, pixels, scores, run, bound = attributionBound(scores)) {
+  // The image with its attribution strips, on a (28 + 1 + STRIP) square grid: a strip right of the image with
+  // the score of the step that read each row, one under it for each column (the columns reader's: the second
+  // of rows+columns). A pixel reader's scores colour the pixels themselves (each by the step that read it).
+  // Red: the step pushed the logit up (toward the class); blue: down. Returns the colour scale's bound.
+  const side = SIZE + 1 + STRIP;
+  const k = run.rows_per_step || 1;
+  const shade = (v) => color(RDBU, 0.5 + v / (2 * bound));
+  const pixelScore = new Map();
+  if (run.read === "pixels" || run.read === "permuted-pixels") {
+    const order = run.permutation ?? [...Array(SIZE * SIZE).keys()];
+    order.forEach((p, t) => pixelScore.set(p, scores[0][t]));
+  }
+  const rowsReader = run.read === "rows" || run.read === "rows+columns" ? 0 : null;
+  const columnsReader = run.read === "columns" ? 0 : run.read === "rows+columns" ? 1 : null;
+  paint(canvas, side, side, (r, c) => {
+    if (r < SIZE && c < SIZE) {
+      if (pixelScore.size) return shade(pixelScore.get(r * SIZE + c));
+      const v = pixels[r][c];
+      return [v, v, v];
+    }
+    if (rowsReader != null && r < SIZE && c > SIZE) return shade(scores[rowsReader][Math.floor(r / k)]);
+    if (columnsReader != null && c < SIZE && r > SIZE) return shade(scores[columnsReader][Math.floor(c / k)]);
+    return [255, 255, 255];
+  });
+  return bound;
+}
