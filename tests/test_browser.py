@@ -622,9 +622,11 @@ def test_the_url_restores_the_test_image_step_language_and_runs(page, server):
     page.wait_for_function("() => document.querySelector('[data-testid=true-label]').textContent.endsWith('3)')")
     page.wait_for_function("() => document.querySelector('[data-testid=step]').textContent === 'paso 9 de 28'")
     # a link with nonsense in it opens at the start, in English
-    page.goto(server[0] + "?test=-1&step=x&lang=fr")
-    page.wait_for_selector("body[data-ready=true]")
-    assert page.is_hidden("[data-testid=true-label]") and page.inner_text("[data-testid=step]") == "no image yet"
+    for nonsense in ("?test=-1&step=x&lang=fr", "?test=07&lang=constructor", "?test=99999999&step=5"):
+        page.goto(server[0] + nonsense)
+        page.wait_for_selector("body[data-ready=true]")
+        assert page.is_hidden("[data-testid=true-label]") and page.inner_text("[data-testid=step]") == "no image yet"
+        assert page.inner_text("#reading-title") == "2. Watch it read" and "lang=en" in page.url
 
 
 def test_the_numbers_view_shows_the_recurrence_the_api_sent(page):

@@ -298,7 +298,7 @@ function wholeNumber(text, below) {
 async function applyUrl() {
   const params = new URLSearchParams(location.search);
   const lang = params.get("lang");
-  setLanguage(lang in STRINGS ? lang : (navigator.language?.startsWith("es") ? "es" : "en"));
+  setLanguage(Object.hasOwn(STRINGS, lang ?? "") ? lang : (navigator.language?.startsWith("es") ? "es" : "en"));
   setMethod(params.get("explain") === "integrated-gradients" ? "integrated-gradients" : "occlusion");
   const names = params.getAll("run");
   const chosen = state.runs.filter((run) => names.includes(run.name));

@@ -207,7 +207,7 @@ export function className(index) {
 }
 
 export function setLanguage(lang, root = document) {
-  current = lang in STRINGS ? lang : "en";
+  current = Object.hasOwn(STRINGS, lang ?? "") ? lang : "en";
   document.documentElement.lang = current;
   for (const element of root.querySelectorAll("[data-i18n]")) {
     element.textContent = t(element.dataset.i18n);
