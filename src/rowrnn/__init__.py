@@ -24,11 +24,12 @@ _EXPORTS = {
     "export": ("export_onnx", "OnnxClassifier"),
     "attribution": ("step_attribution",),
     "plots": ("plot_attribution",),
+    "widget": ("show_reading",),
     "unroll": ("unroll",),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 _SUBMODULES = ("plots", "compare", "lifecycle", "runs", "training", "models", "data", "evaluation", "inference",
-               "export", "config", "files", "devices", "optim", "constants", "serve")
+               "export", "config", "files", "devices", "optim", "constants", "serve", "widget")
 
 __all__ = sorted(_MODULE_OF)
 

@@ -1,0 +1,441 @@
+"""`rowrnn.show_reading`: the page of `rowrnn serve`, as a widget inside Jupyter, Colab and VS Code.
+
+    show_reading("runs/notebook", 3)                            # test image 3 of the run's test split
+    view = show_reading([model, "runs/bilstm"], "shirt.jpg", language="es")
+    view.step = 5                                               # the slider, from Python
+
+The widget is an anywidget (https://anywidget.dev): its JavaScript is the page's own (web/render.js draws,
+web/i18n.js words, web/widget.js lays the panels out), inlined into one ES module by `inline_modules`, since a
+widget's module cannot import sibling files by URL. Python sends each model's `reading.reading_view` and
+`reading.panel_info`, the same dicts the page gets. Where no widget can be drawn (a notebook on GitHub, nbconvert
+without widget state) the output's static image is shown instead: a matplotlib figure of the same reading.
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import functools
+import io
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import reading, runs
+from .constants import CLASSES, IMAGE_SIZE
+from .errors import RowrnnError
+from .models import CNNClassifier, RNNClassifier
+
+WEB = Path(__file__).parent / "web"
+MODULES = ("i18n.js", "render.js", "widget.js")      # what the widget's module is made of; widget.js imports the rest
+ENTRY = "widget.js"
+LANGUAGES = ("en", "es")                              # i18n.js's
+FIGURE_DPI = 80                                       # the static fallback's resolution (a notebook output, not print)
+
+_NAME = r"[A-Za-z_$][\w$]*"
+# import { a, b as c } from "./x.js";   or   import * as x from "./x.js";   (one per line, as the page writes them)
+_IMPORT = re.compile(rf"^import\s*(?:\{{([^}}]*)\}}|\*\s*as\s+({_NAME}))\s*from\s*[\"']\./([\w.-]+\.js)[\"']\s*;?[ \t]*$",
+                     re.M)
+_ANY_IMPORT = re.compile(r"^import\b", re.M)
+_EXPORT_DECLARATION = re.compile(rf"^export\s+((?:async\s+)?function\s*\*?|const|let|var|class)\s*({_NAME})", re.M)
+_EXPORT_LIST = re.compile(r"^export\s*\{([^}]*)\}\s*;?[ \t]*$", re.M)
+_ANY_EXPORT = re.compile(r"^export\b", re.M)
+
+
+def _pairs(names: str) -> list[tuple[str, str]]:
+    """'a, b as c' -> [('a', 'a'), ('b', 'c')]: (name in the module, local name)."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in names.split(","))):
+        match = re.fullmatch(rf"({_NAME})(?:\s+as\s+({_NAME}))?", item)
+        if not match:
+            raise ValueError(f"cannot read {item!r} in an import or export list")
+        pairs.append((match.group(1), match.group(2) or match.group(1)))
+    return pairs
+
+
+def _variable(name: str) -> str:
+    return "__rowrnn_" + re.sub(r"\W", "_", name)
+
+
+def inline_modules(sources: dict[str, str], entry: str) -> str:
+    """ES modules that import one another by relative URL ("./render.js") -> one ES module, whose default export
+    is the entry module's exports (anywidget's `export default { render }`).
+
+    sources maps a file name to its text. Each module becomes a function scope run once, in dependency order,
+    that returns its exports; `import { a, b as c } from "./x.js"` becomes `const { a, b: c } = <x's exports>`.
+    Only what these modules use is understood: named imports and `import * as`, from sibling files, and
+    `export` before a function, class, const, let or var, or of a `{ list }`. Anything else (a default export, an
+    import from a package, a name imported that the module does not export, a cycle) is a ValueError naming the
+    file, so that a change to the page's modules that this would get wrong fails the tests instead of the widget.
+    """
+    parsed: dict[str, tuple[str, list[str], list[str]]] = {}   # file -> (body, exported names, files imported)
+
+    def parse(name: str, chain: tuple[str, ...]) -> None:
+        if name in chain:
+            raise ValueError(f"{name}: imports form a cycle ({' -> '.join((*chain, name))})")
+        if name in parsed:
+            return
+        if name not in sources:
+            raise ValueError(f"{chain[-1] if chain else 'entry'}: imports {name!r}, which is not among {sorted(sources)}")
+        text = sources[name]
+        imports: list[tuple[str, list[tuple[str, str]] | str]] = []   # (file, [(name, local)] or namespace)
+
+        def found(match):
+            imports.append((match.group(3), match.group(2) or _pairs(match.group(1))))
+            return f"\0import {len(imports) - 1}\0"
+
+        text = _IMPORT.sub(found, text)
+        other = _ANY_IMPORT.search(text) or re.search(r"\bimport\s*\(", text)
+        if other:
+            line = text[other.start():].split("\n", 1)[0]
+            raise ValueError(f"{name}: an import other than `import {{...}} from \"./file.js\"` ({line!r})")
+        exported: list[str] = []
+
+        def declaration(match):
+            exported.append(match.group(2))
+            return f"{match.group(1)} {match.group(2)}"
+
+        def listed(match):
+            exported.extend(f"{local}: {inner}" if local != inner else inner for inner, local in _pairs(match.group(1)))
+            return ""
+
+        text = _EXPORT_LIST.sub(listed, _EXPORT_DECLARATION.sub(declaration, text))
+        if _ANY_EXPORT.search(text):
+            line = text[_ANY_EXPORT.search(text).start():].split("\n", 1)[0]
+            raise ValueError(f"{name}: an export other than a declaration or a list ({line!r})")
+        for dependency, _ in imports:
+            parse(dependency, (*chain, name))
+        body = text
+        for k, (dependency, names) in enumerate(imports):
+            if isinstance(names, str):
+                line = f"const {names} = {_variable(dependency)};"
+            else:
+                available = {e.split(":")[0] for e in parsed[dependency][1]}
+                missing = [inner for inner, _ in names if inner not in available]
+                if missing:
+                    raise ValueError(f"{name}: imports {', '.join(missing)} from {dependency}, which does not "
+                                     "export it")
+                line = "const { " + ", ".join(inner if inner == local else f"{inner}: {local}"
+                                              for inner, local in names) + f" }} = {_variable(dependency)};"
+            body = body.replace(f"\0import {k}\0", line)
+        parsed[name] = (body, exported, [d for d, _ in imports])
+
+    parse(entry, ())
+    parts = [f"// {len(parsed)} modules inlined by rowrnn.widget.inline_modules: {', '.join(parsed)}"]
+    for name, (body, exported, _) in parsed.items():    # insertion order is dependency order (depth first)
+        parts.append(f"const {_variable(name)} = (() => {{ // {name}\n{body.rstrip()}\n"
+                     f"return Object.freeze({{ {', '.join(exported)} }});\n}})();")
+    parts.append(f"export default {_variable(entry)};")
+    return "\n".join(parts) + "\n"
+
+
+@functools.cache
+def widget_module() -> str:
+    """The widget's ES module: web/widget.js with the page's render.js and i18n.js inlined (see inline_modules)."""
+    return inline_modules({name: (WEB / name).read_text(encoding="utf-8") for name in MODULES}, ENTRY)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What to read: models and an image, each bad argument one line naming it
+
+
+def _run_name(path) -> str:
+    run_dir, weights_path = runs.resolve_weights(path, "best")
+    name = Path(run_dir).resolve().name
+    return name if weights_path.stem == "best" else f"{name} ({weights_path.stem})"
+
+
+def _recorded_accuracy(path, run) -> float | None:
+    """The test accuracy a finished run recorded for its best weights; None for other weights or no record."""
+    _, weights_path = runs.resolve_weights(path, "best")
+    if weights_path.stem != "best" or run.status != "finished" or not isinstance(run.metrics, dict):
+        return None
+    accuracy = run.metrics.get("accuracy")
+    return float(accuracy) if isinstance(accuracy, (int, float)) and np.isfinite(accuracy) else None
+
+
+def load_models(runs_or_models) -> list[dict]:
+    """runs_or_models (a run directory or weights file as str or Path, a rowrnn model, or a list of them) ->
+    [{"model": a CPU copy in eval mode, "run": Run or None, "path": Path or None, "name", "test_accuracy"}].
+
+    A model given is copied (the caller's keeps its device and train/eval mode). Raises RowrnnError naming
+    runs_or_models for an empty list, an object of another kind, or a run that cannot be loaded."""
+    from torch import nn
+    given = list(runs_or_models) if isinstance(runs_or_models, (list, tuple)) else [runs_or_models]
+    if not given:
+        raise RowrnnError("runs_or_models is empty: give a run directory, a weights file or a model, "
+                          "e.g. show_reading('runs/notebook', 0)")
+    loaded = []
+    for k, item in enumerate(given):
+        where = "runs_or_models" if len(given) == 1 and not isinstance(runs_or_models, (list, tuple)) \
+            else f"runs_or_models[{k}]"
+        if isinstance(item, (str, os.PathLike)):
+            model, run = runs.load_model(item, "best")
+            loaded.append({"model": model, "run": run, "path": Path(item), "name": _run_name(item),
+                           "test_accuracy": _recorded_accuracy(item, run)})
+        elif isinstance(item, nn.Module):
+            if not isinstance(item, (RNNClassifier, CNNClassifier)):
+                raise RowrnnError(f"{where} is a {type(item).__name__}, not a rowrnn model: give a model from "
+                                  "rowrnn.build_model or rowrnn.load_model, or a run directory")
+            model = copy.deepcopy(item).cpu().eval()
+            name = f"{type(item).__name__}" + (f" ({item.cell}, {item.read})" if reading.is_recurrent(item) else "")
+            loaded.append({"model": model, "run": None, "path": None, "name": name, "test_accuracy": None})
+        else:
+            raise RowrnnError(f"{where} must be a run directory, a weights file or a rowrnn model (or a list of "
+                              f"them), got {type(item).__name__}")
+    names = [entry["name"] for entry in loaded]
+    for k, entry in enumerate(loaded):          # the same name twice is told apart by #2, as the page does
+        repeat = names[:k].count(entry["name"])
+        if repeat:
+            entry["name"] = f"{entry['name']} #{repeat + 1}"
+    return loaded
+
+
+def _pixels(array: np.ndarray) -> torch.Tensor:
+    """A 28x28 array (leading 1-dims allowed) of uint8, of integers 0-255, or of floats in [0, 1] -> uint8."""
+    shape = array.shape
+    array = array.reshape(array.shape[-2:]) if array.ndim >= 2 and int(np.prod(array.shape[:-2])) == 1 else array
+    if array.shape != (IMAGE_SIZE, IMAGE_SIZE):
+        raise RowrnnError(f"image has shape {shape}, not {IMAGE_SIZE}x{IMAGE_SIZE}: give a file path or a PIL image "
+                          "for another picture (it is trimmed and fitted as rowrnn predict does)")
+    if array.dtype == np.bool_:
+        raise RowrnnError("image is an array of booleans: give grey values (uint8 0-255 or floats in [0, 1])")
+    if array.dtype == np.uint8:
+        return torch.from_numpy(array.copy())
+    low, high = float(array.min()), float(array.max())
+    if np.issubdtype(array.dtype, np.integer):
+        if low < 0 or high > 255:
+            raise RowrnnError(f"image holds integers from {low:g} to {high:g}: grey values are 0-255")
+        return torch.from_numpy(array.astype(np.uint8))
+    if not np.issubdtype(array.dtype, np.floating) or not np.isfinite(array).all():
+        raise RowrnnError(f"image must hold finite grey values (uint8 0-255 or floats in [0, 1]), got {array.dtype}")
+    if low < 0 or high > 1:
+        raise RowrnnError(f"image holds floats from {low:.3g} to {high:.3g}, not in [0, 1] (a normalized tensor?): "
+                          "give the uint8 image, e.g. test_set.images[i], or values in [0, 1]")
+    return torch.from_numpy(np.rint(array.astype(np.float64) * 255).astype(np.uint8))
+
+
+def load_reading_image(image, loaded: list[dict] | None = None, *, data_dir=None, fit: str = "trim"):
+    """image -> (uint8 (28, 28) tensor, true label or None, test index or None).
+
+    image: a test index (int: the test split of the first run given, as `rowrnn predict --test-index` reads it;
+    from data_dir or the usual places when only models are given), an image file (str or Path, any size:
+    trimmed and fitted by rowrnn.images with `fit`), a PIL image (the same), or a 28x28 tensor or array (uint8
+    0-255, or floats in [0, 1] as torchvision's ToTensor gives, light garment on black). Raises RowrnnError
+    naming image (or fit) for anything else, an index outside the test split, or a file that cannot be read."""
+    from . import images
+    if fit not in images.FITS:
+        raise RowrnnError(f"fit must be one of {', '.join(images.FITS)}, got {fit!r}")
+    if isinstance(image, (bool, np.bool_)):
+        raise RowrnnError(f"image must be a test index, an image file, a PIL image or a 28x28 array, got {image!r}")
+    if isinstance(image, (int, np.integer)):
+        test_set = _test_set(loaded or [], data_dir)
+        index = int(image)
+        if not 0 <= index < len(test_set):
+            raise RowrnnError(f"image={index} is not a test index: the test split has {len(test_set)} images "
+                              f"(0-{len(test_set) - 1})")
+        return test_set.images[index].clone(), int(test_set.labels[index]), index
+    if isinstance(image, (str, os.PathLike)):
+        return images.load_image(image, fit=fit), None, None
+    if type(image).__module__.startswith("PIL.") and hasattr(image, "save"):
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")                 # through rowrnn.images as a file would go
+        return images.decode_image(buffer.getvalue(), "image", fit=fit), None, None
+    if isinstance(image, torch.Tensor):
+        return _pixels(image.detach().cpu().numpy()), None, None
+    if isinstance(image, np.ndarray):
+        return _pixels(image), None, None
+    raise RowrnnError(f"image must be a test index, an image file, a PIL image or a 28x28 array, "
+                      f"got {type(image).__name__}")
+
+
+def _test_set(loaded: list[dict], data_dir):
+    from .evaluation import load_test_set
+    for entry in loaded:
+        if entry["run"] is not None:
+            return load_test_set(entry["run"], data_dir)
+    from .data import load_split
+    return load_split(data_dir, "test")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The widget
+
+
+def reading_figure_png(loaded: list[dict], image: torch.Tensor, label: int | None = None) -> bytes:
+    """The static reading (what a notebook without widgets shows): per model, rowrnn.inference.reading_figure
+    (the image beside its class probabilities after every step) titled with its name, or for a CNN its final
+    probabilities; the figures stacked top to bottom -> PNG bytes."""
+    from PIL import Image
+
+    from .inference import reading_figure
+    pictures = []
+    for entry in loaded:
+        model = entry["model"]
+        if reading.is_recurrent(model):
+            fig = reading_figure(model, image[None])
+        else:
+            fig = _final_figure(model, image)
+        title = entry["name"] + (f" · expected {CLASSES[label]}" if label is not None else "")
+        fig.suptitle(title, fontsize=10)
+        pictures.append(Image.open(io.BytesIO(_png(fig))).convert("RGB"))
+    width = max(p.width for p in pictures)
+    sheet = Image.new("RGB", (width, sum(p.height for p in pictures)), "white")
+    top = 0
+    for picture in pictures:
+        sheet.paste(picture, (0, top))
+        top += picture.height
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _png(fig) -> bytes:
+    """A matplotlib Figure -> PNG bytes at FIGURE_DPI; the figure is closed (pyplot lets it go)."""
+    import matplotlib.pyplot as plt
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=FIGURE_DPI)
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+def _final_figure(model, image: torch.Tensor):
+    """A model that reads the whole image at once (a CNN): the image beside its final class probabilities."""
+    import matplotlib.pyplot as plt
+
+    from .data import normalize
+    with torch.no_grad():
+        probs = model(normalize(image).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE))[0].softmax(-1).numpy()
+    fig, (img_ax, bar_ax) = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained",
+                                         gridspec_kw={"width_ratios": [1, 1.6]})
+    img_ax.imshow(image.numpy(), cmap="gray")
+    img_ax.set_xticks([])
+    img_ax.set_yticks([])
+    bar_ax.barh(range(len(CLASSES)), probs, color="#3c8dbc")
+    bar_ax.set_yticks(range(len(CLASSES)), CLASSES, fontsize=8)
+    bar_ax.invert_yaxis()
+    bar_ax.set_xlim(0, 1)
+    bar_ax.set_xlabel("probability")
+    bar_ax.set_title(f"A CNN reads the whole image at once: {CLASSES[int(probs.argmax())]} ({probs.max():.0%})",
+                     fontsize=9)
+    return fig
+
+
+@functools.cache
+def widget_class():
+    """The anywidget class of show_reading's answer (made on first use, so that `import rowrnn` needs no
+    anywidget). Raises RowrnnError naming rowrnn[notebooks] when anywidget is not installed."""
+    try:
+        import anywidget
+        import traitlets
+    except ImportError:
+        raise RowrnnError("show_reading needs anywidget, which is not installed: pip install 'rowrnn[notebooks]'") \
+            from None
+
+    class ReadingWidget(anywidget.AnyWidget):
+        """Networks reading one garment step by step: the page's panels with a step slider and a play button.
+
+        Traits shared with the browser: runs ([{info, reading}], one per model), image (28x28 grey values),
+        classes, label and index (a test image's, else None), language ("en" or "es") and step (the slider's
+        position, 1 to the longest reading's steps; set it to move the slider). Displayed, it is the widget
+        where widgets run, and a PNG of the same reading (plus a line of text) where they do not."""
+
+        _esm = widget_module()
+        _css = (WEB / "widget.css").read_text(encoding="utf-8")
+        runs = traitlets.List().tag(sync=True)
+        image = traitlets.List().tag(sync=True)
+        classes = traitlets.List(list(CLASSES)).tag(sync=True)
+        label = traitlets.Int(None, allow_none=True).tag(sync=True)
+        index = traitlets.Int(None, allow_none=True).tag(sync=True)
+        language = traitlets.Unicode("en").tag(sync=True)
+        step = traitlets.Int(1).tag(sync=True)
+
+        def __init__(self, loaded, image, label, index, language):
+            views = [reading.jsonable({"info": reading.panel_info(entry["model"], entry["run"], entry["name"], index=k,
+                                                                  test_accuracy=entry["test_accuracy"]),
+                                       "reading": reading.reading_view(entry["model"], image)})
+                     for k, entry in enumerate(loaded)]
+            steps = max([v["info"]["steps"] for v in views if v["info"]["recurrent"]], default=1)
+            super().__init__(runs=views, image=image.tolist(), label=label, index=index, language=language,
+                             step=steps)
+            self._static = (loaded, image, label)
+            self._png = None
+
+        @property
+        def max_steps(self) -> int:
+            """The slider's last step: the longest reading's number of steps (1 when no model reads in steps)."""
+            return max([run["info"]["steps"] for run in self.runs if run["info"]["recurrent"]], default=1)
+
+        def summary(self) -> str:
+            """One line: what is read, by whom, and each final answer (a notebook's text/plain)."""
+            what = f"test image {self.index}" if self.index is not None else "an image"
+            answers = []
+            for run in self.runs:
+                view = run["reading"]
+                answer = view["error"] if "error" in view else \
+                    f"{view['top'][0]['class']} {100 * view['top'][0]['probability']:.1f}%"
+                answers.append(f"{run['info']['name']}: {answer}")
+            return f"rowrnn reading of {what} at step {self.step} of {self.max_steps} — " + "; ".join(answers)
+
+        def png(self) -> bytes:
+            """The static figure of the reading (made once, on first display): see reading_figure_png."""
+            if self._png is None:
+                self._png = reading_figure_png(*self._static)
+            return self._png
+
+        def _repr_mimebundle_(self, **kwargs):
+            bundle = super()._repr_mimebundle_(**kwargs)
+            data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+            data = {**data, "text/plain": self.summary(),
+                    "image/png": base64.b64encode(self.png()).decode("ascii")}
+            return data, metadata
+
+        @traitlets.validate("step")
+        def _valid_step(self, proposal):
+            step = proposal["value"]
+            if not 1 <= step <= self.max_steps:
+                raise RowrnnError(f"step must be from 1 to {self.max_steps}, got {step}")
+            return step
+
+        @traitlets.validate("language")
+        def _valid_language(self, proposal):
+            if proposal["value"] not in LANGUAGES:
+                raise RowrnnError(f"language must be one of {', '.join(LANGUAGES)}, got {proposal['value']!r}")
+            return proposal["value"]
+
+    return ReadingWidget
+
+
+def show_reading(runs_or_models, image, *, language: str = "en", step: int | None = None, data_dir=None,
+                 fit: str = "trim"):
+    """Watch networks read one garment step by step, in a notebook: the panels of `rowrnn serve` (the image lit
+    as far as read with the current step outlined, the probability bars at that step, the steps x classes heat
+    map, the hidden state h_t) with a step slider and a play button.
+
+    runs_or_models: a run directory or weights file (str or Path), a rowrnn model (nn.Module from rowrnn), or a
+    list of them (one panel each, side by side). image: a test index (int, from the first run's test split), an
+    image file, a PIL image, or a 28x28 tensor or array (uint8, or floats in [0, 1]); see load_reading_image.
+    language: "en" (default) or "es", the page's words. step: where the slider starts (default: the end of the
+    reading). data_dir: the Fashion-MNIST folder for a test index (default: the run's). fit: "trim" or "none",
+    as for rowrnn.load_image.
+
+    Returns the widget (displayed as a cell's last value; `.step` moves it from Python). Where widgets cannot be
+    drawn (GitHub, nbconvert without widget state) the same output shows a static PNG of the reading. Needs
+    anywidget (pip install 'rowrnn[notebooks]'). Raises RowrnnError (one line, naming the argument) for a bad
+    runs_or_models, image, language, step or fit, or a run or image that cannot be read.
+    """
+    if language not in LANGUAGES:
+        raise RowrnnError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+    cls = widget_class()
+    loaded = load_models(runs_or_models)
+    pixels, label, index = load_reading_image(image, loaded, data_dir=data_dir, fit=fit)
+    widget = cls(loaded, pixels, label, index, language)
+    if step is not None:
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+            raise RowrnnError(f"step must be an int from 1 to {widget.max_steps}, got {step!r}")
+        widget.step = int(step)
+    return widget

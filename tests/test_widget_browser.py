@@ -1,0 +1,218 @@
+"""rowrnn.show_reading in a real JupyterLab, started by the test, driven in Debian's Chromium with Playwright.
+
+A notebook calls show_reading on a tiny run; the test runs its cell with the keyboard, moves the slider with the
+keyboard, presses play, and checks what a learner sees against the model's own numbers. The screenshot goes to
+tests/artifacts/widget-jupyterlab.png (or $ROWRNN_ARTIFACTS); docs/widget.png is a copy of one taken with a run
+trained on the real data (ROWRNN_WIDGET_RUN=RUN uses that run instead of the tiny one).
+JupyterLab on two shared cores can take a minute to start: every wait polls with a generous timeout.
+"""
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from conftest import write_dataset
+from rowrnn import runs
+from rowrnn.cli import main
+from rowrnn.data import load_split, normalize
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARTIFACTS = Path(os.environ.get("ROWRNN_ARTIFACTS", Path(__file__).parent / "artifacts"))
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+START_TIMEOUT = 180          # seconds: JupyterLab's server, its page and a kernel on a loaded 2-core machine
+TEST_INDEX = 0
+SLIDER_STEP = 14          # the middle of the garment: the tiny run's bars there differ from its final ones
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_server(proc, url, log: Path, timeout=START_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"jupyter lab exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"jupyter lab did not answer {url} within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, real_data):
+    """(notebook URL, run directory, data folder): a notebook calling show_reading in a JupyterLab of its own."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (scripts/setup.sh does)")
+    tmp = tmp_path_factory.mktemp("lab")
+    run = os.environ.get("ROWRNN_WIDGET_RUN")
+    if not run:                  # a tiny run on synthetic data, reading a real garment of the test split
+        data = write_dataset(tmp / "data")
+        run = str(tmp / "tiny")
+        assert main(["train", "--no-verify", "--epochs", "1", "--batch-size", "64", "--quiet", "--no-figures",
+                     "--hidden-size", "6", "--data-dir", str(data), "--out", run]) == 0
+    root = tmp / "notebooks"
+    root.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(f"import rowrnn\nview = rowrnn.show_reading({run!r}, {TEST_INDEX}, "
+                                          f"data_dir={str(real_data)!r})\nview"),
+                nbformat.v4.new_code_cell('print("python sees step", view.step)')]
+    nbformat.write(nb, root / "reading.ipynb")
+    port, token = _free_port(), secrets.token_hex(16)
+    home = tmp / "home"                  # settings and workspaces of its own: nothing restored, nothing kept
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "JUPYTER_CONFIG_DIR": str(home / "config"),
+           "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+           "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
+    log = open(tmp / "jupyter-lab.log", "w")   # a file, not a pipe: a full pipe would stall the server
+    proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
+                             "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+                             "--LabApp.news_url=", "--allow-root"],       # root: a container's (CI's) user
+                            stdout=subprocess.DEVNULL, stderr=log, env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_for_server(proc, f"{base}/api/status?token={token}", tmp / "jupyter-lab.log")
+        yield f"{base}/lab/tree/reading.ipynb?token={token}", Path(run), real_data
+    finally:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+        log.close()
+
+
+def _step_probabilities(run, data):
+    """The model's own class probabilities after each step for the test image: (T, 10)."""
+    model, _ = runs.load_model(run)
+    image = load_split(data, "test").images[TEST_INDEX]
+    with torch.no_grad():
+        logits, _ = model.reading(normalize(image).reshape(1, 1, 28, 28))
+    return logits[0].softmax(-1), model.num_steps
+
+
+def _bars(panel):
+    return [float(p) for p in panel.locator("[data-testid=bars] .bar").evaluate_all(
+        "bars => bars.map((bar) => bar.dataset.p)")]
+
+
+def _glimpse_row_colours(panel):
+    """The colour of the glimpse canvas at the middle of each of the image's 28 rows (x at a quarter width)."""
+    return panel.locator("[data-testid=glimpse]").evaluate("""(canvas) => {
+        const context = canvas.getContext("2d"), cell = canvas.height / 28;
+        return [...Array(28).keys()].map((r) => Array.from(
+            context.getImageData(Math.floor(canvas.width / 4), Math.floor((r + 0.5) * cell), 1, 1).data.slice(0, 3)));
+    }""")
+
+
+def _run_cell(page, index, timeout=START_TIMEOUT):
+    """Run a cell with Shift+Enter, as a person does; again if JupyterLab dropped the keys (a kernel still
+    connecting leaves the cell unrun, its prompt "[ ]:"), until its prompt shows it queued or run."""
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    prompt = cell.locator(".jp-InputArea-prompt")
+    deadline = time.monotonic() + timeout
+    while True:
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            page.wait_for_function("(e) => /\\[(\\*|\\d+)\\]/.test(e.textContent)", arg=prompt.element_handle(),
+                                   timeout=15_000)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+
+
+def test_the_widget_reads_in_jupyterlab_and_its_slider_and_play_move_the_step(lab):
+    from playwright.sync_api import sync_playwright
+    url, run, data = lab
+    probabilities, steps = _step_probabilities(run, data)
+    moved = float((probabilities[SLIDER_STEP - 1] - probabilities[-1]).abs().max())
+    assert moved > 0.01, f"the run's answer at step {SLIDER_STEP} is its final one (by {moved}): bars could not move"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            problems = []
+            page.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
+            page.goto(url, timeout=START_TIMEOUT * 1000)
+            page.wait_for_selector(".jp-Notebook .jp-Cell .jp-InputArea-editor", timeout=START_TIMEOUT * 1000)
+            # the kernel is up when its status says idle (the first run of a cell otherwise waits in a queue)
+            page.wait_for_function("""() => [...document.querySelectorAll('.jp-Toolbar-kernelStatus, '
+                + '[data-status], .jp-Notebook-ExecutionIndicator')].some((e) => /idle/i.test(
+                  (e.getAttribute('data-status') || '') + (e.getAttribute('title') || '') + e.textContent))""",
+                                   timeout=START_TIMEOUT * 1000)
+            _run_cell(page, 0)
+            widget = page.locator("[data-testid=rowrnn-reading]")
+            widget.wait_for(timeout=START_TIMEOUT * 1000)
+            panel = widget.locator("[data-testid=panel]")
+            assert panel.count() == 1
+            assert panel.locator("canvas[data-testid=glimpse]").count() == 1
+            assert panel.locator("canvas[data-testid=steps-map]").count() == 1
+            assert panel.locator("canvas[data-testid=hidden-map]").count() == 1
+            # at first the whole reading: the bars are the model's final answer
+            assert widget.get_attribute("data-step") == str(steps)
+            assert widget.locator("[data-testid=step]").text_content() == f"step {steps} of {steps}"
+            assert _bars(panel) == pytest.approx(probabilities[-1].tolist(), abs=1e-4)
+            labels = panel.locator(".bar .label").all_text_contents()
+            assert labels[:3] == ["T-shirt/top", "Trouser", "Pullover"] and len(labels) == 10
+
+            # the slider, with the keys a person would press: Home (step 1), then right arrows
+            slider = widget.locator("[data-testid=slider]")
+            slider.focus()
+            page.keyboard.press("Home")
+            for _ in range(SLIDER_STEP - 1):
+                page.keyboard.press("ArrowRight")
+            page.wait_for_function("(n) => document.querySelector('[data-testid=rowrnn-reading]')"
+                                   ".dataset.step === String(n)", arg=SLIDER_STEP, timeout=10_000)
+            assert panel.get_attribute("data-step") == str(SLIDER_STEP)
+            assert widget.locator("[data-testid=step]").text_content() == f"step {SLIDER_STEP} of {steps}"
+            bars = _bars(panel)
+            assert bars == pytest.approx(probabilities[SLIDER_STEP - 1].tolist(), abs=1e-4)
+            assert bars != pytest.approx(probabilities[-1].tolist(), abs=1e-4)   # the bars moved
+            # the outlined (amber) row of the glimpse is the step's row; the rows after it are dimmed
+            colours = _glimpse_row_colours(panel)
+            amber = [r for r, (red, green, blue) in enumerate(colours) if blue == 0 and red >= 90 and red > green]
+            assert amber == [SLIDER_STEP - 1]
+            assert all(red == green == blue for red, green, blue in colours[:SLIDER_STEP - 1])   # read: grey
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            widget.screenshot(path=str(ARTIFACTS / "widget-jupyterlab.png"))
+
+            # play runs on to the last step, then stands ready to play again; Python hears the step
+            widget.locator("[data-testid=play]").click()
+            page.wait_for_function("() => document.querySelector('[data-testid=rowrnn-reading] [data-testid=play]')"
+                                   ".textContent === 'Pause'", timeout=10_000)
+            page.wait_for_function("(n) => document.querySelector('[data-testid=rowrnn-reading]')"
+                                   ".dataset.step === String(n)", arg=steps, timeout=30_000)
+            assert _bars(panel) == pytest.approx(probabilities[-1].tolist(), abs=1e-4)
+            assert widget.locator("[data-testid=play]").text_content() == "Play"
+            _run_cell(page, 1)
+            page.wait_for_function("(n) => [...document.querySelectorAll('.jp-OutputArea-output')]"
+                                   ".some((e) => e.textContent.includes('python sees step ' + n))", arg=steps,
+                                   timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "widget-jupyterlab-page.png"))
+            assert problems == []
+        except Exception:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "widget-jupyterlab-failure.png"))   # what was on screen
+            raise
+        finally:
+            browser.close()
