@@ -75,30 +75,30 @@ function nowText(run, step) {
   return fill(t("now")[lines.kind], { t: step, ...lines });
 }
 
-function drawMaps(panel, run, result, step) {
-  // the steps x classes map and the hidden-state map, each with its axes and colour legend
-  const lines = linesOfStep(run, 1).kind;
-  const rowsTitle = fill(t("stepAxis")[lines], { k: run.rows_per_step });
+function drawMaps(panel, run, result, step, fresh) {
+  // the steps x classes map and the hidden-state map, each with its axes and colour legend; what does not move
+  // with the step (column axes, titles, legends) is drawn only when `fresh` (a new reading, language or method)
   const tickTitles = (element) => {
     for (const tick of element.children) tick.title = nowText(run, Number(tick.textContent.replace("▸", "")));
   };
   drawSteps(panel.querySelector(".steps-map"), result.steps, step);
-  const stepsAxis = panel.querySelector("[data-testid=steps-row-axis]");
-  stepAxis(stepsAxis, run.steps, step);
-  tickTitles(stepsAxis);
+  const bound = drawHidden(panel.querySelector(".hidden-map"), result.hidden, step);
+  for (const testid of ["steps-row-axis", "hidden-row-axis"]) {
+    const axis = panel.querySelector(`[data-testid=${testid}]`);
+    stepAxis(axis, run.steps, step);
+    tickTitles(axis);
+  }
+  panel.querySelector(".now").textContent = nowText(run, step);
+  if (!fresh) return;
+  const rowsTitle = fill(t("stepAxis")[linesOfStep(run, 1).kind], { k: run.rows_per_step });
   classAxis(panel.querySelector("[data-testid=steps-column-axis]"), [...Array(10).keys()].map(className));
   panel.querySelector("[data-testid=steps-row-title]").textContent = rowsTitle;
   drawLegend(panel.querySelector("[data-testid=steps-legend]"),
              { colors: "viridis", min: 0, max: 1, title: t("probabilityLegend"), digits: 0 });
-  const bound = drawHidden(panel.querySelector(".hidden-map"), result.hidden, step);
-  const hiddenAxis = panel.querySelector("[data-testid=hidden-row-axis]");
-  stepAxis(hiddenAxis, run.steps, step);
-  tickTitles(hiddenAxis);
   unitAxis(panel.querySelector("[data-testid=hidden-column-axis]"), result.hidden[0].length);
   panel.querySelector("[data-testid=hidden-row-title]").textContent = rowsTitle;
   drawLegend(panel.querySelector("[data-testid=hidden-legend]"),
              { colors: "diverging", min: -bound, max: bound, title: t("hiddenLegend"), digits: 2 });
-  panel.querySelector(".now").textContent = nowText(run, step);
 }
 
 function facts(run) {
@@ -210,6 +210,7 @@ function render() {
     if (!reading) continue;
     const result = reading.models[run.id];
     const step = stepOf(run);
+    const moved = panel.dataset.step !== String(step);
     panel.dataset.step = String(step);
     drawGlimpse(panel.querySelector(".glimpse"), reading.image, run, step);
     if (result.error) {                               // this run's weights gave NaN: its one line, nothing drawn
@@ -220,9 +221,14 @@ function render() {
     const names = [...Array(10).keys()].map(className);
     renderBars(panel.querySelector(".bars"), run.recurrent ? result.steps[step - 1] : result.final, names);
     if (run.recurrent) {
-      drawExplanation(panel, run, result.attribution, reading.image);
-      drawMaps(panel, run, result, step);
-      drawNumbersOf(panel, run, result.unrolled, step);
+      const key = `${state.ticket} ${language()} ${state.method}`;       // what the step does not change
+      const fresh = panel.dataset.drawn !== key;
+      panel.dataset.drawn = key;
+      if (fresh) drawExplanation(panel, run, result.attribution, reading.image);
+      if (fresh || moved) {                         // a shorter reading stays on its step while the slider moves
+        drawMaps(panel, run, result, step, fresh);
+        drawNumbersOf(panel, run, result.unrolled, step);
+      }
     }
     panel.querySelector(".top").replaceChildren(...result.top.map((entry) => {
       const item = document.createElement("li");
