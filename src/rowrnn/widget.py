@@ -95,7 +95,7 @@ def inline_modules(sources: dict[str, str], entry: str) -> str:
 
         def declaration(match):
             exported.append(match.group(2))
-            return f"{match.group(1)} {match.group(2)}"
+            return match.group(0)[len("export"):].lstrip()      # the declaration, exactly as written
 
         def listed(match):
             exported.extend(f"{local}: {inner}" if local != inner else inner for inner, local in _pairs(match.group(1)))
@@ -217,11 +217,13 @@ def _pixels(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.rint(array.astype(np.float64) * 255).astype(np.uint8))
 
 
-def load_reading_image(image, loaded: list[dict] | None = None, *, data_dir=None, fit: str = "trim"):
+def load_reading_image(image, loaded: list[dict] | None = None, *, data_dir=None, verify: bool | None = None,
+                       fit: str = "trim"):
     """image -> (uint8 (28, 28) tensor, true label or None, test index or None).
 
     image: a test index (int: the test split of the first run given, as `rowrnn predict --test-index` reads it;
-    from data_dir or the usual places when only models are given), an image file (str or Path, any size:
+    from data_dir or the usual places when only models are given; verify: check the files' SHA-256, by default
+    as the run was trained, and always when only models are given), an image file (str or Path, any size:
     trimmed and fitted by rowrnn.images with `fit`), a PIL image (the same), or a 28x28 tensor or array (uint8
     0-255, or floats in [0, 1] as torchvision's ToTensor gives, light garment on black). Raises RowrnnError
     naming image (or fit) for anything else, an index outside the test split, or a file that cannot be read."""
@@ -231,7 +233,7 @@ def load_reading_image(image, loaded: list[dict] | None = None, *, data_dir=None
     if isinstance(image, (bool, np.bool_)):
         raise RowrnnError(f"image must be a test index, an image file, a PIL image or a 28x28 array, got {image!r}")
     if isinstance(image, (int, np.integer)):
-        test_set = _test_set(loaded or [], data_dir)
+        test_set = _test_set(loaded or [], data_dir, verify)
         index = int(image)
         if not 0 <= index < len(test_set):
             raise RowrnnError(f"image={index} is not a test index: the test split has {len(test_set)} images "
@@ -251,13 +253,13 @@ def load_reading_image(image, loaded: list[dict] | None = None, *, data_dir=None
                       f"got {type(image).__name__}")
 
 
-def _test_set(loaded: list[dict], data_dir):
+def _test_set(loaded: list[dict], data_dir, verify: bool | None):
     from .evaluation import load_test_set
     for entry in loaded:
         if entry["run"] is not None:
-            return load_test_set(entry["run"], data_dir)
+            return load_test_set(entry["run"], data_dir, verify=verify)
     from .data import load_split
-    return load_split(data_dir, "test")
+    return load_split(data_dir, "test", verify=True if verify is None else verify)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -411,7 +413,7 @@ def widget_class():
 
 
 def show_reading(runs_or_models, image, *, language: str = "en", step: int | None = None, data_dir=None,
-                 fit: str = "trim"):
+                 verify: bool | None = None, fit: str = "trim"):
     """Watch networks read one garment step by step, in a notebook: the panels of `rowrnn serve` (the image lit
     as far as read with the current step outlined, the probability bars at that step, the steps x classes heat
     map, the hidden state h_t) with a step slider and a play button.
@@ -420,8 +422,9 @@ def show_reading(runs_or_models, image, *, language: str = "en", step: int | Non
     list of them (one panel each, side by side). image: a test index (int, from the first run's test split), an
     image file, a PIL image, or a 28x28 tensor or array (uint8, or floats in [0, 1]); see load_reading_image.
     language: "en" (default) or "es", the page's words. step: where the slider starts (default: the end of the
-    reading). data_dir: the Fashion-MNIST folder for a test index (default: the run's). fit: "trim" or "none",
-    as for rowrnn.load_image.
+    reading). data_dir: the Fashion-MNIST folder for a test index (default: the run's); verify: check its
+    SHA-256 (default: as the run was trained; always without a run). fit: "trim" or "none", as for
+    rowrnn.load_image.
 
     Returns the widget (displayed as a cell's last value; `.step` moves it from Python). Where widgets cannot be
     drawn (GitHub, nbconvert without widget state) the same output shows a static PNG of the reading. Needs
@@ -432,7 +435,7 @@ def show_reading(runs_or_models, image, *, language: str = "en", step: int | Non
         raise RowrnnError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
     cls = widget_class()
     loaded = load_models(runs_or_models)
-    pixels, label, index = load_reading_image(image, loaded, data_dir=data_dir, fit=fit)
+    pixels, label, index = load_reading_image(image, loaded, data_dir=data_dir, verify=verify, fit=fit)
     widget = cls(loaded, pixels, label, index, language)
     if step is not None:
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
