@@ -193,6 +193,13 @@ def test_the_widget_reads_in_jupyterlab_and_its_slider_and_play_move_the_step(la
             amber = [r for r, (red, green, blue) in enumerate(colours) if blue == 0 and red >= 90 and red > green]
             assert amber == [SLIDER_STEP - 1]
             assert all(red == green == blue for red, green, blue in colours[:SLIDER_STEP - 1])   # read: grey
+            # the page's other views, drawn by the same render.js: the step axis marks the step, the recurrence's
+            # numbers are those of the step, and which steps decided is shown beside the image
+            assert panel.locator("[data-testid=steps-row-axis] .tick.current").text_content() == f"▸{SLIDER_STEP}"
+            assert panel.locator("[data-testid=numbers]").is_visible()
+            assert f"{SLIDER_STEP}" in panel.locator("[data-testid=numbers] .numbers-title").text_content()
+            assert panel.locator(".attribution-figure").get_attribute("data-method") == "occlusion"
+            assert panel.locator("[data-testid=decisive] li").count() == 3
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             widget.screenshot(path=str(ARTIFACTS / "widget-jupyterlab.png"))
 

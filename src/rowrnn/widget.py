@@ -5,7 +5,7 @@
     view.step = 5                                               # the slider, from Python
 
 The widget is an anywidget (https://anywidget.dev): its JavaScript is the page's own (web/render.js draws,
-web/i18n.js words, web/widget.js lays the panels out), inlined into one ES module by `inline_modules`, since a
+web/i18n.js words, web/widget.js lays out index.html's own panel and style.css, kept inside the widget), inlined into one ES module by `inline_modules`, since a
 widget's module cannot import sibling files by URL. Python sends each model's `reading.reading_view` and
 `reading.panel_info`, the same dicts the page gets. Where no widget can be drawn (a notebook on GitHub, nbconvert
 without widget state) the output's static image is shown instead: a matplotlib figure of the same reading.
@@ -129,6 +129,52 @@ def inline_modules(sources: dict[str, str], entry: str) -> str:
                      f"return Object.freeze({{ {', '.join(exported)} }});\n}})();")
     parts.append(f"export default {_variable(entry)};")
     return "\n".join(parts) + "\n"
+
+
+def scoped_css(css: str, scope: str) -> str:
+    """A style sheet with every rule kept inside `scope` (a selector): "h3 { }" -> "<scope> h3 { }"; ":root",
+    "html" and "body" become the scope itself; @media blocks are scoped inside. So the page's style.css styles the
+    widget's panels without touching the notebook around them."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    out, i = [], 0
+    while True:
+        start = css.find("{", i)
+        if start < 0:
+            break
+        head = css[i:start].strip()
+        depth, end = 1, start + 1
+        while depth:                                 # the matching brace (an @media block holds rules)
+            depth += {"{": 1, "}": -1}.get(css[end], 0)
+            end += 1
+        body = css[start + 1:end - 1]
+        if head.startswith("@media") or head.startswith("@supports"):
+            out.append(f"{head} {{\n{scoped_css(body, scope)}}}")
+        elif head.startswith("@"):
+            out.append(f"{head} {{{body}}}")
+        else:
+            # the page's own frame (body > header, ...) is not in the widget: such selectors are left out
+            selectors = [sel.strip() for sel in head.split(",")
+                         if not re.match(r"(:root|html|body)\b.", sel.strip())]
+            scoped = [scope if sel in (":root", "html", "body") else f"{scope} {sel}" for sel in selectors]
+            if scoped:
+                out.append(f"{', '.join(scoped)} {{{body}}}")
+        i = end
+    return "\n".join(out) + "\n"
+
+
+def widget_css() -> str:
+    """The widget's styles: the page's style.css kept inside the widget (scoped_css), then web/widget.css."""
+    return (scoped_css((WEB / "style.css").read_text(encoding="utf-8"), ".rowrnn-reading")
+            + (WEB / "widget.css").read_text(encoding="utf-8"))
+
+
+def panel_template() -> str:
+    """The page's panel (index.html's <template id="panel-template">), which the widget fills as the page does."""
+    page = (WEB / "index.html").read_text(encoding="utf-8")
+    match = re.search(r'<template id="panel-template">(.*?)</template>', page, re.S)
+    if not match:
+        raise ValueError("web/index.html has no <template id=\"panel-template\">: the widget builds its panels from it")
+    return match.group(1).strip()
 
 
 @functools.cache
@@ -347,7 +393,7 @@ def widget_class():
         where widgets run, and a PNG of the same reading (plus a line of text) where they do not."""
 
         _esm = widget_module()
-        _css = (WEB / "widget.css").read_text(encoding="utf-8")
+        _css = widget_css()
         runs = traitlets.List().tag(sync=True)
         image = traitlets.List().tag(sync=True)
         classes = traitlets.List(list(CLASSES)).tag(sync=True)
@@ -355,6 +401,7 @@ def widget_class():
         index = traitlets.Int(None, allow_none=True).tag(sync=True)
         language = traitlets.Unicode("en").tag(sync=True)
         step = traitlets.Int(1).tag(sync=True)
+        panel_template = traitlets.Unicode(panel_template()).tag(sync=True)
 
         def __init__(self, loaded, image, label, index, language):
             views = [reading.jsonable({"info": reading.panel_info(entry["model"], entry["run"], entry["name"], index=k,

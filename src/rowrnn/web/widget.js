@@ -5,28 +5,21 @@
 // The model's traits (set by Python): runs [{info: panel_info, reading: reading_view}], image (28x28 grey
 // values), classes (rowrnn's class names, as reading_view's top names them), label and index (a test image's, else null), language ("en" or "es"), step (1..max_steps, the
 // slider's position, shared with Python: widget.step = 5 moves it; the slider moving sets it).
-import { CLASS_NAMES, STRINGS } from "./i18n.js";
-import { drawGlimpse, drawHidden, drawSteps, renderBars } from "./render.js";
+import { CLASS_NAMES, STRINGS, fill } from "./i18n.js";
+import { classAxis, decisiveSteps, drawAttribution, drawGlimpse, drawHidden, drawLegend, drawNumbers, drawSteps,
+         formatSigned, linesOfStep, readerLinesOfStep, renderBars, scaleDigits, stepAxis, unitAxis } from "./render.js";
 
 // Not i18n.js's t(): its language is one per page (setLanguage also sets the document's lang, the whole
 // notebook's), while each widget here keeps its own; the strings are i18n.js's.
 function say(lang, key, values = {}) {
   const text = STRINGS[lang]?.[key] ?? STRINGS.en[key] ?? key;
-  return typeof text === "string" ? text.replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "") : text;
+  return typeof text === "string" ? fill(text, values) : text;
 }
 
 function element(tag, className, attributes = {}) {
   const node = document.createElement(tag);
   if (className) node.className = className;
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  return node;
-}
-
-function figure(content, captionKey) {
-  const node = element("figure");
-  const caption = element("figcaption");
-  caption.dataset.key = captionKey;
-  node.append(content, caption);
   return node;
 }
 
@@ -47,35 +40,16 @@ function facts(lang, info) {
                               strips, accuracy });
 }
 
-function buildPanel(run) {
-  const panel = element("article", "panel", { "data-testid": "panel" });
-  const header = element("header");
-  const name = element("h3", "name");
-  name.textContent = run.info.name;
-  header.append(name, element("p", "facts"));
-  const glimpse = element("canvas", "glimpse", { width: "112", height: "112", "data-testid": "glimpse" });
-  const bars = element("div", "bars", { "data-testid": "bars" });
-  const top = element("div", "pictures");
-  const barsFigure = figure(bars, "barsHelp");
-  barsFigure.classList.add("bars-figure");
-  top.append(figure(glimpse, "glimpseHelp"), barsFigure);
-  panel.append(header, top);
-  if (run.info.recurrent && !run.reading.error) {
-    const maps = element("div", "pictures");
-    maps.append(figure(element("canvas", "steps-map", { width: "200", height: "224", "data-testid": "steps-map" }),
-                       "stepsHelp"),
-                figure(element("canvas", "hidden-map", { width: "200", height: "224", "data-testid": "hidden-map" }),
-                       "hiddenHelp"));
-    panel.append(maps);
-  } else if (!run.info.recurrent) {
-    const note = element("p", "note");
-    note.dataset.key = "cnnNote";
-    panel.append(note);
-  }
-  const answer = element("ol", "top", { "data-testid": "top3" });
-  const answerHelp = element("p", "hint");
-  answerHelp.dataset.key = "topHelp";
-  panel.append(answer, answerHelp);
+function buildPanel(run, template) {
+  // the page's own panel (index.html's panel template, sent by Python), with what this run has no use for hidden
+  const holder = document.createElement("template");
+  holder.innerHTML = template;
+  const panel = holder.content.firstElementChild.cloneNode(true);
+  panel.querySelector(".name").textContent = run.info.name;
+  const drawn = run.info.recurrent && !run.reading.error;
+  for (const selector of [".steps-map", ".hidden-map"]) panel.querySelector(selector).closest("figure").hidden = !drawn;
+  panel.querySelector(".cnn-note").hidden = run.info.recurrent;
+  panel.querySelector(".now").hidden = !drawn;
   if (run.reading.error) {
     const error = element("p", "message", { role: "alert", "data-testid": "error" });
     error.textContent = run.reading.error;
@@ -83,6 +57,78 @@ function buildPanel(run) {
   }
   return panel;
 }
+
+// The page's drawings of a panel at a step (app.js's drawMaps, drawExplanation, drawNumbersOf), worded in the
+// widget's own language.
+function nowText(lang, info, step) {
+  const lines = linesOfStep(info, step);
+  return fill(say(lang, "now")[lines.kind], { t: step, ...lines });
+}
+
+function drawMaps(lang, panel, info, reading, step) {
+  drawSteps(panel.querySelector(".steps-map"), reading.steps, step);
+  const bound = drawHidden(panel.querySelector(".hidden-map"), reading.hidden, step);
+  for (const testid of ["steps-row-axis", "hidden-row-axis"]) {
+    const axis = panel.querySelector(`[data-testid=${testid}]`);
+    stepAxis(axis, info.steps, step);
+    for (const tick of axis.children) tick.title = nowText(lang, info, Number(tick.textContent.replace("▸", "")));
+  }
+  panel.querySelector(".now").textContent = nowText(lang, info, step);
+  const rowsTitle = fill(say(lang, "stepAxis")[linesOfStep(info, 1).kind], { k: info.rows_per_step });
+  classAxis(panel.querySelector("[data-testid=steps-column-axis]"), CLASS_NAMES[lang]);
+  panel.querySelector("[data-testid=steps-row-title]").textContent = rowsTitle;
+  drawLegend(panel.querySelector("[data-testid=steps-legend]"),
+             { colors: "viridis", min: 0, max: 1, title: say(lang, "probabilityLegend"), digits: 0 });
+  unitAxis(panel.querySelector("[data-testid=hidden-column-axis]"), reading.hidden[0].length);
+  panel.querySelector("[data-testid=hidden-row-title]").textContent = rowsTitle;
+  drawLegend(panel.querySelector("[data-testid=hidden-legend]"),
+             { colors: "diverging", min: -bound, max: bound, title: say(lang, "hiddenLegend"), digits: 2 });
+}
+
+const METHOD_KEYS = { occlusion: "methodOcclusion", "integrated-gradients": "methodIntegratedGradients" };
+
+function drawExplanation(lang, panel, info, explained, pixels) {
+  // occlusion where reading_view computed it, else integrated gradients (a pixel reader), as the page does
+  const figure = panel.querySelector(".attribution-figure");
+  const method = explained?.occlusion ? "occlusion" : "integrated-gradients";
+  const scores = explained?.[method];
+  figure.hidden = !scores;
+  if (!scores) return;
+  figure.dataset.method = method;
+  const bound = drawAttribution(panel.querySelector("[data-testid=attribution]"), pixels, scores, info);
+  const digits = scaleDigits(bound);
+  drawLegend(panel.querySelector("[data-testid=attribution-legend]"),
+             { colors: "diverging", min: -bound, max: bound, title: say(lang, "logitLegend"), digits });
+  const where = say(lang, "stripsWhere")[info.read.endsWith("pixels") ? "pixels" : info.read];
+  const skipped = method === "occlusion" ? "" : ` ${say(lang, "occlusionSkipped")}`;
+  panel.querySelector("[data-testid=attribution-caption]").textContent =
+    `${say(lang, "attributionHelp", { class: CLASS_NAMES[lang][explained.target],
+                                      method: say(lang, METHOD_KEYS[method]) })} ${where}${skipped}`;
+  panel.querySelector("[data-testid=decisive]").replaceChildren(...decisiveSteps(scores).map(({ reader, step, value }) => {
+    const lines = readerLinesOfStep(info, reader, step);
+    const item = element("li");
+    Object.assign(item.dataset, { reader: String(reader), step: String(step), value: String(value) });
+    item.textContent = say(lang, "decisiveItem", { t: step, what: fill(say(lang, "lines")[lines.kind], lines),
+                                                   value: formatSigned(value, digits) });
+    return item;
+  }));
+}
+
+function drawNumbersOf(lang, panel, info, unrolled, step) {
+  const numbers = panel.querySelector("[data-testid=numbers]");
+  const note = panel.querySelector("[data-testid=numbers-note]");
+  numbers.hidden = !unrolled;
+  note.hidden = Boolean(unrolled);
+  if (!unrolled) {
+    note.textContent = say(lang, "numbersTooBig", { H: info.hidden_size });
+    return;
+  }
+  const whole = !unrolled.bidirectional && unrolled.num_layers === 1 && info.read !== "rows+columns";
+  const part = whole ? "" : say(lang, "numbersPart", { reader: say(lang, "reads")[unrolled.reader] });
+  drawNumbers(numbers, unrolled, step, { title: say(lang, "numbersTitle", { t: step, part }), kinds: say(lang, "kinds") });
+}
+
+const TRAITS = ["runs", "image", "label", "index", "language", "step", "panel_template"];
 
 export function render({ model, el }) {
   // The slider's keys (arrows, Home, End) are the widget's: JupyterLab's shortcuts skip an element marked
@@ -109,7 +155,7 @@ export function render({ model, el }) {
     const lang = model.get("language") in STRINGS ? model.get("language") : "en";
     const all = runs();
     if (built !== all) {
-      panels.replaceChildren(...all.map(buildPanel));
+      panels.replaceChildren(...all.map((run) => buildPanel(run, model.get("panel_template"))));
       built = all;
     }
     const last = maxSteps(all);
@@ -126,7 +172,8 @@ export function render({ model, el }) {
     label.hidden = given == null;
     label.textContent = given == null ? "" : (index == null ? CLASS_NAMES[lang][given]
       : say(lang, "trueLabel", { name: CLASS_NAMES[lang][given], index }));
-    for (const node of root.querySelectorAll("[data-key]")) node.textContent = say(lang, node.dataset.key);
+    for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = say(lang, node.dataset.i18n);
+    for (const node of root.querySelectorAll("[data-i18n-label]")) node.setAttribute("aria-label", say(lang, node.dataset.i18nLabel));
     const names = CLASS_NAMES[lang];
     const image = model.get("image");
     const classes = model.get("classes");               // the server's names, to find a class by (never shown)
@@ -140,8 +187,11 @@ export function render({ model, el }) {
       if (reading.error) return;
       renderBars(panel.querySelector(".bars"), info.recurrent ? reading.steps[own - 1] : reading.final, names);
       if (info.recurrent) {
-        drawSteps(panel.querySelector(".steps-map"), reading.steps, own);
-        drawHidden(panel.querySelector(".hidden-map"), reading.hidden, own);
+        drawMaps(lang, panel, info, reading, own);
+        drawExplanation(lang, panel, info, reading.attribution, image);
+        drawNumbersOf(lang, panel, info, reading.unrolled, own);
+      } else {
+        panel.querySelector("[data-testid=numbers]").hidden = true;
       }
       panel.querySelector(".top").replaceChildren(...reading.top.map((entry) => {
         const item = element("li");
@@ -185,10 +235,10 @@ export function render({ model, el }) {
     if (timer) { clearInterval(timer); timer = null; }
     setStep(Number(slider.value));
   });
-  for (const trait of ["runs", "image", "label", "index", "language", "step"]) model.on(`change:${trait}`, draw);
+  for (const trait of TRAITS) model.on(`change:${trait}`, draw);
   draw();
   return () => {
     clearInterval(timer);
-    for (const trait of ["runs", "image", "label", "index", "language", "step"]) model.off(`change:${trait}`, draw);
+    for (const trait of TRAITS) model.off(`change:${trait}`, draw);
   };
 }
