@@ -241,3 +241,18 @@ def test_an_executed_notebook_keeps_the_widget_and_its_png_and_nbconvert_shows_t
     assert "application/vnd.jupyter.widget-view+json" not in without
     shown = (tmp_path / "with-state.html").read_text()
     assert f'"model_id": "{model_id}"' in shown and png not in shown
+
+
+def test_scoped_css_keeps_the_pages_rules_inside_the_widget():
+    css = (":root { --ink: #123; }\nbody { margin: 0; }\nbody > header { background: black; }\n"
+           "/* a comment { } */\n.bar .fill, h3 { width: 0; }\n@media (max-width: 900px) { main { gap: 1px; } }\n")
+    assert widget.scoped_css(css, ".w") == (
+        ".w { --ink: #123; }\n.w { margin: 0; }\n.w .bar .fill, .w h3 { width: 0; }\n"
+        "@media (max-width: 900px) {\n.w main { gap: 1px; }\n}\n")
+
+
+def test_the_widget_builds_its_panels_from_the_pages_template():
+    template = widget.panel_template()
+    assert template.startswith('<article class="panel card" data-testid="panel">')
+    for testid in ("glimpse", "bars", "steps-map", "hidden-map", "attribution", "numbers", "top3"):
+        assert f'data-testid="{testid}"' in template
