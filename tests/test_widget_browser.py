@@ -150,7 +150,7 @@ def test_the_widget_reads_in_jupyterlab_and_its_slider_and_play_move_the_step(la
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
             problems = []
             page.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
             page.goto(url, timeout=START_TIMEOUT * 1000)
@@ -202,6 +202,13 @@ def test_the_widget_reads_in_jupyterlab_and_its_slider_and_play_move_the_step(la
             assert panel.locator("[data-testid=decisive] li").count() == 3
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             widget.screenshot(path=str(ARTIFACTS / "widget-jupyterlab.png"))
+
+            # a click on a row of the steps map goes to that step
+            box = panel.locator("[data-testid=steps-map]").bounding_box()
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] * (7 - 0.5) / steps)
+            page.wait_for_function("() => document.querySelector('[data-testid=rowrnn-reading]').dataset.step === '7'",
+                                   timeout=10_000)
+            assert _bars(panel) == pytest.approx(probabilities[6].tolist(), abs=1e-4)
 
             # play runs on to the last step, then stands ready to play again; Python hears the step
             widget.locator("[data-testid=play]").click()

@@ -156,6 +156,17 @@ export function render({ model, el }) {
     const all = runs();
     if (built !== all) {
       panels.replaceChildren(...all.map((run) => buildPanel(run, model.get("panel_template"))));
+      all.forEach((run, k) => {                        // a click on a row of a map goes to that step (as on the page)
+        for (const selector of [".steps-map", ".hidden-map"]) {
+          const map = panels.children[k].querySelector(selector);
+          map.addEventListener("click", (event) => {
+            const box = map.getBoundingClientRect(), steps = run.info.steps, last = maxSteps(all);
+            const row = Math.min(steps, Math.max(1, Math.ceil(((event.clientY - box.top) / box.height) * steps)));
+            if (timer) { clearInterval(timer); timer = null; }
+            setStep(Math.max(1, Math.floor((row * last) / steps)));
+          });
+        }
+      });
       built = all;
     }
     const last = maxSteps(all);
