@@ -9,6 +9,7 @@ on paper.
 """
 import importlib.util
 import io
+import json
 import math
 import os
 import re
@@ -678,6 +679,11 @@ def signed(value, digits=3):
     return "0." + "0" * digits if float(text) == 0 else text.replace("-", "−") if value < 0 else "+" + text
 
 
+def explained_ids(answer):
+    """The ids of the runs an /api/explain answer has scores for."""
+    return [m["id"] for m in answer["models"] if m["attribution"]]
+
+
 def decisive(scores, count=3):
     """The steps with the largest |score| (the page's list): [(reader, step 1-based, value)]."""
     steps = [(r, t + 1, v) for r, reader in enumerate(scores) for t, v in enumerate(reader)]
@@ -685,7 +691,11 @@ def decisive(scores, count=3):
 
 
 def test_the_attribution_strip_shows_the_scores_the_api_sent(page):
-    answer = show_test_image(page, 0)
+    with page.expect_response("**/api/explain") as explained_response:
+        answer = show_test_image(page, 0)
+    for model in explained_response.value.json()["models"]:            # asked apart: it costs more
+        answer["models"][model["id"]]["attribution"] = model["attribution"]
+    page.wait_for_function("() => !document.querySelector('.attribution-figure.pending')")
     explained = [i for i, m in enumerate(answer["models"]) if m.get("attribution")]
     assert explained, "no recurrent run served"
     runs = page.evaluate("async () => (await (await fetch('/api/runs')).json()).runs")
@@ -733,3 +743,11 @@ def test_the_attribution_strip_shows_the_scores_the_api_sent(page):
     page.wait_for_selector("body[data-ready=true]")
     assert page.is_checked("[data-testid=explain-integrated-gradients]")
     shot(page, "attribution-spanish")
+    # an upload is explained by the 28x28 the networks read, sent as pixels (nothing decoded twice)
+    page.wait_for_function("() => !document.querySelector('.attribution-figure.pending')")   # the reload's
+    with page.expect_response("**/api/explain") as explained:
+        page.set_input_files("[data-testid=upload]", str(example_images()["boot-on-white"]))
+    page.wait_for_function("() => !document.querySelector('.attribution-figure.pending')")
+    assert json.loads(explained.value.request.post_data) == {"pixels": preview_pixels(page).tolist()}
+    first = page.locator("[data-testid=panel]").nth(explained_ids(explained.value.json())[0])
+    assert first.locator("[data-testid=decisive] li").count() == 3

@@ -10,7 +10,7 @@ import torch
 from rowrnn.constants import CLASSES
 from rowrnn.errors import RowrnnError
 from rowrnn.models import CNNClassifier, RNNClassifier
-from rowrnn.reading import dumps, jsonable, panel_info, reading_view
+from rowrnn.reading import attribution_view, dumps, jsonable, panel_info, reading_view
 
 # rows 0-13 white, rows 14-27 black: normalised, each row's mean is +1, then -1
 HALF_WHITE = torch.zeros(28, 28, dtype=torch.uint8)
@@ -109,6 +109,19 @@ def test_a_pixel_reader_is_not_occluded_784_times():
     assert scores["occlusion"] is None and scores["integrated-gradients"].shape == (1, 784)
     assert reading_view(CNNClassifier(channels=4).eval(), HALF_WHITE)["attribution"] is None
     assert "attribution" not in reading_view(pixels, HALF_WHITE, attribution=False)
+
+
+def test_attribution_view_explains_the_predicted_class_alone():
+    image = HALF_WHITE.clone()
+    image[27] = 255
+    alone = attribution_view(hand_made(), image)
+    within = reading_view(hand_made(), image, unrolled=False)["attribution"]
+    assert dumps(alone) == dumps(within) and alone["class"] == "T-shirt/top"
+    assert attribution_view(CNNClassifier(channels=4).eval(), image) is None
+    broken = hand_made()
+    with torch.no_grad():
+        broken.fc.bias[3] = float("inf")
+    assert attribution_view(broken, image) is None
 
 
 def test_no_numbers_for_a_large_model_or_a_cnn():

@@ -100,27 +100,56 @@ def test_predict_returns_every_step_and_hidden_state(served, how):
         assert [t["class"] for t in result["top"]] == [model_class(i) for i in final.topk(3).indices]
         if result["steps"] is None:
             assert result["hidden"] is None and result["unrolled"] is None and path.name == "cnn"
-            assert result["attribution"] is None
             continue
         steps, hidden = np.array(result["steps"]), np.array(result["hidden"])
         assert steps.shape == (model.num_steps, 10) and np.allclose(steps.sum(1), 1, atol=1e-3)
         np.testing.assert_allclose(steps[-1], final.numpy(), atol=1e-4)
         with torch.no_grad():
             np.testing.assert_allclose(hidden, model.hidden_states(x)[0].numpy(), atol=1e-4)
-        # which steps decided the predicted class: rowrnn.attribution's scores; no occlusion for a pixel reader
-        explained = result["attribution"]
-        assert explained["class"] == result["top"][0]["class"] == CLASSES[explained["target"]]
-        for method in ("occlusion", "integrated-gradients"):
-            if method == "occlusion" and model.num_steps == 784:
-                assert explained[method] is None
-                continue
-            scores = step_attribution(model, image[None], method=method, target=explained["target"])[0]
-            np.testing.assert_allclose(explained[method], scores.numpy(), atol=1e-4)
-            assert np.array(explained[method]).shape == (len(model.readers), model.num_steps)
+        assert "attribution" not in result                     # /api/explain's, asked apart (it costs more)
         # the numbers view (hidden sizes 8, 6, 4 here): its h_t is the first reader's forward part of `hidden`
         h_t = result["unrolled"]["terms"][-1]
         assert h_t["name"] == "h_t" and result["unrolled"]["hidden_size"] == model.hidden_size
         np.testing.assert_allclose(h_t["values"], hidden[:, :model.hidden_size], atol=1e-4)
+
+
+@pytest.mark.parametrize("how", ["png", "test_index"])
+def test_explain_says_which_steps_decided_each_runs_answer(served, how):
+    client, paths, data = served
+    _, test = load_fashion_mnist(data, verify=False)
+    image = test.images[3]
+    predicted = client.post("/api/predict", json={"test_index": 3}).json()
+    if how == "png":
+        response = client.post("/api/explain", content=_png(image), headers={"Content-Type": "image/png"})
+    else:
+        response = client.post("/api/explain", json={"test_index": 3})
+    assert response.status_code == 200, response.text
+    got = response.json()
+    assert got["image"] == predicted["image"] and got["label"] == (int(test.labels[3]) if how == "test_index" else None)
+    assert [(m["id"], m["name"]) for m in got["models"]] == [(m["id"], m["name"]) for m in predicted["models"]]
+    for result, answered, path in zip(got["models"], predicted["models"], paths):
+        model, _ = runs.load_model(path)
+        explained = result["attribution"]
+        if path.name == "cnn":
+            assert explained is None
+            continue
+        assert set(explained) == {"target", "class", "occlusion", "integrated-gradients"}
+        assert explained["class"] == answered["top"][0]["class"] == CLASSES[explained["target"]]
+        for method in ("occlusion", "integrated-gradients"):
+            if method == "occlusion" and model.num_steps == 784:     # 784 x 784 steps to read: not computed
+                assert explained[method] is None
+                continue
+            scores = step_attribution(model, image[None], method=method, target=explained["target"])[0]
+            assert np.array(explained[method]).shape == (len(model.readers), model.num_steps)
+            np.testing.assert_allclose(explained[method], scores.numpy(), atol=1e-4)
+
+
+def test_explain_refuses_what_predict_refuses(served):
+    client, _, _ = served
+    response = client.post("/api/explain", json={"test_index": 100})
+    assert response.status_code == 422
+    assert response.json() == {"error": "test image 100 does not exist: the test set has 100 images (0-99)"}
+    assert client.get("/api/explain").status_code == 405
 
 
 def model_class(i):

@@ -121,6 +121,20 @@ def reading_view(model, image, *, attribution: bool = True, unrolled: bool = Tru
     return view
 
 
+def attribution_view(model, image) -> dict | None:
+    """Which steps decided the model's answer for a uint8 (28, 28) image: attribution_scores for the class it
+    predicts; None for a CNN or when its outputs are not finite. Raises RowrnnError for an image that is not
+    uint8 28x28."""
+    image = as_image(image)
+    if not is_recurrent(model):
+        return None
+    with torch.inference_mode():
+        logits = model(normalize(image).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE))[0]
+    if not bool(torch.isfinite(logits).all()):
+        return None
+    return attribution_scores(model, image, int(logits.argmax()))
+
+
 def attribution_scores(model, image: torch.Tensor, target: int) -> dict:
     """Which steps moved the logit of class `target` (rowrnn.attribution): {"target", "class", "occlusion",
     "integrated-gradients"}, each method's scores an (R, T) tensor, or None when not finite or (occlusion)

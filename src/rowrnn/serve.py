@@ -18,12 +18,14 @@ The JSON endpoints are the contract the page uses (and scripts may too):
                                   -> {"image": 28x28 (what the networks saw), "label": int or null,
                                       "models": [{id, name, steps: T x 10 probabilities (null for a CNN),
                                       hidden: T x H (null for a CNN), final: 10 probabilities,
-                                      top: [{class, probability} x 3], attribution: {target, class,
-                                      occlusion: R x T or null (pixel readers), integrated-gradients: R x T}
-                                      (null for a CNN), unrolled: the recurrence's vectors at
+                                      top: [{class, probability} x 3], unrolled: the recurrence's vectors at
                                       every step (rowrnn.unroll's dict) for hidden size <= 16, else null}
                                       or {id, name, error: one line} for a run whose outputs are not finite]}
-                                  (each run's part is rowrnn.reading.reading_view's dict)
+                                  (each run's part is rowrnn.reading.reading_view's dict, without attribution)
+    POST /api/explain[?fit=...]   the same bodies -> {"image", "label", "models": [{id, name, attribution: {target,
+                                      class, occlusion: R x T or null (pixel readers), integrated-gradients: R x T}
+                                      or null (a CNN, non-finite outputs)}]}: which steps decided each run's
+                                      answer, asked apart because it costs 0.1 s to seconds a run
 
 Every error is {"error": "one line"} with its status (400, 403, 404, 405 with Allow, 408, 413, 415, 416, 422,
 503 with Retry-After, 500); no answer ever holds NaN or Infinity. Runs are fixed at start (the page names
@@ -89,8 +91,16 @@ class Panel:
 
     def read(self, image: torch.Tensor) -> dict:
         """uint8 (28, 28) -> {id, name, **rowrnn.reading.reading_view}: probabilities and hidden states at every
-        step, or {id, name, error} when the weights give NaN or infinite outputs (the other panels are unaffected)."""
-        return {"id": self.info["id"], "name": self.info["name"], **reading.reading_view(self.model, image)}
+        step, or {id, name, error} when the weights give NaN or infinite outputs (the other panels are unaffected).
+        Without the attribution, which /api/explain computes on its own (0.1 s to seconds a run)."""
+        return {"id": self.info["id"], "name": self.info["name"],
+                **reading.reading_view(self.model, image, attribution=False)}
+
+    def explain(self, image: torch.Tensor) -> dict:
+        """uint8 (28, 28) -> {id, name, attribution: rowrnn.reading.attribution_view (None for a CNN or
+        non-finite outputs)}."""
+        return {"id": self.info["id"], "name": self.info["name"],
+                "attribution": reading.attribution_view(self.model, image)}
 
 
 def weights_accuracy(path, run) -> float | None:
@@ -237,6 +247,13 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
         return bytes(body)
 
     async def predict(request: Request):
+        return await answer_image(request, _predict)
+
+    async def explain(request: Request):
+        return await answer_image(request, _explain)
+
+    async def answer_image(request: Request, work):
+        """Receive an image as /api/predict takes it, then work(body, kind, fit) in a thread: the answer."""
         kind = body_kind(request.headers.get("content-type"))
         fit = request.query_params.get("fit", "trim")
         if fit not in FITS:
@@ -260,7 +277,7 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
                 raise Refused(400, "the request has no body: " + ACCEPTED)
             if kind == "form":
                 body = await form_file(request, body)
-            return await _in_daemon_thread(_predict, body, kind, fit)
+            return await _in_daemon_thread(work, body, kind, fit)
         finally:
             uploads.release()
 
@@ -283,27 +300,39 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
         finally:
             await form.close()
 
-    def _predict(body: bytes, kind: str, fit: str):
-        # the slot bounds what parsing and decoding may hold in memory at once (8 MB of JSON is ~100 MB of lists)
+    def image_of(body: bytes, kind: str, fit: str) -> tuple[torch.Tensor, int | None]:
+        """(uint8 (28, 28), the test image's label or None) from a request's body."""
+        if kind != "json":
+            return decode_image(body, "the uploaded image", fit=fit), None
+        request = _request_json(body)
+        if not isinstance(request, dict) or not ({"pixels", "test_index"} & set(request)):
+            raise RowrnnError('send {"pixels": 28 rows of 28 values 0-255} or {"test_index": N}')
+        if "test_index" in request:
+            return test_image(request["test_index"])
+        return _pixels(request["pixels"]), None
+
+    def in_slot(work):
+        # the slot bounds what parsing and decoding may hold in memory at once (8 MB of JSON is ~100 MB of lists),
+        # and the model work of /api/explain (up to a few seconds a run) as much as /api/predict's
         if not predictions.acquire(timeout=limits.slot_wait):
             raise Refused(503, f"{limits.max_predictions} images are already being read: try again in a moment",
                           {"retry-after": "1"})
         try:
-            label = None
-            if kind == "json":
-                request = _request_json(body)
-                if not isinstance(request, dict) or not ({"pixels", "test_index"} & set(request)):
-                    raise RowrnnError('send {"pixels": 28 rows of 28 values 0-255} or {"test_index": N}')
-                if "test_index" in request:
-                    image, label = test_image(request["test_index"])
-                else:
-                    image = _pixels(request["pixels"])
-            else:
-                image = decode_image(body, "the uploaded image", fit=fit)
-            result = {"image": image.tolist(), "label": label, "models": [p.read(image) for p in panels]}
+            return answer(work())
         finally:
             predictions.release()
-        return answer(result)
+
+    def _predict(body: bytes, kind: str, fit: str):
+        def work():
+            image, label = image_of(body, kind, fit)
+            return {"image": image.tolist(), "label": label, "models": [p.read(image) for p in panels]}
+        return in_slot(work)
+
+    def _explain(body: bytes, kind: str, fit: str):
+        def work():
+            image, label = image_of(body, kind, fit)
+            return {"image": image.tolist(), "label": label, "models": [p.explain(image) for p in panels]}
+        return in_slot(work)
 
     async def refused(request: Request, exc: Refused):
         return answer({"error": guard.one_line(str(exc))}, exc.status, exc.headers)
@@ -329,6 +358,7 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
 
     routes = [Route("/", index), Route("/api/runs", list_runs),
               Route("/api/test-image/{index}", get_test_image), Route("/api/predict", predict, methods=["POST"]),
+              Route("/api/explain", explain, methods=["POST"]),
               Mount("/static", StaticFiles(directory=WEB), name="static")]
     app = Starlette(routes=routes, exception_handlers={Refused: refused, RowrnnError: user_error,
                                                        HTTPException: http_error, Exception: internal})

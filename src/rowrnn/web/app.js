@@ -1,5 +1,5 @@
 // The page: inputs -> the server's reading of every run -> panels that replay it step by step.
-import { getRuns, getTestImage, predictFile, predictTestImage } from "./api.js";
+import { explain, getRuns, getTestImage, predictFile, predictTestImage } from "./api.js";
 import { cameraAvailability, cameraErrorKey, closeCamera, onCameraChange, openCamera, takePhoto } from "./camera.js";
 import { setupDrawing } from "./draw.js";
 import { className, fill, language, setLanguage, STRINGS, t } from "./i18n.js";
@@ -13,6 +13,9 @@ const state = { runs: [], testImages: 0, reading: null, label: null, index: null
                 shown: new Set(),
                 // how "which steps decided" is measured: "occlusion" or "integrated-gradients"
                 method: "occlusion",
+                // the attribution of the reading shown: "pending" while /api/explain works, "done", or the
+                // server's one line when it failed
+                explained: "done",
                 // the image given last: answers to older ones are dropped; `original` is its object URL
                 ticket: 0, original: null,
                 // the one line in the error area, kept as a key so a language switch translates it
@@ -115,6 +118,14 @@ function drawExplanation(panel, run, explained, pixels) {
   // the image with its attribution strips, the legend, and the three most decisive steps with their scores;
   // a pixel reader has no occlusion (too slow): integrated gradients stands in, and the caption says so
   const figure = panel.querySelector(".attribution-figure");
+  const caption = panel.querySelector("[data-testid=attribution-caption]");
+  const waiting = state.explained !== "done";
+  figure.classList.toggle("pending", waiting);
+  figure.hidden = !run.recurrent || (!waiting && !explained);
+  if (waiting) {
+    caption.textContent = state.explained === "pending" ? t("explaining") : t("serverSays", { message: state.explained });
+    return;
+  }
   const method = explained && !explained[state.method] ? "integrated-gradients" : state.method;
   const scores = explained?.[method];
   figure.hidden = !scores;
@@ -126,7 +137,7 @@ function drawExplanation(panel, run, explained, pixels) {
              { colors: "diverging", min: -bound, max: bound, title: t("logitLegend"), digits });
   const where = t("stripsWhere")[run.read.endsWith("pixels") ? "pixels" : run.read];
   const skipped = method !== state.method ? ` ${t("occlusionSkipped")}` : "";
-  panel.querySelector("[data-testid=attribution-caption]").textContent =
+  caption.textContent =
     `${t("attributionHelp", { class: className(explained.target), method: t(METHOD_KEYS[method]) })} ${where}${skipped}`;
   panel.querySelector("[data-testid=decisive]").replaceChildren(...decisiveSteps(scores).map(({ reader, step, value }) => {
     const lines = readerLinesOfStep(run, reader, step);
@@ -221,7 +232,7 @@ function render() {
     const names = [...Array(10).keys()].map(className);
     renderBars(panel.querySelector(".bars"), run.recurrent ? result.steps[step - 1] : result.final, names);
     if (run.recurrent) {
-      const key = `${state.ticket} ${language()} ${state.method}`;       // what the step does not change
+      const key = `${state.ticket} ${language()} ${state.method} ${state.explained}`;   // what steps do not change
       const fresh = panel.dataset.drawn !== key;
       panel.dataset.drawn = key;
       if (fresh) drawExplanation(panel, run, result.attribution, reading.image);
@@ -325,12 +336,32 @@ async function read(request, given = {}) {
   $("step").textContent = t("loading");
   try {
     const reading = await request;
-    if (ticket === state.ticket) show(reading, given);
+    if (ticket !== state.ticket) return;
+    show(reading, given);
+    explainReading();
   } catch (error) {
     if (ticket !== state.ticket) return;             // a newer image was given meanwhile
     showError(error);
     render();
   }
+}
+
+async function explainReading() {
+  // which steps decided, asked once the reading is shown; an answer for a reading no longer shown is dropped
+  const reading = state.reading;
+  if (!state.runs.some((run) => run.recurrent)) return;
+  state.explained = "pending";
+  render();
+  let outcome = "done";
+  try {
+    const answer = await explain(state.index != null ? { test_index: state.index } : { pixels: reading.image });
+    for (const model of answer.models) reading.models[model.id].attribution = model.attribution;
+  } catch (error) {
+    outcome = error?.unreachable ? t("unreachable") : error.message;
+  }
+  if (state.reading !== reading) return;
+  state.explained = outcome;
+  render();
 }
 
 function stop() {
