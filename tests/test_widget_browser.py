@@ -74,7 +74,8 @@ def lab(tmp_path_factory, real_data):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(f"import rowrnn\nview = rowrnn.show_reading({run!r}, {TEST_INDEX}, "
                                           f"data_dir={str(real_data)!r})\nview"),
-                nbformat.v4.new_code_cell('print("python sees step", view.step)')]
+                nbformat.v4.new_code_cell('print("python sees step", view.step)'),
+                nbformat.v4.new_code_cell('view.step = 3\nview.language = "es"')]
     nbformat.write(nb, root / "reading.ipynb")
     port, token = _free_port(), secrets.token_hex(16)
     home = tmp / "home"                  # settings and workspaces of its own: nothing restored, nothing kept
@@ -222,6 +223,16 @@ def test_the_widget_reads_in_jupyterlab_and_its_slider_and_play_move_the_step(la
             page.wait_for_function("(n) => [...document.querySelectorAll('.jp-OutputArea-output')]"
                                    ".some((e) => e.textContent.includes('python sees step ' + n))", arg=steps,
                                    timeout=60_000)
+            # Python moves the slider and switches the language: the widget follows, in the page's Spanish words
+            _run_cell(page, 2)
+            page.wait_for_function("() => document.querySelector('[data-testid=rowrnn-reading]').lang === 'es'",
+                                   timeout=60_000)
+            assert widget.get_attribute("data-step") == "3"
+            assert widget.locator("[data-testid=step]").text_content() == f"paso 3 de {steps}"
+            assert widget.locator("[data-testid=play]").text_content() == "Reproducir"
+            assert panel.locator(".bar .label").all_text_contents()[:3] == ["Camiseta/top", "Pantalón", "Jersey"]
+            assert _bars(panel) == pytest.approx(probabilities[2].tolist(), abs=1e-4)
+            assert widget.locator("[data-testid=true-label]").text_content().startswith("Etiqueta real: ")
             page.screenshot(path=str(ARTIFACTS / "widget-jupyterlab-page.png"))
             assert problems == []
         except Exception:
