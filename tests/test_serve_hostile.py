@@ -342,6 +342,29 @@ def test_predictions_beyond_the_limit_are_503_with_retry_after(made, monkeypatch
             assert r.headers["retry-after"] == "1"
 
 
+def test_one_explanation_at_a_time_leaves_readings_free(made, monkeypatch):
+    limits = guard.Limits(max_predictions=2, slot_wait=0.2)
+    app = serve.create_app([made["healthy"]], data_dir=made["data"], limits=limits)
+    real = serve.reading.attribution_view
+    monkeypatch.setattr(serve.reading, "attribution_view", lambda *a: (time.sleep(1.5), real(*a))[1])
+    results = {}
+    with TestClient(app, base_url=OWN) as c:
+        def post(name, path):
+            results[name] = c.post(path, json={"test_index": 1})
+        explains = [threading.Thread(target=post, args=(f"explain{i}", "/api/explain")) for i in range(2)]
+        for t in explains:
+            t.start()
+        time.sleep(0.5)
+        post("predict", "/api/predict")                        # a reading while an explanation works
+        for t in explains:
+            t.join()
+    assert results["predict"].status_code == 200 and len(results["predict"].json()["models"][0]["steps"]) == 28
+    assert sorted(results[f"explain{i}"].status_code for i in range(2)) == [200, 503]
+    refused = next(results[f"explain{i}"] for i in range(2) if results[f"explain{i}"].status_code == 503)
+    _assert_error(refused, 503, "an image is already being explained: try again in a moment")
+    assert refused.headers["retry-after"] == "1"
+
+
 # ----------------------------------------------------------------------------- without the serve extra
 
 @pytest.mark.parametrize("module, package", [("uvicorn", "uvicorn"), ("starlette", "starlette"),

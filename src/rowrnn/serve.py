@@ -209,6 +209,9 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
     limits = limits or LIMITS
     panels, test_set = load_panels(run_dirs, data_dir)
     predictions = threading.BoundedSemaphore(limits.max_predictions)
+    # one explanation at a time (it takes seconds for a large or pixel reader): the other prediction slots stay
+    # free for readings whatever a page asks
+    explanations = threading.BoundedSemaphore(1)
     uploads = threading.BoundedSemaphore(limits.max_uploads)
     mb = limits.max_upload_bytes // 2**20
 
@@ -332,7 +335,12 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
         def work():
             image, label = image_of(body, kind, fit)
             return {"image": image.tolist(), "label": label, "models": [p.explain(image) for p in panels]}
-        return in_slot(work)
+        if not explanations.acquire(timeout=limits.slot_wait):
+            raise Refused(503, "an image is already being explained: try again in a moment", {"retry-after": "1"})
+        try:
+            return in_slot(work)
+        finally:
+            explanations.release()
 
     async def refused(request: Request, exc: Refused):
         return answer({"error": guard.one_line(str(exc))}, exc.status, exc.headers)

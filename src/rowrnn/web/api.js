@@ -8,7 +8,7 @@ async function call(url, options) {
     throw Object.assign(new Error("unreachable"), { unreachable: true });
   }
   const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
-  if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
+  if (!response.ok) throw Object.assign(new Error(body.error ?? `HTTP ${response.status}`), { status: response.status });
   return body;
 }
 

@@ -352,12 +352,22 @@ async function explainReading() {
   if (!state.runs.some((run) => run.recurrent)) return;
   state.explained = "pending";
   render();
+  const source = state.index != null ? { test_index: state.index } : { pixels: reading.image };
   let outcome = "done";
-  try {
-    const answer = await explain(state.index != null ? { test_index: state.index } : { pixels: reading.image });
-    for (const model of answer.models) reading.models[model.id].attribution = model.attribution;
-  } catch (error) {
-    outcome = error?.unreachable ? t("unreachable") : error.message;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const answer = await explain(source);
+      for (const model of answer.models) reading.models[model.id].attribution = model.attribution;
+      break;
+    } catch (error) {
+      // busy with another image's explanation (one at a time): ask again while this reading is still shown
+      if (error?.status === 503 && attempt < 10 && state.reading === reading) {
+        await new Promise((resolve) => { setTimeout(resolve, 1000); });
+        continue;
+      }
+      outcome = error?.unreachable ? t("unreachable") : error.message;
+      break;
+    }
   }
   if (state.reading !== reading) return;
   state.explained = outcome;
