@@ -64,7 +64,8 @@ def inline_modules(sources: dict[str, str], entry: str) -> str:
     is the entry module's exports (anywidget's `export default { render }`).
 
     sources maps a file name to its text. Each module becomes a function scope run once, in dependency order,
-    that returns its exports; `import { a, b as c } from "./x.js"` becomes `const { a, b: c } = <x's exports>`.
+    that returns its exports (their values once it has run: an exported `let` reassigned later is not followed);
+    `import { a, b as c } from "./x.js"` becomes `const { a, b: c } = <x's exports>`.
     Only what these modules use is understood: named imports and `import * as`, from sibling files, and
     `export` before a function, class, const, let or var, or of a `{ list }`. Anything else (a default export, an
     import from a package, a name imported that the module does not export, a cycle) is a ValueError naming the

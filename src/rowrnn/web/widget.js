@@ -3,8 +3,9 @@
 // this file, render.js and i18n.js into one ES module (a widget's module cannot import its siblings by URL).
 //
 // The model's traits (set by Python): runs [{info: panel_info, reading: reading_view}], image (28x28 grey
-// values), classes (rowrnn's class names, as reading_view's top names them), label and index (a test image's, else null), language ("en" or "es"), step (1..max_steps, the
-// slider's position, shared with Python: widget.step = 5 moves it; the slider moving sets it).
+// values), classes (rowrnn's class names, as reading_view's top names them), label and index (a test image's,
+// else null), language ("en" or "es"), panel_template (index.html's panel, filled here as app.js fills it) and
+// step (1..max_steps, the slider's position, shared with Python: widget.step = 5 moves it, the slider sets it).
 import { CLASS_NAMES, STRINGS, fill } from "./i18n.js";
 import { classAxis, decisiveSteps, drawAttribution, drawGlimpse, drawHidden, drawLegend, drawNumbers, drawSteps,
          formatSigned, linesOfStep, readerLinesOfStep, renderBars, scaleDigits, stepAxis, unitAxis } from "./render.js";
