@@ -58,16 +58,19 @@ def _wait_for_server(proc, url, log: Path, timeout=START_TIMEOUT):
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, real_data):
-    """(notebook URL, run directory, data folder): a notebook calling show_reading in a JupyterLab of its own."""
+    """(notebook URL, run directory, CNN run directory, data folder): a notebook calling show_reading in a JupyterLab of its own."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (scripts/setup.sh does)")
     tmp = tmp_path_factory.mktemp("lab")
     run = os.environ.get("ROWRNN_WIDGET_RUN")
+    data = write_dataset(tmp / "data")
+    tiny = ["train", "--no-verify", "--epochs", "1", "--batch-size", "64", "--quiet", "--no-figures", "--data-dir",
+            str(data)]
     if not run:                  # a tiny run on synthetic data, reading a real garment of the test split
-        data = write_dataset(tmp / "data")
         run = str(tmp / "tiny")
-        assert main(["train", "--no-verify", "--epochs", "1", "--batch-size", "64", "--quiet", "--no-figures",
-                     "--hidden-size", "6", "--data-dir", str(data), "--out", run]) == 0
+        assert main([*tiny, "--hidden-size", "6", "--out", run]) == 0
+    cnn = str(tmp / "cnn")       # the second widget's second panel: a model with no steps
+    assert main([*tiny, "--preset", "cnn", "--hidden-size", "4", "--num-layers", "1", "--out", cnn]) == 0
     root = tmp / "notebooks"
     root.mkdir()
     nb = nbformat.v4.new_notebook()
@@ -75,7 +78,9 @@ def lab(tmp_path_factory, real_data):
     nb.cells = [nbformat.v4.new_code_cell(f"import rowrnn\nview = rowrnn.show_reading({run!r}, {TEST_INDEX}, "
                                           f"data_dir={str(real_data)!r})\nview"),
                 nbformat.v4.new_code_cell('print("python sees step", view.step)'),
-                nbformat.v4.new_code_cell('view.step = 3\nview.language = "es"')]
+                nbformat.v4.new_code_cell('view.step = 3\nview.language = "es"'),
+                nbformat.v4.new_code_cell(f"rowrnn.show_reading([{run!r}, {cnn!r}], {TEST_INDEX}, "
+                                          f"data_dir={str(real_data)!r})")]
     nbformat.write(nb, root / "reading.ipynb")
     port, token = _free_port(), secrets.token_hex(16)
     home = tmp / "home"                  # settings and workspaces of its own: nothing restored, nothing kept
@@ -90,7 +95,7 @@ def lab(tmp_path_factory, real_data):
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_for_server(proc, f"{base}/api/status?token={token}", tmp / "jupyter-lab.log")
-        yield f"{base}/lab/tree/reading.ipynb?token={token}", Path(run), real_data
+        yield f"{base}/lab/tree/reading.ipynb?token={token}", Path(run), Path(cnn), real_data
     finally:
         proc.terminate()
         try:
@@ -144,7 +149,7 @@ def _run_cell(page, index, timeout=START_TIMEOUT):
 
 def test_the_widget_reads_in_jupyterlab_and_its_slider_and_play_move_the_step(lab):
     from playwright.sync_api import sync_playwright
-    url, run, data = lab
+    url, run, cnn, data = lab
     probabilities, steps = _step_probabilities(run, data)
     moved = float((probabilities[SLIDER_STEP - 1] - probabilities[-1]).abs().max())
     assert moved > 0.01, f"the run's answer at step {SLIDER_STEP} is its final one (by {moved}): bars could not move"
@@ -162,7 +167,7 @@ def test_the_widget_reads_in_jupyterlab_and_its_slider_and_play_move_the_step(la
                   (e.getAttribute('data-status') || '') + (e.getAttribute('title') || '') + e.textContent))""",
                                    timeout=START_TIMEOUT * 1000)
             _run_cell(page, 0)
-            widget = page.locator("[data-testid=rowrnn-reading]")
+            widget = page.locator("[data-testid=rowrnn-reading]").first
             widget.wait_for(timeout=START_TIMEOUT * 1000)
             panel = widget.locator("[data-testid=panel]")
             assert panel.count() == 1
@@ -233,6 +238,27 @@ def test_the_widget_reads_in_jupyterlab_and_its_slider_and_play_move_the_step(la
             assert panel.locator(".bar .label").all_text_contents()[:3] == ["Camiseta/top", "Pantalón", "Jersey"]
             assert _bars(panel) == pytest.approx(probabilities[2].tolist(), abs=1e-4)
             assert widget.locator("[data-testid=true-label]").text_content().startswith("Etiqueta real: ")
+            # a second widget, two panels side by side, the second a CNN: one step, its final answer throughout;
+            # the first widget stays as it was
+            _run_cell(page, 3)
+            second = page.locator("[data-testid=rowrnn-reading]").nth(1)
+            second.wait_for(timeout=START_TIMEOUT * 1000)
+            rnn_panel, cnn_panel = second.locator("[data-testid=panel]").all()
+            cnn_model, _ = runs.load_model(cnn)
+            image = load_split(data, "test").images[TEST_INDEX]
+            with torch.no_grad():
+                final = cnn_model(normalize(image).reshape(1, 1, 28, 28))[0].softmax(-1)
+            assert second.get_attribute("data-step") == str(steps) and cnn_panel.get_attribute("data-step") == "1"
+            assert _bars(cnn_panel) == pytest.approx(final.tolist(), abs=1e-4)
+            assert not cnn_panel.locator("[data-testid=steps-map]").is_visible()
+            assert cnn_panel.locator(".cnn-note").is_visible()
+            second.locator("[data-testid=slider]").focus()
+            page.keyboard.press("Home")
+            page.wait_for_function("() => document.querySelectorAll('[data-testid=rowrnn-reading]')[1]"
+                                   ".dataset.step === '1'", timeout=10_000)
+            assert _bars(rnn_panel) == pytest.approx(probabilities[0].tolist(), abs=1e-4)
+            assert _bars(cnn_panel) == pytest.approx(final.tolist(), abs=1e-4)
+            assert widget.get_attribute("data-step") == "3" and widget.get_attribute("lang") == "es"
             page.screenshot(path=str(ARTIFACTS / "widget-jupyterlab-page.png"))
             assert problems == []
         except Exception:
