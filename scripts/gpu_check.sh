@@ -22,7 +22,7 @@ done
 [ -n "$data" ] || { echo "gpu_check: no Fashion-MNIST directory (set ROWRNN_DATA or fill .gpu-data/)" >&2; exit 2; }
 python -c "import torch, filelock, torchmetrics; assert torch.cuda.is_available(), 'no CUDA GPU visible'; print('torch', torch.__version__, torch.cuda.get_device_name(0), 'filelock', filelock.__version__, 'torchmetrics', torchmetrics.__version__)" | tee "$out/device.txt"
 timeout 150 python -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu.py tests/test_parallel_cells.py \
-  tests/test_unroll.py 2>&1 | tee "$out/gpu-tests.txt"
+  tests/test_unrolling.py 2>&1 | tee "$out/gpu-tests.txt"
 python benchmarks/gpu_presets.py --data-dir "$data" --out "$out/presets" --budget-minutes "$train_minutes" 2>&1 \
   | tee "$out/presets-log.txt"
 [ "$minutes" = 0 ] && exit 0

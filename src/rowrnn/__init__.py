@@ -25,7 +25,7 @@ _EXPORTS = {
     "attribution": ("step_attribution",),
     "plots": ("plot_attribution",),
     "widget": ("show_reading",),
-    "unroll": ("unroll",),
+    "unrolling": ("unroll",),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 _SUBMODULES = ("plots", "compare", "lifecycle", "runs", "training", "models", "data", "evaluation", "inference",

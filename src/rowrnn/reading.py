@@ -21,10 +21,10 @@ from .constants import CLASSES, IMAGE_SIZE
 from .data import normalize
 from .errors import RowrnnError
 from .models import count_parameters
-from .unroll import unroll as unroll_numbers
+from .unrolling import unroll
 
 DIGITS = 4                          # probabilities and activations are sent rounded to this many decimals
-MAX_UNROLLED_HIDDEN = 16            # the numbers view's limit (rowrnn.unroll's max_hidden): more is not readable
+MAX_UNROLLED_HIDDEN = 16            # the numbers view's limit (rowrnn.unrolling.unroll's max_hidden): more is not readable
 # occlusion reads R*T copies of the image, each of T steps: R*T*T steps read. Rows, columns, strips and
 # rows+columns (at most 2 x 28 x 28 = 1568) are well under a second; a pixel reader's 784 x 784 = 614,656 took
 # 6-9 s on 2 CPU cores, which would hold one of serve's prediction slots that long: it is not computed
@@ -89,7 +89,7 @@ def reading_view(model, image, *, attribution: bool = True, unrolled: bool = Tru
     rowrnn.attribution.step_attribution: {"target": class index, "class": its name, "occlusion": (R, T) tensor
     or None when over OCCLUSION_BUDGET (pixel readers), "integrated-gradients": (R, T) tensor}, in logits
     (R = 2 readers for rows+columns, else 1);
-    unrolled (when `unrolled`): rowrnn.unroll's dict, the recurrence's vectors at every step rounded to DIGITS,
+    unrolled (when `unrolled`): rowrnn.unrolling.unroll's dict, the recurrence's vectors at every step rounded to DIGITS,
     for a recurrent model of hidden size up to MAX_UNROLLED_HIDDEN; None for a larger one or a CNN;
     or {"error": one line} when the weights give NaN or infinite outputs (nothing else is then sent).
 
@@ -151,12 +151,12 @@ def attribution_scores(model, image: torch.Tensor, target: int) -> dict:
 
 
 def unrolled_numbers(model, image: torch.Tensor) -> dict | None:
-    """rowrnn.unroll's numbers (rounded to DIGITS) for a recurrent model of hidden size up to
+    """rowrnn.unrolling.unroll's numbers (rounded to DIGITS) for a recurrent model of hidden size up to
     MAX_UNROLLED_HIDDEN; None for a CNN, a larger model, or numbers that are not finite."""
     if not is_recurrent(model) or model.hidden_size > MAX_UNROLLED_HIDDEN:
         return None
     try:
-        return unroll_numbers(model, image, max_hidden=MAX_UNROLLED_HIDDEN, decimals=DIGITS)
+        return unroll(model, image, max_hidden=MAX_UNROLLED_HIDDEN, decimals=DIGITS)
     except RowrnnError:          # NaN in a gate while the outputs stay finite: nothing to show, the rest stands
         return None
 

@@ -19,7 +19,7 @@ The JSON endpoints are the contract the page uses (and scripts may too):
                                       "models": [{id, name, steps: T x 10 probabilities (null for a CNN),
                                       hidden: T x H (null for a CNN), final: 10 probabilities,
                                       top: [{class, probability} x 3], unrolled: the recurrence's vectors at
-                                      every step (rowrnn.unroll's dict) for hidden size <= 16, else null}
+                                      every step (rowrnn.unrolling.unroll's dict) for hidden size <= 16, else null}
                                       or {id, name, error: one line} for a run whose outputs are not finite]}
                                   (each run's part is rowrnn.reading.reading_view's dict, without attribution)
     POST /api/explain[?fit=...]   the same bodies -> {"image", "label", "models": [{id, name, attribution: {target,

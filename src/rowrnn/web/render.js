@@ -213,7 +213,7 @@ export function renderBars(container, probabilities, names) {
   });
 }
 
-// ---- the recurrence with its numbers (rowrnn.unroll's dict, the answer's "unrolled") ----
+// ---- the recurrence with its numbers (rowrnn.unroll's dict, from rowrnn.unrolling, the answer's "unrolled") ----
 
 function termBound(term) {
   // a term's colour scale: the largest |value| it takes over the whole reading (1 at least for a gate's 0..1)

@@ -11,8 +11,6 @@ The page and the notebook widget show them when a step is clicked (issue 21, ite
 """
 from __future__ import annotations
 
-import sys
-import types
 from typing import NamedTuple
 
 import torch
@@ -374,15 +372,3 @@ def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS) -> d
                    "values": _rounded(t.values, decimals)} for t in terms],
     }
 
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as its function: `rowrnn.unroll(model, image)` works whichever of the two the name
-    rowrnn.unroll holds. (Importing a submodule sets it as an attribute of its package, so once something has run
-    `from .unroll import unroll`, the package's lazy export of the function is shadowed by the module.) Module
-    __class__ assignment is the documented way: Python reference, "Customizing module attribute access"."""
-
-    def __call__(self, model, image, *, max_hidden: int = 16, decimals: int = DECIMALS) -> dict:
-        return unroll(model, image, max_hidden=max_hidden, decimals=decimals)
-
-
-sys.modules[__name__].__class__ = _CallableModule
