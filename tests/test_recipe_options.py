@@ -78,7 +78,21 @@ def test_an_averaged_run_judges_and_saves_the_average_and_resumes_bit_identical(
     assert any(not torch.equal(last[k], state.model[k]) for k in last)
     metrics = json.loads((reference.path / "metrics.json").read_text())
     assert metrics["weights_averaged"] == "exponential moving average, decay 0.95"
-    # the validation metric of the best epoch is the average's: evaluate its weights on the same split
+    # what was validated is the average: its weights (last.safetensors) on the validation split give the
+    # history's last validation metric and loss, and the raw weights give another loss
+    from rowrnn.data import ImageDataset, load_fashion_mnist
+    from rowrnn.evaluation import evaluate_run
+    from rowrnn.training import split_indices
+    train_set = load_fashion_mnist(data, verify=False)[0]
+    val_idx = split_indices(len(train_set), 0.1, RANDOM["seed"])[1]
+    val_set = ImageDataset(train_set.images[val_idx], train_set.labels[val_idx])
+    judged = evaluate_run(reference.path, "last", test_set=val_set)[0]
+    assert judged["macro_accuracy"] == pytest.approx(reference.history["val_metric"][-1], abs=1e-6)
+    assert judged["loss"] == pytest.approx(reference.history["val_loss"][-1], abs=1e-5)
+    runs.save_weights(tmp_path / "raw.safetensors", state.model)
+    (tmp_path / "config.json").write_bytes((reference.path / "config.json").read_bytes())
+    raw = evaluate_run(tmp_path / "raw.safetensors", test_set=val_set)[0]
+    assert abs(raw["loss"] - judged["loss"]) > 1e-3
     card = (reference.path / "MODEL_CARD.md").read_text()
     assert "an exponential moving average of the weights (decay 0.95), validated and saved in their place" in card
 
