@@ -6,6 +6,7 @@ tests/artifacts/widget-jupyterlab.png (or $ROWRNN_ARTIFACTS); docs/widget.png is
 trained on the real data (ROWRNN_WIDGET_RUN=RUN uses that run instead of the tiny one).
 JupyterLab on two shared cores can take a minute to start: every wait polls with a generous timeout.
 """
+import json
 import os
 import secrets
 import shutil
@@ -87,6 +88,10 @@ def lab(tmp_path_factory, real_data):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "JUPYTER_CONFIG_DIR": str(home / "config"),
            "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
            "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
+    # no "get notified about Jupyter news?" toast over the widget (nor a fetch of news from the internet)
+    notification = home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True)
+    notification.write_text(json.dumps({"fetchNews": "false"}))
     log = open(tmp / "jupyter-lab.log", "w")   # a file, not a pipe: a full pipe would stall the server
     proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
                              "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
