@@ -119,6 +119,7 @@ def distributed_context(device_name: str = "auto"):
         yield Placement(device, torch.distributed.get_rank(), torch.distributed.get_world_size())
         # every rank leaves together: one that tore its group down while rank 0 still finished the run
         # (its test metrics, figures) aborted now and then ("terminate called without an active exception")
+        # (a rank that failed instead is stopped by torchrun; the others would wait here at most `timeout`)
         torch.distributed.barrier()
     finally:
         gc.collect()  # DistributedDataParallel's reducer keeps the group alive through reference cycles
