@@ -167,6 +167,32 @@ def test_refusals_are_one_line_and_name_the_argument():
                             "got uint8 (28, 28)")
 
 
+
+@pytest.mark.parametrize("target, shown", [(3.7, "3.7"), (True, "True"), ([1.0, 2.5], "[1.0, 2.5]"),
+                                           (torch.tensor(2.0), "tensor(2.)")])
+def test_a_target_that_is_not_an_int_class_is_refused_not_truncated(target, shown):
+    with pytest.raises(RowrnnError) as e:
+        step_attribution(RNNClassifier(), _images(2), target=target)
+    assert str(e.value) == f"target must be a class index as an int 0-9 (or one int per image), got {shown}"
+
+
+@pytest.mark.parametrize("baseline, shape", [(torch.zeros(27), "(27,)"), (torch.zeros(3, 1, 28, 28), "(3, 1, 28, 28)"),
+                                             (torch.zeros(2, 28, 28), "(2, 28, 28)")])
+def test_a_baseline_that_does_not_broadcast_is_one_line_naming_the_shape_it_must_take(baseline, shape):
+    with pytest.raises(RowrnnError) as e:
+        step_attribution(RNNClassifier(), _images(2), baseline=baseline)
+    assert str(e.value) == (f"baseline has shape {shape}, which does not broadcast to the images' (2, 1, 28, 28): "
+                            "give a number or a tensor broadcastable to (2, 1, 28, 28)")
+
+
+def test_integrated_gradients_on_the_cpu_leaves_cudnn_alone(monkeypatch):
+    # torch.backends.cudnn.flags is process-wide: a server's thread explaining a CPU model must not switch it
+    def flags(**kwargs):
+        raise AssertionError(f"cudnn.flags({kwargs}) entered for a CPU model")
+    monkeypatch.setattr(torch.backends.cudnn, "flags", flags)
+    scores = step_attribution(one_step_reader(5, target_class=4), _images(1), method="integrated-gradients")
+    assert scores.shape == (1, 1, 28)
+
 def test_the_attribution_map_paints_each_step_over_the_pixels_it_read():
     scores = torch.arange(14, dtype=torch.float32)
     strips = plots.attribution_map(scores, "rows", rows_per_step=2)

@@ -12,6 +12,8 @@ Captum (captum.ai) computes both: FeatureAblation with a mask grouping each step
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from .constants import IMAGE_SIZE, NUM_CLASSES
@@ -35,12 +37,38 @@ def _inputs(images: torch.Tensor) -> torch.Tensor:
     return images
 
 
+def _short(value) -> str:
+    """repr of a user's value on one line, at most 60 characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _blank(baseline, x: torch.Tensor) -> torch.Tensor:
+    """The baseline as a tensor of x's shape (B, 1, 28, 28): the background (None), a number, or a tensor that
+    broadcasts to x's shape."""
+    if baseline is None:
+        return normalize(torch.zeros((), dtype=torch.uint8)).to(device=x.device, dtype=x.dtype).expand_as(x)
+    blank = torch.as_tensor(baseline)
+    try:
+        fits = torch.broadcast_shapes(blank.shape, x.shape) == x.shape
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise RowrnnError(f"baseline has shape {tuple(blank.shape)}, which does not broadcast to the images' "
+                          f"{tuple(x.shape)}: give a number or a tensor broadcastable to {tuple(x.shape)}")
+    return blank.to(device=x.device, dtype=x.dtype).expand_as(x)
+
+
 def _targets(target, logits: torch.Tensor) -> torch.Tensor:
     """The class scored for each image: the predicted one (None), one class for all (int) or one per image."""
     B = logits.shape[0]
     if target is None:
         return logits.argmax(dim=1)
-    target = torch.as_tensor(target, dtype=torch.long).reshape(-1).to(logits.device)
+    given = torch.as_tensor(target)
+    if given.dtype == torch.bool or given.is_floating_point() or given.is_complex():   # 3.7 is no class; True neither
+        raise RowrnnError(f"target must be a class index as an int 0-{NUM_CLASSES - 1} (or one int per image), "
+                          f"got {_short(target)}")
+    target = given.to(dtype=torch.long, device=logits.device).reshape(-1)
     if target.numel() == 1:
         target = target.expand(B)
     if target.numel() != B or bool(((target < 0) | (target >= NUM_CLASSES)).any()):
@@ -72,7 +100,8 @@ def step_attribution(model, images, *, method: str = "occlusion", target=None, b
     target: the class scored, None (default) for the one the model predicts, an int, or one per image.
     baseline: the blank, in the model's input units: None (default) for the background, a black pixel,
     normalize(0) = -1.0; a number, or a tensor broadcastable to (B, 1, 28, 28).
-    Raises RowrnnError for a model that does not read step by step (a CNN), an unknown method, a bad target,
+    Raises RowrnnError for a model that does not read step by step (a CNN), an unknown method, a target that is
+    not an int class index (3.7, True) or one per image, a baseline that does not broadcast to (B, 1, 28, 28),
     n_steps < 1, or images of the wrong shape.
     """
     if not hasattr(model, "readers") or not hasattr(model, "read_sequences"):
@@ -86,8 +115,7 @@ def step_attribution(model, images, *, method: str = "occlusion", target=None, b
 
     device = next(model.parameters()).device
     x = _inputs(images).to(device)
-    blank = normalize(torch.zeros((), dtype=torch.uint8)) if baseline is None else torch.as_tensor(baseline)
-    blank = blank.to(device=device, dtype=x.dtype).expand_as(x)
+    blank = _blank(baseline, x)
     was_training = model.training
     model.eval()
     try:
@@ -110,7 +138,10 @@ def step_attribution(model, images, *, method: str = "occlusion", target=None, b
                     perturbations_per_eval=max(1, CHUNK // B))
             per_step = [a[:, :, 0] for a in scores]                           # one value per group: (B, T)
         else:
-            with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):  # cuDNN RNNs: backward in train only
+            # cuDNN RNNs have a backward in train mode only; the switch is process-wide (a server's other threads
+            # see it), so it is thrown only where cuDNN would run
+            no_cudnn = torch.backends.cudnn.flags(enabled=False) if device.type == "cuda" else contextlib.nullcontext()
+            with torch.enable_grad(), no_cudnn:
                 scores = IntegratedGradients(logits).attribute(
                     tuple(sequences), baselines=blanks, target=targets, n_steps=n_steps,
                     internal_batch_size=max(B, min(n_steps * B, CHUNK)))
