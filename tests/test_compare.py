@@ -228,6 +228,6 @@ def test_the_pareto_figure_has_a_point_per_preset_with_the_seeds_spread():
     validation = plot_pareto_presets(summary, accuracy="best_val_metric").axes[0]
     first = next(c for c in validation.containers if isinstance(c, ErrorbarContainer))
     assert tuple(first.lines[0].get_xydata()[0]) == pytest.approx((21.0, 0.9275))
-    assert validation.get_ylabel() == "best validation accuracy (mean of seeds)"
+    assert validation.get_ylabel() == "best validation macro accuracy (mean of seeds)"
     import matplotlib.pyplot as plt
     plt.close("all")

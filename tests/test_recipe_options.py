@@ -195,7 +195,15 @@ def test_the_teachers_minutes_count_in_the_students(teacher_run, tmp_path, capsy
     assert row["minutes_to_val_0.91"] == pytest.approx(teacher_minutes + both)
     assert row["minutes_to_val_0.92"] is None
     # a teacher distilled itself passes its whole cost on: a student of this student counts both
-    assert runs.teacher_record(student)["train_minutes"] == pytest.approx(own + teacher_minutes)
+    record_of_student, model = runs.teacher_record(student)
+    assert record_of_student["train_minutes"] == pytest.approx(own + teacher_minutes)
+    # loaded once: the network it returns holds the very weights whose digest it records
+    weights = runs.load_weights(student / "best.safetensors")
+    assert record_of_student["weights_sha256"] == sha256((student / "best.safetensors").read_bytes())
+    assert all(torch.equal(model.state_dict()[k], weights[k]) for k in weights) and not model.training
+    cost = runs.run_minutes(runs.load_run(student))
+    assert (cost.own, cost.teacher, cost.total) == (pytest.approx(own), record["train_minutes"],
+                                                    pytest.approx(own + teacher_minutes))
 
 
 @pytest.mark.slow
@@ -245,9 +253,9 @@ def test_a_teacher_that_is_missing_not_a_run_unfinished_or_of_other_classes_is_r
         tmp_path / "not-a-run": "not a rowrnn run (no config.json): give the directory of a finished run",
         unfinished: (f"the teacher is not finished (its status is 'trained'): finish it with "
                      f"`rowrnn train --resume {unfinished}` first"),
-        other: ("the teacher predicts 10 classes (digit 0, digit 1, digit 2, digit 3, digit 4, digit 5, digit 6, "
-                "digit 7, digit 8, digit 9), not Fashion-MNIST's 10: distill from a run trained on Fashion-MNIST's "
-                "classes"),
+        other: ("the teacher was tested on the classes digit 0, digit 1, digit 2, digit 3, digit 4, digit 5, "
+                "digit 6, digit 7, digit 8, digit 9, not Fashion-MNIST's 10: distill from a run trained on "
+                "Fashion-MNIST's classes"),
     }
     for teacher, message in cases.items():
         out = tmp_path / f"student-of-{teacher.name}"
@@ -259,6 +267,100 @@ def test_a_teacher_that_is_missing_not_a_run_unfinished_or_of_other_classes_is_r
     with pytest.raises(RowrnnError, match=f"^distill_from {tmp_path / 'missing'}: no such run directory"):
         rowrnn.fit(build_config("notebook", {"distill_from": str(tmp_path / "missing"), "verify": False,
                                              "data_dir": str(data)}), tmp_path / "py")
+
+
+def _student(teacher, data, **overrides):
+    """A tiny distilled config: every source of randomness a resume must replay (RANDOM), 3 epochs."""
+    return build_config("notebook", {**RANDOM, "epochs": 3, "data_dir": str(data), "distill_from": str(teacher),
+                                     **overrides})
+
+
+@pytest.mark.slow
+def test_alpha_0_trains_the_plain_runs_weights_and_alpha_above_0_others(teacher_run, tmp_path):
+    teacher, data = teacher_run
+    plain = build_config("notebook", {**RANDOM, "epochs": 3, "data_dir": str(data)})
+    results = {name: lifecycle.train_epochs(cfg, tmp_path / name) for name, cfg in [
+        ("plain", plain), ("alpha0", _student(teacher.path, data, distill_alpha=0.0)),
+        ("alpha05", _student(teacher.path, data, distill_alpha=0.5))]}
+    weights = {name: runs.load_weights(tmp_path / name / "last.safetensors") for name in results}
+    for name in weights["plain"]:        # the teacher ran on every batch, and changed nothing at alpha 0
+        assert torch.equal(weights["alpha0"][name], weights["plain"][name]), name
+    assert results["alpha0"].history["train_loss"] == results["plain"].history["train_loss"]
+    assert results["alpha0"].history["val_metric"] == results["plain"].history["val_metric"]
+    assert any(not torch.equal(weights["alpha05"][k], weights["plain"][k]) for k in weights["plain"])
+    assert results["alpha05"].history["train_loss"] != results["plain"].history["train_loss"]
+
+
+@pytest.mark.slow
+def test_a_distilled_run_interrupted_and_resumed_is_bit_identical_to_an_uninterrupted_one(teacher_run, tmp_path):
+    teacher, data = teacher_run
+    reference = rowrnn.fit(_student(teacher.path, data), tmp_path / "reference", figures=False)
+
+    def stop_after_first(epoch, history, grad_norm):
+        if epoch == 0:
+            raise Interrupted(signal.SIGINT)
+
+    run = tmp_path / "interrupted"
+    with pytest.raises(Interrupted):
+        rowrnn.fit(_student(teacher.path, data), run, figures=False, on_epoch=stop_after_first)
+    assert runs.ResumeState.load(run).epoch == 1
+    resumed = rowrnn.resume(run, figures=False)
+    assert resumed.history["train_loss"] == reference.history["train_loss"]
+    assert resumed.history["val_metric"] == reference.history["val_metric"]
+    for name in ("last.safetensors", "best.safetensors"):
+        assert (run / name).read_bytes() == (reference.path / name).read_bytes(), name
+    state, again = runs.ResumeState.load(reference.path), runs.ResumeState.load(run)
+    assert all(torch.equal(again.model[k], state.model[k]) for k in state.model)
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["teacher"] == json.loads((reference.path / "config.json").read_text())["teacher"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage, wrong", [
+    (lambda t: t.pop("train_minutes"), "train_minutes"),
+    (lambda t: t.update(train_minutes="3"), "train_minutes"),
+    (lambda t: t.update(weights_sha256=None, preset=1), "weights_sha256, preset"),
+    (lambda t: t.clear() or t.update(x=1), "run, path, weights_sha256, train_minutes, preset"),
+])
+def test_a_damaged_teacher_record_is_one_line_naming_config_json(teacher_run, tmp_path, capsys, damage, wrong):
+    teacher, data = teacher_run
+    student = tmp_path / "student"
+    lifecycle.train_epochs(_student(teacher.path, data, epochs=1), student)
+    saved = json.loads((student / "config.json").read_text())
+    damage(saved["teacher"])
+    (student / "config.json").write_text(json.dumps(saved))
+    message = (f"{student / 'config.json'}: damaged teacher record ({wrong} missing or of the wrong type; expected "
+               "run, path, weights_sha256, train_minutes, preset): restore the run's own config.json or train it "
+               "again")
+    with pytest.raises(RowrnnError) as caught:
+        runs.run_minutes(runs.load_run(student))
+    assert str(caught.value) == message
+    assert main(["train", "--resume", str(student)]) == 2    # finishing reads it: one line, no KeyError
+    assert capsys.readouterr().err == f"rowrnn: error: {message}\n"
+
+
+def test_the_memory_check_counts_the_teacher(tmp_path):
+    from rowrnn import models
+    from rowrnn.config import MAX_TRAINING_BYTES
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    big = build_config("bilstm")
+    (teacher / "config.json").write_text(json.dumps(big.to_dict()))
+    plain = build_config("notebook")
+    student = build_config("notebook", {"distill_from": str(teacher)})
+    counted = 4 * (models.parameter_count(big.model) + models.activation_count(big.model, plain.train.batch_size))
+    assert student.training_bytes() - plain.training_bytes() == counted == 588537896
+    # a teacher too large for the limit refuses the student, naming it; one whose config.json cannot be read counts
+    # nothing here (training refuses it: runs.teacher_record)
+    huge = build_config("bilstm", {"read": "pixels", "hidden_size": 1024})   # its own batch of 128 fits
+    (teacher / "config.json").write_text(json.dumps(huge.to_dict()))
+    assert 4 * models.activation_count(huge.model, plain.train.batch_size) > MAX_TRAINING_BYTES
+    with pytest.raises(RowrnnError) as caught:    # from Python: the arguments' names
+        build_config("notebook", {"distill_from": str(teacher)})
+    assert str(caught.value) == ("a training step would need about 61.3 GiB, over the limit of 32 GiB: choose a "
+                                 "smaller batch_size, hidden_size or num_layers, or a smaller distill_from teacher")
+    assert build_config("notebook", {"distill_from": str(tmp_path / "gone")}).training_bytes() == \
+        plain.training_bytes()
 
 
 # ----------------------------------------------------------------------------- the A/B script

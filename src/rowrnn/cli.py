@@ -141,7 +141,8 @@ def build_parser() -> Parser:
                        description="Train each preset (x seed) with `rowrnn train` into OUT/<preset>-seed<seed> "
                                    "(finished runs are reused, unfinished ones resumed), then write "
                                    "leaderboard.md/.csv/.json (with the minutes to 0.90/0.91/0.92 validation "
-                                   "accuracy), leaderboard.png, leaderboard-minutes.png and leaderboard-pareto.png.")
+                                   "macro accuracy), leaderboard.png, leaderboard-minutes.png and "
+                                   "leaderboard-pareto.png.")
     p.add_argument("--presets", default=",".join(PRESETS),
                    help="comma-separated presets; PRESET@SEED gives one its own seeds (e.g. pixels@0, tiny@0+1)")
     p.add_argument("--seeds", default="0", help="comma-separated seeds")

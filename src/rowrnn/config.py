@@ -110,7 +110,10 @@ class TrainConfig:
     device: str = _opt("auto", "where to train: auto picks cuda, then mps, then cpu", DEVICES)
     amp: bool = _opt(False, "mixed precision (bfloat16 autocast) on an accelerator")
     ema_decay: float = _opt(0.0, "keep an exponential moving average of the weights (this decay per step, e.g. "
-                            "0.998) and validate and save it instead of the raw weights (0 = off)")
+                            "0.998) and validate and save it instead of the raw weights (0 = off). No warm-up: "
+                            "the average starts at the first step's weights (timm's warm-up decay is not used), "
+                            "which still weigh decay**(n-1) after n steps (0.998: 37% after 500 steps, 1% after "
+                            "2300), so in a short run the average lags behind the raw weights")
     distill_from: str | None = _opt(None, "a finished run to distill from (Hinton et al. 2015): its best weights' "
                                     "softened predictions join the loss; its training minutes count in this run's")
     distill_temperature: float = _opt(4.0, "softmax temperature of teacher and student for --distill-from")
@@ -182,21 +185,50 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
 
     def validate(self) -> "RunConfig":
-        """self, checked: every section, and the memory a training step needs (at most MAX_TRAINING_BYTES,
-        32 GiB). Raises RowrnnError naming the flag to change."""
+        """self, checked: every section, and the memory a training step needs (training_bytes: at most
+        MAX_TRAINING_BYTES, 32 GiB). Raises RowrnnError naming the flag to change."""
         if isinstance(self.data.data_dir, os.PathLike):
             self.data.data_dir = os.fspath(self.data.data_dir)  # a Path must survive config.json
         _check_types(self.data)
         self.model.validate()
         self.train.validate()
-        copies = 6 + (self.train.ema_decay > 0)   # weights, gradients, Adam's two, best, last (and the average)
-        needed = (4 * models.parameter_count(self.model) * copies
-                  + 4 * models.activation_count(self.model, self.train.batch_size))
+        needed = self.training_bytes()
         if needed > MAX_TRAINING_BYTES:
             raise RowrnnError(f"a training step would need about {needed / 2**30:.3g} GiB, over the limit of "
                               f"{MAX_TRAINING_BYTES // 2**30} GiB: choose a smaller --batch-size, --hidden-size "
-                              "or --num-layers")
+                              "or --num-layers" + (", or a smaller --distill-from teacher"
+                                                   if self.train.distill_from is not None else ""))
         return self
+
+    def training_bytes(self) -> int:
+        """Bytes a training step needs, roughly (float32): the student's weights, gradients, Adam's two moments,
+        best and last copies (and the moving average with --ema-decay), plus its saved activations at
+        --batch-size; with --distill-from, the teacher too: its weights and its activations at the same batch
+        size (models.parameter_count and activation_count of the model in its config.json; an upper bound, the
+        teacher runs without gradients). A teacher whose config.json cannot be read counts nothing here:
+        training refuses it before it starts (runs.teacher_record)."""
+        copies = 6 + (self.train.ema_decay > 0)   # weights, gradients, Adam's two, best, last (and the average)
+        needed = (4 * models.parameter_count(self.model) * copies
+                  + 4 * models.activation_count(self.model, self.train.batch_size))
+        teacher = self._teacher_model()
+        if teacher is not None:
+            needed += 4 * (models.parameter_count(teacher) + models.activation_count(teacher, self.train.batch_size))
+        return needed
+
+    def _teacher_model(self) -> "ModelConfig | None":
+        """The model section of the --distill-from run's config.json, checked; None without --distill-from or
+        when it cannot be read."""
+        if self.train.distill_from is None:
+            return None
+        from . import files
+        path = os.path.join(os.path.expanduser(self.train.distill_from), "config.json")
+        try:
+            section = files.read_json(path).get("model")
+            teacher = ModelConfig(**section)
+            teacher.validate()
+        except (RowrnnError, TypeError, AttributeError, ValueError):
+            return None
+        return teacher
 
     def to_dict(self) -> dict:
         """Plain dicts and values, as config.json holds them."""

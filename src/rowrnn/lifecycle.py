@@ -112,11 +112,12 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
             raise RowrnnError(f"--val-split {tc.val_split} of {len(train_set)} training images leaves "
                               f"{len(train_idx)} for training and {len(val_idx)} for validation: use more data "
                               "or another --val-split")
-        # the teacher is checked (and its weights' digest taken) before run_dir is touched
-        teacher = runs.teacher_record(tc.distill_from) if tc.distill_from is not None else None
+        # the teacher is checked, loaded once and the digest of the bytes loaded taken, before run_dir is touched
+        teacher, teacher_model = (runs.teacher_record(tc.distill_from) if tc.distill_from is not None
+                                  else (None, None))
         with runs.claim(run_dir, cfg, resume=resume, write=main, teacher=teacher) as saved:  # held until finished
             state, max_grad_norm = _train(cfg, place, train_set, train_idx, val_idx, saved, run_dir,
-                                          progress=progress, on_epoch=on_epoch)
+                                          progress=progress, on_epoch=on_epoch, teacher_model=teacher_model)
             trained = TrainResult(state.history, state.best_epoch, state.best_val_metric, state.stopped_early,
                                   max_grad_norm, main)
             if not (finishing and main):
@@ -127,8 +128,10 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
                                     data_dir=cfg.data.data_dir)
 
 
-def _train(cfg: RunConfig, place, train_set, train_idx, val_idx, saved, run_dir, *, progress, on_epoch):
+def _train(cfg: RunConfig, place, train_set, train_idx, val_idx, saved, run_dir, *, progress, on_epoch,
+           teacher_model=None):
     """(runs.ResumeState, largest gradient norm): build (or restore) and loop until the last epoch or a signal.
+    teacher_model: the --distill-from network runs.teacher_record loaded (None without one).
 
     The model, its DistributedDataParallel wrapper and the optimizer live only in this frame: under torchrun
     they are gone before distributed_context leaves the process group (a DDP reducer still holding the gloo
@@ -136,7 +139,7 @@ def _train(cfg: RunConfig, place, train_set, train_idx, val_idx, saved, run_dir,
     """
     tc, main = cfg.train, place.is_main
     with stop_on_signals() as should_stop:
-        parts = _build(cfg, place, train_set, train_idx, val_idx, saved, run_dir)
+        parts = _build(cfg, place, train_set, train_idx, val_idx, saved, run_dir, teacher_model)
         saver = runs.Checkpointer(run_dir, parts.state, parts.model, parts.optimizer, parts.scheduler,
                                   patience=tc.patience, write=main, ema=parts.ema)
         if saved is not None:
@@ -165,15 +168,18 @@ class _Parts:
     teacher: Teacher | None = None  # with --distill-from
 
 
-def _build(cfg: RunConfig, place, train_set: ImageDataset, train_idx, val_idx, saved, run_dir) -> _Parts:
-    """Model, batches, optimizer, schedule, loss and metric for cfg, the weight average and the teacher when it
-    asks for them; restored from saved (a ResumeState) if given."""
+def _build(cfg: RunConfig, place, train_set: ImageDataset, train_idx, val_idx, saved, run_dir,
+           teacher_model=None) -> _Parts:
+    """Model, batches, optimizer, schedule, loss and metric for cfg, the weight average and the teacher
+    (teacher_model, as runs.teacher_record loaded it) when it asks for them; restored from saved (a ResumeState)
+    if given. The metric is torchmetrics' MulticlassAccuracy with its default average="macro": the validation
+    metric is the macro accuracy (the mean of the per-class recalls)."""
     from torchmetrics.classification import MulticlassAccuracy
     tc, device = cfg.train, place.device
     teacher = None
-    if tc.distill_from is not None:  # loaded before seeding: the student starts as it would without a teacher
-        teacher = Teacher(runs.load_model(tc.distill_from, "best", device=device)[0],
-                          temperature=tc.distill_temperature, alpha=tc.distill_alpha)
+    if teacher_model is not None:  # built before seeding: the student starts as it would without a teacher
+        teacher = Teacher(teacher_model.to(device).eval(), temperature=tc.distill_temperature,
+                          alpha=tc.distill_alpha)
     torch.manual_seed(tc.seed)
     model = build_model(cfg.model).to(device)
     images, labels = train_set.images.to(device), train_set.labels.to(device)  # once, for both splits
@@ -301,13 +307,12 @@ def _finish(run_dir: Path, *, test_set, figures: bool, device, data_dir) -> dict
     digest = runs.weights_digest(run_dir)
     metrics, model, run, logits = evaluate_run(run_dir, "best", test_set=test_set, device=device)
     teacher = runs.recorded_teacher(run_dir)
-    own_minutes = sum(run.history.get("seconds", [])) / 60
     # a distilled run's minutes count its teacher's training: the student could not start before it
-    teacher_minutes = teacher["train_minutes"] if teacher is not None else 0.0
+    minutes = runs.run_minutes(run)
     metrics.update({"best_epoch": state.best_epoch, "best_val_metric": state.best_val_metric,
                     "epochs_trained": state.epoch, "stopped_early": state.stopped_early,
-                    "train_minutes": own_minutes + teacher_minutes, "weights_sha256": digest,
-                    **({"own_train_minutes": own_minutes, "teacher_minutes": teacher_minutes, "teacher": teacher}
+                    "train_minutes": minutes.total, "weights_sha256": digest,
+                    **({"own_train_minutes": minutes.own, "teacher_minutes": minutes.teacher, "teacher": teacher}
                        if teacher is not None else {}),
                     **({"weights_averaged": f"exponential moving average, decay {run.config.train.ema_decay:g}"}
                        if run.config.train.ema_decay else {})})
@@ -395,10 +400,9 @@ def model_card(run: runs.Run, metrics: dict, parameters: int) -> str:
         + ([f"distilled from {metrics['teacher']['run']} (its best weights, SHA-256 "
             f"{metrics['teacher']['weights_sha256'][:16]}…; temperature {tc.distill_temperature:g}, alpha "
             f"{tc.distill_alpha:g})"] if metrics.get("teacher") else []))
-    teacher_minutes = metrics.get("teacher_minutes") or 0.0
-    minutes = (f"{sum(seconds) / 60:.1f} minutes of training, plus {teacher_minutes:.1f} of its teacher's: "
-               f"{sum(seconds) / 60 + teacher_minutes:.1f} in all" if metrics.get("teacher")
-               else f"{sum(seconds) / 60:.1f} minutes of training")
+    cost = runs.run_minutes(run)
+    minutes = (f"{cost.own:.1f} minutes of training, plus {cost.teacher:.1f} of its teacher's: "
+               f"{cost.total:.1f} in all" if metrics.get("teacher") else f"{cost.own:.1f} minutes of training")
     return f"""# Model card: {run.path.name}
 
 ## Model

@@ -326,11 +326,12 @@ def plot_pareto_presets(summary: list[dict], accuracy: str = "test_accuracy"):
 
     summary: compare.summarize's lines, which hold each seed's numbers ("test_accuracy_each",
     "best_val_metric_each", "train_minutes_each"); accuracy: "test_accuracy" or "best_val_metric" (the best
-    epoch's validation metric). Minutes are training minutes (a distilled run's include its teacher's), log scale.
+    epoch's validation macro accuracy, the mean of the per-class recalls). Minutes are training minutes (a
+    distilled run's include its teacher's), log scale.
     Returns the Figure.
     """
     label = {"test_accuracy": "test accuracy (mean of seeds)",
-             "best_val_metric": "best validation accuracy (mean of seeds)"}[accuracy]
+             "best_val_metric": "best validation macro accuracy (mean of seeds)"}[accuracy]
     fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
     colors = plt.get_cmap("tab10")
     means = []

@@ -588,21 +588,46 @@ def load_model(path, weights: str = "best", device="cpu"):
     return model.to(device).eval(), run
 
 
-def run_minutes(run: Run) -> float:
-    """The minutes a finished run cost: its own training (the sum of its epochs' seconds) plus, when it was
-    distilled, its teacher's (metrics.json's teacher_minutes, itself counting the teacher's teachers)."""
+@dataclass(frozen=True)
+class RunMinutes:
+    """What a run cost in minutes of training: own (the sum of its epochs' seconds / 60) and teacher (its
+    --distill-from teacher's training, itself counting the teacher's teachers; 0.0 for a run without one)."""
+
+    own: float
+    teacher: float = 0.0
+
+    @property
+    def total(self) -> float:
+        """own + teacher: a distilled run could not start before its teacher existed."""
+        return self.own + self.teacher
+
+
+def run_minutes(run: Run) -> RunMinutes:
+    """The minutes a run cost (RunMinutes): its own training from its history and, when it was distilled, its
+    teacher's from the teacher record its config.json keeps (recorded_teacher). The one place these minutes
+    are computed: metrics.json, the model card, the leaderboard and the recipe-options table all read them here.
+    Raises RowrnnError for a damaged teacher record."""
     own = sum(run.history.get("seconds", [])) / 60
-    teacher = (run.metrics or {}).get("teacher_minutes")
-    return own + (teacher if isinstance(teacher, (int, float)) and not isinstance(teacher, bool) else 0.0)
+    teacher = recorded_teacher(run.path)
+    return RunMinutes(own, teacher["train_minutes"] if teacher is not None else 0.0)
 
 
-def teacher_record(path) -> dict:
-    """What a student records of its --distill-from teacher, checked: {"run": path as given, "path": absolute,
-    "weights_sha256": of its best.safetensors, "train_minutes": what it cost (run_minutes), "preset": ...}.
+# the keys and types of a teacher record (teacher_record), checked when a config.json's is read back
+TEACHER_KEYS = {"run": str, "path": str, "weights_sha256": str, "train_minutes": (int, float), "preset": str}
+
+
+def teacher_record(path) -> tuple[dict, torch.nn.Module]:
+    """(record, model): what a student records of its --distill-from teacher, checked -- {"run": path as given,
+    "path": absolute, "weights_sha256": of the best.safetensors bytes loaded, "train_minutes": what it cost
+    (run_minutes(...).total), "preset": ...} -- and the teacher's network (eval mode, CPU) built from those very
+    bytes, so the digest recorded is that of the weights that teach (the file is read once).
 
     Raises RowrnnError (one line naming --distill-from) for a teacher that is missing, not a run, not finished
     (its metrics must describe its best weights), or whose classes are not Fashion-MNIST's ten."""
-    from .constants import CLASSES, IMAGE_SIZE
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    from .constants import CLASSES
     flag = f"--distill-from {path}"
     run_dir = Path(path)
     if not files.exists(run_dir):
@@ -614,21 +639,41 @@ def teacher_record(path) -> dict:
     if status != "finished":
         raise RowrnnError(f"{flag}: the teacher is not finished (its status is {status!r}): finish it with "
                           f"`rowrnn train --resume {run_dir}` first")
+    # every model rowrnn builds has NUM_CLASSES outputs: the classes its metrics name are what can differ
     named = list((run.metrics or {}).get("per_class", {}) or CLASSES)
-    model, _ = load_model(run_dir, "best")
-    with torch.no_grad():
-        outputs = model(torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE)).shape[-1]
-    if named != list(CLASSES) or outputs != len(CLASSES):
-        raise RowrnnError(f"{flag}: the teacher predicts {outputs} classes ({', '.join(map(str, named))}), not "
+    if named != list(CLASSES):
+        raise RowrnnError(f"{flag}: the teacher was tested on the classes {', '.join(map(str, named))}, not "
                           f"Fashion-MNIST's {len(CLASSES)}: distill from a run trained on Fashion-MNIST's classes")
-    return {"run": str(path), "path": str(run_dir.resolve()), "weights_sha256": weights_digest(run_dir),
-            "train_minutes": run_minutes(run), "preset": run.config.preset}
+    weights_path = run_dir / "best.safetensors"
+    raw = files.read_file(weights_path, limit=MAX_WEIGHTS_BYTES, what="weights file")
+    model = build_model(run.config.model)
+    try:
+        model.load_state_dict(load(raw))
+    except (SafetensorError, ValueError, OSError, RuntimeError) as e:
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise RowrnnError(f"{flag}: {weights_path} does not load into its config's model ({detail}): restore the "
+                          "teacher's weights or finish it again") from None
+    record = {"run": str(path), "path": str(run_dir.resolve()), "weights_sha256": files.sha256(raw),
+              "train_minutes": run_minutes(run).total, "preset": run.config.preset}
+    return record, model.eval()
 
 
 def recorded_teacher(run_dir) -> dict | None:
-    """The teacher_record a distilled run's config.json keeps (None for a run without a teacher)."""
-    recorded = files.read_json(Path(run_dir) / CONFIG_FILE).get("teacher")
-    return recorded if isinstance(recorded, dict) else None
+    """The teacher_record a distilled run's config.json keeps (None for a run without a teacher), checked.
+    Raises RowrnnError (one line naming config.json) for a record that is not an object, or lacks a key of
+    TEACHER_KEYS or holds one of another type (a hand-edited or damaged config.json)."""
+    path = Path(run_dir) / CONFIG_FILE
+    saved = files.read_json(path)
+    recorded = saved.get("teacher") if isinstance(saved, dict) else None
+    if recorded is None:
+        return None
+    wrong = (["the record"] if not isinstance(recorded, dict) else
+             [k for k, kind in TEACHER_KEYS.items() if not isinstance(recorded.get(k), kind)
+              or isinstance(recorded.get(k), bool) or (k == "train_minutes" and not 0 <= recorded[k] < float("inf"))])
+    if wrong:
+        raise RowrnnError(f"{path}: damaged teacher record ({', '.join(wrong)} missing or of the wrong type; "
+                          f"expected {', '.join(TEACHER_KEYS)}): restore the run's own config.json or train it again")
+    return recorded
 
 
 def check_teacher(run_dir, teacher: dict | None) -> None:
