@@ -71,7 +71,8 @@ def test_its_json_is_the_pages_answer_to_four_decimals():
 
 def test_the_unrolled_numbers_of_the_hand_made_model():
     view = reading_view(hand_made(), HALF_WHITE, attribution=False)
-    assert list(view) == ["steps", "hidden", "final", "top", "unrolled"]
+    assert list(view) == ["steps", "hidden", "final", "top", "unrolled", "unrolled_reason"]
+    assert view["unrolled_reason"] is None
     numbers = view["unrolled"]
     assert (numbers["cell"], numbers["hidden_size"], numbers["steps"], numbers["input_size"]) == ("rnn", 2, 28, 28)
     assert numbers["equation"] == "a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh\nh_t = tanh(a_t), h_0 = 0"
@@ -102,6 +103,55 @@ def test_which_steps_decided_for_a_model_that_reads_only_its_last_row():
     assert answer["occlusion"] == [[0.0] * 27 + [3.0464]] and answer["class"] == "T-shirt/top"
 
 
+def test_only_the_methods_asked_for_are_computed(monkeypatch):
+    import rowrnn.reading as reading_module
+    seen = []
+    real = reading_module.step_attribution
+    monkeypatch.setattr(reading_module, "step_attribution", lambda *a, **kw: seen.append(kw["method"]) or real(*a, **kw))
+    scores = reading_view(hand_made(), HALF_WHITE, unrolled=False, methods=("occlusion",))["attribution"]
+    assert seen == ["occlusion"] and scores["integrated-gradients"] is None and scores["occlusion"].shape == (1, 28)
+    with pytest.raises(RowrnnError) as refusal:
+        reading_view(hand_made(), HALF_WHITE, methods=("saliency",))
+    assert str(refusal.value) == "methods must be among occlusion, integrated-gradients, got 'saliency'"
+
+
+def test_tiny_attribution_scores_keep_four_significant_digits_where_the_rest_keeps_four_decimals():
+    # a weakly trained run's scores are all under 5e-5 logits: four decimals would send zeros
+    view = {"steps": torch.tensor([[0.123456, 1e-5]]),
+            "attribution": {"target": 3, "occlusion": torch.tensor([[4.2e-5, -1.23456e-6, 0.0]]),
+                            "integrated-gradients": torch.tensor([[3.0464, 1e-8]])}}
+    text = dumps(view)
+    assert text == ('{"steps":[[0.1235,0.0000]],"attribution":{"target":3,'
+                    '"occlusion":[[0.00004200,-0.00000123,0.00000000]],"integrated-gradients":[[3.0464,0.0000]]}}')
+    assert json.loads(text)["attribution"]["occlusion"] == [[4.2e-05, -1.23e-06, 0.0]]
+    # the same inside the server's answer, a list of models each with its attribution
+    assert dumps({"models": [{"id": 0, "attribution": view["attribution"]}]}) == \
+        '{"models":[{"id":0,' + text.split(",", 2)[2] + "]}"
+
+
+@pytest.mark.parametrize("tensor, text", [
+    (torch.tensor([1.0, 2.5]), "[1.0000,2.5000]"),                  # a 1-D tensor is one list, not a column
+    (torch.tensor([[1.0], [2.0]]), "[[1.0000],[2.0000]]"),
+    (torch.tensor([[[1.0, 2.0]], [[3.0, 4.0]]]), "[[[1.0000,2.0000]],[[3.0000,4.0000]]]"),
+    (torch.tensor(0.5), "0.5"),
+    (torch.zeros(0), "[]"),
+    (torch.zeros(2, 0), "[[],[]]"),
+])
+def test_dumps_writes_tensors_of_every_shape_as_json_of_that_shape(tensor, text):
+    assert dumps({"a": tensor}) == '{"a":' + text + "}"
+    assert dumps([tensor]) == "[" + text + "]"
+    assert json.loads(dumps(tensor)) == tensor.tolist()
+
+
+def test_dumps_refuses_nan_and_objects_json_does_not_know():
+    with pytest.raises(ValueError):
+        dumps({"a": [torch.tensor([1.0, float("nan")])]})
+    with pytest.raises(ValueError):
+        dumps({"a": float("inf")})
+    with pytest.raises(TypeError):
+        dumps({"a": object()})
+
+
 def test_a_pixel_reader_is_not_occluded_784_times():
     torch.manual_seed(0)
     pixels = RNNClassifier(read="permuted-pixels", hidden_size=2).eval()
@@ -124,12 +174,27 @@ def test_attribution_view_explains_the_predicted_class_alone():
     assert attribution_view(broken, image) is None
 
 
-def test_no_numbers_for_a_large_model_or_a_cnn():
+def test_no_numbers_for_a_large_model_or_a_cnn_and_the_reason_why():
     wide = RNNClassifier(hidden_size=17).eval()
-    assert reading_view(wide, HALF_WHITE)["unrolled"] is None
+    assert (reading_view(wide, HALF_WHITE)["unrolled"], reading_view(wide, HALF_WHITE)["unrolled_reason"]) == \
+        (None, "hidden-size")
     assert reading_view(RNNClassifier(hidden_size=16).eval(), HALF_WHITE)["unrolled"]["hidden_size"] == 16
-    assert reading_view(CNNClassifier(channels=4).eval(), HALF_WHITE)["unrolled"] is None
+    cnn = reading_view(CNNClassifier(channels=4).eval(), HALF_WHITE)
+    assert (cnn["unrolled"], cnn["unrolled_reason"]) == (None, "not-recurrent")
     assert "unrolled" not in reading_view(wide, HALF_WHITE, unrolled=False)
+    assert "unrolled_reason" not in reading_view(wide, HALF_WHITE, unrolled=False)
+
+
+def test_numbers_that_are_not_finite_say_so_rather_than_blame_the_hidden_size(monkeypatch):
+    # an LSTM whose cell state overflows while its outputs stay finite: unroll refuses, the view says why
+    import rowrnn.reading as reading_module
+
+    def refuse(*args, **kwargs):
+        raise RowrnnError("the recurrence's numbers hold NaN or infinity")
+    monkeypatch.setattr(reading_module, "unroll", refuse)
+    view = reading_view(hand_made(), HALF_WHITE, attribution=False)
+    assert (view["unrolled"], view["unrolled_reason"]) == (None, "not-finite")
+    assert view["top"][0]["class"] == "Trouser"                     # the rest of the reading stands
 
 
 def test_a_cnn_has_no_steps():

@@ -3,6 +3,7 @@
     view = reading_view(model, image)             # {"steps": (T, 10), "hidden": (T, H), "final": [...], "top": [...]}
     info = panel_info(model, run, "notebook")      # read, steps, rows_per_step, hidden_width, permutation, ...
     text = dumps(view)                             # strict JSON, every tensor written to DIGITS decimals
+                                                   # (attribution scores: SIGNIFICANT digits of their largest)
 
 `rowrnn serve` answers /api/predict with one reading_view per run, and the notebook widget sends the same dict to
 the same JavaScript (web/render.js), so both draw one thing. The dict holds tensors (the steps and hidden states:
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import secrets
 
 import numpy as np
 import torch
@@ -24,6 +27,9 @@ from .models import count_parameters
 from .unrolling import unroll
 
 DIGITS = 4                          # probabilities and activations are sent rounded to this many decimals
+# attribution scores are in logits, and a weakly trained run's are all under 5e-5: DIGITS decimals would send
+# zeros. They are sent with SIGNIFICANT digits of the largest score of their tensor (DIGITS decimals at least)
+SIGNIFICANT = 4
 MAX_UNROLLED_HIDDEN = 16            # the numbers view's limit (rowrnn.unrolling.unroll's max_hidden): more is not readable
 # occlusion reads R*T copies of the image, each of T steps: R*T*T steps read. Rows, columns, strips and
 # rows+columns (at most 2 x 28 x 28 = 1568) are well under a second; a pixel reader's 784 x 784 = 614,656 took
@@ -78,7 +84,8 @@ def as_image(image) -> torch.Tensor:
     return image
 
 
-def reading_view(model, image, *, attribution: bool = True, unrolled: bool = True) -> dict:
+def reading_view(model, image, *, attribution: bool = True, unrolled: bool = True,
+                 methods: tuple[str, ...] = METHODS) -> dict:
     """One model's reading of one image, as the page shows it: uint8 (28, 28) -> dict of
 
     steps: (T, 10) tensor, the class probabilities after each step t = 1..T (None for a CNN);
@@ -88,14 +95,21 @@ def reading_view(model, image, *, attribution: bool = True, unrolled: bool = Tru
     attribution (when `attribution`; None for a CNN): which steps decided the predicted class, by
     rowrnn.attribution.step_attribution: {"target": class index, "class": its name, "occlusion": (R, T) tensor
     or None when over OCCLUSION_BUDGET (pixel readers), "integrated-gradients": (R, T) tensor}, in logits
-    (R = 2 readers for rows+columns, else 1);
+    (R = 2 readers for rows+columns, else 1); only the methods named in `methods` are computed (a method left
+    out is None: a view that draws one, as the widget does with drawn_method, computes one);
     unrolled (when `unrolled`): rowrnn.unrolling.unroll's dict, the recurrence's vectors at every step rounded to DIGITS,
     for a recurrent model of hidden size up to MAX_UNROLLED_HIDDEN; None for a larger one or a CNN;
+    unrolled_reason (when `unrolled`): why unrolled is None (UNROLLED_REASONS: "hidden-size", "not-finite",
+    "not-recurrent"), else None;
     or {"error": one line} when the weights give NaN or infinite outputs (nothing else is then sent).
 
-    The model is used as given (put it in eval mode). Raises RowrnnError for an image that is not uint8 28x28.
+    The model is used as given (put it in eval mode). Raises RowrnnError for an image that is not uint8 28x28, or
+    an unknown method in methods.
     """
     image = as_image(image)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise RowrnnError(f"methods must be among {', '.join(METHODS)}, got {unknown[0]!r}")
     x = normalize(image).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE)
     with torch.inference_mode():
         if is_recurrent(model):
@@ -115,9 +129,10 @@ def reading_view(model, image, *, attribution: bool = True, unrolled: bool = Tru
                 "top": [{"class": CLASSES[int(i)], "probability": round(float(v), DIGITS)}
                         for v, i in zip(values, indices)]}
     if attribution:
-        view["attribution"] = attribution_scores(model, image, int(indices[0])) if is_recurrent(model) else None
+        view["attribution"] = (attribution_scores(model, image, int(indices[0]), methods=methods)
+                               if is_recurrent(model) else None)
     if unrolled:
-        view["unrolled"] = unrolled_numbers(model, image)
+        view["unrolled"], view["unrolled_reason"] = unrolled_numbers(model, image)
     return view
 
 
@@ -135,14 +150,24 @@ def attribution_view(model, image) -> dict | None:
     return attribution_scores(model, image, int(logits.argmax()))
 
 
-def attribution_scores(model, image: torch.Tensor, target: int) -> dict:
+def occlusion_affordable(model) -> bool:
+    """Whether occluding each step of a recurrent model is within OCCLUSION_BUDGET steps read (R * T * T)."""
+    return len(model.readers) * model.num_steps ** 2 <= OCCLUSION_BUDGET
+
+
+def drawn_method(model) -> str:
+    """The attribution a view draws first for a recurrent model: occlusion where affordable (rows, columns,
+    strips, rows+columns), else integrated gradients (pixel readers); what the widget computes alone."""
+    return "occlusion" if occlusion_affordable(model) else "integrated-gradients"
+
+
+def attribution_scores(model, image: torch.Tensor, target: int, *, methods: tuple[str, ...] = METHODS) -> dict:
     """Which steps moved the logit of class `target` (rowrnn.attribution): {"target", "class", "occlusion",
-    "integrated-gradients"}, each method's scores an (R, T) tensor, or None when not finite or (occlusion)
-    over OCCLUSION_BUDGET steps read."""
+    "integrated-gradients"}, each method's scores an (R, T) tensor, or None when not finite, not among
+    `methods` (not computed) or (occlusion) over OCCLUSION_BUDGET steps read."""
     scores = {"target": target, "class": CLASSES[target]}
-    R, T = len(model.readers), model.num_steps
     for method in METHODS:
-        if method == "occlusion" and R * T * T > OCCLUSION_BUDGET:
+        if method not in methods or (method == "occlusion" and not occlusion_affordable(model)):
             scores[method] = None
             continue
         found = step_attribution(model, image[None], method=method, target=target)[0]       # (R, T)
@@ -150,15 +175,21 @@ def attribution_scores(model, image: torch.Tensor, target: int) -> dict:
     return scores
 
 
-def unrolled_numbers(model, image: torch.Tensor) -> dict | None:
-    """rowrnn.unrolling.unroll's numbers (rounded to DIGITS) for a recurrent model of hidden size up to
-    MAX_UNROLLED_HIDDEN; None for a CNN, a larger model, or numbers that are not finite."""
-    if not is_recurrent(model) or model.hidden_size > MAX_UNROLLED_HIDDEN:
-        return None
+UNROLLED_REASONS = ("not-recurrent", "hidden-size", "not-finite")    # why a view has no unrolled numbers
+
+
+def unrolled_numbers(model, image: torch.Tensor) -> tuple[dict | None, str | None]:
+    """(rowrnn.unrolling.unroll's numbers rounded to DIGITS, None) for a recurrent model of hidden size up to
+    MAX_UNROLLED_HIDDEN; else (None, why) with why one of UNROLLED_REASONS: "not-recurrent" (a CNN),
+    "hidden-size" (over MAX_UNROLLED_HIDDEN), "not-finite" (a NaN or infinity in the recurrence's numbers)."""
+    if not is_recurrent(model):
+        return None, "not-recurrent"
+    if model.hidden_size > MAX_UNROLLED_HIDDEN:
+        return None, "hidden-size"
     try:
-        return unroll(model, image, max_hidden=MAX_UNROLLED_HIDDEN, decimals=DIGITS)
+        return unroll(model, image, max_hidden=MAX_UNROLLED_HIDDEN, decimals=DIGITS), None
     except RowrnnError:          # NaN in a gate while the outputs stay finite: nothing to show, the rest stands
-        return None
+        return None, "not-finite"
 
 
 def rounded(t: torch.Tensor) -> list:
@@ -168,28 +199,73 @@ def rounded(t: torch.Tensor) -> list:
 
 def jsonable(value):
     """A reading view (or any dict/list holding tensors) as plain Python values, exactly as the page receives it
-    (json.loads of dumps: every tensor as nested lists of floats to DIGITS decimals): what a widget's traitlets
-    take. A NaN or infinity is a ValueError, as in dumps."""
+    (json.loads of dumps: every tensor as nested lists of floats to DIGITS decimals, attribution scores to
+    SIGNIFICANT digits): what a widget's traitlets take. A NaN or infinity is a ValueError, as in dumps."""
     return json.loads(dumps(value))
 
 
 def dumps(value) -> str:
-    """Strict JSON text, with each 2-D tensor (the steps and hidden states) written by numpy to DIGITS decimals:
-    a pixel reader's answer holds about 60,000 numbers, and Python's float repr alone took longer than the model.
+    """Strict JSON text, with each tensor (the steps and hidden states) written by numpy to DIGITS decimals: a
+    pixel reader's answer holds about 60,000 numbers, and Python's float repr alone took longer than the model.
+    A tensor inside a dict held under the key "attribution" is written with SIGNIFICANT digits of its largest
+    value instead (DIGITS decimals at least), so that a weak run's scores of 1e-5 logits are not sent as zeros.
+    Everything else goes through json's C encoder in one pass (the unrolled numbers: lists of ~250,000 floats).
     A NaN or infinity anywhere is a ValueError, never written (JSON has no such numbers)."""
+    scored = set()
+    _find_scores(value, False, scored)
+    marker = f"\0rowrnn-tensor-{secrets.token_hex(8)}-"     # a tensor's place in json's text, then its own text
+    texts = []
+
+    def tensor(item):
+        if not isinstance(item, torch.Tensor):
+            raise TypeError(f"Object of type {type(item).__name__} is not JSON serializable")
+        texts.append(_tensor_json(item, id(item) in scored))
+        return f"{marker}{len(texts) - 1}"
+
+    text = json.dumps(value, default=tensor, allow_nan=False, separators=(",", ":"))
+    quoted = json.dumps(marker)[:-1]                          # '"\u0000rowrnn-tensor-...-'
+    parts = text.split(quoted)
+    out = [parts[0]]
+    for part in parts[1:]:                                    # part: 'K"' then what follows the tensor
+        k, rest = part.split('"', 1)
+        out.append(texts[int(k)] + rest)
+    return "".join(out)
+
+
+def _find_scores(value, inside: bool, found: set) -> None:
+    """The ids of the tensors held (at any depth) under a dict key "attribution", into `found`. Lists of numbers
+    are not walked (their first item says so): only dicts and lists of containers are."""
     if isinstance(value, torch.Tensor):
-        if not torch.isfinite(value).all():
-            raise ValueError("a non-finite number in an answer")
-        buffer = io.StringIO()
-        np.savetxt(buffer, value.float().numpy(), fmt=f"%.{DIGITS}f", delimiter=",", newline="],[")
-        return "[[" + buffer.getvalue()[:-3] + "]]"                  # (T, K) -> [[...], ..., [...]]
-    if isinstance(value, (dict, list, tuple)):
-        try:                 # no tensor inside (the unrolled numbers: lists of ~250,000 floats): json's C encoder
-            return json.dumps(value, allow_nan=False, separators=(",", ":"))
-        except TypeError:    # a tensor inside: each item on its own
-            pass
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(str(key))}:{dumps(item)}" for key, item in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(dumps(item) for item in value) + "]"
-    return json.dumps(value, allow_nan=False)
+        if inside:
+            found.add(id(value))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _find_scores(item, inside or key == "attribution", found)
+    elif isinstance(value, (list, tuple)) and value and isinstance(value[0], (dict, list, tuple, torch.Tensor)):
+        for item in value:
+            _find_scores(item, inside, found)
+
+
+def _tensor_json(t: torch.Tensor, significant: bool) -> str:
+    """A tensor of any shape -> JSON nested lists (a 1-D tensor is one list), each number to DIGITS decimals, or
+    (significant) to SIGNIFICANT digits of the largest magnitude. Raises ValueError for a NaN or infinity."""
+    if not torch.isfinite(t).all():
+        raise ValueError("a non-finite number in an answer")
+    array = t.detach().float().cpu().numpy()
+    decimals = DIGITS
+    if significant and array.size and np.abs(array).max() > 0:
+        decimals = max(DIGITS, SIGNIFICANT - 1 - math.floor(math.log10(float(np.abs(array).max()))))
+    if array.size == 0 or array.ndim == 0:
+        plain = round(array.tolist(), decimals) if array.ndim == 0 else array.tolist()
+        return json.dumps(plain, separators=(",", ":"))
+    return _rows_json(array, f"%.{decimals}f")
+
+
+def _rows_json(array: np.ndarray, fmt: str) -> str:
+    """A non-empty 1-D or higher numpy array -> JSON text, each number written by numpy with fmt."""
+    if array.ndim > 2:
+        return "[" + ",".join(_rows_json(part, fmt) for part in array) + "]"
+    buffer = io.StringIO()
+    np.savetxt(buffer, array.reshape(-1, array.shape[-1]), fmt=fmt, delimiter=",", newline="],[")
+    rows = buffer.getvalue()[:-3]                              # "a,b],[c,d],["  ->  "a,b],[c,d"
+    return "[" + rows + "]" if array.ndim == 1 else "[[" + rows + "]]"

@@ -115,13 +115,14 @@ function drawExplanation(lang, panel, info, explained, pixels) {
   }));
 }
 
-function drawNumbersOf(lang, panel, info, unrolled, step) {
+function drawNumbersOf(lang, panel, info, unrolled, reason, step) {
   const numbers = panel.querySelector("[data-testid=numbers]");
   const note = panel.querySelector("[data-testid=numbers-note]");
   numbers.hidden = !unrolled;
   note.hidden = Boolean(unrolled);
   if (!unrolled) {
-    note.textContent = say(lang, "numbersTooBig", { H: info.hidden_size });
+    note.textContent = reason === "not-finite" ? say(lang, "numbersNotFinite")
+      : say(lang, "numbersTooBig", { H: info.hidden_size });
     return;
   }
   const whole = !unrolled.bidirectional && unrolled.num_layers === 1 && info.read !== "rows+columns";
@@ -201,7 +202,7 @@ export function render({ model, el }) {
       if (info.recurrent) {
         drawMaps(lang, panel, info, reading, own);
         drawExplanation(lang, panel, info, reading.attribution, image);
-        drawNumbersOf(lang, panel, info, reading.unrolled, own);
+        drawNumbersOf(lang, panel, info, reading.unrolled, reading.unrolled_reason, own);
       } else {
         panel.querySelector("[data-testid=numbers]").hidden = true;
       }
