@@ -252,6 +252,24 @@ def test_the_explain_figure_shows_which_steps_decided_beside_each_image(monkeypa
     plt.close(fig)
 
 
+
+def test_the_figure_draws_scores_given_without_computing_them_again(monkeypatch):
+    import rowrnn.attribution
+    from rowrnn.inference import reading_figure
+    model = one_step_reader(13, target_class=4)
+    images = _images(1)
+    given = torch.zeros(1, 1, 28)
+    given[0, 0, 13] = 2.5
+    monkeypatch.setattr(rowrnn.attribution, "step_attribution", lambda *a, **kw: pytest.fail("computed again"))
+    fig = reading_figure(model, images, attributions=given, attribution_method="integrated-gradients")
+    assert fig.axes[1].get_title() == "Which steps decided (integrated-gradients)"
+    assert fig.axes[1].get_images()[1].get_array()[13].tolist() == [2.5] * 28
+    plt.close(fig)
+    with pytest.raises(RowrnnError) as e:
+        reading_figure(model, images, attributions=torch.zeros(1, 28))
+    assert str(e.value) == ("attributions has shape (1, 28), not (N, R, T) = (1, 1, 28): give step_attribution's "
+                            "scores for these images")
+
 def test_the_package_exports_both():
     import rowrnn
     assert rowrnn.step_attribution is step_attribution and rowrnn.plot_attribution is plots.plot_attribution

@@ -69,7 +69,9 @@ def test_show_reading_sends_the_pages_dicts_for_a_test_image(tiny):
     assert view.image == test.images[3].tolist()
     assert view.language == "en" and view.step == 28 == view.max_steps
     [sent] = view.runs
-    assert sent["reading"] == reading.jsonable(reading.reading_view(model, test.images[3]))
+    # the page's dict, with the one attribution the widget draws (occlusion for a rows reader)
+    assert sent["reading"] == reading.jsonable(reading.reading_view(model, test.images[3], methods=("occlusion",)))
+    assert sent["reading"]["attribution"]["integrated-gradients"] is None
     assert sent["info"] == reading.panel_info(model, loaded, "tiny", test_accuracy=loaded.metrics["accuracy"])
     with torch.no_grad():
         probabilities = model.step_probabilities(normalize(test.images[3]).reshape(1, 1, 28, 28))[0]
@@ -90,6 +92,34 @@ def test_images_of_every_kind_give_the_same_pixels(tiny, tmp_path):
         want = expected if kind in ("file", "path", "pil") else pixels.tolist()
         assert view.image == want, kind
         assert view.label is None and view.index is None
+
+
+def test_each_model_is_explained_once_by_the_method_drawn_and_the_png_reuses_it(tiny, monkeypatch):
+    import rowrnn.attribution
+    from rowrnn import plots
+    run, data = tiny
+    torch.manual_seed(0)
+    pixels = build_model(ModelConfig(hidden_size=3, read="pixels"))
+    calls, drawn = [], []
+    real = rowrnn.attribution.step_attribution
+
+    def counting(model, images, **kwargs):
+        calls.append((type(model).__name__, model.read, kwargs["method"]))
+        return real(model, images, **kwargs)
+    monkeypatch.setattr(reading, "step_attribution", counting)
+    monkeypatch.setattr(rowrnn.attribution, "step_attribution", counting)     # what inference.reading_figure calls
+    real_plot = plots.plot_reading
+    monkeypatch.setattr(plots, "plot_reading", lambda *a, **kw: drawn.append(kw) or real_plot(*a, **kw))
+    view = rowrnn.show_reading([run, pixels], 4, data_dir=data)
+    view._repr_mimebundle_()                                  # the widget and its static PNG
+    view._repr_mimebundle_()
+    assert calls == [("RNNClassifier", "rows", "occlusion"), ("RNNClassifier", "pixels", "integrated-gradients")]
+    assert [kw["attribution_method"] for kw in drawn] == ["occlusion", "integrated-gradients"]
+    for kw, sent in zip(drawn, view.runs):                    # the PNG draws the scores the widget was sent
+        method = kw["attribution_method"]
+        assert sent["reading"]["attribution"][method] is not None
+        np.testing.assert_allclose(kw["attributions"][0].numpy(), sent["reading"]["attribution"][method], atol=5e-5)
+        assert kw["targets"].tolist() == [sent["reading"]["attribution"]["target"]]
 
 
 def test_several_models_side_by_side_with_names_told_apart(tiny):

@@ -89,12 +89,15 @@ def explain_method(num_steps: int) -> str:
     return "occlusion" if num_steps <= IMAGE_SIZE else "integrated-gradients"
 
 
-def reading_figure(model, images: torch.Tensor, originals=None):
+def reading_figure(model, images: torch.Tensor, originals=None, *, attributions: torch.Tensor | None = None,
+                   attribution_method: str | None = None):
     """How the guess forms while a recurrent model reads uint8 images (N, 28, 28): a matplotlib Figure with, per
     image, the picture as given (when originals, a list as long as images of RGB arrays or None, holds any),
     the 28x28 the network saw with which steps decided its final guess painted over it (rowrnn.attribution,
     explain_method) and its class probabilities after each step (at most 28 points).
-    Raises RowrnnError for a model that does not read step by step (a CNN)."""
+    attributions: (N, R, T) scores already computed for the final guesses (rowrnn.attribution.step_attribution,
+    by attribution_method, default explain_method's), drawn as given instead of computed again.
+    Raises RowrnnError for a model that does not read step by step (a CNN), or attributions of another shape."""
     from . import plots
     from .attribution import step_attribution
     if not hasattr(model, "step_probabilities"):
@@ -103,8 +106,15 @@ def reading_figure(model, images: torch.Tensor, originals=None):
     with torch.no_grad():
         probs = model.step_probabilities(x, num_points=min(model.num_steps, 28))
     targets = probs[:, -1].argmax(dim=1)                                   # the final guess: what --explain explains
-    method = explain_method(model.num_steps)
-    scores = step_attribution(model, x, method=method, target=targets)     # (N, R, T)
+    method = attribution_method or explain_method(model.num_steps)
+    if attributions is None:
+        scores = step_attribution(model, x, method=method, target=targets)     # (N, R, T)
+    else:
+        scores = torch.as_tensor(attributions)
+        expected = (len(images), len(model.readers), model.num_steps)
+        if tuple(scores.shape) != expected:
+            raise RowrnnError(f"attributions has shape {tuple(scores.shape)}, not (N, R, T) = {expected}: give "
+                              "step_attribution's scores for these images")
     return plots.plot_reading(images, probs, read=model.read, total_steps=model.num_steps,
                               originals=originals if originals and any(o is not None for o in originals) else None,
                               attributions=scores, targets=targets, rows_per_step=model.rows_per_step,

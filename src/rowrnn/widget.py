@@ -185,18 +185,24 @@ def _test_set(loaded: list[dict], data_dir, verify: bool | None):
 # The widget
 
 
-def reading_figure_png(loaded: list[dict], image: torch.Tensor, label: int | None = None) -> bytes:
+def reading_figure_png(loaded: list[dict], image: torch.Tensor, label: int | None = None,
+                       attributions: list | None = None) -> bytes:
     """The static reading (what a notebook without widgets shows): per model, rowrnn.inference.reading_figure
-    (the image beside its class probabilities after every step) titled with its name, or for a CNN its final
-    probabilities; the figures stacked top to bottom -> PNG bytes."""
+    (the image beside which steps decided and its class probabilities after every step) titled with its name,
+    or for a CNN its final probabilities; the figures stacked top to bottom -> PNG bytes.
+
+    attributions: per model, the scores already computed ((method, (R, T) tensor) for the predicted class, as
+    the widget's reading_view gave them), or None to have reading_figure compute them."""
     from PIL import Image
 
     from .inference import reading_figure
     pictures = []
-    for entry in loaded:
+    for k, entry in enumerate(loaded):
         model = entry["model"]
         if reading.is_recurrent(model):
-            fig = reading_figure(model, image[None])
+            given = attributions[k] if attributions is not None else None
+            fig = (reading_figure(model, image[None]) if given is None else
+                   reading_figure(model, image[None], attributions=given[1][None], attribution_method=given[0]))
         else:
             fig = _final_figure(model, image)
         title = entry["name"] + (f" · expected {CLASSES[label]}" if label is not None else "")
@@ -277,14 +283,22 @@ def widget_class():
         panel_template = traitlets.Unicode(panel_template()).tag(sync=True)
 
         def __init__(self, loaded, image, label, index, language):
-            views = [reading.jsonable({"info": reading.panel_info(entry["model"], entry["run"], entry["name"], index=k,
-                                                                  test_accuracy=entry["test_accuracy"]),
-                                       "reading": reading.reading_view(entry["model"], image)})
-                     for k, entry in enumerate(loaded)]
+            views, scores = [], []
+            for k, entry in enumerate(loaded):
+                model = entry["model"]
+                # only the attribution widget.js draws (occlusion, or integrated gradients for a pixel reader),
+                # computed once: the static PNG reuses it
+                method = reading.drawn_method(model) if reading.is_recurrent(model) else None
+                view = reading.reading_view(model, image, methods=(method,) if method else ())
+                explained = view.get("attribution")
+                scores.append((method, explained[method]) if explained and explained[method] is not None else None)
+                views.append(reading.jsonable({"info": reading.panel_info(model, entry["run"], entry["name"],
+                                                                          index=k, test_accuracy=entry["test_accuracy"]),
+                                               "reading": view}))
             steps = max([v["info"]["steps"] for v in views if v["info"]["recurrent"]], default=1)
             super().__init__(runs=views, image=image.tolist(), label=label, index=index, language=language,
                              step=steps)
-            self._static = (loaded, image, label)
+            self._static = (loaded, image, label, scores)
             self._png = None
 
         @property
