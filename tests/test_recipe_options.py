@@ -365,39 +365,107 @@ def test_the_memory_check_counts_the_teacher(tmp_path):
 
 # ----------------------------------------------------------------------------- the A/B script
 
-@pytest.mark.slow
-def test_the_recipe_options_benchmark_runs_each_option_against_its_absence(teacher_run, tmp_path, capsys):
+def _recipe_options():
     import sys
     from pathlib import Path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import recipe_options
+    return recipe_options
+
+
+@pytest.mark.slow
+def test_the_recipe_options_benchmark_runs_each_option_against_its_absence(teacher_run, tmp_path, capsys):
+    recipe_options = _recipe_options()
     teacher, data = teacher_run
     out, table = tmp_path / "ab", tmp_path / "ab.json"
-    argv = ["--preset", "notebook", "--epochs", "2", "--teacher", str(teacher.path), "--variants",
+    argv = ["--preset", "notebook", "--epochs", "2", "--seeds", "0,1", "--teacher", str(teacher.path), "--variants",
             "plain,ema,distill", "--ema-decay", "0.9", "--data-dir", str(data), "--no-verify", "--out", str(out),
             "--json", str(table)]
     assert recipe_options.main(argv) == 0
     printed = capsys.readouterr().out.splitlines()
     rows = json.loads(table.read_text())
-    assert [r["variant"] for r in rows] == ["plain", "ema", "distill"]
-    assert sorted(p.name for p in out.iterdir()) == ["distill", "ema", "plain"]      # no teacher trained here
+    assert [(r["variant"], r["seed"]) for r in rows] == [("plain", 0), ("plain", 1), ("ema", 0), ("ema", 1),
+                                                        ("distill", 0), ("distill", 1)]
+    assert sorted(p.name for p in out.iterdir()) == ["distill-seed0", "distill-seed1", "ema-seed0", "ema-seed1",
+                                                     "plain-seed0", "plain-seed1"]      # no teacher trained here
     for r in rows:
-        history = json.loads((out / r["variant"] / "history.json").read_text())
-        config = json.loads((out / r["variant"] / "config.json").read_text())
-        assert config["train"]["seed"] == 0 and config["train"]["epochs"] == 2 and r["epochs"] == 2
+        run = out / f"{r['variant']}-seed{r['seed']}"
+        history = json.loads((run / "history.json").read_text())
+        config = json.loads((run / "config.json").read_text())
+        assert config["train"]["seed"] == r["seed"] and config["train"]["epochs"] == 2 and r["epochs"] == 2
         assert r["best_val_metric"] == max(history["val_metric"])
         assert r["own_minutes"] == pytest.approx(sum(history["seconds"]) / 60)
         assert config["train"]["ema_decay"] == (0.9 if r["variant"] == "ema" else 0.0)
         assert config["train"]["distill_from"] == (str(teacher.path) if r["variant"] == "distill" else None)
-        assert not (out / r["variant"] / "metrics.json").exists()     # validation only: no test split read
-    assert [r["teacher_minutes"] for r in rows] == [0.0, 0.0, teacher.metrics["train_minutes"]]
-    assert rows[2]["minutes"] == pytest.approx(rows[2]["own_minutes"] + teacher.metrics["train_minutes"])
-    assert printed[0].startswith("| variant | preset | seed | epochs | best val (epoch) | final val | Δ best val vs plain")
-    assert printed[2].startswith(f"| plain | notebook | 0 | 2 | {rows[0]['best_val_metric']:.4f} ")
-    assert f"| {rows[1]['best_val_metric'] - rows[0]['best_val_metric']:+.4f} |" in printed[3]
-    assert printed[4].endswith(f"| {rows[2]['teacher_minutes']:.2f} | {rows[2]['minutes']:.2f} | — | — | — |")
+        assert not (run / "metrics.json").exists()     # validation only: no test split read
+    # two seeds, two trainings
+    last = [(out / f"plain-seed{seed}" / "last.safetensors").read_bytes() for seed in (0, 1)]
+    assert last[0] != last[1]
+    assert [r["teacher_minutes"] for r in rows] == [0.0] * 4 + [teacher.metrics["train_minutes"]] * 2
+    assert rows[4]["minutes"] == pytest.approx(rows[4]["own_minutes"] + teacher.metrics["train_minutes"])
+    mean = lambda v, key: (rows[v][key] + rows[v + 1][key]) / 2  # noqa: E731
+    assert printed[0].startswith("| variant | preset | seeds | epochs | best val, mean | each seed (epoch) | "
+                                 "final val, mean | Δ mean best val vs plain")
+    assert printed[2].startswith(
+        f"| plain | notebook | 0, 1 | 2 | {mean(0, 'best_val_metric'):.4f} | {rows[0]['best_val_metric']:.4f} "
+        f"({rows[0]['best_epoch']}), {rows[1]['best_val_metric']:.4f} ({rows[1]['best_epoch']}) | "
+        f"{mean(0, 'final_val_metric'):.4f} | +0.0000 | ")
+    assert f"| {mean(2, 'best_val_metric') - mean(0, 'best_val_metric'):+.4f} |" in printed[3]
+    assert printed[4].endswith(f"| {mean(4, 'teacher_minutes'):.2f} | {mean(4, 'minutes'):.2f} | — | — | — |")
     # a second call trains nothing: every variant is reused
-    stamp = (out / "ema" / "state.pt").stat().st_mtime_ns
+    stamps = {p.name: (p / "state.pt").stat().st_mtime_ns for p in out.iterdir()}
     assert recipe_options.main(argv) == 0
-    assert (out / "ema" / "state.pt").stat().st_mtime_ns == stamp
+    assert {p.name: (p / "state.pt").stat().st_mtime_ns for p in out.iterdir()} == stamps
     assert json.loads(table.read_text()) == rows
+    capsys.readouterr()
+    # another option value is never answered with the old run's numbers: refused, naming the difference
+    changed = [a if a != "0.9" else "0.8" for a in argv]
+    assert recipe_options.main(changed) == 2
+    assert capsys.readouterr().err == (
+        f"recipe_options: error: {out / 'ema-seed0'} holds a run of another config (ema-decay 0.9 -> 0.8): remove "
+        "it to train it again, or choose another --out\n")
+    assert {p.name: (p / "state.pt").stat().st_mtime_ns for p in out.iterdir()} == stamps     # nothing trained
+    assert json.loads((out / "ema-seed0" / "config.json").read_text())["train"]["ema_decay"] == 0.9
+
+
+@pytest.mark.slow
+def test_the_benchmark_refuses_a_teacher_of_other_epochs_or_a_student_of_another_teacher(teacher_run, tmp_path,
+                                                                                         capsys):
+    import shutil
+    recipe_options = _recipe_options()
+    original, data = teacher_run
+    out = tmp_path / "ab"
+    common = ["--preset", "notebook", "--epochs", "1", "--variants", "distill", "--data-dir", str(data),
+              "--no-verify", "--out", str(out)]
+    assert recipe_options.main([*common, "--teacher-preset", "notebook", "--teacher-epochs", "1"]) == 0
+    teacher = out / "teacher-notebook"
+    assert json.loads((teacher / "config.json").read_text())["train"]["epochs"] == 1
+    capsys.readouterr()
+    assert recipe_options.main([*common, "--teacher-preset", "notebook", "--teacher-epochs", "2"]) == 2
+    assert capsys.readouterr().err == (
+        f"recipe_options: error: {teacher} holds a teacher of another config (epochs 1 -> 2): remove it to train "
+        "it again, or choose another --out\n")
+    # the same student against a teacher whose best weights are not those it learned from
+    other = tmp_path / "other-teacher"
+    shutil.copytree(original.path, other, ignore=shutil.ignore_patterns(".lock"))
+    argv = [*common, "--teacher", str(other)]
+    assert recipe_options.main([*argv, "--out", str(tmp_path / "ab2")]) == 0
+    weights = runs.load_weights(other / "best.safetensors")
+    runs.save_weights(other / "best.safetensors", {k: v + 0.01 for k, v in weights.items()})
+    lifecycle.finish(other, figures=False)
+    capsys.readouterr()
+    assert recipe_options.main([*argv, "--out", str(tmp_path / "ab2")]) == 2
+    assert capsys.readouterr().err == (
+        f"recipe_options: error: {tmp_path / 'ab2' / 'distill-seed0'} was distilled from other best weights of "
+        f"{other} than those it has now: remove it to train it again, or choose another --out\n")
+
+
+def test_the_ema_help_says_the_average_has_no_warm_up(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "2000")            # one line per flag: no hyphen split by the wrapping
+    with pytest.raises(SystemExit) as exited:
+        main(["train", "--help"])
+    assert exited.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert ("No warm-up: the average starts at the first step's weights (timm's warm-up decay is not used), which "
+            "still weigh decay**(n-1) after n steps (0.998: 0.37 after 500 steps, 0.01 after 2300), so in a short run "
+            "the average lags behind the raw weights") in help_text

@@ -112,7 +112,7 @@ class TrainConfig:
     ema_decay: float = _opt(0.0, "keep an exponential moving average of the weights (this decay per step, e.g. "
                             "0.998) and validate and save it instead of the raw weights (0 = off). No warm-up: "
                             "the average starts at the first step's weights (timm's warm-up decay is not used), "
-                            "which still weigh decay**(n-1) after n steps (0.998: 37% after 500 steps, 1% after "
+                            "which still weigh decay**(n-1) after n steps (0.998: 0.37 after 500 steps, 0.01 after "
                             "2300), so in a short run the average lags behind the raw weights")
     distill_from: str | None = _opt(None, "a finished run to distill from (Hinton et al. 2015): its best weights' "
                                     "softened predictions join the loss; its training minutes count in this run's")
