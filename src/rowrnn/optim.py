@@ -64,7 +64,12 @@ def make_ema(model: torch.nn.Module, decay: float) -> AveragedModel | None:
     ema = decay * ema + (1 - decay) * weights (Polyak & Juditsky 1992; torch.optim.swa_utils.AveragedModel with
     get_ema_multi_avg_fn). Give it the bare model, not its DistributedDataParallel wrapper: every rank holds the
     same weights after a step, so every rank's average is the same. Its .module is the averaged network;
-    its state_dict() (the average and n_averaged, the updates so far) is what resuming needs."""
+    its state_dict() (the average and n_averaged, the updates so far) is what resuming needs.
+
+    No warm-up: the average starts at the first step's weights and timm's warm-up decay
+    (min(decay, (1 + n) / (10 + n))) is not used, so after n updates the first step's weights still weigh
+    decay ** (n - 1) (0.998: 37 % after 500 steps, 1 % after 2,300). In a run of few steps the average lags
+    behind the raw weights and is judged by that lag (benchmarks/README.md says what it means for the A/B)."""
     if not decay:
         return None
     return AveragedModel(model, multi_avg_fn=_ema_update(decay), use_buffers=True)
