@@ -110,7 +110,7 @@ def open_page(browser, url, **options):
         api_refusal = (message.text.startswith("Failed to load resource: the server responded with a status of 4")
                        and "/api/" in url)
         # one explanation at a time: the page asks again after a 503 (an earlier image's is still worked out)
-        api_refusal |= "status of 503" in message.text and url.endswith("/api/explain")
+        api_refusal |= "status of 503" in message.text and "/api/explain?run=" in url
         if message.type == "error" and not api_refusal:
             problems.append(f"console error: {message.text} ({message.location.get('url')})")
 
@@ -673,6 +673,29 @@ def test_the_numbers_view_shows_the_recurrence_the_api_sent(page):
             assert note.startswith("La recurrencia se muestra con sus números para estados ocultos de hasta 16")
 
 
+
+def test_numbers_that_are_not_finite_are_not_blamed_on_the_hidden_size(page):
+    # reading_view's unrolled_reason "not-finite" (a gate overflowed while the outputs stayed finite): the note
+    # says so, in both languages, rather than "hidden sizes up to 16"
+    def doctored(route):
+        response = route.fetch()
+        answer = response.json()
+        for model in answer["models"]:
+            if model.get("steps"):
+                model["unrolled"], model["unrolled_reason"] = None, "not-finite"
+        route.fulfill(response=response, json=answer)
+    page.route("**/api/predict", doctored)
+    answer = show_test_image(page, 1)
+    recurrent = [i for i, m in enumerate(answer["models"]) if m.get("steps")]
+    notes = [page.locator("[data-testid=panel]").nth(i).locator("[data-testid=numbers-note]") for i in recurrent]
+    assert [note.inner_text() for note in notes] == [
+        "The recurrence's numbers are not shown: some of them are not finite (NaN or infinite) for this image."
+    ] * len(recurrent)
+    page.click("[data-testid=lang-es]")
+    assert [note.inner_text() for note in notes] == [
+        "Los números de la recurrencia no se muestran: algunos no son finitos (NaN o infinitos) para esta imagen."
+    ] * len(recurrent)
+
 SPANISH_CLASSES = ["Camiseta/top", "Pantalón", "Jersey", "Vestido", "Abrigo", "Sandalia", "Camisa", "Zapatilla",
                    "Bolso", "Botín"]
 
@@ -694,12 +717,23 @@ def decisive(scores, count=3):
     return sorted(steps, key=lambda s: (-abs(s[2]), s[0], s[1]))[:count]
 
 
+def is_explain(response):
+    """Whether a response answers /api/explain (asked with ?run=ID, one run a request)."""
+    return "/api/explain?run=" in response.url
+
+
 def test_the_attribution_strip_shows_the_scores_the_api_sent(page):
-    with page.expect_response("**/api/explain") as explained_response:
-        answer = show_test_image(page, 0)
-    for model in explained_response.value.json()["models"]:            # asked apart: it costs more
-        answer["models"][model["id"]]["attribution"] = model["attribution"]
+    explains = []
+    page.on("response", lambda response: explains.append(response) if is_explain(response) else None)
+    answer = show_test_image(page, 0)
     page.wait_for_function("() => !document.querySelector('.attribution-figure.pending')")
+    asked = [int(re.search(r"run=(\d+)", r.url).group(1)) for r in explains if r.status == 200]
+    recurrent = [m["id"] for m in answer["models"] if m.get("steps")]
+    assert sorted(asked) == recurrent                                   # asked apart (it costs more), one run each
+    for response in explains:
+        if response.status == 200:
+            (model,) = response.json()["models"]
+            answer["models"][model["id"]]["attribution"] = model["attribution"]
     explained = [i for i, m in enumerate(answer["models"]) if m.get("attribution")]
     assert explained, "no recurrent run served"
     runs = page.evaluate("async () => (await (await fetch('/api/runs')).json()).runs")
@@ -749,7 +783,7 @@ def test_the_attribution_strip_shows_the_scores_the_api_sent(page):
     shot(page, "attribution-spanish")
     # an upload is explained by the 28x28 the networks read, sent as pixels (nothing decoded twice)
     page.wait_for_function("() => !document.querySelector('.attribution-figure.pending')")   # the reload's
-    with page.expect_response("**/api/explain") as explained:
+    with page.expect_response(is_explain) as explained:
         page.set_input_files("[data-testid=upload]", str(example_images()["boot-on-white"]))
     page.wait_for_function("() => !document.querySelector('.attribution-figure.pending')")
     assert json.loads(explained.value.request.post_data) == {"pixels": preview_pixels(page).tolist()}

@@ -114,22 +114,24 @@ def test_predict_returns_every_step_and_hidden_state(served, how):
 
 
 @pytest.mark.parametrize("how", ["png", "test_index"])
-def test_explain_says_which_steps_decided_each_runs_answer(served, how):
+def test_explain_says_which_steps_decided_the_answer_of_the_one_run_asked(served, how):
     client, paths, data = served
     _, test = load_fashion_mnist(data, verify=False)
     image = test.images[3]
     predicted = client.post("/api/predict", json={"test_index": 3}).json()
-    if how == "png":
-        response = client.post("/api/explain", content=_png(image), headers={"Content-Type": "image/png"})
-    else:
-        response = client.post("/api/explain", json={"test_index": 3})
-    assert response.status_code == 200, response.text
-    got = response.json()
-    assert got["image"] == predicted["image"] and got["label"] == (int(test.labels[3]) if how == "test_index" else None)
-    assert [(m["id"], m["name"]) for m in got["models"]] == [(m["id"], m["name"]) for m in predicted["models"]]
-    for result, answered, path in zip(got["models"], predicted["models"], paths):
+    for answered, path in zip(predicted["models"], paths):
+        run = answered["id"]
+        if how == "png":        # any body names its run in the URL; a JSON one may name it inside
+            response = client.post(f"/api/explain?run={run}", content=_png(image), headers={"Content-Type": "image/png"})
+        else:
+            response = client.post("/api/explain", json={"run": run, "test_index": 3})
+        assert response.status_code == 200, response.text
+        got = response.json()
+        assert got["image"] == predicted["image"]
+        assert got["label"] == (int(test.labels[3]) if how == "test_index" else None)
+        assert [(m["id"], m["name"]) for m in got["models"]] == [(run, answered["name"])]   # that run alone
         model, _ = runs.load_model(path)
-        explained = result["attribution"]
+        explained = got["models"][0]["attribution"]
         if path.name == "cnn":
             assert explained is None
             continue
@@ -144,11 +146,42 @@ def test_explain_says_which_steps_decided_each_runs_answer(served, how):
             np.testing.assert_allclose(explained[method], scores.numpy(), atol=1e-4)
 
 
-def test_explain_refuses_what_predict_refuses(served):
-    client, _, _ = served
-    response = client.post("/api/explain", json={"test_index": 100})
+def test_explain_explains_one_model_a_request(served, monkeypatch):
+    # the cost of a request is one model's, whatever the number of runs served
+    client, paths, _ = served
+    from rowrnn import serve
+    seen = []
+    real = serve.reading.attribution_view
+    monkeypatch.setattr(serve.reading, "attribution_view", lambda model, image: seen.append(model) or real(model, image))
+    assert client.post("/api/explain?run=1", json={"test_index": 3}).status_code == 200
+    assert len(seen) == 1 and len(paths) > 1
+
+
+@pytest.mark.parametrize("url, body, message", [
+    ("/api/explain", {"test_index": 3},
+     'name the run to explain, one a request: ?run=ID or {{"run": ID}} with an id 0-{last} from /api/runs'),
+    ("/api/explain?run=01", {"test_index": 3}, "run must be a run id 0-{last} (from /api/runs), got '01'"),
+    ("/api/explain?run={count}", {"test_index": 3}, "run must be a run id 0-{last} (from /api/runs), got '{count}'"),
+    ("/api/explain", {"run": True, "test_index": 3}, "run must be a run id 0-{last} (from /api/runs), got True"),
+    ("/api/explain", {"run": "0", "test_index": 3}, "run must be a run id 0-{last} (from /api/runs), got '0'"),
+    ("/api/explain?run=0", {"run": 1, "test_index": 3},
+     "?run=0 and the body's run 1 differ: name one run to explain"),
+    ("/api/explain?run=0", {"test_index": 100}, "test image 100 does not exist: the test set has 100 images (0-99)"),
+])
+def test_explain_refuses_what_predict_refuses_and_a_run_it_cannot_name(served, url, body, message):
+    client, paths, _ = served
+    count = len(paths)
+    response = client.post(url.format(count=count), json=body)
     assert response.status_code == 422
-    assert response.json() == {"error": "test image 100 does not exist: the test set has 100 images (0-99)"}
+    assert response.json() == {"error": message.format(last=count - 1, count=count)}
+
+
+def test_explain_of_an_image_file_without_a_run_is_refused_before_decoding(served, monkeypatch):
+    client, _, _ = served
+    from rowrnn import serve
+    monkeypatch.setattr(serve, "decode_image", lambda *a, **kw: pytest.fail("decoded"))
+    response = client.post("/api/explain", content=b"\x89PNG....", headers={"Content-Type": "image/png"})
+    assert response.status_code == 422 and response.json()["error"].startswith("name the run to explain")
     assert client.get("/api/explain").status_code == 405
 
 

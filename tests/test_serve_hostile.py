@@ -34,6 +34,8 @@ SECURITY = {"content-security-policy": guard.CONTENT_SECURITY_POLICY, "x-content
             "x-frame-options": "DENY", "referrer-policy": "no-referrer", "cross-origin-resource-policy": "same-origin"}
 # what the short-limit servers run: the real CLI, with serve's limits shortened
 SHORT = dict(header_timeout=1.5, body_timeout=1.5, max_connections=20, keep_alive=2)
+# the two endpoints that take an image: every hostile body is tried on both (/api/explain names its run, 0)
+ENDPOINTS = ["/api/predict", "/api/explain?run=0"]
 
 
 def _strict(text: str):
@@ -93,9 +95,10 @@ def _assert_error(response, status, message=""):
     {"Sec-Fetch-Site": "same-site", "Content-Type": "image/png"},             # localhost:other-port is same-site
     {"Origin": OWN, "Sec-Fetch-Site": "cross-site", "Content-Type": "image/png"},
 ])
-def test_cross_origin_requests_never_reach_the_decoder(client, made, headers, monkeypatch):
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_cross_origin_requests_never_reach_the_decoder(client, made, headers, endpoint, monkeypatch):
     monkeypatch.setattr(serve, "decode_image", lambda *a, **k: pytest.fail("a cross-origin body reached the decoder"))
-    error = _assert_error(client.post("/api/predict", content=_png(np.zeros((28, 28))), headers=headers), 403,
+    error = _assert_error(client.post(endpoint, content=_png(np.zeros((28, 28))), headers=headers), 403,
                           "cross-origin request refused")
     assert error.startswith("cross-origin request refused: rowrnn serve answers its API only to its own page")
 
@@ -152,9 +155,10 @@ def test_json_in_any_spelling_takes_the_json_path(client, kind):
 
 @pytest.mark.parametrize("kind", ["text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded",
                                   "application/xml", None])
-def test_other_media_types_are_415_naming_what_is_accepted(client, kind):
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_other_media_types_are_415_naming_what_is_accepted(client, kind, endpoint):
     headers = {"Content-Type": kind} if kind else {}
-    error = _assert_error(client.post("/api/predict", content=_png(np.zeros((28, 28))), headers=headers), 415)
+    error = _assert_error(client.post(endpoint, content=_png(np.zeros((28, 28))), headers=headers), 415)
     shown = kind.split(";")[0] if kind else "a request without Content-Type"
     assert error.startswith(f"{'Content-Type ' if kind else ''}{shown} is not accepted: send an image file as image/*")
     assert "multipart/form-data" in error and "application/json" in error
@@ -261,12 +265,33 @@ def test_a_bug_is_a_json_500_with_the_headers(made, monkeypatch):
     assert error == "internal error (ZeroDivisionError): please report it with what you sent"
 
 
-def test_a_chunked_upload_is_cut_at_the_limit(client):
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_chunked_upload_is_cut_at_the_limit(client, endpoint):
     def chunks():
         for _ in range(9):
             yield b"\0" * 2**20
-    response = client.post("/api/predict", content=chunks(), headers={"Content-Type": "image/png"})
+    response = client.post(endpoint, content=chunks(), headers={"Content-Type": "image/png"})
     _assert_error(response, 413, "the upload is over the limit of 8 MB: send a smaller image")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_declared_size_over_the_limit_is_413_before_the_body(client, endpoint):
+    response = client.post(endpoint, content=b"\0" * 100, headers={"Content-Type": "image/png",
+                                                                   "Content-Length": str(9 * 2**20)})
+    _assert_error(response, 413, "the upload is 9.0 MB, over the limit of 8 MB: send a smaller image")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("body, message", [
+    (b"{", "the request's JSON is malformed (Expecting property name enclosed in double quotes: line 1 column 2 "
+           "(char 1)): send {\"pixels\": [[...], ...]} or {\"test_index\": N}"),
+    (b"{pixels: ", "the request's JSON is malformed (Expecting property name enclosed in double quotes"),
+    (b"[" * 100_000, "the request's JSON is nested too deeply"),
+    (b'{"test_index": NaN}', "the request's JSON is malformed"),
+])
+def test_malformed_json_is_one_line_422(client, endpoint, body, message):
+    error = _assert_error(client.post(endpoint, content=body, headers={"Content-Type": "application/json"}), 422)
+    assert error.startswith(message), error
 
 
 def test_a_path_with_a_newline_is_answered_in_one_line(client):
@@ -351,7 +376,7 @@ def test_one_explanation_at_a_time_leaves_readings_free(made, monkeypatch):
     with TestClient(app, base_url=OWN) as c:
         def post(name, path):
             results[name] = c.post(path, json={"test_index": 1})
-        explains = [threading.Thread(target=post, args=(f"explain{i}", "/api/explain")) for i in range(2)]
+        explains = [threading.Thread(target=post, args=(f"explain{i}", "/api/explain?run=0")) for i in range(2)]
         for t in explains:
             t.start()
         time.sleep(0.5)
@@ -462,12 +487,21 @@ def _check_json_answer(answer, status, message=""):
     return error
 
 
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_real_server_refuses_cross_origin_posts(server, endpoint):
+    proc, port = server
+    png = _png(np.zeros((28, 28)))
+    for kind in ("text/plain", "image/png", "application/json"):
+        _check_json_answer(_request(port, _http("POST", endpoint, port, png, [
+            "Origin: http://evil.example", f"Content-Type: {kind}"])), 403, "cross-origin request refused")
+    status, headers, body = _request(port, _http("POST", endpoint, port, png, [
+        f"Origin: http://127.0.0.1:{port}", "Sec-Fetch-Site: same-origin", "Content-Type: image/png"]))
+    assert status == 200 and headers["x-frame-options"] == "DENY" and _strict(body.decode())["models"][0]["id"] == 0
+
+
 def test_real_server_refuses_cross_origin_and_rebinding(server):
     proc, port = server
     png = _png(np.zeros((28, 28)))
-    for kind in ("text/plain", "image/png"):
-        _check_json_answer(_request(port, _http("POST", "/api/predict", port, png, [
-            "Origin: http://evil.example", f"Content-Type: {kind}"])), 403, "cross-origin request refused")
     for path in ("/api/runs", "/"):
         raw = _http("GET", path, port).replace(f"Host: 127.0.0.1:{port}".encode(), f"Host: rebound.example:{port}".encode())
         _check_json_answer(_request(port, raw), 403, "is not this server's name")
@@ -502,9 +536,9 @@ def test_half_sent_requests_time_out_and_do_not_pile_up(server):
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         if i % 3 == 0:
             s.sendall(b"GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-        elif i % 3 == 1:
-            s.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
-                      b"Content-Length: 5000\r\n\r\n" + b"\x89PNG" + b"\0" * 100)
+        elif i % 3 == 1:         # half of them on each endpoint that takes an image
+            s.sendall(f"POST {ENDPOINTS[i % 2]} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n".encode()
+                      + b"Content-Length: 5000\r\n\r\n" + b"\x89PNG" + b"\0" * 100)
         stalled.append(s)
     time.sleep(0.3)
     start = time.monotonic()
@@ -532,12 +566,13 @@ def test_half_sent_requests_time_out_and_do_not_pile_up(server):
     assert _fds(proc.pid) <= base + 2 and proc.poll() is None
 
 
-def test_a_client_vanishing_mid_upload_is_not_a_traceback(server):
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_client_vanishing_mid_upload_is_not_a_traceback(server, endpoint):
     proc, port = server
     for _ in range(3):
         with socket.create_connection(("127.0.0.1", port)) as s:
-            s.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
-                      b"Content-Length: 100000\r\n\r\n" + b"\0" * 1000)
+            s.sendall(f"POST {endpoint} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n".encode()
+                      + b"Content-Length: 100000\r\n\r\n" + b"\0" * 1000)
             time.sleep(0.1)
     status, _, _ = _request(port, _http("GET", "/api/runs", port))
     assert status == 200 and proc.poll() is None
@@ -624,8 +659,9 @@ def test_malformed_forms_leave_the_log_empty(made):
     could fill the server's stderr at will. The client is answered (422 JSON); the log stays empty."""
     proc, port = _start([made["healthy"], "--data-dir", made["data"]])
     try:
-        for body in (b"\xff\xd8\xff\xe0 not a form", b"--y\r\n\r\n", b"-" * 1000):
-            status, headers, answer = _request(port, _http("POST", "/api/predict", port, body,
+        for body, endpoint in ((b, e) for b in (b"\xff\xd8\xff\xe0 not a form", b"--y\r\n\r\n", b"-" * 1000)
+                               for e in ENDPOINTS):
+            status, headers, answer = _request(port, _http("POST", endpoint, port, body,
                                                            ["Content-Type: multipart/form-data; boundary=x"]))
             assert (status, headers["content-type"]) == (422, "application/json"), answer
             assert json.loads(answer) == {"error": "the multipart form is malformed or holds more than one file "

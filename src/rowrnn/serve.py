@@ -19,13 +19,19 @@ The JSON endpoints are the contract the page uses (and scripts may too):
                                       "models": [{id, name, steps: T x 10 probabilities (null for a CNN),
                                       hidden: T x H (null for a CNN), final: 10 probabilities,
                                       top: [{class, probability} x 3], unrolled: the recurrence's vectors at
-                                      every step (rowrnn.unrolling.unroll's dict) for hidden size <= 16, else null}
+                                      every step (rowrnn.unrolling.unroll's dict) for hidden size <= 16, else null,
+                                      unrolled_reason: why it is null ("hidden-size", "not-finite",
+                                      "not-recurrent"), else null}
                                       or {id, name, error: one line} for a run whose outputs are not finite]}
                                   (each run's part is rowrnn.reading.reading_view's dict, without attribution)
-    POST /api/explain[?fit=...]   the same bodies -> {"image", "label", "models": [{id, name, attribution: {target,
-                                      class, occlusion: R x T or null (pixel readers), integrated-gradients: R x T}
-                                      or null (a CNN, non-finite outputs)}]}: which steps decided each run's
-                                      answer, asked apart because it costs 0.1 s to seconds a run
+    POST /api/explain?run=ID[&fit=...]
+                                  the same bodies (a JSON one may name the run instead: {"run": ID, ...}) ->
+                                  {"image", "label", "models": [{id, name, attribution: {target, class,
+                                      occlusion: R x T or null (pixel readers), integrated-gradients: R x T}
+                                      or null (a CNN, non-finite outputs)}]}: which steps decided the answer of
+                                      the one run asked (ID from /api/runs), asked apart because it costs 0.1 s
+                                      to seconds a run; one run a request, so a request's cost is one model's
+                                      whatever the number of runs served (the page asks once per panel)
 
 Every error is {"error": "one line"} with its status (400, 403, 404, 405 with Allow, 408, 413, 415, 416, 422,
 503 with Retry-After, 500); no answer ever holds NaN or Infinity. Runs are fixed at start (the page names
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import math
 import re
@@ -185,6 +192,11 @@ def body_kind(header: str | None) -> str:
     raise Refused(415, f"{shown} is not accepted: {ACCEPTED}")
 
 
+def run_index_of(text: str, count: int) -> int | None:
+    """The run a URL's ?run= names: plain ASCII digits (test_index_of's spelling), below count; None otherwise."""
+    return test_index_of(text, count)
+
+
 def test_index_of(text: str, size: int) -> int | None:
     """The test image a URL names: plain ASCII decimal digits, no sign, space, underscore or leading zero
     (one spelling per image), within the test set; None otherwise."""
@@ -253,7 +265,11 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
         return await answer_image(request, _predict)
 
     async def explain(request: Request):
-        return await answer_image(request, _explain)
+        asked = request.query_params.get("run")
+        if asked is not None and run_index_of(asked, len(panels)) is None:
+            raise Refused(422, f"run must be a run id 0-{len(panels) - 1} (from /api/runs), "
+                               f"got {guard.one_line(repr(asked), 40)}")
+        return await answer_image(request, functools.partial(_explain, asked=asked))
 
     async def answer_image(request: Request, work):
         """Receive an image as /api/predict takes it, then work(body, kind, fit) in a thread: the answer."""
@@ -303,16 +319,36 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
         finally:
             await form.close()
 
-    def image_of(body: bytes, kind: str, fit: str) -> tuple[torch.Tensor, int | None]:
-        """(uint8 (28, 28), the test image's label or None) from a request's body."""
+    def request_of(body: bytes, kind: str) -> dict | None:
+        """A JSON body's object (holding pixels or test_index); None for an image file."""
         if kind != "json":
-            return decode_image(body, "the uploaded image", fit=fit), None
+            return None
         request = _request_json(body)
         if not isinstance(request, dict) or not ({"pixels", "test_index"} & set(request)):
             raise RowrnnError('send {"pixels": 28 rows of 28 values 0-255} or {"test_index": N}')
+        return request
+
+    def image_of(body: bytes, kind: str, fit: str, request: dict | None) -> tuple[torch.Tensor, int | None]:
+        """(uint8 (28, 28), the test image's label or None) from a request's body (request: request_of's)."""
+        if request is None:
+            return decode_image(body, "the uploaded image", fit=fit), None
         if "test_index" in request:
             return test_image(request["test_index"])
         return _pixels(request["pixels"]), None
+
+    def panel_asked(asked: str | None, request: dict | None) -> Panel:
+        """The one run /api/explain explains: ?run=ID, or a JSON body's "run" (both: the same id)."""
+        given = request.get("run") if request is not None else None
+        ids = f"0-{len(panels) - 1}"
+        if given is not None and (isinstance(given, bool) or not isinstance(given, int)
+                                  or not 0 <= given < len(panels)):
+            raise RowrnnError(f"run must be a run id {ids} (from /api/runs), got {guard.one_line(repr(given), 40)}")
+        if asked is not None and given is not None and int(asked) != given:
+            raise RowrnnError(f"?run={asked} and the body's run {given} differ: name one run to explain")
+        if asked is None and given is None:
+            raise RowrnnError(f"name the run to explain, one a request: ?run=ID or {{\"run\": ID}} with an id "
+                              f"{ids} from /api/runs")
+        return panels[int(asked) if asked is not None else given]
 
     def in_slot(work):
         # the slot bounds what parsing and decoding may hold in memory at once (8 MB of JSON is ~100 MB of lists),
@@ -327,14 +363,16 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
 
     def _predict(body: bytes, kind: str, fit: str):
         def work():
-            image, label = image_of(body, kind, fit)
+            image, label = image_of(body, kind, fit, request_of(body, kind))
             return {"image": image.tolist(), "label": label, "models": [p.read(image) for p in panels]}
         return in_slot(work)
 
-    def _explain(body: bytes, kind: str, fit: str):
+    def _explain(body: bytes, kind: str, fit: str, asked: str | None):
         def work():
-            image, label = image_of(body, kind, fit)
-            return {"image": image.tolist(), "label": label, "models": [p.explain(image) for p in panels]}
+            request = request_of(body, kind)
+            panel = panel_asked(asked, request)                 # before any decoding: a request without a run
+            image, label = image_of(body, kind, fit, request)
+            return {"image": image.tolist(), "label": label, "models": [panel.explain(image)]}
         if not explanations.acquire(timeout=limits.slot_wait):
             raise Refused(503, "an image is already being explained: try again in a moment", {"retry-after": "1"})
         try:

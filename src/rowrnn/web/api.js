@@ -27,9 +27,10 @@ export function predictTestImage(index) {
                                 headers: { "Content-Type": "application/json" } });
 }
 
-// Which steps decided each run's answer, asked apart from the reading (it costs 0.1 s to seconds a run): for the
-// 28x28 the networks read (a test image by its number, any other by its pixels, which need no decoding again).
-export function explain(source) {
-  return call("/api/explain", { method: "POST", body: JSON.stringify(source),
-                                headers: { "Content-Type": "application/json" } });
+// Which steps decided one run's answer (run: its id), asked apart from the reading (it costs 0.1 s to seconds a
+// run): for the 28x28 the networks read (a test image by its number, any other by its pixels, which need no
+// decoding again).
+export function explain(source, run) {
+  return call(`/api/explain?run=${encodeURIComponent(run)}`, { method: "POST", body: JSON.stringify(source),
+                                                               headers: { "Content-Type": "application/json" } });
 }

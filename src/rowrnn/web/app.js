@@ -13,9 +13,6 @@ const state = { runs: [], testImages: 0, reading: null, label: null, index: null
                 shown: new Set(),
                 // how "which steps decided" is measured: "occlusion" or "integrated-gradients"
                 method: "occlusion",
-                // the attribution of the reading shown: "pending" while /api/explain works, "done", or the
-                // server's one line when it failed
-                explained: "done",
                 // the image given last: answers to older ones are dropped; `original` is its object URL
                 ticket: 0, original: null,
                 // the one line in the error area, kept as a key so a language switch translates it
@@ -114,16 +111,19 @@ function facts(run) {
 
 const METHOD_KEYS = { occlusion: "methodOcclusion", "integrated-gradients": "methodIntegratedGradients" };
 
-function drawExplanation(panel, run, explained, pixels) {
+function drawExplanation(panel, run, result, pixels) {
   // the image with its attribution strips, the legend, and the three most decisive steps with their scores;
-  // a pixel reader has no occlusion (too slow): integrated gradients stands in, and the caption says so
+  // a pixel reader has no occlusion (too slow): integrated gradients stands in, and the caption says so.
+  // result.explained: "pending" while /api/explain works on this run, "done", or the server's one line
+  const explained = result.attribution;
   const figure = panel.querySelector(".attribution-figure");
   const caption = panel.querySelector("[data-testid=attribution-caption]");
-  const waiting = state.explained !== "done";
+  const status = result.explained ?? "done";
+  const waiting = status !== "done";
   figure.classList.toggle("pending", waiting);
   figure.hidden = !run.recurrent || (!waiting && !explained);
   if (waiting) {
-    caption.textContent = state.explained === "pending" ? t("explaining") : t("serverSays", { message: state.explained });
+    caption.textContent = status === "pending" ? t("explaining") : t("serverSays", { message: status });
     return;
   }
   const method = explained && !explained[state.method] ? "integrated-gradients" : state.method;
@@ -149,14 +149,15 @@ function drawExplanation(panel, run, explained, pixels) {
   }));
 }
 
-function drawNumbersOf(panel, run, unrolled, step) {
-  // the recurrence at the panel's step with its numbers; for a large model, a note saying why there are none
+function drawNumbersOf(panel, run, unrolled, reason, step) {
+  // the recurrence at the panel's step with its numbers; else a note saying why there are none (reading_view's
+  // unrolled_reason: "hidden-size" for a large model, "not-finite" for numbers that overflowed)
   const numbers = panel.querySelector("[data-testid=numbers]");
   const note = panel.querySelector("[data-testid=numbers-note]");
   numbers.hidden = !unrolled;
   note.hidden = Boolean(unrolled);
   if (!unrolled) {
-    note.textContent = t("numbersTooBig", { H: run.hidden_size });
+    note.textContent = reason === "not-finite" ? t("numbersNotFinite") : t("numbersTooBig", { H: run.hidden_size });
     return;
   }
   const whole = !unrolled.bidirectional && unrolled.num_layers === 1 && run.read !== "rows+columns";
@@ -232,13 +233,13 @@ function render() {
     const names = [...Array(10).keys()].map(className);
     renderBars(panel.querySelector(".bars"), run.recurrent ? result.steps[step - 1] : result.final, names);
     if (run.recurrent) {
-      const key = `${state.ticket} ${language()} ${state.method} ${state.explained}`;   // what steps do not change
+      const key = `${state.ticket} ${language()} ${state.method} ${result.explained}`;   // what steps do not change
       const fresh = panel.dataset.drawn !== key;
       panel.dataset.drawn = key;
-      if (fresh) drawExplanation(panel, run, result.attribution, reading.image);
+      if (fresh) drawExplanation(panel, run, result, reading.image);
       if (fresh || moved) {                         // a shorter reading stays on its step while the slider moves
         drawMaps(panel, run, result, step, fresh);
-        drawNumbersOf(panel, run, result.unrolled, step);
+        drawNumbersOf(panel, run, result.unrolled, result.unrolled_reason, step);
       }
     }
     panel.querySelector(".top").replaceChildren(...result.top.map((entry) => {
@@ -347,31 +348,40 @@ async function read(request, given = {}) {
 }
 
 async function explainReading() {
-  // which steps decided, asked once the reading is shown; an answer for a reading no longer shown is dropped
+  // which steps decided, asked once the reading is shown, one run a request (each costs one model's work), the
+  // shown panels first; an answer for a reading no longer shown is dropped
   const reading = state.reading;
-  if (!state.runs.some((run) => run.recurrent)) return;
-  state.explained = "pending";
+  const recurrent = state.runs.filter((run) => run.recurrent && !reading.models[run.id].error);
+  const order = [...recurrent.filter((run) => state.shown.has(run.id)),
+                 ...recurrent.filter((run) => !state.shown.has(run.id))];
+  if (!order.length) return;
+  for (const run of order) reading.models[run.id].explained = "pending";
   render();
   const source = state.index != null ? { test_index: state.index } : { pixels: reading.image };
-  let outcome = "done";
+  for (const run of order) {
+    const outcome = await explainRun(source, run.id, reading);
+    if (state.reading !== reading) return;
+    reading.models[run.id].explained = outcome;
+    render();
+  }
+}
+
+async function explainRun(source, id, reading) {
+  // one run's attribution into the reading -> "done", or the one line to show in its panel
   for (let attempt = 1; ; attempt++) {
     try {
-      const answer = await explain(source);
+      const answer = await explain(source, id);
       for (const model of answer.models) reading.models[model.id].attribution = model.attribution;
-      break;
+      return "done";
     } catch (error) {
       // busy with another image's explanation (one at a time): ask again while this reading is still shown
       if (error?.status === 503 && attempt < 10 && state.reading === reading) {
         await new Promise((resolve) => { setTimeout(resolve, 1000); });
         continue;
       }
-      outcome = error?.unreachable ? t("unreachable") : error.message;
-      break;
+      return error?.unreachable ? t("unreachable") : error.message;
     }
   }
-  if (state.reading !== reading) return;
-  state.explained = outcome;
-  render();
 }
 
 function stop() {
