@@ -152,6 +152,12 @@ def _run_cell(page, index, timeout=START_TIMEOUT):
                 raise
 
 
+def _wait_for_python_step(page, step):
+    """Until a cell's output is exactly "python sees step <step>" (view.step as the kernel has it)."""
+    page.wait_for_function("(n) => [...document.querySelectorAll('.jp-OutputArea-output')]"
+                           ".some((e) => e.textContent.trim() === 'python sees step ' + n)", arg=step, timeout=60_000)
+
+
 def test_the_widget_reads_in_jupyterlab_and_its_slider_and_play_move_the_step(lab):
     from playwright.sync_api import sync_playwright
     url, run, cnn, data = lab
@@ -230,9 +236,18 @@ def test_the_widget_reads_in_jupyterlab_and_its_slider_and_play_move_the_step(la
             assert _bars(panel) == pytest.approx(probabilities[-1].tolist(), abs=1e-4)
             assert widget.locator("[data-testid=play]").text_content() == "Play"
             _run_cell(page, 1)
-            page.wait_for_function("(n) => [...document.querySelectorAll('.jp-OutputArea-output')]"
-                                   ".some((e) => e.textContent.includes('python sees step ' + n))", arg=steps,
-                                   timeout=60_000)
+            _wait_for_python_step(page, steps)
+            # play again, paused mid-way: Python hears the step where it paused
+            widget.locator("[data-testid=play]").click()
+            page.wait_for_function("() => Number(document.querySelector('[data-testid=rowrnn-reading]')"
+                                   ".dataset.step) >= 5", timeout=30_000)
+            widget.locator("[data-testid=play]").click()
+            page.wait_for_function("() => document.querySelector('[data-testid=rowrnn-reading] [data-testid=play]')"
+                                   ".textContent === 'Play'", timeout=10_000)
+            paused = int(widget.get_attribute("data-step"))
+            assert 5 <= paused < steps
+            _run_cell(page, 1)
+            _wait_for_python_step(page, paused)
             # Python moves the slider and switches the language: the widget follows, in the page's Spanish words
             _run_cell(page, 2)
             page.wait_for_function("() => document.querySelector('[data-testid=rowrnn-reading]').lang === 'es'",

@@ -223,8 +223,10 @@ export function render({ model, el }) {
   }
 
   function stop() {
+    // at the end or paused mid-way: Python hears of the step where play stopped (widget.step)
     clearInterval(timer);
     timer = null;
+    model.save_changes();
     draw();
   }
 
@@ -236,10 +238,7 @@ export function render({ model, el }) {
       step += 1;
       // the other views of this widget follow at once; Python hears of the step when play stops
       model.set("step", step);
-      if (step >= last) {
-        stop();
-        model.save_changes();
-      }
+      if (step >= last) stop();
     }, Math.max(5, Math.round(3500 / last)));      // a whole reading in about 3.5 s, as on the page
     setStep(step);
     draw();
