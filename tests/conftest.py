@@ -1,6 +1,9 @@
 """Shared fixtures: tiny synthetic Fashion-MNIST-format data written as real IDX files."""
 import gzip
+import json
+import shutil
 import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -79,3 +82,17 @@ class NotebookRNNModel(nn.Module):
         x = x.squeeze(1)
         out, h = self.rnn(x)
         return self.fc(out[:, -1, :])
+
+
+# The notebook widget's JavaScript, run outside a browser (tests/test_webassets.py, tests/test_widget.py)
+NODE = shutil.which("node")
+needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed: the inlined module is run by node")
+
+
+def run_module(tmp_path, source: str, script: str) -> str:
+    """Import `source` as an ES module in node and print what `script` (given `m`, the default export) gives."""
+    (tmp_path / "bundle.mjs").write_text(source)
+    (tmp_path / "main.mjs").write_text(f'import m from "./bundle.mjs";\nconsole.log(JSON.stringify({script}));\n')
+    done = subprocess.run([NODE, str(tmp_path / "main.mjs")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

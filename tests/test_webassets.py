@@ -1,24 +1,9 @@
 """rowrnn.webassets: the page's ES modules inlined into one, its style sheet scoped (what the widget is built from)."""
-import json
-import shutil
-import subprocess
 
 import pytest
 
+from conftest import NODE, needs_node, run_module
 from rowrnn import webassets
-
-NODE = shutil.which("node")
-needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed: the inlined module is run by node")
-
-
-def run_module(tmp_path, source: str, script: str) -> str:
-    """Import `source` as an ES module in node and print what `script` (given `m`, the default export) gives."""
-    (tmp_path / "bundle.mjs").write_text(source)
-    (tmp_path / "main.mjs").write_text(f'import m from "./bundle.mjs";\nconsole.log(JSON.stringify({script}));\n')
-    done = subprocess.run([NODE, str(tmp_path / "main.mjs")], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
 
 SOURCES = {
     "a.js": 'import { twice, NAME as label } from "./b.js";\nimport * as c from "./c.js";\n'

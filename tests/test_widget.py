@@ -3,8 +3,6 @@ the static fallback (a PNG in the output), and what nbclient and nbconvert keep 
 JupyterLab: tests/test_widget_browser.py."""
 import base64
 import io
-import json
-import shutil
 import subprocess
 import sys
 
@@ -15,26 +13,13 @@ import torch
 from PIL import Image
 
 import rowrnn
-from conftest import write_dataset
+from conftest import NODE, needs_node, run_module, write_dataset
 from rowrnn import reading, runs, widget
 from rowrnn.cli import main
 from rowrnn.config import ModelConfig
 from rowrnn.data import load_split, normalize
 from rowrnn.errors import RowrnnError
 from rowrnn.models import build_model
-
-NODE = shutil.which("node")
-needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed: the inlined module is run by node")
-
-
-def run_module(tmp_path, source: str, script: str) -> str:
-    """Import `source` as an ES module in node and print what `script` (given `m`, the default export) gives."""
-    (tmp_path / "bundle.mjs").write_text(source)
-    (tmp_path / "main.mjs").write_text(f'import m from "./bundle.mjs";\nconsole.log(JSON.stringify({script}));\n')
-    done = subprocess.run([NODE, str(tmp_path / "main.mjs")], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
 
 @needs_node
 def test_the_widget_module_is_the_page_modules_inlined_and_exports_render(tmp_path):
