@@ -1,8 +1,7 @@
 """rowrnn.webassets: the page's ES modules inlined into one, its style sheet scoped (what the widget is built from)."""
-
 import pytest
 
-from conftest import NODE, needs_node, run_module
+from conftest import needs_node, run_module
 from rowrnn import webassets
 
 SOURCES = {

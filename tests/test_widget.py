@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import rowrnn
-from conftest import NODE, needs_node, run_module, write_dataset
+from conftest import needs_node, run_module, write_dataset
 from rowrnn import reading, runs, widget
 from rowrnn.cli import main
 from rowrnn.config import ModelConfig
