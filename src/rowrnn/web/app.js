@@ -3,9 +3,8 @@ import { explain, getRuns, getTestImage, predictFile, predictTestImage } from ".
 import { cameraAvailability, cameraErrorKey, closeCamera, onCameraChange, openCamera, takePhoto } from "./camera.js";
 import { setupDrawing } from "./draw.js";
 import { className, fill, language, setLanguage, STRINGS, t } from "./i18n.js";
-import { classAxis, decisiveSteps, drawAttribution, drawGlimpse, drawHidden, drawImage, drawLegend, drawNumbers,
-         drawSteps, formatSigned, linesOfStep, readerLinesOfStep, renderBars, scaleDigits, stepAxis,
-         unitAxis } from "./render.js";
+import { classAxis, drawExplained, drawGlimpse, drawHidden, drawImage, drawLegend, drawNumbers, drawSteps,
+         linesOfStep, renderBars, stepAxis, unitAxis } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { runs: [], testImages: 0, reading: null, label: null, index: null, step: 1, maxSteps: 1, timer: null,
@@ -109,44 +108,19 @@ function facts(run) {
                       strips, accuracy });
 }
 
-const METHOD_KEYS = { occlusion: "methodOcclusion", "integrated-gradients": "methodIntegratedGradients" };
-
 function drawExplanation(panel, run, result, pixels) {
-  // the image with its attribution strips, the legend, and the three most decisive steps with their scores;
-  // a pixel reader has no occlusion (too slow): integrated gradients stands in, and the caption says so.
   // result.explained: "pending" while /api/explain works on this run, "done", or the server's one line
-  const explained = result.attribution;
   const figure = panel.querySelector(".attribution-figure");
-  const caption = panel.querySelector("[data-testid=attribution-caption]");
   const status = result.explained ?? "done";
   const waiting = status !== "done";
   figure.classList.toggle("pending", waiting);
-  figure.hidden = !run.recurrent || (!waiting && !explained);
+  figure.hidden = !run.recurrent || (!waiting && !result.attribution);
   if (waiting) {
-    caption.textContent = status === "pending" ? t("explaining") : t("serverSays", { message: status });
+    panel.querySelector("[data-testid=attribution-caption]").textContent =
+      status === "pending" ? t("explaining") : t("serverSays", { message: status });
     return;
   }
-  const method = explained && !explained[state.method] ? "integrated-gradients" : state.method;
-  const scores = explained?.[method];
-  figure.hidden = !scores;
-  if (!scores) return;
-  figure.dataset.method = method;
-  const bound = drawAttribution(panel.querySelector("[data-testid=attribution]"), pixels, scores, run);
-  const digits = scaleDigits(bound);
-  drawLegend(panel.querySelector("[data-testid=attribution-legend]"),
-             { colors: "diverging", min: -bound, max: bound, title: t("logitLegend"), digits });
-  const where = t("stripsWhere")[run.read.endsWith("pixels") ? "pixels" : run.read];
-  const skipped = method !== state.method ? ` ${t("occlusionSkipped")}` : "";
-  caption.textContent =
-    `${t("attributionHelp", { class: className(explained.target), method: t(METHOD_KEYS[method]) })} ${where}${skipped}`;
-  panel.querySelector("[data-testid=decisive]").replaceChildren(...decisiveSteps(scores).map(({ reader, step, value }) => {
-    const lines = readerLinesOfStep(run, reader, step);
-    const item = document.createElement("li");
-    Object.assign(item.dataset, { reader: String(reader), step: String(step), value: String(value) });
-    item.textContent = t("decisiveItem", { t: step, what: fill(t("lines")[lines.kind], lines),
-                                           value: formatSigned(value, digits) });
-    return item;
-  }));
+  drawExplained(panel, run, result.attribution, pixels, state.method, { t, className, fill });
 }
 
 function drawNumbersOf(panel, run, unrolled, reason, step) {

@@ -311,6 +311,38 @@ export function formatSigned(value, digits = 2) {
 
 const STRIP = 3;       // cells of a strip, beside (rows) or under (columns) the 28x28, after a gap of one
 
+const METHOD_KEYS = { occlusion: "methodOcclusion", "integrated-gradients": "methodIntegratedGradients" };
+
+// One panel's "which steps decided": the image with its strips, the legend, the caption and the three most
+// decisive steps, from reading_view's attribution (explained). wanted: the method asked for; a pixel reader has
+// no occlusion (too slow to compute), so integrated gradients stands in and the caption says so. words: the
+// language's { t(key, values), className(index), fill(template, values) } (the page's i18n, or the widget's).
+export function drawExplained(panel, run, explained, pixels, wanted, words) {
+  const figure = panel.querySelector(".attribution-figure");
+  const method = explained && !explained[wanted] ? "integrated-gradients" : wanted;
+  const scores = explained?.[method];
+  figure.hidden = !scores;
+  if (!scores) return;
+  figure.dataset.method = method;
+  const bound = drawAttribution(panel.querySelector("[data-testid=attribution]"), pixels, scores, run);
+  const digits = scaleDigits(bound);
+  drawLegend(panel.querySelector("[data-testid=attribution-legend]"),
+             { colors: "diverging", min: -bound, max: bound, title: words.t("logitLegend"), digits });
+  const where = words.t("stripsWhere")[run.read.endsWith("pixels") ? "pixels" : run.read];
+  const skipped = method !== wanted ? ` ${words.t("occlusionSkipped")}` : "";
+  panel.querySelector("[data-testid=attribution-caption]").textContent =
+    `${words.t("attributionHelp", { class: words.className(explained.target), method: words.t(METHOD_KEYS[method]) })}` +
+    ` ${where}${skipped}`;
+  panel.querySelector("[data-testid=decisive]").replaceChildren(...decisiveSteps(scores).map(({ reader, step, value }) => {
+    const lines = readerLinesOfStep(run, reader, step);
+    const item = document.createElement("li");
+    Object.assign(item.dataset, { reader: String(reader), step: String(step), value: String(value) });
+    item.textContent = words.t("decisiveItem", { t: step, what: words.fill(words.t("lines")[lines.kind], lines),
+                                                 value: formatSigned(value, digits) });
+    return item;
+  }));
+}
+
 export function drawAttribution(canvas, pixels, scores, run, bound = attributionBound(scores)) {
   // The image with its attribution strips, on a (28 + 1 + STRIP) square grid: a strip right of the image with
   // the score of the step that read each row, one under it for each column (the columns reader's: the second

@@ -7,8 +7,8 @@
 // else null), language ("en" or "es"), panel_template (index.html's panel, filled here as app.js fills it) and
 // step (1..max_steps, the slider's position, shared with Python: widget.step = 5 moves it, the slider sets it).
 import { CLASS_NAMES, STRINGS, fill } from "./i18n.js";
-import { classAxis, decisiveSteps, drawAttribution, drawGlimpse, drawHidden, drawLegend, drawNumbers, drawSteps,
-         formatSigned, linesOfStep, readerLinesOfStep, renderBars, scaleDigits, stepAxis, unitAxis } from "./render.js";
+import { classAxis, drawExplained, drawGlimpse, drawHidden, drawLegend, drawNumbers, drawSteps, linesOfStep,
+         renderBars, stepAxis, unitAxis } from "./render.js";
 
 // Not i18n.js's t(): its language is one per page (setLanguage also sets the document's lang, the whole
 // notebook's), while each widget here keeps its own; the strings are i18n.js's.
@@ -86,33 +86,10 @@ function drawMaps(lang, panel, info, reading, step) {
              { colors: "diverging", min: -bound, max: bound, title: say(lang, "hiddenLegend"), digits: 2 });
 }
 
-const METHOD_KEYS = { occlusion: "methodOcclusion", "integrated-gradients": "methodIntegratedGradients" };
-
 function drawExplanation(lang, panel, info, explained, pixels) {
   // occlusion where reading_view computed it, else integrated gradients (a pixel reader), as the page does
-  const figure = panel.querySelector(".attribution-figure");
-  const method = explained?.occlusion ? "occlusion" : "integrated-gradients";
-  const scores = explained?.[method];
-  figure.hidden = !scores;
-  if (!scores) return;
-  figure.dataset.method = method;
-  const bound = drawAttribution(panel.querySelector("[data-testid=attribution]"), pixels, scores, info);
-  const digits = scaleDigits(bound);
-  drawLegend(panel.querySelector("[data-testid=attribution-legend]"),
-             { colors: "diverging", min: -bound, max: bound, title: say(lang, "logitLegend"), digits });
-  const where = say(lang, "stripsWhere")[info.read.endsWith("pixels") ? "pixels" : info.read];
-  const skipped = method === "occlusion" ? "" : ` ${say(lang, "occlusionSkipped")}`;
-  panel.querySelector("[data-testid=attribution-caption]").textContent =
-    `${say(lang, "attributionHelp", { class: CLASS_NAMES[lang][explained.target],
-                                      method: say(lang, METHOD_KEYS[method]) })} ${where}${skipped}`;
-  panel.querySelector("[data-testid=decisive]").replaceChildren(...decisiveSteps(scores).map(({ reader, step, value }) => {
-    const lines = readerLinesOfStep(info, reader, step);
-    const item = element("li");
-    Object.assign(item.dataset, { reader: String(reader), step: String(step), value: String(value) });
-    item.textContent = say(lang, "decisiveItem", { t: step, what: fill(say(lang, "lines")[lines.kind], lines),
-                                                   value: formatSigned(value, digits) });
-    return item;
-  }));
+  const words = { t: (key, values) => say(lang, key, values), className: (i) => CLASS_NAMES[lang][i], fill };
+  drawExplained(panel, info, explained, pixels, "occlusion", words);
 }
 
 function drawNumbersOf(lang, panel, info, unrolled, reason, step) {
