@@ -4,7 +4,7 @@
     python notebooks/build.py --execute    # and run each top to bottom in a fresh kernel, keeping the outputs
     python notebooks/build.py --keep-outputs   # new sources, the committed outputs of cells whose output they keep
 
-The content is in notebooks/lessons/ (01.py, 02.py, 03.py; what they share in common.py): text in both
+The content is in notebooks/lessons/ (01.py to 04.py; what they share in common.py): text in both
 languages, each code cell once, in English, with a table that translates its comments, printed words and labels.
 Each notebook has one cell of constants tagged "parameters" (its epochs). Quick runs
 (CI: ROWRNN_NOTEBOOKS=quick) insert a cell right after it with the small values stored in that cell's
@@ -25,8 +25,11 @@ if str(HERE) not in sys.path:
 
 from lessons import common  # noqa: E402
 
-NOTEBOOKS = {key: importlib.import_module(f"lessons.{key}") for key in ("01", "02", "03")}
+NOTEBOOKS = {key: importlib.import_module(f"lessons.{key}") for key in ("01", "02", "03", "04")}
 LANGUAGES = ("en", "es")
+# rowrnn.show_reading's live view: without a kernel behind it (a committed notebook) it cannot draw, so the
+# committed outputs keep the PNG and the text the same output carries; running the cell brings the widget back
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def table(key: str) -> dict:
@@ -79,8 +82,12 @@ def execute(nb, cwd: Path, quick: bool = False, overrides: dict | None = None, t
         injected = nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in values.items()))
         injected.metadata["tags"] = ["injected-parameters"]
         nb.cells.insert(index + 1, injected)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
+                   store_widget_state=False).execute()
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    for cell in nb.cells:   # a widget's output keeps its static picture: what GitHub and nbconvert can show
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop(WIDGET_VIEW, None)
     return nb
 
 

@@ -159,6 +159,20 @@ and it never looks back: everything it keeps of row 3 must survive 25 more steps
 se separan las perneras. El botín es una sandalia o una zapatilla en sus primeras filas, negras, un abrigo a
 media altura, y un botín solo cuando llega la suela. La red cambia de
 opinión mientras lee, y nunca vuelve atrás: lo que guarde de la fila 3 debe sobrevivir 25 pasos más en 8 números."""),
+    md("""## Watch it read, in the notebook
+
+`utils.show_reading` shows the same reading as a widget you can play with: drag the slider (or press play)
+and watch the rows light up, the bars of the current guess move, and the memory h_t fill in. Click a step to
+see the recurrence with its numbers; the strip beside the image says which rows decided. Where widgets cannot
+run (this notebook viewed on GitHub), the cell shows a picture of the end of the reading instead.""",
+       """## Verla leer, en el cuaderno
+
+`utils.show_reading` muestra la misma lectura como un widget con el que jugar: arrastra el deslizador (o pulsa
+reproducir) y mira cómo se iluminan las filas, se mueven las barras de la respuesta del momento y se llena la
+memoria h_t. Haz clic en un paso para ver la recurrencia con sus números; la franja junto a la imagen dice qué
+filas decidieron. Donde los widgets no funcionan (este cuaderno visto en GitHub), la celda muestra en su lugar
+una imagen del final de la lectura."""),
+    code('''utils.show_reading(reader, 0, language="en")   # test image 0: the ankle boot'''),
     md("""## The same 394 parameters, trained well
 
 The `tiny` preset keeps this exact budget and changes three things, each chosen on the validation split:
@@ -211,6 +225,8 @@ cómo se *entrena* importan tanto como su tamaño. Siguiente: la lección 02 abr
 ]
 
 SPANISH = {
+    'utils.show_reading(reader, 0, language="en")   # test image 0: the ankle boot':
+        'utils.show_reading(reader, 0, language="es")   # imagen de test 0: el botín',
     "# the course calls its helpers `utils`: rowrnn keeps their names":
         "# el curso llama `utils` a sus utilidades: rowrnn conserva sus nombres",
     "# as in the course: about 10 seconds on a laptop CPU": "# como en el curso: unos 10 segundos en la CPU de un portátil",

@@ -100,6 +100,50 @@ respuesta que sale de esas memorias, paso a paso:"""),
     code('''probabilities = rnn.step_probabilities(image)[0]    # (28 steps, 10 classes)
 table = pd.DataFrame(probabilities.numpy(), columns=utils.CLASSES, index=range(1, 29)).round(2)
 table.iloc[[4, 9, 14, 19, 24, 27]]'''),
+    md("""## The recurrence with its numbers
+
+`utils.unroll` writes that computation out for one image, with its actual numbers at every step: the row read,
+x_t (28 pixels), what the input adds, W_ih x_t + b_ih, what the memory adds, W_hh h_{t−1} + b_hh, their sum,
+and h_t = tanh(sum). Row 10, where the boot has begun:""",
+       """## La recurrencia con sus números
+
+`utils.unroll` escribe ese cálculo para una imagen, con sus números reales en cada paso: la fila leída, x_t (28
+píxeles), lo que aporta la entrada, W_ih x_t + b_ih, lo que aporta la memoria, W_hh h_{t−1} + b_hh, su suma, y
+h_t = tanh(suma). La fila 10, donde ya ha empezado la bota:"""),
+    code('''numbers = utils.unroll(rnn, test_set.images[0])      # every vector of the recurrence, at every step
+print(numbers["equation"])
+step = 10
+vectors = {term["label"]: term["values"][step - 1] for term in numbers["terms"] if term["name"] != "x_t"}
+print("h_t equals the model's own hidden states:",
+      torch.allclose(torch.tensor(numbers["terms"][-1]["values"]), states, atol=1e-4))
+pd.DataFrame(vectors).round(3)                       # one row per unit of the memory'''),
+    md("""What the memory adds is about as large as what the row adds: at step 10 the network weighs what it has
+already seen against what it reads now. `rowrnn serve` and `utils.show_reading` show the same numbers for the step you click.
+
+## Which rows decided
+
+Which rows did the answer depend on? Two standard ways to ask, both in units of the predicted class's logit:
+*occlusion* blanks each row in turn (paints it black, the background) and measures how much the logit drops;
+*integrated gradients* (Sundararajan et al. 2017) adds up the gradient along a straight path from a black image
+to this one, so the scores of all the rows add up to the logit gained from the black image.""",
+       """Lo que aporta la memoria es más o menos tan grande como lo que aporta la fila: en el paso 10 la red sopesa
+lo que ya ha visto frente a lo que lee ahora. `rowrnn serve` y `utils.show_reading` muestran los mismos números para el paso
+en el que hagas clic.
+
+## Qué filas decidieron
+
+¿De qué filas dependió la respuesta? Dos formas habituales de preguntarlo, ambas en unidades del logit de la
+clase predicha: la *oclusión* tapa cada fila por turno (la pinta de negro, el fondo) y mide cuánto baja el
+logit; los *gradientes integrados* (Sundararajan et al. 2017) suman el gradiente a lo largo de un camino recto
+desde una imagen negra hasta esta, de modo que las puntuaciones de todas las filas suman el logit ganado
+respecto a la imagen negra."""),
+    code('''scores = {method: utils.step_attribution(rnn, test_set.images[:1], method=method)[0]   # (1 reader, 28 rows)
+          for method in ("occlusion", "integrated-gradients")}
+for method, score in scores.items():
+    print(f"{method}: the rows that moved the answer most:", (score[0].abs().topk(3).indices + 1).tolist())
+utils.plot_attribution(test_set.images[0], scores["occlusion"], read="rows",
+                       target=int(probabilities[-1].argmax()), label=int(test_set.labels[0]))
+plt.show()'''),
     md("""## Why gradients fade over long sequences
 
 To learn, the loss at the end must send a signal back to every step. How much of it reaches row t? Below, the
@@ -187,6 +231,13 @@ LSTM) pueden aprender a dejar pasar memoria y gradiente. La lección 03 se pregu
 ]
 
 SPANISH = {
+    "# every vector of the recurrence, at every step": "# cada vector de la recurrencia, en cada paso",
+    '"h_t equals the model\'s own hidden states:"': '"h_t es igual a los estados ocultos del propio modelo:"',
+    "# one row per unit of the memory": "# una fila por unidad de la memoria",
+    "# (1 reader, 28 rows)": "# (1 lector, 28 filas)",
+    '"{method}: the rows that moved the answer most:"': '"{method}: las filas que más movieron la respuesta:"',
+    "utils.plot_attribution(test_set.images[0], scores[\"occlusion\"], read=\"rows\",":
+        "utils.plot_attribution(test_set.images[0], scores[\"occlusion\"], read=\"rows\", classes=CLASES,",   # CLASES: above
     "# each training below takes from 10 to 30 seconds on a laptop CPU":
         "# cada entrenamiento de abajo tarda de 10 a 30 segundos en la CPU de un portátil",
     "# 5 sequences of 28 steps of 28 numbers": "# 5 secuencias de 28 pasos de 28 números",
