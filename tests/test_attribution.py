@@ -163,8 +163,58 @@ def test_refusals_are_one_line_and_name_the_argument():
     assert str(e.value) == "n_steps must be a whole number of at least 1, got 0"
     with pytest.raises(RowrnnError) as e:
         step_attribution(RNNClassifier(), images[0])
-    assert str(e.value) == ("images must be uint8 (B, 28, 28) or normalized float (B, 1, 28, 28), "
-                            "got uint8 (28, 28)")
+    assert str(e.value) == ("images must be shaped (B, 28, 28) or (B, 1, 28, 28) and hold uint8 pixels 0-255, or "
+                            "floats already normalized to [-1, 1] as rowrnn.data.normalize gives, got uint8 (28, 28)")
+
+
+ACCEPTED = "uint8 pixels 0-255, or floats already normalized to [-1, 1] as rowrnn.data.normalize gives"
+
+
+@pytest.mark.parametrize("images, message", [
+    (torch.full((1, 1, 28, 28), 24.0).index_fill_(3, torch.tensor([0]), 255.0),
+     f"images holds floats from 24 to 255, not in [-1, 1]: give {ACCEPTED}"),
+    (torch.zeros(2, 28, 28).index_fill_(2, torch.tensor([3]), float("nan")),
+     f"images holds NaN or infinite values: give {ACCEPTED}"),
+    (torch.zeros(1, 1, 28, 28).index_fill_(2, torch.tensor([3]), float("inf")),
+     f"images holds NaN or infinite values: give {ACCEPTED}"),
+    (torch.rand(0, 1, 28, 28),
+     "images is an empty batch (0 images): give at least one image, shaped (B, 28, 28) or (B, 1, 28, 28)"),
+    (torch.zeros(2, 28, 28, dtype=torch.int64), f"images must hold {ACCEPTED}, got dtype int64"),
+    ("shirt.png", f"images must be a tensor or numpy array of {ACCEPTED}, got str"),
+])
+def test_images_not_as_the_model_takes_them_are_refused(images, message):
+    """Floats 0-255 are not normalized (they would be read as pixels far brighter than white), NaN would give NaN
+    scores, an empty batch nothing to average."""
+    with pytest.raises(RowrnnError) as e:
+        step_attribution(RNNClassifier(), images)
+    assert str(e.value) == message
+
+
+def test_numpy_float64_images_score_as_the_float32_tensor():
+    import numpy as np
+    torch.manual_seed(0)
+    model = RNNClassifier(cell="gru", hidden_size=8)
+    x = normalize(_images(3))
+    expected = step_attribution(model, x)
+    got = step_attribution(model, x.numpy().astype(np.float64))
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(step_attribution(model, _images(3).numpy()), expected)   # uint8 array: the same
+
+
+def test_target_may_be_a_class_name_in_any_case():
+    torch.manual_seed(0)
+    model = RNNClassifier(cell="gru", hidden_size=8)
+    x = _images(2)
+    expected = step_attribution(model, x, target=6)
+    torch.testing.assert_close(step_attribution(model, x, target="Shirt"), expected)
+    torch.testing.assert_close(step_attribution(model, x, target="sHIRT"), expected)
+    torch.testing.assert_close(step_attribution(model, x, target=["ankle boot", "T-shirt/top"]),
+                               step_attribution(model, x, target=[9, 0]))
+    with pytest.raises(RowrnnError) as e:
+        step_attribution(model, x, target="Shirts")
+    assert str(e.value) == ("target must be a class index 0-9 or a class name of rowrnn.CLASSES (T-shirt/top, "
+                            "Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot), got 'Shirts'")
 
 
 

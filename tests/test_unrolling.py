@@ -304,10 +304,18 @@ def test_a_wider_model_passes_with_a_larger_max_hidden():
     (lambda: unroll(RNNClassifier(), torch.zeros(2, 28, 28)),
      "image must have shape (28, 28), (1, 28, 28) or (1, 1, 28, 28) (one image), got (2, 28, 28)"),
     (lambda: unroll(RNNClassifier(), torch.zeros(28, 28, dtype=torch.int64)),
-     "image must be uint8 pixels (0-255) or floats already normalized as rowrnn.data.normalize gives, "
-     "got dtype torch.int64"),
+     "image must hold uint8 pixels 0-255, or floats already normalized to [-1, 1] as rowrnn.data.normalize gives, "
+     "got dtype int64"),
     (lambda: unroll(RNNClassifier(), "shirt.png"),
-     "image must be a tensor of 28x28 pixels, got str"),
+     "image must be a 28x28 tensor or numpy array of uint8 pixels 0-255, or floats already normalized to [-1, 1] "
+     "as rowrnn.data.normalize gives, got str (for a file or PIL image, use rowrnn.load_image first)"),
+    (lambda: unroll(RNNClassifier(), torch.full((28, 28), 24.0).index_put_((torch.tensor(0), torch.tensor(0)),
+                                                                             torch.tensor(255.0))),
+     "image holds floats from 24 to 255, not in [-1, 1]: give uint8 pixels 0-255, or floats already normalized "
+     "to [-1, 1] as rowrnn.data.normalize gives"),
+    (lambda: unroll(RNNClassifier(), torch.full((1, 28, 28), float("nan"))),
+     "image holds NaN or infinite values: give uint8 pixels 0-255, or floats already normalized to [-1, 1] as "
+     "rowrnn.data.normalize gives"),
 ])
 def test_errors_name_the_argument(call, message):
     with pytest.raises(RowrnnError) as caught:
@@ -366,3 +374,13 @@ def test_a_model_on_the_gpu_gives_the_numbers_of_its_cpu_copy(cell, read):
     on_gpu = unroll(model.cuda(), image())
     for a, b in zip(on_cpu["terms"], on_gpu["terms"]):
         assert a["name"] == b["name"] and np.allclose(a["values"], b["values"], atol=1e-5, rtol=0)
+
+
+def test_a_numpy_image_reads_as_the_same_tensor():
+    """A numpy array (uint8, or float64 already normalized) gives the numbers of the same tensor."""
+    torch.manual_seed(0)
+    model = RNNClassifier(cell="gru", hidden_size=4)
+    pixels = image()
+    expected = unroll(model, pixels)
+    assert unroll(model, pixels.numpy()) == expected
+    assert unroll(model, normalize(pixels).numpy().astype(np.float64)) == expected

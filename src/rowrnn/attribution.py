@@ -16,25 +16,26 @@ import contextlib
 
 import torch
 
-from .constants import IMAGE_SIZE, NUM_CLASSES
-from .data import normalize
+from .constants import CLASSES, IMAGE_SIZE, NUM_CLASSES
+from .data import MODEL_INPUT, model_input, normalize
 from .errors import RowrnnError
 
 METHODS = ("occlusion", "integrated-gradients")
 CHUNK = 1024          # sequences per forward pass of occlusion: 784-step copies of a pixels model, bounded
 
 
-def _inputs(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 28, 28) -> normalized (B, 1, 28, 28); float (B, 28, 28) or (B, 1, 28, 28): already normalized."""
-    images = torch.as_tensor(images)
-    given = f"{str(images.dtype).removeprefix('torch.')} {tuple(images.shape)}"
-    if images.dtype == torch.uint8:
-        images = normalize(images)
-    if images.dim() == 3:
-        images = images.unsqueeze(1)                                 # (B, 28, 28) -> (B, 1, 28, 28)
-    if images.dim() != 4 or tuple(images.shape[1:]) != (1, IMAGE_SIZE, IMAGE_SIZE) or not images.is_floating_point():
-        raise RowrnnError(f"images must be uint8 (B, 28, 28) or normalized float (B, 1, 28, 28), got {given}")
-    return images
+def _inputs(images) -> torch.Tensor:
+    """uint8 or normalized float (B, 28, 28) or (B, 1, 28, 28), tensor or numpy array -> float32 (B, 1, 28, 28)."""
+    x = model_input(images, "images")
+    given = f"{str(getattr(images, 'dtype', x.dtype)).removeprefix('torch.')} {tuple(x.shape)}"
+    if x.dim() == 3:
+        x = x.unsqueeze(1)                                           # (B, 28, 28) -> (B, 1, 28, 28)
+    if x.dim() != 4 or tuple(x.shape[1:]) != (1, IMAGE_SIZE, IMAGE_SIZE):
+        raise RowrnnError(f"images must be shaped (B, 28, 28) or (B, 1, 28, 28) and hold {MODEL_INPUT}, got {given}")
+    if x.shape[0] == 0:
+        raise RowrnnError("images is an empty batch (0 images): give at least one image, shaped (B, 28, 28) or "
+                          "(B, 1, 28, 28)")
+    return x
 
 
 def _short(value) -> str:
@@ -59,11 +60,24 @@ def _blank(baseline, x: torch.Tensor) -> torch.Tensor:
     return blank.to(device=x.device, dtype=x.dtype).expand_as(x)
 
 
+def _class_index(name: str) -> int:
+    """A class name of rowrnn.CLASSES, any case ("shirt", "Ankle boot") -> its index."""
+    names = {c.lower(): i for i, c in enumerate(CLASSES)}
+    if name.strip().lower() not in names:
+        raise RowrnnError(f"target must be a class index 0-{NUM_CLASSES - 1} or a class name of rowrnn.CLASSES "
+                          f"({', '.join(CLASSES)}), got {_short(name)}")
+    return names[name.strip().lower()]
+
+
 def _targets(target, logits: torch.Tensor) -> torch.Tensor:
-    """The class scored for each image: the predicted one (None), one class for all (int) or one per image."""
+    """The class scored for each image: the predicted one (None), one class for all (an int or a class name of
+    rowrnn.CLASSES, any case) or one per image."""
     B = logits.shape[0]
     if target is None:
         return logits.argmax(dim=1)
+    if isinstance(target, str) or (isinstance(target, (list, tuple)) and target
+                                   and all(isinstance(t, str) for t in target)):
+        target = [_class_index(t) for t in ([target] if isinstance(target, str) else target)]
     given = torch.as_tensor(target)
     if given.dtype == torch.bool or given.is_floating_point() or given.is_complex():   # 3.7 is no class; True neither
         raise RowrnnError(f"target must be a class index as an int 0-{NUM_CLASSES - 1} (or one int per image), "
@@ -82,8 +96,9 @@ def step_attribution(model, images, *, method: str = "occlusion", target=None, b
     """How much each reading step's input moved the target class's logit: (B, R, T) float on the CPU.
 
     model: an RNNClassifier (any cell, read, readout, rows_per_step, direction); it is scored in eval mode and
-    left in the mode it had. images: uint8 (B, 28, 28), or float (B, 1, 28, 28) / (B, 28, 28) already normalized
-    as the model takes them. R = len(model.readers) (2 for read="rows+columns": the rows reader's steps, then the
+    left in the mode it had. images: (B, 28, 28) or (B, 1, 28, 28), a tensor or numpy array of uint8
+    pixels 0-255, or of floats already normalized to [-1, 1] as rowrnn.data.normalize gives (float64 is taken
+    as the model's dtype). R = len(model.readers) (2 for read="rows+columns": the rows reader's steps, then the
     columns'); T = model.num_steps (28 / rows_per_step, or 784 for pixels; permuted-pixels: step t is the pixel
     the model reads t-th, model.permutation[t]).
 
@@ -97,12 +112,14 @@ def step_attribution(model, images, *, method: str = "occlusion", target=None, b
     pixels; the scores of all steps add up to logit(x) - logit(blank image) (completeness), up to the
     quadrature's error. It costs n_steps forward and backward passes. Both are in logits, so they compare.
 
-    target: the class scored, None (default) for the one the model predicts, an int, or one per image.
+    target: the class scored, None (default) for the one the model predicts, an int, a class name of
+    rowrnn.CLASSES in any case ("shirt"), or one per image.
     baseline: the blank, in the model's input units: None (default) for the background, a black pixel,
     normalize(0) = -1.0; a number, or a tensor broadcastable to (B, 1, 28, 28).
     Raises RowrnnError for a model that does not read step by step (a CNN), an unknown method, a target that is
     not an int class index (3.7, True) or one per image, a baseline that does not broadcast to (B, 1, 28, 28),
-    n_steps < 1, or images of the wrong shape.
+    n_steps < 1, or images of the wrong shape, an empty batch, NaN or infinite values, or floats outside [-1, 1]
+    (0-255 held as floats), or a target name not in rowrnn.CLASSES.
     """
     if not hasattr(model, "readers") or not hasattr(model, "read_sequences"):
         raise RowrnnError(f"step_attribution scores the steps of a recurrent model (an RNNClassifier); "
@@ -114,7 +131,7 @@ def step_attribution(model, images, *, method: str = "occlusion", target=None, b
     from captum.attr import FeatureAblation, IntegratedGradients
 
     device = next(model.parameters()).device
-    x = _inputs(images).to(device)
+    x = _inputs(images).to(device=device, dtype=next(model.parameters()).dtype)
     blank = _blank(baseline, x)
     was_training = model.training
     model.eval()

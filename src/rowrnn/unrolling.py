@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .constants import IMAGE_SIZE
-from .data import normalize
+from .data import MODEL_INPUT, model_input
 from .errors import RowrnnError
 from .models import ElmanRNN
 from .recurrences import g
@@ -277,22 +278,17 @@ _PARALLEL = {"mingru": _mingru, "minlstm": _minlstm, "lru": _lru}
 
 
 def _image_batch(image) -> torch.Tensor:
-    """The accepted forms of an image -> a normalized float32 (1, 1, 28, 28) batch on the CPU."""
-    if not isinstance(image, torch.Tensor):
-        try:
-            image = torch.as_tensor(image)
-        except (TypeError, ValueError, RuntimeError):
-            raise RowrnnError(f"image must be a tensor of 28x28 pixels, got {type(image).__name__}") from None
+    """The accepted forms of an image (tensor or numpy array) -> a normalized float32 (1, 1, 28, 28) batch on
+    the CPU. Raises RowrnnError naming image (shape, dtype, NaN, floats outside [-1, 1])."""
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu()
+    elif not isinstance(image, np.ndarray):
+        raise RowrnnError(f"image must be a 28x28 tensor or numpy array of {MODEL_INPUT}, got {type(image).__name__}"
+                          f" (for a file or PIL image, use rowrnn.load_image first)")
     if tuple(image.shape) not in SHAPES:
         raise RowrnnError(f"image must have shape (28, 28), (1, 28, 28) or (1, 1, 28, 28) (one image), "
                           f"got {tuple(image.shape)}")
-    image = image.detach().cpu().reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE)
-    if image.dtype == torch.uint8:
-        return normalize(image)
-    if not image.is_floating_point():
-        raise RowrnnError(f"image must be uint8 pixels (0-255) or floats already normalized as "
-                          f"rowrnn.data.normalize gives, got dtype {image.dtype}")
-    return image.float()
+    return model_input(image, "image").reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE)
 
 
 def _rounded(values: torch.Tensor, decimals: int) -> list[list[float]]:
@@ -304,8 +300,9 @@ def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS) -> d
 
     model: a recurrent rowrnn.RNNClassifier (any cell, read, rows_per_step, layers, directions) whose
     hidden_size is at most max_hidden (16 by default: more numbers than a page can show). image: one image,
-    a uint8 tensor (28, 28) (normalized here with rowrnn.data.normalize, as the page's Panel.read does), or
-    a float tensor (28, 28), (1, 28, 28) or (1, 1, 28, 28) already normalized (values in [-1, 1]).
+    a tensor or numpy array (28, 28), (1, 28, 28) or (1, 1, 28, 28) of uint8 pixels 0-255 (normalized here with
+    rowrnn.data.normalize, as the page's Panel.read does) or of floats already normalized to [-1, 1] (a file or
+    PIL image: rowrnn.load_image first).
     Computed on the CPU, without gradients, from the model's parameters of the FIRST reader's FIRST layer,
     FORWARD direction (the rows reader for read="rows+columns"; block 1 of a residual stack).
 
@@ -321,7 +318,8 @@ def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS) -> d
     2024, "Were RNNs All We Needed?"; the LRU of Orvieto et al. 2023.
 
     Raises RowrnnError (one line, naming the argument) when model is not a recurrent reader (a CNN), its
-    hidden size is more than max_hidden, image has another shape or dtype, or the numbers are NaN or
+    hidden size is more than max_hidden, image is not a tensor or array, has another shape or dtype, holds NaN or
+    infinite values or floats outside [-1, 1] (0-255 held as floats), or the numbers are NaN or
     infinite (diverged weights: JSON has no NaN).
     """
     if not (hasattr(model, "readers") and hasattr(model, "sequences")):
