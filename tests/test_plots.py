@@ -7,6 +7,7 @@ import torch  # noqa: E402
 
 from rowrnn import plots  # noqa: E402
 from rowrnn.data import CLASSES  # noqa: E402
+from rowrnn.errors import RowrnnError  # noqa: E402
 from rowrnn.models import RNNClassifier  # noqa: E402
 
 
@@ -72,3 +73,37 @@ def test_reading_shows_each_image_beside_its_per_row_probabilities():
     final = CLASSES[int(probs[2, -1].argmax())]
     assert heatmaps[2].get_title().startswith(f"Guess after each step: finally {final}")
     assert fig.axes[0].get_title() == f"Expected: {CLASSES[1]}"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"read": "diagonal"},
+     "read must be one of rows, columns, rows+columns, pixels, permuted-pixels (the model's read), got 'diagonal'"),
+    ({"rows_per_step": 3}, "rows_per_step must be one of 1, 2, 4, 7, 14, 28 (the model's), got 3"),
+    ({"read": "pixels", "rows_per_step": 2}, "rows_per_step must be 1 for read='pixels', got 2"),
+    ({"scores": torch.rand(5)},
+     "scores must have shape (1, 28) or (28,) for read='rows' with rows_per_step=1 (one image's step_attribution: "
+     "R readers x T steps), got (5,)"),
+    ({"scores": torch.rand(2, 28)},
+     "scores must have shape (1, 28) or (28,) for read='rows' with rows_per_step=1 (one image's step_attribution: "
+     "R readers x T steps), got (2, 28)"),
+    ({"scores": torch.rand(1, 1, 28)},
+     "scores must have shape (1, 28) or (28,) for read='rows' with rows_per_step=1 (one image's step_attribution: "
+     "R readers x T steps), got (1, 1, 28)"),
+    ({"scores": torch.rand(1, 27)},
+     "scores must have shape (1, 28) or (28,) for read='rows' with rows_per_step=1 (one image's step_attribution: "
+     "R readers x T steps), got (1, 27)"),
+    ({"scores": torch.rand(28), "read": "rows+columns"},
+     "scores must have shape (2, 28) for read='rows+columns' with rows_per_step=1 (one image's step_attribution: "
+     "R readers x T steps), got (28,)"),
+    ({"scores": torch.rand(1, 28), "read": "columns", "rows_per_step": 4},
+     "scores must have shape (1, 7) or (7,) for read='columns' with rows_per_step=4 (one image's step_attribution: "
+     "R readers x T steps), got (1, 28)"),
+    ({"scores": torch.rand(1, 784), "read": "permuted-pixels"},
+     "permutation must be given for read='permuted-pixels': pass model.permutation"),
+])
+def test_plot_attribution_refuses_scores_that_do_not_fit_the_read(kwargs, message):
+    """A read it cannot draw, or scores of another shape, were drawn silently (or crashed inside matplotlib)."""
+    call = {"scores": torch.rand(1, 28), **kwargs}
+    with pytest.raises(RowrnnError) as e:
+        plots.plot_attribution(torch.zeros(28, 28, dtype=torch.uint8), call.pop("scores"), **call)
+    assert str(e.value) == message

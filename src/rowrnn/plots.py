@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .constants import CLASSES, IMAGE_SIZE
+from .errors import RowrnnError
 
 CURVE_KEYS = ("train_loss", "val_loss", "train_metric", "val_metric")
 
@@ -167,14 +168,48 @@ def _label_pixels(ax) -> None:
     ax.tick_params(labelsize=7)
 
 
+ATTRIBUTION_READS = ("rows", "columns", "rows+columns", "pixels", "permuted-pixels")
+STRIP_HEIGHTS = tuple(k for k in range(1, IMAGE_SIZE + 1) if IMAGE_SIZE % k == 0)      # 1, 2, 4, 7, 14, 28
+
+
+def _step_scores(scores, read: str, rows_per_step: int) -> np.ndarray:
+    """scores as (R, T) for the read, checked: R = 2 for rows+columns, else 1 ((T,) allowed then); T = 784 for
+    pixels, else 28 / rows_per_step. Raises RowrnnError naming read, rows_per_step or scores."""
+    if read not in ATTRIBUTION_READS:
+        raise RowrnnError(f"read must be one of {', '.join(ATTRIBUTION_READS)} (the model's read), got {read!r}")
+    if "pixels" in read:
+        if rows_per_step != 1:
+            raise RowrnnError(f"rows_per_step must be 1 for read={read!r}, got {rows_per_step!r}")
+        T = IMAGE_SIZE * IMAGE_SIZE
+    elif isinstance(rows_per_step, bool) or rows_per_step not in STRIP_HEIGHTS:
+        raise RowrnnError(f"rows_per_step must be one of {', '.join(map(str, STRIP_HEIGHTS))} (the model's), "
+                          f"got {rows_per_step!r}")
+    else:
+        T = IMAGE_SIZE // rows_per_step
+    R = 2 if read == "rows+columns" else 1
+    array = _np(scores)
+    given = tuple(array.shape)
+    if array.ndim == 1 and R == 1:
+        array = array[None, :]
+    if array.shape != (R, T):
+        expected = f"({R}, {T})" + (f" or ({T},)" if R == 1 else "")
+        raise RowrnnError(f"scores must have shape {expected} for read={read!r} with rows_per_step={rows_per_step} "
+                          f"(one image's step_attribution: R readers x T steps), got {given}")
+    return array
+
+
 def attribution_map(scores, read="rows", rows_per_step=1, permutation=None) -> np.ndarray:
     """Step scores (R, T) or (T,) -> a 28x28 array holding, at each pixel, the score of the step that read it.
 
     rows: row i gets step i // rows_per_step's score (strips: k rows share one); columns: the same by columns;
     pixels: pixel p is step p; permuted-pixels: pixel permutation[t] is step t (permutation: the model's order,
     required then); rows+columns: pixel (i, j) gets its row's score plus its column's (R = 2).
+    Raises RowrnnError for an unknown read, a rows_per_step that is not a strip height (1, 2, 4, 7, 14, 28; 1 for
+    pixels), scores not shaped (R, T) for that read, or permuted-pixels without a permutation.
     """
-    scores = _np(scores).reshape(-1, _np(scores).shape[-1])                   # (R, T)
+    scores = _step_scores(scores, read, rows_per_step)                        # (R, T)
+    if read == "permuted-pixels" and permutation is None:
+        raise RowrnnError("permutation must be given for read='permuted-pixels': pass model.permutation")
     k = rows_per_step
     if read in ("pixels", "permuted-pixels"):
         flat = np.zeros(IMAGE_SIZE * IMAGE_SIZE)
@@ -197,10 +232,12 @@ def plot_attribution(image, scores, read="rows", rows_per_step=1, permutation=No
     rows+columns: both (R = 2: rows reader, then columns reader); pixels and permuted-pixels (permutation: the
     model's pixel order, model.permutation): a 28x28 heat map over the image, each pixel coloured by the step
     that read it. The colours diverge about 0 (red: the step pushed the class up; blue: down), with a colour bar.
-    label: the expected class index, for the title. Returns the Figure.
+    label: the expected class index, for the title. Returns the Figure. Raises RowrnnError (one line, naming the
+    argument) for an unknown read, a bad rows_per_step, or scores not shaped (R, T) for that read and
+    rows_per_step (R = 2 for rows+columns, else 1; T = 784 for pixels, else 28 / rows_per_step).
     """
     image = _np(image).reshape(IMAGE_SIZE, IMAGE_SIZE)
-    scores = _np(scores).reshape(-1, _np(scores).shape[-1])                   # (R, T)
+    scores = _step_scores(scores, read, rows_per_step)                        # (R, T)
     norm, cmap = _centred_norm(scores), plt.get_cmap(ATTRIBUTION_CMAP)
     what = f"attribution to {classes[int(target)]}" if target is not None else "attribution"
     title = f"Which steps decided ({method})" + (f" -- expected: {classes[int(label)]}" if label is not None else "")
