@@ -167,6 +167,12 @@ def test_explain_explains_one_model_a_request(served, monkeypatch):
     ("/api/explain?run=0", {"run": 1, "test_index": 3},
      "?run=0 and the body's run 1 differ: name one run to explain"),
     ("/api/explain?run=0", {"test_index": 100}, "test image 100 does not exist: the test set has 100 images (0-99)"),
+    ("/api/explain?run=0&run=1", {"test_index": 3},
+     "run is given 2 times in the query: name one run to explain (?run=ID)"),
+    ("/api/explain?run=0&run=0&run=0", {"test_index": 3},
+     "run is given 3 times in the query: name one run to explain (?run=ID)"),
+    ("/api/explain?run=0&fit=none&fit=trim", {"test_index": 3},
+     "fit is given 2 times in the query: give it once (?fit=trim or ?fit=none)"),
 ])
 def test_explain_refuses_what_predict_refuses_and_a_run_it_cannot_name(served, url, body, message):
     client, paths, _ = served

@@ -29,9 +29,17 @@ The JSON endpoints are the contract the page uses (and scripts may too):
                                   {"image", "label", "models": [{id, name, attribution: {target, class,
                                       occlusion: R x T or null (pixel readers), integrated-gradients: R x T}
                                       or null (a CNN, non-finite outputs)}]}: which steps decided the answer of
-                                      the one run asked (ID from /api/runs), asked apart because it costs 0.1 s
-                                      to seconds a run; one run a request, so a request's cost is one model's
-                                      whatever the number of runs served (the page asks once per panel)
+                                      the one run asked (ID from /api/runs), asked apart because it costs more:
+                                      measured on 2 CPU cores shared with other work, integrated gradients on
+                                      a pixels GRU-8 or GRU-64 (784 steps) took 0.1-0.3 s when the cores were
+                                      free and 18-25 s when they were busy (the same with n_steps 8, 16 or 32:
+                                      torch's 2 threads waiting on each other at every step; 0.1 s with
+                                      torch.set_num_threads(1)); a rows reader, well under a second. One run a
+                                      request, so a request's cost is one model's whatever the number of runs
+                                      served (the page asks once per panel). One explanation at a time; the
+                                      others wait for it up to 2 s, then 503; and at most 8 request bodies
+                                      (guard.Limits.max_uploads) are held at once, each until its answer, so
+                                      in a burst the 9th and later requests get 503 at once.
 
 Every error is {"error": "one line"} with its status (400, 403, 404, 405 with Allow, 408, 413, 415, 416, 422,
 503 with Retry-After, 500); no answer ever holds NaN or Infinity. Runs are fixed at start (the page names
@@ -99,7 +107,7 @@ class Panel:
     def read(self, image: torch.Tensor) -> dict:
         """uint8 (28, 28) -> {id, name, **rowrnn.reading.reading_view}: probabilities and hidden states at every
         step, or {id, name, error} when the weights give NaN or infinite outputs (the other panels are unaffected).
-        Without the attribution, which /api/explain computes on its own (0.1 s to seconds a run)."""
+        Without the attribution, which /api/explain computes on its own (0.1 s to 25 s a run: see above)."""
         return {"id": self.info["id"], "name": self.info["name"],
                 **reading.reading_view(self.model, image, attribution=False)}
 
@@ -265,6 +273,9 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
         return await answer_image(request, _predict)
 
     async def explain(request: Request):
+        repeated = request.query_params.getlist("run")
+        if len(repeated) > 1:                                      # Starlette's get() would take the last one
+            raise Refused(422, f"run is given {len(repeated)} times in the query: name one run to explain (?run=ID)")
         asked = request.query_params.get("run")
         if asked is not None and run_index_of(asked, len(panels)) is None:
             raise Refused(422, f"run must be a run id 0-{len(panels) - 1} (from /api/runs), "
@@ -274,6 +285,9 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
     async def answer_image(request: Request, work):
         """Receive an image as /api/predict takes it, then work(body, kind, fit) in a thread: the answer."""
         kind = body_kind(request.headers.get("content-type"))
+        if len(request.query_params.getlist("fit")) > 1:
+            raise Refused(422, f"fit is given {len(request.query_params.getlist('fit'))} times in the query: "
+                               f"give it once (?fit={' or ?fit='.join(FITS)})")
         fit = request.query_params.get("fit", "trim")
         if fit not in FITS:
             raise Refused(422, f"fit must be one of {', '.join(FITS)}, got {guard.one_line(repr(fit), 40)}")
