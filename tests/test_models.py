@@ -1,4 +1,5 @@
 import re
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -7,6 +8,7 @@ from torch import nn
 from conftest import NotebookRNNModel
 
 from rowrnn.config import PRESETS, build_config
+from rowrnn.errors import RowrnnError
 from rowrnn.models import (GATES, MODELS, READOUTS, RECURRENT_CELLS, CNNClassifier, ElmanRNN, RNNClassifier,
                            build_model, count_parameters, pixel_permutation)
 from rowrnn.recurrences import PARALLEL_CELLS
@@ -259,3 +261,25 @@ def test_cnn_blocks_make_the_four_conv_network_and_one_block_keeps_the_old_layou
     assert four(x4).shape == (4, 10)
     assert list(CNNClassifier(blocks=1).state_dict()) == list(CNNClassifier().state_dict())
     assert "features.4.weight" in CNNClassifier(blocks=1).state_dict()   # rowrnn 0.1.0's names
+
+
+def test_build_model_takes_a_run_config_as_its_model_section():
+    """rowrnn.build_model(rowrnn.build_config(...)) was an AttributeError ('RunConfig' has no 'arch')."""
+    cfg = build_config("tiny")
+    torch.manual_seed(0)
+    from_run = build_model(cfg)
+    torch.manual_seed(0)
+    from_model = build_model(cfg.model)
+    assert type(from_run) is type(from_model)
+    assert count_parameters(from_run) == count_parameters(from_model) == 394
+    assert all(torch.equal(a, b) for a, b in zip(from_run.state_dict().values(), from_model.state_dict().values()))
+
+
+@pytest.mark.parametrize("cfg, message", [
+    (SimpleNamespace(arch="transformer"), "cfg.arch must be one of recurrent, cnn, got 'transformer'"),
+    ({"arch": "cnn"}, "cfg must be a ModelConfig (rowrnn.build_config(...).model) or a RunConfig, got dict"),
+])
+def test_build_model_refuses_what_is_not_a_model_config_in_one_line(cfg, message):
+    with pytest.raises(RowrnnError) as e:
+        build_model(cfg)
+    assert str(e.value) == message

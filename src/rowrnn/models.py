@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .constants import IMAGE_SIZE, NUM_CLASSES
+from .errors import RowrnnError
 from .recurrences import PARALLEL_CELLS, SCANS, ResidualStack, describe_parameter
 
 
@@ -325,9 +326,16 @@ MODELS = {"recurrent": RNNClassifier, "cnn": CNNClassifier}
 
 
 def build_model(cfg) -> nn.Module:
-    """A model from a ModelConfig (or anything with the same attributes)."""
+    """A model from a ModelConfig (or anything with the same attributes), or from a whole RunConfig (its .model,
+    as rowrnn.build_config returns). Raises RowrnnError for something that has no arch (naming cfg: pass a
+    ModelConfig) or an arch that is not one of MODELS ("recurrent", "cnn")."""
+    if not hasattr(cfg, "arch") and hasattr(getattr(cfg, "model", None), "arch"):
+        cfg = cfg.model                                   # a RunConfig: its model section
+    if not hasattr(cfg, "arch"):
+        raise RowrnnError(f"cfg must be a ModelConfig (rowrnn.build_config(...).model) or a RunConfig, "
+                          f"got {type(cfg).__name__}")
     if cfg.arch not in MODELS:
-        raise ValueError(f"unknown arch {cfg.arch!r}; valid: {', '.join(MODELS)}")
+        raise RowrnnError(f"cfg.arch must be one of {', '.join(MODELS)}, got {cfg.arch!r}")
     return MODELS[cfg.arch].from_config(cfg)
 
 
