@@ -61,7 +61,7 @@ def test_every_entry_of_a_translation_table_translates_something(key):
 def test_the_spanish_class_names_are_written_once():
     """One Spanish class list (lessons/common.py), the same in every notebook that shows class names."""
     defining = [c for key in build.NOTEBOOKS for c in build.build(key, "es").cells if "CLASES = [" in c.source]
-    assert [c.id for c in defining] == ["01-07", "02-11", "03-09"]
+    assert [c.id for c in defining] == ["01-07", "02-11", "03-09", "04-12"]
     assert all(build.common.CLASES in c.source for c in defining)
     content = "".join(p.read_text() for p in (ROOT / "notebooks").rglob("*.py"))
     assert content.count('"Camiseta/top"') == 1
@@ -113,3 +113,15 @@ def test_lesson_03_reads_the_leaderboard_shipped_with_the_package():
     assert "utils.compare.published_leaderboard()" in source
     assert "urllib" not in source and "RESULTS" not in source and "http" not in source.replace(
         "git+https://github.com/rowrnn/rowrnn", "")
+
+
+@pytest.mark.parametrize("lang", build.LANGUAGES)
+def test_lesson_01_commits_the_widgets_static_picture(lang):
+    """The committed lesson shows the reading widget's PNG (what GitHub and nbconvert can draw), not a live view
+    that no kernel stands behind; running the cell brings the widget back."""
+    nb = nbformat.read(build.path_of("01", lang), as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "utils.show_reading(" in c.source)
+    data = [o.get("data", {}) for o in cell.outputs]
+    assert any("image/png" in d for d in data) and any("text/plain" in d for d in data)
+    assert not any(build.WIDGET_VIEW in d for d in data)
+    assert "widgets" not in nb.metadata
