@@ -227,3 +227,13 @@ def test_the_widget_builds_its_panels_from_the_pages_template():
     assert template.startswith('<article class="panel card" data-testid="panel">')
     for testid in ("glimpse", "bars", "steps-map", "hidden-map", "attribution", "numbers", "top3"):
         assert f'data-testid="{testid}"' in template
+
+
+@pytest.mark.parametrize("given", ["ES", "Es", " es "])
+def test_language_is_taken_in_any_case(tiny, given):
+    """show_reading(language="ES") was refused; the widget's trait takes the same spellings."""
+    run, data = tiny
+    view = rowrnn.show_reading(run, 0, data_dir=data, language=given)
+    assert view.language == "es"
+    view.language = "EN"
+    assert view.language == "en"

@@ -112,6 +112,13 @@ def load_models(runs_or_models) -> list[dict]:
     return loaded
 
 
+def _language(language) -> str:
+    """"en" or "es", in any case ("ES", "Es" -> "es"). Raises RowrnnError naming language for another."""
+    if not isinstance(language, str) or language.strip().lower() not in LANGUAGES:
+        raise RowrnnError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+    return language.strip().lower()
+
+
 def _pixels(array: np.ndarray) -> torch.Tensor:
     """A 28x28 array (leading 1-dims allowed) of uint8, of integers 0-255, or of floats in [0, 1] -> uint8."""
     shape = array.shape
@@ -339,9 +346,7 @@ def widget_class():
 
         @traitlets.validate("language")
         def _valid_language(self, proposal):
-            if proposal["value"] not in LANGUAGES:
-                raise RowrnnError(f"language must be one of {', '.join(LANGUAGES)}, got {proposal['value']!r}")
-            return proposal["value"]
+            return _language(proposal["value"])
 
     return ReadingWidget
 
@@ -355,7 +360,7 @@ def show_reading(runs_or_models, image, *, language: str = "en", step: int | Non
     runs_or_models: a run directory or weights file (str or Path), a rowrnn model (nn.Module from rowrnn), or a
     list of them (one panel each, side by side). image: a test index (int, from the first run's test split), an
     image file, a PIL image, or a 28x28 tensor or array (uint8, or floats in [0, 1]); see load_reading_image.
-    language: "en" (default) or "es", the page's words. step: where the slider starts (default: the end of the
+    language: "en" (default) or "es" (any case), the page's words. step: where the slider starts (default: the end of the
     reading). data_dir: the Fashion-MNIST folder for a test index (default: the run's); verify: check its
     SHA-256 (default: as the run was trained; always without a run). fit: "trim" or "none", as for
     rowrnn.load_image.
@@ -365,8 +370,7 @@ def show_reading(runs_or_models, image, *, language: str = "en", step: int | Non
     anywidget (pip install 'rowrnn[notebooks]'). Raises RowrnnError (one line, naming the argument) for a bad
     runs_or_models, image, language, step or fit, or a run or image that cannot be read.
     """
-    if language not in LANGUAGES:
-        raise RowrnnError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+    language = _language(language)
     cls = widget_class()
     loaded = load_models(runs_or_models)
     pixels, label, index = load_reading_image(image, loaded, data_dir=data_dir, verify=verify, fit=fit)
