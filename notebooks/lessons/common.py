@@ -22,7 +22,7 @@ def installed(modules):
         return False
     return all(importlib.util.find_spec(name) is not None for name in modules)
 
-if not installed(["rowrnn.compare", "rowrnn.plots", "pandas", "torchmetrics"]):  # Colab, or a fresh environment
+if not installed(["rowrnn.compare", "rowrnn.plots", "pandas", "torchmetrics", "anywidget"]):  # Colab, or a fresh environment
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
                            "rowrnn[notebooks] @ git+https://github.com/rowrnn/rowrnn"])
     importlib.invalidate_caches()'''
