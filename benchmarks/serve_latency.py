@@ -29,7 +29,7 @@ def latency(run: Path, png: bytes, repeats: int = 30) -> dict:
     from starlette.testclient import TestClient
 
     from rowrnn.serve import create_app
-    client = TestClient(create_app([run]))
+    client = TestClient(create_app([run]), base_url="http://127.0.0.1")   # a Host serve answers (its DNS-rebinding check)
     seconds = []
     for i in range(3 + repeats):
         start = time.perf_counter()
