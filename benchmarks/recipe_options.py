@@ -64,14 +64,15 @@ def _train(cfg, run_dir: Path, teacher: dict | None = None):
 
 
 def _teacher(args, out: Path, seed: int) -> Path:
-    """The teacher's run directory: --teacher as given, or --teacher-preset (with --teacher-epochs, seed) trained
-    and finished in out -- reused only when the run there has exactly that config, refused otherwise."""
+    """The teacher of the students of seed: --teacher as given, or --teacher-preset (with --teacher-epochs) trained
+    with that seed -- the students' validation split, which a teacher must not have trained on -- and finished in
+    out/teacher-<preset>-seed<seed>, reused only when the run there has exactly that config, refused otherwise."""
     from rowrnn import runs
     from rowrnn.config import build_config
     from rowrnn.lifecycle import fit
     if args.teacher is not None:
         return Path(args.teacher)
-    run_dir = out / f"teacher-{args.teacher_preset}"
+    run_dir = out / f"teacher-{args.teacher_preset}-seed{seed}"
     overrides = {"seed": seed, "data_dir": args.data_dir, "verify": not args.no_verify,
                  **({"epochs": args.teacher_epochs} if args.teacher_epochs else {})}
     cfg = build_config(args.teacher_preset, overrides)
@@ -110,11 +111,17 @@ def run_variants(args) -> list[dict]:
     seeds = parse_seeds(args.seeds)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    teacher = _teacher(args, out, seeds[0]) if any("distill" in v for v in variants) else None
-    record = runs.teacher_record(teacher)[0] if teacher is not None else None
+    distill = any("distill" in v for v in variants)
+    if distill and args.teacher is not None and len(seeds) > 1:
+        raise RowrnnError(f"--teacher {args.teacher} serves one seed (a teacher must not have trained on its "
+                          f"students' validation images): with --seeds {args.seeds} use --teacher-preset, which "
+                          "trains one teacher per seed")
+    teachers = {seed: _teacher(args, out, seed) for seed in seeds} if distill else {}
+    records = {seed: runs.teacher_record(t)[0] for seed, t in teachers.items()}
     rows = []
     for variant in variants:
         for seed in seeds:
+            teacher, record = teachers.get(seed), records.get(seed)
             overrides = {"seed": seed, "data_dir": args.data_dir, "verify": not args.no_verify}
             if args.epochs:
                 overrides["epochs"] = args.epochs

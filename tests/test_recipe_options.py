@@ -12,10 +12,11 @@ from conftest import write_dataset
 from rowrnn import compare, lifecycle, runs
 from rowrnn.cli import main
 from rowrnn.config import build_config
+from rowrnn.data import load_fashion_mnist
 from rowrnn.errors import Interrupted, RowrnnError
 from rowrnn.files import sha256
 from rowrnn.optim import make_ema
-from rowrnn.training import distillation_loss
+from rowrnn.training import distillation_loss, split_indices
 
 # dropout and augmentation: every source of randomness a resume must replay
 RANDOM = {"cell": "lstm", "hidden_size": 16, "num_layers": 2, "dropout": 0.1, "augment_shift": 1,
@@ -270,15 +271,16 @@ def test_a_teacher_that_is_missing_not_a_run_unfinished_or_of_other_classes_is_r
 
 
 def _student(teacher, data, **overrides):
-    """A tiny distilled config: every source of randomness a resume must replay (RANDOM), 3 epochs."""
-    return build_config("notebook", {**RANDOM, "epochs": 3, "data_dir": str(data), "distill_from": str(teacher),
+    """A tiny distilled config: every source of randomness a resume must replay (RANDOM), 3 epochs, and the
+    teacher's seed (its validation split)."""
+    return build_config("notebook", {**RANDOM, "seed": 0, "epochs": 3, "data_dir": str(data), "distill_from": str(teacher),
                                      **overrides})
 
 
 @pytest.mark.slow
 def test_alpha_0_trains_the_plain_runs_weights_and_alpha_above_0_others(teacher_run, tmp_path):
     teacher, data = teacher_run
-    plain = build_config("notebook", {**RANDOM, "epochs": 3, "data_dir": str(data)})
+    plain = build_config("notebook", {**RANDOM, "seed": 0, "epochs": 3, "data_dir": str(data)})
     results = {name: lifecycle.train_epochs(cfg, tmp_path / name) for name, cfg in [
         ("plain", plain), ("alpha0", _student(teacher.path, data, distill_alpha=0.0)),
         ("alpha05", _student(teacher.path, data, distill_alpha=0.5))]}
@@ -378,16 +380,25 @@ def test_the_recipe_options_benchmark_runs_each_option_against_its_absence(teach
     recipe_options = _recipe_options()
     teacher, data = teacher_run
     out, table = tmp_path / "ab", tmp_path / "ab.json"
-    argv = ["--preset", "notebook", "--epochs", "2", "--seeds", "0,1", "--teacher", str(teacher.path), "--variants",
-            "plain,ema,distill", "--ema-decay", "0.9", "--data-dir", str(data), "--no-verify", "--out", str(out),
-            "--json", str(table)]
+    argv = ["--preset", "notebook", "--epochs", "2", "--seeds", "0,1", "--teacher-preset", "notebook",
+            "--teacher-epochs", "1", "--variants", "plain,ema,distill", "--ema-decay", "0.9", "--data-dir", str(data),
+            "--no-verify", "--out", str(out), "--json", str(table)]
+    # one --teacher cannot serve two seeds: it trained on one of the two validation splits
+    assert recipe_options.main([*argv[:6], "--teacher", str(teacher.path), *argv[10:]]) == 2
+    assert capsys.readouterr().err == (
+        f"recipe_options: error: --teacher {teacher.path} serves one seed (a teacher must not have trained on its "
+        "students' validation images): with --seeds 0,1 use --teacher-preset, which trains one teacher per seed\n")
+    assert not out.exists() or not any(out.iterdir())
     assert recipe_options.main(argv) == 0
     printed = capsys.readouterr().out.splitlines()
     rows = json.loads(table.read_text())
     assert [(r["variant"], r["seed"]) for r in rows] == [("plain", 0), ("plain", 1), ("ema", 0), ("ema", 1),
                                                         ("distill", 0), ("distill", 1)]
     assert sorted(p.name for p in out.iterdir()) == ["distill-seed0", "distill-seed1", "ema-seed0", "ema-seed1",
-                                                     "plain-seed0", "plain-seed1"]      # no teacher trained here
+                                                     "plain-seed0", "plain-seed1", "teacher-notebook-seed0",
+                                                     "teacher-notebook-seed1"]      # one teacher per seed
+    teachers = [runs.load_run(out / f"teacher-notebook-seed{seed}") for seed in (0, 1)]
+    assert [t.config.train.seed for t in teachers] == [0, 1]
     for r in rows:
         run = out / f"{r['variant']}-seed{r['seed']}"
         history = json.loads((run / "history.json").read_text())
@@ -396,13 +407,14 @@ def test_the_recipe_options_benchmark_runs_each_option_against_its_absence(teach
         assert r["best_val_metric"] == max(history["val_metric"])
         assert r["own_minutes"] == pytest.approx(sum(history["seconds"]) / 60)
         assert config["train"]["ema_decay"] == (0.9 if r["variant"] == "ema" else 0.0)
-        assert config["train"]["distill_from"] == (str(teacher.path) if r["variant"] == "distill" else None)
+        assert config["train"]["distill_from"] == (str(out / f"teacher-notebook-seed{r['seed']}")
+                                                   if r["variant"] == "distill" else None)
         assert not (run / "metrics.json").exists()     # validation only: no test split read
     # two seeds, two trainings
     last = [(out / f"plain-seed{seed}" / "last.safetensors").read_bytes() for seed in (0, 1)]
     assert last[0] != last[1]
-    assert [r["teacher_minutes"] for r in rows] == [0.0] * 4 + [teacher.metrics["train_minutes"]] * 2
-    assert rows[4]["minutes"] == pytest.approx(rows[4]["own_minutes"] + teacher.metrics["train_minutes"])
+    assert [r["teacher_minutes"] for r in rows] == [0.0] * 4 + [t.metrics["train_minutes"] for t in teachers]
+    assert rows[4]["minutes"] == pytest.approx(rows[4]["own_minutes"] + teachers[0].metrics["train_minutes"])
     mean = lambda v, key: (rows[v][key] + rows[v + 1][key]) / 2  # noqa: E731
     assert printed[0].startswith("| variant | preset | seeds | epochs | best val, mean | each seed (epoch) | "
                                  "final val, mean | Δ mean best val vs plain")
@@ -438,7 +450,7 @@ def test_the_benchmark_refuses_a_teacher_of_other_epochs_or_a_student_of_another
     common = ["--preset", "notebook", "--epochs", "1", "--variants", "distill", "--data-dir", str(data),
               "--no-verify", "--out", str(out)]
     assert recipe_options.main([*common, "--teacher-preset", "notebook", "--teacher-epochs", "1"]) == 0
-    teacher = out / "teacher-notebook"
+    teacher = out / "teacher-notebook-seed0"
     assert json.loads((teacher / "config.json").read_text())["train"]["epochs"] == 1
     capsys.readouterr()
     assert recipe_options.main([*common, "--teacher-preset", "notebook", "--teacher-epochs", "2"]) == 2
@@ -458,6 +470,28 @@ def test_the_benchmark_refuses_a_teacher_of_other_epochs_or_a_student_of_another
     assert capsys.readouterr().err == (
         f"recipe_options: error: {tmp_path / 'ab2' / 'distill-seed0'} was distilled from other best weights of "
         f"{other} than those it has now: remove it to train it again, or choose another --out\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", [{"seed": 1}, {"val_split": 0.2}])
+def test_a_teacher_that_trained_on_the_students_validation_images_is_refused(teacher_run, tmp_path, capsys, student):
+    teacher, data = teacher_run                               # seed 0, --val-split 0.1
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in student.items()]
+    out = tmp_path / "student"
+    assert main(["train", "--preset", "notebook", "--epochs", "1", *flags, "--distill-from", str(teacher.path),
+                 "--data-dir", str(data), "--no-verify", "--quiet", "--no-figures", "--out", str(out)]) == 2
+    train_set, _ = load_fashion_mnist(data, verify=False)
+    seed, val_split = student.get("seed", 0), student.get("val_split", 0.1)
+    _, val_idx = split_indices(len(train_set), val_split, seed)
+    teacher_train, _ = split_indices(len(train_set), 0.1, 0)
+    seen = int(torch.isin(val_idx, teacher_train).sum())
+    assert 0 < seen < len(val_idx)
+    assert capsys.readouterr().err == (
+        f"rowrnn: error: --distill-from {teacher.path}: the teacher trained on {seen} of this run's {len(val_idx)} "
+        f"validation images (its --seed 0 --val-split 0.1, this run's --seed {seed} --val-split {val_split:g}), so "
+        f"validation would flatter the student: distill from a teacher trained with --seed {seed} --val-split "
+        f"{val_split:g}\n")
+    assert not out.exists()                                   # refused before the run directory was touched
 
 
 def test_the_ema_help_says_the_average_has_no_warm_up(capsys, monkeypatch):
