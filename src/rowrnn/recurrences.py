@@ -57,8 +57,12 @@ def step_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def g(x: torch.Tensor) -> torch.Tensor:
-    """The minGRU paper's positive activation for the candidate: x + 0.5 for x >= 0, sigmoid(x) below."""
-    return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
+    """The minGRU paper's positive activation for the candidate: x + 0.5 for x >= 0, sigmoid(x) below.
+
+    Written relu(x) + sigmoid(min(x, 0)), the same values bit for bit (sigmoid(0) = 0.5), because torch.where
+    with both branches was twice as slow: forward + backward of a (256, 14, 64) batch took 0.9 ms against 2.0 ms
+    on this project's 2-core CPU, 7 % of a `mingru` training step."""
+    return F.relu(x) + torch.sigmoid(x.clamp(max=0))
 
 
 def log_g(x: torch.Tensor) -> torch.Tensor:
