@@ -5,17 +5,20 @@ judged on VALIDATION only (the students' test split is never read here).
     python benchmarks/recipe_options.py --preset fast --seeds 0,1,2 --teacher-preset cnn --teacher-epochs 8 \\
         --data-dir /usr/share/datasets/fashion-mnist --out runs/recipe-options
     python benchmarks/recipe_options.py --preset fast --teacher runs/leaderboard/cnn-seed0 --out runs/recipe-options
+    python benchmarks/recipe_options.py --preset mingru --variants plain --set hidden_size=48 --epochs 25 \
+        --out runs/fast-search/h48          # any config field, validation only: a search that never reads test
 
 Every variant and seed trains with rowrnn's own loop (lifecycle.train_epochs) into OUT/<variant>-seed<seed>; a
 run already trained there with exactly the config asked for is reused, one cut short is resumed, and one of
-another config (other --ema-decay, --distill-*, --epochs, ...; or a teacher whose best weights changed) is
+another config (other --ema-decay, --distill-*, --epochs, --set, ...; or a teacher whose best weights changed) is
 refused, naming the differences: remove it or choose another --out. A distilled variant's minutes include its
 teacher's training (the student cannot start before the teacher exists), as everywhere rowrnn reports minutes
-(runs.run_minutes). The teacher is either a finished run (--teacher RUN) or trained here first
-(--teacher-preset, --teacher-epochs, the first seed) into OUT/teacher-<preset>, finished as `rowrnn train`
-finishes a run (its own test split read once, for its own record); a teacher there of another config is refused
-the same way. Prints a Markdown table, one line per variant: the mean over the seeds and each seed's number;
---json writes one row per variant and seed.
+(runs.run_minutes). A teacher must not have trained on its students' validation images, so each seed has its
+own: a finished run (--teacher RUN, one seed only) or one trained here first (--teacher-preset, --teacher-epochs,
+with the students' seed) into OUT/teacher-<preset>-seed<seed>, finished as `rowrnn train` finishes a run (its own
+test split read once, for its own record); a teacher there of another config is refused the same way. Prints a
+Markdown table, one line per variant: the mean over the seeds and each seed's number; --json writes one row per
+variant and seed.
 """
 from __future__ import annotations
 
@@ -97,6 +100,25 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def parse_overrides(pairs: list[str]) -> dict:
+    """--set FIELD=VALUE pairs as build_config's overrides: each value read as JSON when it parses (48, 0.002,
+    true), as a string otherwise (rows+columns). Raises RowrnnError for a pair without '=' or a field the
+    script sets itself (seed, data_dir, verify: --seeds, --data-dir, --no-verify)."""
+    from rowrnn.errors import RowrnnError
+    overrides = {}
+    for pair in pairs:
+        field, sep, text = pair.partition("=")
+        if not sep or not field:
+            raise RowrnnError(f"--set {pair!r}: write FIELD=VALUE, e.g. --set hidden_size=48")
+        if field in ("seed", "data_dir", "verify"):
+            raise RowrnnError(f"--set {field}: use --seeds, --data-dir or --no-verify")
+        try:
+            overrides[field] = json.loads(text)
+        except ValueError:
+            overrides[field] = text
+    return overrides
+
+
 def run_variants(args) -> list[dict]:
     """One row per variant and seed: its validation numbers and minutes (the teacher's counted for distilled
     ones, runs.run_minutes)."""
@@ -109,20 +131,23 @@ def run_variants(args) -> list[dict]:
     if unknown:
         raise RowrnnError(f"--variants: unknown {', '.join(unknown)}: choose from {', '.join(VARIANTS)}")
     seeds = parse_seeds(args.seeds)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    extra = parse_overrides(args.overrides)
+    build_config(args.preset, extra)                  # a field or value it refuses: before anything trains
     distill = any("distill" in v for v in variants)
     if distill and args.teacher is not None and len(seeds) > 1:
         raise RowrnnError(f"--teacher {args.teacher} serves one seed (a teacher must not have trained on its "
                           f"students' validation images): with --seeds {args.seeds} use --teacher-preset, which "
                           "trains one teacher per seed")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     teachers = {seed: _teacher(args, out, seed) for seed in seeds} if distill else {}
     records = {seed: runs.teacher_record(t)[0] for seed, t in teachers.items()}
     rows = []
     for variant in variants:
         for seed in seeds:
             teacher, record = teachers.get(seed), records.get(seed)
-            overrides = {"seed": seed, "data_dir": args.data_dir, "verify": not args.no_verify}
+            overrides = {**extra, "seed": seed, "data_dir": args.data_dir,
+                         "verify": not args.no_verify}
             if args.epochs:
                 overrides["epochs"] = args.epochs
             if "ema" in variant:
@@ -190,8 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--preset", default="fast", help="the student's preset")
     p.add_argument("--epochs", type=int, default=None, help="the student's epochs (default: the preset's)")
-    p.add_argument("--seeds", default="0", help="comma-separated seeds, each variant trained with each (a teacher "
-                   "trained here uses the first)")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds, each variant trained with each (and one "
+                   "teacher trained here per seed)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="overrides",
+                   help="a config field for every variant and seed, as build_config takes it (hidden_size=48, "
+                        "rows_per_step=4, lr=0.002); repeatable")
     p.add_argument("--variants", default="plain,ema,distill", help=f"comma-separated, of {', '.join(VARIANTS)}")
     p.add_argument("--ema-decay", type=float, default=0.998,
                    help="decay of the moving average per step; no warm-up: it starts at the first step's weights "

@@ -503,3 +503,22 @@ def test_the_ema_help_says_the_average_has_no_warm_up(capsys, monkeypatch):
     assert ("No warm-up: the average starts at the first step's weights (timm's warm-up decay is not used), which "
             "still weigh decay**(n-1) after n steps (0.998: 0.37 after 500 steps, 0.01 after 2300), so in a short run "
             "the average lags behind the raw weights") in help_text
+
+
+@pytest.mark.slow
+def test_the_benchmark_sets_any_config_field_and_refuses_bad_ones_before_training(teacher_run, tmp_path, capsys):
+    recipe_options = _recipe_options()
+    _, data = teacher_run
+    out = tmp_path / "search"
+    common = ["--preset", "notebook", "--epochs", "1", "--variants", "plain", "--data-dir", str(data), "--no-verify",
+              "--out", str(out)]
+    for bad, message in [("hidden_size", "--set 'hidden_size': write FIELD=VALUE, e.g. --set hidden_size=48"),
+                         ("seed=1", "--set seed: use --seeds, --data-dir or --no-verify"),
+                         ("hidden_size=-3", "hidden_size must be a positive integer, got -3")]:
+        assert recipe_options.main([*common, "--set", bad]) == 2
+        assert capsys.readouterr().err.startswith(f"recipe_options: error: {message}")
+        assert not out.exists()                          # refused before anything was made or trained
+    assert recipe_options.main([*common, "--set", "hidden_size=4", "--set", "readout=mean+max",
+                                "--set", "lr=0.02"]) == 0
+    config = json.loads((out / "plain-seed0" / "config.json").read_text())
+    assert (config["model"]["hidden_size"], config["model"]["readout"], config["train"]["lr"]) == (4, "mean+max", 0.02)
