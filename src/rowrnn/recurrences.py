@@ -61,7 +61,8 @@ def g(x: torch.Tensor) -> torch.Tensor:
 
     Written relu(x) + sigmoid(min(x, 0)), the same values bit for bit (sigmoid(0) = 0.5), because torch.where
     with both branches was twice as slow: forward + backward of a (256, 14, 64) batch took 0.9 ms against 2.0 ms
-    on this project's 2-core CPU, 7 % of a `mingru` training step."""
+    on this project's 2-core CPU, and a whole `mingru` training step 4 % less (64.1 against 66.9 ms, medians
+    of 8 interleaved rounds)."""
     return F.relu(x) + torch.sigmoid(x.clamp(max=0))
 
 
