@@ -133,3 +133,43 @@ def test_format_user_epoch_golden():
         "",
         "Medians of 5 interleaved rounds, 1 torch thread(s); user's epoch = (wall of `rowrnn train --epochs 6` - "
         "wall of `--epochs 1`) / 5."]
+
+
+def test_step_time_times_each_variant_interleaved_and_restores_g(capsys, monkeypatch):
+    import step_time
+    from rowrnn import recurrences
+    original, calls = recurrences.g, {"where": 0}
+    where_g = step_time._where_g
+
+    def counted(x):
+        calls["where"] += 1
+        return where_g(x)
+    monkeypatch.setattr(step_time, "_where_g", counted)
+    tiny = "cell=mingru,hidden_size=4,num_layers=1,batch_size=8"
+    assert step_time.main(["--preset", "mingru", "--variant", f"small:{tiny}", "--variant", f"wide:{tiny},hidden_size=6",
+                           "--g-where", "--rounds", "2", "--steps", "1"]) == 0
+    assert recurrences.g is original                       # the A/B's torch.where form never leaks
+    # --g-where's row (the preset itself) ran the where form once per cell call: 8 cells (2 readers x 2 blocks
+    # x 2 directions), 3 warm-up steps and 2 rounds of 1
+    assert calls["where"] == 8 * (3 + 2)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["| variant | parameters | ms/step (median) | each round | ratio | images/s |",
+                         "|---|--:|--:|---|--:|--:|"]
+    rows = [line.split(" | ") for line in lines[2:6]]
+    assert [r[0] for r in rows] == ["| mingru", "| small", "| wide", "| mingru, g as torch.where"]
+    assert rows[0][1] == "177,290" and rows[3][1] == "177,290" and rows[1][1] != rows[2][1]
+    assert all(len(r[3].split(", ")) == 2 for r in rows) and rows[0][4] == "1.00"
+    assert lines[-1].startswith("(torch ") and "command: python benchmarks/step_time.py --preset mingru" in lines[-1]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--variant", "wide:hidden_size"], "--variant 'wide:hidden_size': write NAME:FIELD=VALUE[,FIELD=VALUE]"),
+    (["--variant", ":hidden_size=4"], "--variant ':hidden_size=4': give it a name"),
+    (["--variant", "a:hidden_size=4", "--variant", "a:hidden_size=5"], "--variant: the names mingru, a, a repeat"),
+    (["--variant", "a:hidden_size=-1"], "hidden_size must be a positive integer, got -1"),
+])
+def test_step_time_refuses_bad_variants_in_one_line(capsys, argv, message):
+    import step_time
+    assert step_time.main(["--rounds", "1", "--steps", "1", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"step_time: error: {message}") and err.count("\n") == 1
