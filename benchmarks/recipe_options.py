@@ -5,7 +5,7 @@ judged on VALIDATION only (the students' test split is never read here).
     python benchmarks/recipe_options.py --preset fast --seeds 0,1,2 --teacher-preset cnn --teacher-epochs 8 \\
         --data-dir /usr/share/datasets/fashion-mnist --out runs/recipe-options
     python benchmarks/recipe_options.py --preset fast --teacher runs/leaderboard/cnn-seed0 --out runs/recipe-options
-    python benchmarks/recipe_options.py --preset mingru --variants plain --set hidden_size=48 --epochs 25 \
+    python benchmarks/recipe_options.py --preset mingru --variants plain --set hidden_size=48 --epochs 25 \\
         --out runs/fast-search/h48          # any config field, validation only: a search that never reads test
 
 Every variant and seed trains with rowrnn's own loop (lifecycle.train_epochs) into OUT/<variant>-seed<seed>; a
@@ -66,17 +66,18 @@ def _train(cfg, run_dir: Path, teacher: dict | None = None):
     return result.history, result.best_epoch, result.best_val_metric
 
 
-def _teacher(args, out: Path, seed: int) -> Path:
+def _teacher(args, out: Path, seed: int, val_split: float) -> Path:
     """The teacher of the students of seed: --teacher as given, or --teacher-preset (with --teacher-epochs) trained
-    with that seed -- the students' validation split, which a teacher must not have trained on -- and finished in
-    out/teacher-<preset>-seed<seed>, reused only when the run there has exactly that config, refused otherwise."""
+    with that seed and val_split -- the students' validation split, which a teacher must not have trained on -- and
+    finished in out/teacher-<preset>-seed<seed>, reused only when the run there has exactly that config, refused
+    otherwise."""
     from rowrnn import runs
     from rowrnn.config import build_config
     from rowrnn.lifecycle import fit
     if args.teacher is not None:
         return Path(args.teacher)
     run_dir = out / f"teacher-{args.teacher_preset}-seed{seed}"
-    overrides = {"seed": seed, "data_dir": args.data_dir, "verify": not args.no_verify,
+    overrides = {"seed": seed, "val_split": val_split, "data_dir": args.data_dir, "verify": not args.no_verify,
                  **({"epochs": args.teacher_epochs} if args.teacher_epochs else {})}
     cfg = build_config(args.teacher_preset, overrides)
     exists = (run_dir / runs.CONFIG_FILE).exists()
@@ -100,18 +101,38 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+# config fields --set may not touch: the script's own flags (or the variant) set them
+OWN_FLAGS = {"seed": "--seeds", "data_dir": "--data-dir", "verify": "--no-verify", "epochs": "--epochs",
+             "ema_decay": "--variants ema and --ema-decay", "distill_from": "--variants distill and --teacher",
+             "distill_alpha": "--distill-alpha", "distill_temperature": "--distill-temperature"}
+
+
+def _check_teacher(teacher, seed: int, val_split: float, args) -> None:
+    """Refuse --teacher before anything trains when it trained on any of the students' validation images (the
+    check rowrnn's own fit makes, lifecycle.check_teacher_split). Raises RowrnnError."""
+    from rowrnn import lifecycle, runs
+    from rowrnn.config import build_config
+    from rowrnn.data import load_fashion_mnist
+    from rowrnn.training import split_indices
+    runs.teacher_record(teacher)                      # a missing or unfinished teacher: its own one-line error
+    train_set, _ = load_fashion_mnist(args.data_dir, verify=not args.no_verify)
+    student = build_config(args.preset, {"seed": seed, "val_split": val_split, "distill_from": str(teacher)}).train
+    _, val_idx = split_indices(len(train_set), val_split, seed)
+    lifecycle.check_teacher_split(student, runs.load_config(teacher).train, len(train_set), val_idx)
+
+
 def parse_overrides(pairs: list[str]) -> dict:
     """--set FIELD=VALUE pairs as build_config's overrides: each value read as JSON when it parses (48, 0.002,
     true), as a string otherwise (rows+columns). Raises RowrnnError for a pair without '=' or a field the
-    script sets itself (seed, data_dir, verify: --seeds, --data-dir, --no-verify)."""
+    script sets itself (OWN_FLAGS: seed, epochs, the variants' own ema_decay and distill_*, ...)."""
     from rowrnn.errors import RowrnnError
     overrides = {}
     for pair in pairs:
         field, sep, text = pair.partition("=")
         if not sep or not field:
             raise RowrnnError(f"--set {pair!r}: write FIELD=VALUE, e.g. --set hidden_size=48")
-        if field in ("seed", "data_dir", "verify"):
-            raise RowrnnError(f"--set {field}: use --seeds, --data-dir or --no-verify")
+        if field in OWN_FLAGS:
+            raise RowrnnError(f"--set {field}: the script sets it: use {OWN_FLAGS[field]}")
         try:
             overrides[field] = json.loads(text)
         except ValueError:
@@ -132,15 +153,17 @@ def run_variants(args) -> list[dict]:
         raise RowrnnError(f"--variants: unknown {', '.join(unknown)}: choose from {', '.join(VARIANTS)}")
     seeds = parse_seeds(args.seeds)
     extra = parse_overrides(args.overrides)
-    build_config(args.preset, extra)                  # a field or value it refuses: before anything trains
     distill = any("distill" in v for v in variants)
     if distill and args.teacher is not None and len(seeds) > 1:
         raise RowrnnError(f"--teacher {args.teacher} serves one seed (a teacher must not have trained on its "
                           f"students' validation images): with --seeds {args.seeds} use --teacher-preset, which "
                           "trains one teacher per seed")
+    val_split = build_config(args.preset, extra).train.val_split      # a field or value it refuses: now
+    if distill and args.teacher is not None:          # before anything trains: the teacher must fit the split
+        _check_teacher(args.teacher, seeds[0], val_split, args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    teachers = {seed: _teacher(args, out, seed) for seed in seeds} if distill else {}
+    teachers = {seed: _teacher(args, out, seed, val_split) for seed in seeds} if distill else {}
     records = {seed: runs.teacher_record(t)[0] for seed, t in teachers.items()}
     rows = []
     for variant in variants:
@@ -203,7 +226,8 @@ def markdown_table(rows: list[dict]) -> str:
                      f"{mean(group, 'minutes'):.2f} | {reached} |")
     teachers = sorted({r["teacher"] for r in rows if r["teacher"]})
     if teachers:
-        lines += ["", f"Teacher: {', '.join(teachers)} (its training minutes are in every distilled row's minutes)."]
+        lines += ["", f"Teachers: {', '.join(teachers)} (each one's training minutes are in its students' "
+                  "distilled rows' minutes)."]
     lines += ["", "Validation numbers are macro accuracy (the mean of the per-class recalls), the metric the "
               "training history records."]
     return "\n".join(lines)
@@ -224,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ema-decay", type=float, default=0.998,
                    help="decay of the moving average per step; no warm-up: it starts at the first step's weights "
                         "(see rowrnn train --help)")
-    p.add_argument("--teacher", default=None, help="a finished run to distil from (else one is trained here)")
+    p.add_argument("--teacher", default=None, help="a finished run to distil from, for one seed: trained with the "
+                   "students' --seed and --val-split (else one is trained here per seed)")
     p.add_argument("--teacher-preset", default="cnn", help="the preset of the teacher trained here")
     p.add_argument("--teacher-epochs", type=int, default=None, help="its epochs (default: the preset's)")
     p.add_argument("--distill-temperature", type=float, default=4.0, help="softmax temperature")

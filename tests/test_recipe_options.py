@@ -494,6 +494,26 @@ def test_a_teacher_that_trained_on_the_students_validation_images_is_refused(tea
     assert not out.exists()                                   # refused before the run directory was touched
 
 
+@pytest.mark.slow
+def test_the_split_refusal_names_python_arguments_from_python_and_a_new_run_on_resume(teacher_run, tmp_path):
+    teacher, data = teacher_run
+    cfg = build_config("notebook", {"seed": 1, "epochs": 1, "verify": False, "data_dir": str(data),
+                                    "distill_from": str(teacher.path)})
+    with pytest.raises(RowrnnError, match=(
+            rf"^distill_from {teacher.path}: the teacher trained on \d+ of this run's \d+ validation images \(its "
+            r"seed 0 val_split 0.1, this run's seed 1 val_split 0.1\), so validation would flatter the student: "
+            r"distill from a teacher trained with seed 1 val_split 0.1$")):
+        rowrnn.fit(cfg, tmp_path / "student", figures=False)
+    assert not (tmp_path / "student").exists()
+    # a run started before teachers were checked (its config.json written by hand here) is told to start anew
+    student = tmp_path / "old"
+    student.mkdir()
+    runs.start_run(student, cfg, runs.teacher_record(teacher.path)[0])
+    with pytest.raises(RowrnnError, match="so validation would flatter the student: start a new run, distill from a "
+                                          "teacher trained with seed 1 val_split 0.1$"):
+        rowrnn.resume(student)
+
+
 def test_the_ema_help_says_the_average_has_no_warm_up(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "2000")            # one line per flag: no hyphen split by the wrapping
     with pytest.raises(SystemExit) as exited:
@@ -513,7 +533,9 @@ def test_the_benchmark_sets_any_config_field_and_refuses_bad_ones_before_trainin
     common = ["--preset", "notebook", "--epochs", "1", "--variants", "plain", "--data-dir", str(data), "--no-verify",
               "--out", str(out)]
     for bad, message in [("hidden_size", "--set 'hidden_size': write FIELD=VALUE, e.g. --set hidden_size=48"),
-                         ("seed=1", "--set seed: use --seeds, --data-dir or --no-verify"),
+                         ("seed=1", "--set seed: the script sets it: use --seeds"),
+                         ("ema_decay=0.9", "--set ema_decay: the script sets it: use --variants ema and --ema-decay"),
+                         ("epochs=3", "--set epochs: the script sets it: use --epochs"),
                          ("hidden_size=-3", "hidden_size must be a positive integer, got -3")]:
         assert recipe_options.main([*common, "--set", bad]) == 2
         assert capsys.readouterr().err.startswith(f"recipe_options: error: {message}")
@@ -522,3 +544,18 @@ def test_the_benchmark_sets_any_config_field_and_refuses_bad_ones_before_trainin
                                 "--set", "lr=0.02"]) == 0
     config = json.loads((out / "plain-seed0" / "config.json").read_text())
     assert (config["model"]["hidden_size"], config["model"]["readout"], config["train"]["lr"]) == (4, "mean+max", 0.02)
+
+
+@pytest.mark.slow
+def test_the_benchmark_checks_a_given_teachers_split_before_anything_trains(teacher_run, tmp_path, capsys):
+    recipe_options = _recipe_options()
+    teacher, data = teacher_run                               # seed 0, --val-split 0.1
+    out = tmp_path / "ab"
+    argv = ["--preset", "notebook", "--epochs", "1", "--variants", "plain,ema,distill", "--teacher",
+            str(teacher.path), "--data-dir", str(data), "--no-verify", "--out", str(out)]
+    for flags in (["--seeds", "1"], ["--set", "val_split=0.2"]):
+        assert recipe_options.main([*argv, *flags]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"recipe_options: error: --distill-from {teacher.path}: the teacher trained on ")
+        assert "so validation would flatter the student" in err and err.count("\n") == 1
+        assert not out.exists()                               # plain and ema did not train first

@@ -115,7 +115,9 @@ class TrainConfig:
                             "which still weigh decay**(n-1) after n steps (0.998: 0.37 after 500 steps, 0.01 after "
                             "2300), so in a short run the average lags behind the raw weights")
     distill_from: str | None = _opt(None, "a finished run to distill from (Hinton et al. 2015): its best weights' "
-                                    "softened predictions join the loss; its training minutes count in this run's")
+                                    "softened predictions join the loss; its training minutes count in this run's. "
+                                    "It must not have trained on this run's validation images: train it with the "
+                                    "same --seed and --val-split")
     distill_temperature: float = _opt(4.0, "softmax temperature of teacher and student for --distill-from")
     distill_alpha: float = _opt(0.7, "weight of the distillation term for --distill-from (1 - alpha weighs the "
                                 "cross-entropy with the labels)")

@@ -116,7 +116,7 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
         teacher, teacher_model = (runs.teacher_record(tc.distill_from) if tc.distill_from is not None
                                   else (None, None))
         if teacher is not None:
-            check_teacher_split(tc, runs.load_config(tc.distill_from).train, len(train_set), val_idx)
+            check_teacher_split(tc, runs.load_config(tc.distill_from).train, len(train_set), val_idx, resume=resume)
         with runs.claim(run_dir, cfg, resume=resume, write=main, teacher=teacher) as saved:  # held until finished
             state, max_grad_norm = _train(cfg, place, train_set, train_idx, val_idx, saved, run_dir,
                                           progress=progress, on_epoch=on_epoch, teacher_model=teacher_model)
@@ -155,20 +155,23 @@ def _train(cfg: RunConfig, place, train_set, train_idx, val_idx, saved, run_dir,
     return parts.state, max_grad_norm
 
 
-def check_teacher_split(tc, teacher_tc, n_images: int, val_idx: torch.Tensor) -> None:
+def check_teacher_split(tc, teacher_tc, n_images: int, val_idx: torch.Tensor, resume: bool = False) -> None:
     """Refuse a --distill-from teacher that trained on any of this run's validation images: its soft targets
     would carry their labels into training, and validation (which picks the best epoch) would flatter the
     student. tc, teacher_tc: the student's and the teacher's TrainConfig; n_images: the training set's size;
-    val_idx: the student's validation indices (split_indices). A teacher split with the same --seed and
-    --val-split holds out exactly the student's images. Raises RowrnnError naming both splits and the fix."""
+    val_idx: the student's validation indices (split_indices); resume: the run is being resumed (a run started
+    before this check existed is refused too, and told to start anew). A teacher with the same --seed and a
+    --val-split at least the student's holds out all of the student's images (random_split of one permutation).
+    Raises RowrnnError naming both splits and the fix."""
     teacher_train, _ = split_indices(n_images, teacher_tc.val_split, teacher_tc.seed)
     seen = int(torch.isin(val_idx, teacher_train).sum())
     if seen:
         raise RowrnnError(
             f"--distill-from {tc.distill_from}: the teacher trained on {seen} of this run's {len(val_idx)} "
             f"validation images (its --seed {teacher_tc.seed} --val-split {teacher_tc.val_split:g}, this run's "
-            f"--seed {tc.seed} --val-split {tc.val_split:g}), so validation would flatter the student: distill "
-            f"from a teacher trained with --seed {tc.seed} --val-split {tc.val_split:g}")
+            f"--seed {tc.seed} --val-split {tc.val_split:g}), so validation would flatter the student: "
+            + ("start a new run, " if resume else "")
+            + f"distill from a teacher trained with --seed {tc.seed} --val-split {tc.val_split:g}")
 
 
 @dataclass
