@@ -160,17 +160,17 @@ plt.show()'''),
 
 `rowrnn compare --presets mingru --seeds 0,1,2 --parallel 1` measured the `mingru` preset on the same 2-core CPU
 as the leaderboard, apart from it (`results/mingru/leaderboard.md` in rowrnn's repository): test accuracy
-**0.9107** over three seeds (0.9098–0.9120) in **4.9 minutes** for the whole `rowrnn train`, against `fast`'s
+**0.9097** over three seeds (0.9091–0.9101) in **5.4 minutes** for the whole `rowrnn train`, against `fast`'s
 0.8957 in 4.2 minutes and `bilstm`'s 0.9135 in 21: nearly the strongest recurrent reader's accuracy in a
-quarter of its time. It first reached 0.90 validation accuracy after 3.2 minutes. Your short run, then the
+quarter of its time. It first reached 0.90 validation accuracy after 3.6 minutes. Your short run, then the
 published leaderboard for comparison:""",
        """## En la clasificación
 
 `rowrnn compare --presets mingru --seeds 0,1,2 --parallel 1` midió el preset `mingru` en la misma CPU de 2
 núcleos que la clasificación, aparte de ella (`results/mingru/leaderboard.md` en el repositorio de rowrnn):
-exactitud en test de **0,9107** con tres semillas (0,9098–0,9120) en **4,9 minutos** para todo `rowrnn train`,
+exactitud en test de **0,9097** con tres semillas (0,9091–0,9101) en **5,4 minutos** para todo `rowrnn train`,
 frente a 0,8957 en 4,2 minutos de `fast` y 0,9135 en 21 de `bilstm`: casi la exactitud del lector recurrente más
-fuerte en la cuarta parte de su tiempo. Llegó a 0,90 de exactitud en validación a los 3,2 minutos. Tu ejecución
+fuerte en la cuarta parte de su tiempo. Llegó a 0,90 de exactitud en validación a los 3,6 minutos. Tu ejecución
 corta y, para comparar, la clasificación publicada:"""),
     code('''rows = utils.compare.published_leaderboard()
 table = (pd.DataFrame(rows).groupby("preset")
