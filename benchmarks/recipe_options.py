@@ -158,7 +158,7 @@ def run_variants(args) -> list[dict]:
         raise RowrnnError(f"--teacher {args.teacher} serves one seed (a teacher must not have trained on its "
                           f"students' validation images): with --seeds {args.seeds} use --teacher-preset, which "
                           "trains one teacher per seed")
-    val_split = build_config(args.preset, extra).train.val_split      # a field or value it refuses: now
+    val_split = build_config(args.preset, extra).train.val_split   # refuses a bad --set before anything trains
     if distill and args.teacher is not None:          # before anything trains: the teacher must fit the split
         _check_teacher(args.teacher, seeds[0], val_split, args)
     out = Path(args.out)
