@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import rowrnn as utils'''),
-    params('''STRONG_EPOCHS = 2       # the bilstm preset trains 32 (about 25 minutes on 2 CPU cores); 2 take ~2 minutes
+    params('''STRONG_EPOCHS = 2       # the bilstm preset trains 32 (about 20 minutes on 2 CPU cores); 2 take ~2 minutes
 CNN_EPOCHS = 2          # the cnn preset trains 25''',
            quick={"STRONG_EPOCHS": 1, "CNN_EPOCHS": 1}),
     md("""## The leaderboard
@@ -94,8 +94,8 @@ print(f"gap: {100 * (summary.loc['cnn', 'test_accuracy'] - best_recurrent.test_a
 ]
 
 SPANISH = {
-    "# the bilstm preset trains 32 (about 25 minutes on 2 CPU cores); 2 take ~2 minutes":
-        "# el preset bilstm entrena 32 (unos 25 minutos en 2 núcleos); 2 tardan ~2 minutos",
+    "# the bilstm preset trains 32 (about 20 minutes on 2 CPU cores); 2 take ~2 minutes":
+        "# el preset bilstm entrena 32 (unos 20 minutos en 2 núcleos); 2 tardan ~2 minutos",
     "# the cnn preset trains 25": "# el preset cnn entrena 25",
     "# shipped with rowrnn: no download, works offline": "# viene con rowrnn: sin descargas, funciona sin conexión",
     "} epochs, {sum(": "} épocas, {sum(",

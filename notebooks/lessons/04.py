@@ -158,20 +158,20 @@ utils.plots.plot_reading(images, probabilities, labels=labels, read=cfg.model.re
 plt.show()'''),
     md("""## On the leaderboard
 
-`rowrnn compare --presets mingru --seeds 0,1,2 --parallel 1` measured the `mingru` preset on the same 2-core CPU
-as the leaderboard, apart from it (`results/mingru/leaderboard.md` in rowrnn's repository): test accuracy
-**0.9097** over three seeds (0.9091–0.9101) in **5.4 minutes** for the whole `rowrnn train`, against `fast`'s
-0.8957 in 4.2 minutes and `bilstm`'s 0.9135 in 21: nearly the strongest recurrent reader's accuracy in a
-quarter of its time. It first reached 0.90 validation accuracy after 3.6 minutes. Your short run, then the
+`rowrnn compare` measured the `mingru` preset with the rest of the leaderboard, on the same 2-core CPU, one
+training at a time (`results/leaderboard.md` in rowrnn's repository): test accuracy **0.9097** over three seeds
+(0.9091–0.9101) in **5.5 minutes** for the whole `rowrnn train`, against `fast`'s 0.8968 in 4.1 minutes and
+`bilstm`'s 0.9136 in 19.4: nearly the strongest recurrent reader's accuracy in under a third of its time. It
+first reached 0.90 validation accuracy after 3.6 minutes, `bilstm` after 10.3. Your short run, then the
 published leaderboard for comparison:""",
        """## En la clasificación
 
-`rowrnn compare --presets mingru --seeds 0,1,2 --parallel 1` midió el preset `mingru` en la misma CPU de 2
-núcleos que la clasificación, aparte de ella (`results/mingru/leaderboard.md` en el repositorio de rowrnn):
-exactitud en test de **0,9097** con tres semillas (0,9091–0,9101) en **5,4 minutos** para todo `rowrnn train`,
-frente a 0,8957 en 4,2 minutos de `fast` y 0,9135 en 21 de `bilstm`: casi la exactitud del lector recurrente más
-fuerte en la cuarta parte de su tiempo. Llegó a 0,90 de exactitud en validación a los 3,6 minutos. Tu ejecución
-corta y, para comparar, la clasificación publicada:"""),
+`rowrnn compare` midió el preset `mingru` con el resto de la clasificación, en la misma CPU de 2 núcleos, una
+ejecución cada vez (`results/leaderboard.md` en el repositorio de rowrnn): exactitud en test de **0,9097** con
+tres semillas (0,9091–0,9101) en **5,5 minutos** para todo `rowrnn train`, frente a 0,8968 en 4,1 minutos de
+`fast` y 0,9136 en 19,4 de `bilstm`: casi la exactitud del lector recurrente más fuerte en menos de un tercio de
+su tiempo. Llegó a 0,90 de exactitud en validación a los 3,6 minutos; `bilstm`, a los 10,3. Tu ejecución corta
+y, para comparar, la clasificación publicada:"""),
     code('''rows = utils.compare.published_leaderboard()
 table = (pd.DataFrame(rows).groupby("preset")
          .agg(test_accuracy=("test_accuracy", "mean"), train_minutes=("train_minutes", "mean"),
