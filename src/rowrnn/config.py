@@ -263,9 +263,9 @@ class RunConfig:
 _RECIPE = {"batch_size": 128, "lr": 2e-3, "optimizer": "adamw", "weight_decay": 0.05, "schedule": "onecycle",
            "clip_grad_norm": 1.0, "label_smoothing": 0.1, "augment_shift": 2, "augment_flip": True}
 _BILSTM = {"cell": "lstm", "bidirectional": True, "readout": "mean+max", "read": "rows+columns"}
-# Two minGRU-32 blocks read the 784 pixels through the scan: 129 s an epoch on 2 cores against the GRU-64's 188,
-# and validation 0.8637 after 11 epochs against the GRU-64's 0.7484 after 6 (benchmarks/README.md, issue 20);
-# 12 epochs keep the whole run inside 30 minutes.
+# Two minGRU-32 blocks over the 784 pixels (a loop on a CPU, scan="auto"): 129 s an epoch on 2 cores in the
+# search (141 s in the leaderboard's run) against the GRU-64's 188, and validation 0.8637 after 11 epochs against
+# the GRU-64's 0.7484 after 6 (benchmarks/README.md, issue 20); 12 epochs keep the whole run inside 30 minutes.
 _PIXEL_MINGRU = {"cell": "mingru", "hidden_size": 32, "num_layers": 2, "readout": "mean+max"}
 _PIXEL_RECIPE = {"batch_size": 256, "lr": 3e-3, "optimizer": "adamw", "schedule": "onecycle", "clip_grad_norm": 1.0,
                  "epochs": 12}
