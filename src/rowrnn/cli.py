@@ -34,6 +34,27 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's defaults in --help, only where they are true and not said already.
+
+    "(default: X)" is added to an option's help unless: the help states its default itself ("default:"
+    or, for config flags, "(notebook: X)"); the flag takes no value (store_true, store_false, a
+    BooleanOptionalAction: "(default: True)" beside --no-figures reads as if the figures were skipped);
+    the default is None, an empty list or SUPPRESS (nothing to show: what None means is in the help).
+    tests/test_help.py pins every command's help against tests/golden/help/.
+    """
+
+    def _get_help_string(self, action):
+        """The action's help, with "(default: X)" appended only in the cases above."""
+        text = action.help or ""
+        default = action.default
+        if ("default:" in text or "(notebook:" in text or action.nargs == 0 or default is None
+                or default is argparse.SUPPRESS or default == [] or not action.option_strings
+                and action.nargs not in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)):
+            return text
+        return text + " (default: %(default)s)"
+
+
 def _add_config_flags(parser, sections=("model", "train", "data")):
     """One hyphenated flag per config field; unset flags stay out of the namespace (the preset decides)."""
     from .config import config_fields
@@ -41,7 +62,7 @@ def _add_config_flags(parser, sections=("model", "train", "data")):
         if section not in sections:
             continue
         flag = "--" + f.name.replace("_", "-")
-        help_text = f"{f.metadata['help']} (notebook: {f.default})"
+        help_text = f.metadata["help"] if f.default is None else f"{f.metadata['help']} (notebook: {f.default})"
         if isinstance(f.default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                                 help=help_text)
@@ -74,7 +95,7 @@ def _add_run_arguments(parser, run: str | None = "run directory", weights: str |
 def build_parser() -> Parser:
     """The `rowrnn` parser: one subcommand per cmd_* function below, hyphenated flags, defaults in --help."""
     from .config import PRESETS
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = HelpFormatter
     parser = Parser(prog="rowrnn", formatter_class=fmt, epilog=EPILOG,
                     description="Train, inspect and compare recurrent networks that read Fashion-MNIST row by row.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
