@@ -96,7 +96,19 @@ def pixel_permutation(seed: int) -> torch.Tensor:
     return torch.randperm(IMAGE_SIZE * IMAGE_SIZE, generator=torch.Generator().manual_seed(seed))
 
 
-class RNNClassifier(nn.Module):
+class _CheckedLoading:
+    """load_state_dict that checks the weights first (rowrnn.state_dicts.fit_state_dict): the course's route,
+    `RNNClassifier().load_state_dict(notebook.state_dict())`, names every mismatch in one line, refuses integer
+    weights and converts (and says) half precision, as rowrnn.load_model does."""
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """torch's load_state_dict (same arguments and result) of the state_dict fit_state_dict returns.
+        Raises WeightsMismatch (a RowrnnError and a RuntimeError) for weights that do not fit, in one line."""
+        from .state_dicts import fit_state_dict
+        return super().load_state_dict(fit_state_dict(self, state_dict, strict=strict), strict=strict, assign=assign)
+
+
+class RNNClassifier(_CheckedLoading, nn.Module):
     """A recurrent reader (or two, for rows+columns), a readout, and a linear head.
 
     rows_per_step=k reads strips of k rows (or columns) per step: T = 28/k steps of 28k pixels.
@@ -292,7 +304,7 @@ def readout_features(hidden_size: int, bidirectional: bool, readout: str, read: 
     return hidden_size * directions * (2 if readout == "mean+max" else 1) * (2 if read == "rows+columns" else 1)
 
 
-class CNNClassifier(nn.Module):
+class CNNClassifier(_CheckedLoading, nn.Module):
     """Two stages of `blocks` conv layers (c, then 2c channels), each ending in max-pooling, and a linear head.
 
     blocks=1 is the two-conv baseline; blocks=2 the four-conv network of the cnn preset.
