@@ -115,12 +115,12 @@ def run_figures(run: Run, model: nn.Module, test_set: ImageDataset, logits: torc
     if hasattr(model, "step_probabilities"):
         device = next(model.parameters()).device
         x = normalize(test_set.images[:reading_images]).unsqueeze(1).to(device)       # (n, 1, 28, 28)
-        probs = model.step_probabilities(x, num_points=min(model.num_steps, 28)).cpu()
+        probs = model.step_probabilities(x, num_points=min(model.num_steps, 28), value_range=(-1, 1)).cpu()
         figures["reading"] = plots.plot_reading(test_set.images[:reading_images], probs,
                                                 labels=test_set.labels[:reading_images], read=model.read,
                                                 total_steps=model.num_steps)
         with torch.no_grad():
-            states = model.hidden_states(x[:1]).cpu()[0]                              # (T, H)
+            states = model.hidden_states(x[:1], value_range=(-1, 1)).cpu()[0]         # (T, H)
         figures["hidden"] = plots.plot_hidden_states(test_set.images[0], states, read=model.read,
                                                      label=int(test_set.labels[0]))
     return figures
