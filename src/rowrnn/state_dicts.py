@@ -55,16 +55,17 @@ def _shape(tensor) -> str:
     return f"({', '.join(map(str, tensor.shape))})" if tensor.dim() != 1 else f"({tensor.shape[0]},)"
 
 
-def shared_prefix(unexpected: list[str], missing: list[str]) -> str | None:
-    """The prefix (up to and including a '.') whose removal turns the unexpected keys into exactly the missing
-    ones ('model.' for a Lightning module's keys), or None when there is no such prefix."""
-    if not unexpected or len(unexpected) != len(missing):
+def shared_prefix(unexpected: list[str], missing: list[str], expected) -> str | None:
+    """The prefix (up to and including a '.') under which the unexpected keys hold every missing key and only
+    the model's keys ('model.' for a Lightning module's), or None when there is no such prefix."""
+    if not missing:
         return None
-    first = unexpected[0]
-    for end in (i + 1 for i, ch in enumerate(first) if ch == "."):
-        prefix = first[:end]
-        if all(k.startswith(prefix) for k in unexpected) and {k[end:] for k in unexpected} == set(missing):
-            return prefix
+    for key in unexpected:
+        for end in (i + 1 for i, ch in enumerate(key) if ch == "."):
+            prefix = key[:end]
+            stripped = {k[end:] for k in unexpected if k.startswith(prefix)}
+            if set(missing) <= stripped <= set(expected):
+                return prefix
     return None
 
 
@@ -113,7 +114,7 @@ def _key_and_shape_mismatch(expected: dict, given: dict, strict: bool) -> tuple[
         + ([f"{len(unexpected)} unexpected ({_names(unexpected)})"] if unexpected else []) \
         + ([f"{len(resized)} size mismatch{'es' if len(resized) > 1 else ''} ({'; '.join(resized[:NAMES_SHOWN])}"
             f"{f' and {len(resized) - NAMES_SHOWN} more' if len(resized) > NAMES_SHOWN else ''})"] if resized else [])
-    return parts, shared_prefix(unexpected, missing), bool(missing or unexpected)
+    return parts, shared_prefix(unexpected, missing, expected), bool(missing or unexpected)
 
 
 def _dtype_fit(expected: dict, given: dict, source: str) -> dict:
@@ -135,11 +136,12 @@ def _dtype_fit(expected: dict, given: dict, source: str) -> dict:
     if not_float or not_integer:
         parts = ([f"{len(not_float)} tensor{'s are' if len(not_float) > 1 else ' is'} not floating point: "
                   f"{_names(not_float)}"] if not_float else []) \
-            + ([f"{len(not_integer)} integer buffer{'s are' if len(not_integer) > 1 else ' is'} not integers: "
+            + ([f"{len(not_integer)} integer buffer{'s' if len(not_integer) > 1 else ''} of another dtype: "
                 f"{_names(not_integer)}"] if not_integer else [])
-        raise WeightsMismatch(f"{source}: {'; '.join(parts)}: weights must be float32, float16, bfloat16 or "
-                              "float64 (converted to the model's dtype): save the state_dict as the model "
-                              "trained, without casting it")
+        rules = (["weights must be float32, float16, bfloat16 or float64 (converted to the model's dtype)"]
+                 if not_float else []) + (["integer buffers must stay integers"] if not_integer else [])
+        raise WeightsMismatch(f"{source}: {'; '.join(parts)}: {' and '.join(rules)}: save the state_dict as the "
+                              "model trained, without casting it")
     if converted:
         floats = sum(1 for k in given if k in expected and expected[k].is_floating_point())
         said = " and ".join(d if len(ks) == floats else f"{d} ({len(ks)} of {floats} tensors)"
@@ -176,8 +178,8 @@ def fit_state_dict(model, state_dict, *, source: str = "state_dict", target: str
     parts, prefix, keys_differ = _key_and_shape_mismatch(expected, given, strict)
     if parts:
         if prefix is not None:
-            fix = (f"every unexpected key starts with {prefix!r} (a wrapper module's, e.g. a Lightning module's "
-                   f"self.{prefix[:-1]}): save the inner model's state_dict, or strip the prefix: "
+            fix = (f"the missing keys are there under the prefix {prefix!r} (a wrapper module's, e.g. a "
+                   f"Lightning module's self.{prefix[:-1]}): save the inner model's state_dict, or strip the prefix: "
                    f"{{k.removeprefix({prefix!r}): v for k, v in state_dict.items()}}")
         elif keys_differ:
             fix = other_model_fix or "these are another model's weights: build the model they come from"
