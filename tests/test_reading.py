@@ -218,7 +218,8 @@ def test_weights_that_give_nan_are_one_line():
 
 @pytest.mark.parametrize("image, message", [      # every form and refusal: test_inputs.py
     (torch.zeros(28, 28), "image holds floats from 0 to 0: looks like ToTensor() floats in [0, 1]: pass "
-                          "value_range=(0, 1), or normalize with Normalize(0.5, 0.5)"),
+                          "value_range=(0, 1), or normalize with Normalize(0.5, 0.5); already normalized, with no "
+                          "pixel below mid-grey (an all-light drawing)? pass value_range=(-1, 1)"),
     (np.zeros((2, 28, 28), dtype=np.uint8), "image has shape (2, 28, 28): rowrnn reads one grey image shaped "
                                             "(28, 28), (1, 28, 28) or (1, 1, 28, 28); for a photo or a colour "
                                             "picture use rowrnn.load_image(path)"),

@@ -19,7 +19,7 @@ import torch
 from .constants import CLASSES, IMAGE_SIZE, NUM_CLASSES
 from .data import normalize
 from .errors import RowrnnError
-from .pixels import model_input
+from .pixels import model_dtype, model_input
 
 METHODS = ("occlusion", "integrated-gradients")
 CHUNK = 1024          # sequences per forward pass of occlusion: 784-step copies of a pixels model, bounded
@@ -118,7 +118,7 @@ def step_attribution(model, images, *, method: str = "occlusion", target=None, b
     from captum.attr import FeatureAblation, IntegratedGradients
 
     device = next(model.parameters()).device
-    x = model_input(images, value_range=value_range).to(device=device, dtype=next(model.parameters()).dtype)
+    x = model_input(images, value_range=value_range, dtype=model_dtype(model)).to(device)
     blank = _blank(baseline, x)
     was_training = model.training
     model.eval()

@@ -15,7 +15,7 @@ import torch
 from .constants import CLASSES, IMAGE_SIZE
 from .errors import RowrnnError
 from .images import FITS, decode_image, load_image, prepare_image  # noqa: F401  (re-exported: older imports)
-from .pixels import display_pixels, model_input
+from .pixels import display_pixels, model_dtype, model_input
 
 
 def example_images() -> dict[str, Path]:
@@ -104,7 +104,7 @@ def reading_figure(model, images: torch.Tensor, originals=None, *, attributions:
     from .attribution import step_attribution
     if not hasattr(model, "step_probabilities"):
         raise RowrnnError("--explain shows how a recurrent model reads; this run is a CNN")
-    x = model_input(images, value_range=value_range)                               # (N, 1, 28, 28)
+    x = model_input(images, value_range=value_range, dtype=model_dtype(model))     # (N, 1, 28, 28)
     with torch.no_grad():
         probs = model.step_probabilities(x, num_points=min(model.num_steps, 28), value_range=(-1, 1))
     targets = probs[:, -1].argmax(dim=1)                                   # the final guess: what --explain explains
@@ -132,8 +132,9 @@ def predict_files(path, images, weights: str = "best", top: int = 3, fit: str = 
     numpy array of images in the forms of rowrnn.pixels.model_input's table (uint8 pixels or normalized floats;
     value_range=(0, 1) declares ToTensor() floats, for every array given). fit: "trim" (the Fashion-MNIST
     conversion, background trimmed) or "none" (pictures cropped by hand) for the files; see
-    rowrnn.images.convert. Raises RowrnnError for no images, a bad fit, a run or an image that cannot be read,
-    or an array model_input refuses.
+    rowrnn.images.convert. Raises RowrnnError for no images, something that is neither a file nor an array
+    (a PIL image, a number, pixel values in lists: the message names the way out), a bad fit, a run or an image
+    that cannot be read, or an array model_input refuses.
     """
     from .runs import load_model
     if fit not in FITS:
@@ -143,18 +144,30 @@ def predict_files(path, images, weights: str = "best", top: int = 3, fit: str = 
     if _is_array(images):
         batch = model_input(images, value_range=value_range)                  # checked before the run loads
     else:
+        if hasattr(images, "getpixel") or not hasattr(images, "__iter__"):     # a PIL image, a number
+            raise RowrnnError(f"images must be image files (a path or a list of them) or images as a tensor or "
+                              f"numpy array, got {type(images).__name__}{_hint(images, 'images')}")
         images = list(images)
         if not images:
             raise RowrnnError("images is empty: give a list of image files, e.g. ['shirt.jpg']")
         for k, p in enumerate(images):
             if not (_is_array(p) or isinstance(p, (str, bytes, PurePath))):
                 raise RowrnnError(f"images[{k}] must be an image file or one image as a tensor or numpy array, "
-                                  f"got {type(p).__name__}")
+                                  f"got {type(p).__name__}{_hint(p, 'images')}")
         batch = torch.cat([model_input(p, value_range=value_range, name=f"images[{k}]", single=True)
                            if _is_array(p) else model_input(load_image(p, fit=fit))
                            for k, p in enumerate(images)])
     model, _ = load_model(path, weights)
     return predict(model, batch, top=top, value_range=(-1, 1))
+
+
+def _hint(value, name: str) -> str:
+    """The way out for a PIL image or pixel values in lists given where files or arrays are read ('' for others)."""
+    if hasattr(value, "getpixel"):
+        return ": save it and give the file (converted as photos are), or np.asarray(image) for a 28x28 grey one"
+    if isinstance(value, (list, tuple)):
+        return f": np.array({name}, dtype=np.uint8) for one image given as lists of pixel values 0-255"
+    return ""
 
 
 def _is_array(value) -> bool:
@@ -184,7 +197,7 @@ def predict(model, images: torch.Tensor, top: int = 3, classes=CLASSES, *,
     (default 3): classes per image, at most len(classes). Raises RowrnnError for images model_input refuses, or
     when the model's answer for an image is NaN or infinite.
     """
-    x = model_input(images, value_range=value_range)                           # (N, 1, 28, 28)
+    x = model_input(images, value_range=value_range, dtype=model_dtype(model))  # (N, 1, 28, 28), the model's dtype
     if isinstance(model, torch.nn.Module):
         model.eval()
         x = x.to(next(model.parameters()).device)

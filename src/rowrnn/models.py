@@ -235,7 +235,7 @@ class RNNClassifier(_CheckedLoading, nn.Module):
         """A helper's x through rowrnn.pixels.model_input -> (B, 1, 28, 28) on the device and in the dtype of the
         model's weights."""
         weight = self.fc.weight
-        return model_input(x, value_range=value_range, name="x").to(device=weight.device, dtype=weight.dtype)
+        return model_input(x, value_range=value_range, name="x", dtype=weight.dtype).to(weight.device)
 
     def hidden_states(self, x: torch.Tensor, *, value_range=None) -> torch.Tensor:
         """The top layer's output h_t at every step: images (B, 1, 28, 28) -> (B, T, H * directions * readers).

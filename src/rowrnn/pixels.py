@@ -17,6 +17,7 @@ VALUE_RANGES = ((-1, 1), (0, 1), (0, 255))
 FORMS = ("uint8 pixels 0-255, or floats normalized to [-1, 1] as ToTensor() + Normalize(0.5, 0.5) gives them "
          "(ToTensor() floats in [0, 1]: pass value_range=(0, 1))")
 FIX_COLOUR = "for a photo or a colour picture use rowrnn.load_image(path)"
+FIX_LIGHT = ("already normalized, with no pixel below mid-grey (an all-light drawing)? pass value_range=(-1, 1)")
 
 
 def shapes(size: int = IMAGE_SIZE, single: bool = False) -> str:
@@ -58,19 +59,25 @@ def _shaped(images: torch.Tensor, name: str, size: int, single: bool) -> torch.T
     colour = ((len(shape) == 3 and shape[-1] in (3, 4) and shape[:2] == (S, S))
               or (len(shape) == 4 and (shape[1] in (3, 4) and shape[2:] == (S, S)
                                        or shape[-1] in (3, 4) and shape[1:3] == (S, S))))
-    what = f"{name} has shape {shape}"
+    what, fix = f"{name} has shape {shape}", FIX_COLOUR
     if colour:
         what += f", a colour image ({3 if 3 in (shape[1], shape[-1]) else 4} channels)"
+    elif len(shape) in (3, 4) and shape[-3:] == (S, S, 1):        # Keras' and PIL's channels-last grey
+        what += ", its one channel last"
+        fix = f"drop it with {name}[..., 0]"
+    elif len(shape) in (1, 2) and shape[-1] == S * S:              # flattened rows, as an MLP reads them
+        what += f", {S * S} pixels in a row"
+        fix = f"give them as {S}x{S} with {name}.reshape(-1, {S}, {S})"
     elif len(shape) >= 2 and shape[-2:] != (S, S) and shape[-1] not in (3, 4):
         what += f", not {S}x{S} pixels"
     one = "one grey image shaped" if single else "grey images shaped"
-    raise RowrnnError(f"{what}: rowrnn reads {one} {shapes(S, single)}; {FIX_COLOUR}")
+    raise RowrnnError(f"{what}: rowrnn reads {one} {shapes(S, single)}; {fix}")
 
 
 def model_input(images, *, value_range=None, name: str = "images", size: int = IMAGE_SIZE,
-                single: bool = False) -> torch.Tensor:
-    """Images in any accepted form -> float32 (N, 1, size, size) in the models' units, on the images' device
-    (a numpy array: the CPU). THE table of accepted forms, which every rowrnn function taking images follows:
+                single: bool = False, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Images in any accepted form -> float32 (or dtype) (N, 1, size, size) in the models' units, on the images'
+    device (a numpy array: the CPU). THE table of accepted forms, which every rowrnn function taking images follows:
 
         dtype                 values                            read as                           value_range
         uint8                 pixels 0-255, light garment       (x / 255 - 0.5) / 0.5, exactly    None (or (0, 255))
@@ -83,18 +90,23 @@ def model_input(images, *, value_range=None, name: str = "images", size: int = I
 
     Shapes: (N, 1, size, size), (N, size, size) or (size, size) (one image); with single=True (functions of one
     image) (size, size), (1, size, size) or (1, 1, size, size). size: 28 (rowrnn.constants.IMAGE_SIZE) by default.
-    Tensors and numpy arrays alike; a float32 tensor already normalized comes back as a view of itself (no copy,
-    gradients kept).
+    Tensors and numpy arrays alike, any strides (transposed, sliced, flipped views: the result is contiguous);
+    a contiguous float32 tensor already normalized comes back as a view of itself (no copy, gradients kept). dtype: the floating dtype returned
+    (float32 by default; a model's own, e.g. torch.float64, so that a double-precision model reads float64
+    images without a round trip through float32): uint8 pixels are normalized in float32 as
+    rowrnn.data.normalize does, then cast; floats are cast to dtype, then read as their value_range says.
 
     Undeclared floats are never guessed at: a normalized Fashion-MNIST image has its background at -1, so floats
-    that are all >= 0 (ToTensor()'s [0, 1], or 0-255) are refused with the value_range that declares them, and
-    floats outside [-1, 1] (e.g. normalized with the dataset's mean and std) are refused. Declared floats must
-    lie within their value_range.
+    that are all >= 0 (ToTensor()'s [0, 1], or 0-255) are refused with the value_range that declares them
+    (normalized images with no pixel below 0, such as an all-light drawing, are taken with value_range=(-1, 1)),
+    and floats outside [-1, 1] (e.g. normalized with the dataset's mean and std) are refused. Declared floats
+    must lie within their value_range.
 
     Raises RowrnnError, one line naming `name` (or value_range) and the fix, for: something that is not a
-    tensor or numpy array (a list, a PIL image, a path); another shape (colour images (size, size, 3),
-    (N, 3, size, size), (N, size, size, 3) or 4 channels, another size, a batch where one image is expected);
-    an empty batch; booleans; integers other than uint8 (int64 0-255: .to(torch.uint8) or .astype(np.uint8));
+    tensor or numpy array (a list, a PIL image, a path) or a sparse tensor; another shape (colour images
+    (size, size, 3), (N, 3, size, size), (N, size, size, 3) or 4 channels, one channel last (N, size, size, 1),
+    flattened pixels (N, size * size), another size, a batch where one image is expected); an empty batch;
+    booleans; integers other than uint8 (int64 0-255: .to(torch.uint8) or .astype(np.uint8));
     complex numbers; NaN or infinite values; undeclared floats all >= 0 or outside [-1, 1]; floats outside their
     declared value_range; a value_range other than (-1, 1), (0, 1), (0, 255), or one other than (0, 255) with
     uint8 pixels.
@@ -112,30 +124,43 @@ def model_input(images, *, value_range=None, name: str = "images", size: int = I
         images = torch.from_numpy(np.ascontiguousarray(images))
     elif not isinstance(images, torch.Tensor):
         kind = type(images).__name__
-        raise RowrnnError(f"{name} must be a torch tensor or numpy array of {FORMS}, got {kind}; {FIX_COLOUR}")
+        if isinstance(images, (list, tuple)):
+            fix = f"torch.stack({name}) for a list of tensors, np.array({name}, dtype=np.uint8) for pixel values"
+        elif hasattr(images, "getpixel"):                                # a PIL image, without importing PIL
+            fix = (f"np.asarray({name}) for a {size}x{size} grey one (torchvision's FashionMNIST without a "
+                   f"transform), or {FIX_COLOUR}")
+        else:
+            fix = FIX_COLOUR
+        raise RowrnnError(f"{name} must be a torch tensor or numpy array of {FORMS}, got {kind}: {fix}")
+    if images.layout != torch.strided:
+        raise RowrnnError(f"{name} is a {str(images.layout).removeprefix('torch.')} tensor: give a dense one "
+                          f"({name}.to_dense())")
     if images.dtype == torch.bool or images.is_complex():
         raise RowrnnError(f"{name} has dtype {_dtype(images)}: give {FORMS}")
     if not images.is_floating_point() and images.dtype != torch.uint8:
         raise RowrnnError(f"{name} has dtype {_dtype(images)}, not uint8: convert pixels 0-255 with "
                           f".to(torch.uint8) (numpy: .astype(np.uint8)); rowrnn takes {FORMS}")
-    x = _shaped(images, name, size, single)                              # (N, 1, S, S)
+    # (N, 1, S, S), in row-major order: a transposed or sliced view would give the model the same values but
+    # other strides, and its matrix products results that differ in the last bit
+    x = _shaped(images, name, size, single).contiguous()
     if x.dtype == torch.uint8:
         if declared not in (None, (0, 255)):
             raise RowrnnError(f"value_range={declared} describes floats, but {name} is uint8 (pixels 0-255): "
                               "leave value_range out")
-        return x.to(torch.float32, copy=True).div_(255).sub_(MEAN).div_(STD)     # as rowrnn.data.normalize
-    x = x.float()
-    if not bool(torch.isfinite(x).all()):
+        return x.to(torch.float32, copy=True).div_(255).sub_(MEAN).div_(STD).to(dtype)   # as data.normalize
+    values = x.detach()                    # the checks read values only: no autograd warning, no graph
+    if not bool(torch.isfinite(values).all()):
         raise RowrnnError(f"{name} holds NaN or infinite values: give {FORMS}")
-    low, high = float(x.min()), float(x.max())
+    low, high = float(values.min()), float(values.max())                 # in the given dtype, before any cast
+    x = x.to(dtype)
     seen = f"{name} holds floats from {low:.3g} to {high:.3g}"
     if declared is None:
-        if low >= 0 and high > 1:
+        if low >= 0 and 1 < high <= 255:
             raise RowrnnError(f"{seen}, like pixels 0-255 held as floats: pass value_range=(0, 255), "
                               "or give uint8 pixels (.to(torch.uint8))")
-        if low >= 0:
+        if low >= 0 and high <= 1:
             raise RowrnnError(f"{seen}: looks like ToTensor() floats in [0, 1]: pass value_range=(0, 1), "
-                              "or normalize with Normalize(0.5, 0.5)")
+                              f"or normalize with Normalize(0.5, 0.5); {FIX_LIGHT}")
         if high > 1 or low < -1:
             raise RowrnnError(f"{seen}, outside [-1, 1]: rowrnn's models take ToTensor() + Normalize(0.5, 0.5) "
                               "(not the dataset's mean and std); or give uint8 pixels 0-255")
@@ -155,3 +180,10 @@ def display_pixels(x: torch.Tensor) -> torch.Tensor:
     """Normalized images (model_input's output, any shape) -> uint8 pixels 0-255 of the same shape, on the CPU,
     rounded to the nearest grey level: what a page or a figure draws. Pixels that came as uint8 come back exact."""
     return (x.detach().float().cpu() * STD + MEAN).mul_(255).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def model_dtype(model) -> torch.dtype:
+    """The floating dtype of a model's weights (its first floating parameter), for model_input's dtype: float32
+    for anything else (a model without parameters, an OnnxClassifier)."""
+    parameters = model.parameters() if hasattr(model, "parameters") else ()
+    return next((p.dtype for p in parameters if p.is_floating_point()), torch.float32)

@@ -23,7 +23,7 @@ from .attribution import METHODS, step_attribution
 from .constants import CLASSES, IMAGE_SIZE
 from .errors import RowrnnError
 from .models import count_parameters
-from .pixels import display_pixels, model_input
+from .pixels import display_pixels, model_dtype, model_input
 from .unrolling import unroll
 
 DIGITS = 4                          # probabilities and activations are sent rounded to this many decimals
@@ -79,9 +79,11 @@ def as_image(image, *, value_range=None) -> torch.Tensor:
     return display_pixels(model_input(image, value_range=value_range, name="image", single=True))[0, 0]
 
 
-def _model_image(image, value_range) -> torch.Tensor:
-    """One image in an accepted form -> float32 (1, 1, 28, 28) in the model's units, on the CPU."""
-    return model_input(image, value_range=value_range, name="image", single=True).detach().cpu()
+def _model_image(image, value_range, model) -> torch.Tensor:
+    """One image in an accepted form -> (1, 1, 28, 28) in the model's units and dtype (float32, or float64 for a
+    model in double precision), on the CPU."""
+    return model_input(image, value_range=value_range, name="image", single=True,
+                       dtype=model_dtype(model)).detach().cpu()
 
 
 def reading_view(model, image, *, attribution: bool = True, unrolled: bool = True,
@@ -109,13 +111,13 @@ def reading_view(model, image, *, attribution: bool = True, unrolled: bool = Tru
     The model is used as given (put it in eval mode). Raises RowrnnError for an image (or value_range) that
     model_input refuses, or an unknown method in methods.
     """
-    x = _model_image(image, value_range)                                     # (1, 1, 28, 28)
+    x = _model_image(image, value_range, model)                              # (1, 1, 28, 28)
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise RowrnnError(f"methods must be among {', '.join(METHODS)}, got {unknown[0]!r}")
     with torch.inference_mode():
         if is_recurrent(model):
-            logits, hidden = model.reading(x)
+            logits, hidden = model.reading(x, value_range=(-1, 1))       # x: normalized above
             steps, hidden = logits[0].softmax(-1), hidden[0]                 # (T, 10), (T, H)
             final = steps[-1]
             finite = bool(torch.isfinite(logits).all() and torch.isfinite(hidden).all())
@@ -142,7 +144,7 @@ def attribution_view(model, image, *, value_range=None) -> dict | None:
     """Which steps decided the model's answer for one image (the forms of reading_view's image):
     attribution_scores for the class it predicts; None for a CNN or when its outputs are not finite. Raises
     RowrnnError for an image (or value_range) that rowrnn.pixels.model_input refuses."""
-    x = _model_image(image, value_range)                                     # (1, 1, 28, 28)
+    x = _model_image(image, value_range, model)                              # (1, 1, 28, 28)
     if not is_recurrent(model):
         return None
     with torch.inference_mode():

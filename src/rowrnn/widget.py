@@ -27,7 +27,7 @@ from . import reading, runs
 from .constants import CLASSES
 from .errors import RowrnnError
 from .models import CNNClassifier, RNNClassifier
-from .pixels import check_value_range, display_pixels, model_input
+from .pixels import check_value_range, display_pixels, model_dtype, model_input
 from .webassets import inline_modules, scoped_css
 
 WEB = Path(__file__).parent / "web"
@@ -221,7 +221,8 @@ def _final_figure(model, image: torch.Tensor):
     import matplotlib.pyplot as plt
 
     with torch.no_grad():
-        probs = model(model_input(image, name="image", single=True))[0].softmax(-1).numpy()
+        x = model_input(image, name="image", single=True, dtype=model_dtype(model))      # (1, 1, 28, 28)
+        probs = model(x)[0].float().softmax(-1).numpy()
     fig, (img_ax, bar_ax) = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained",
                                          gridspec_kw={"width_ratios": [1, 1.6]})
     img_ax.imshow(image.numpy(), cmap="gray")
