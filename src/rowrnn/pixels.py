@@ -82,7 +82,7 @@ def model_input(images, *, value_range=None, name: str = "images", size: int = I
         dtype                 values                            read as                           value_range
         uint8                 pixels 0-255, light garment       (x / 255 - 0.5) / 0.5, exactly    None (or (0, 255))
                               on black (Fashion-MNIST's own)    rowrnn.data.normalize
-        float16/32/64,        normalized to [-1, 1] by          as given, cast to float32         None or (-1, 1)
+        float16/32/64,        normalized to [-1, 1] by          as given, cast to float32 (dtype) None or (-1, 1)
         bfloat16              ToTensor() + Normalize(0.5, 0.5)
                               (background at -1)
         float                 [0, 1], ToTensor() alone          (x - 0.5) / 0.5 (= Normalize)     (0, 1): required
