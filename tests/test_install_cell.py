@@ -11,6 +11,7 @@ The working directory holds a folder named rowrnn (a git clone), which is not an
 import importlib.metadata
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -47,9 +48,7 @@ def wheels(tmp_path_factory):
     copy.mkdir()
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         (copy / name).write_bytes((ROOT / name).read_bytes())
-    subprocess.run(["cp", "-r", str(ROOT / "src"), str(copy / "src")], check=True)
-    for leftover in (copy / "src").glob("*.egg-info"):
-        subprocess.run(["rm", "-r", str(leftover)], check=True)
+    shutil.copytree(ROOT / "src", copy / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
     _pip(sys.executable, "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(tmp / "dist"),
          str(copy))
     wheel, = (tmp / "dist").glob("rowrnn-*.whl")
