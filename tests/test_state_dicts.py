@@ -148,7 +148,8 @@ def test_some_tensors_in_half_precision_are_counted(trained, tmp_path):
     with pytest.warns(WeightsConverted) as caught:
         rowrnn.load_model(run)
     assert [str(w.message) for w in caught] == [
-        f"{run / 'best.safetensors'}: the weights are float16 (1 of 6 tensors): converted to float32, the model's dtype"]
+        f"{run / 'best.safetensors'}: the weights are float16 (1 of 6 tensors): converted to float32, "
+        "the model's dtype"]
 
 
 @pytest.mark.parametrize("prefix, who", [("module.", "DataParallel, DistributedDataParallel or AveragedModel"),
@@ -276,8 +277,8 @@ def _notebook_state(change=lambda t: t):
                       "rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, fc.weight and 1 more), 6 unexpected "
                       "(model.fc.bias, model.fc.weight, model.rnn.bias_hh_l0, model.rnn.bias_ih_l0, "
                       "model.rnn.weight_hh_l0 and 1 more): the missing keys are there under the prefix 'model.' (a "
-                      "wrapper module's, e.g. a Lightning module's self.model): save the inner model's state_dict, or strip "
-                      "the prefix: {k.removeprefix('model.'): v for k, v in state_dict.items()}"),
+                      "wrapper module's, e.g. a Lightning module's self.model): save the inner model's state_dict, "
+                      "or strip the prefix: {k.removeprefix('model.'): v for k, v in state_dict.items()}"),
     ("missing and unexpected", "state_dict: the weights do not match the RNNClassifier: 2 missing (fc.weight, "
                                "fc.bias), 3 unexpected (extra, head.bias, head.weight): these are another model's "
                                "weights: build the model they come from"),

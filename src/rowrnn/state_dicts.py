@@ -27,8 +27,7 @@ from .errors import RowrnnError
 # the prefixes torch's wrappers add to every key, with who adds them; removed (and said) when every key has one
 WRAPPER_PREFIXES = {"module.": "DataParallel, DistributedDataParallel or AveragedModel",
                     "_orig_mod.": "torch.compile"}
-CONVERTED = ("float16", "bfloat16", "float64", "float32")   # floating dtypes taken, converted to the model's
-NAMES_SHOWN = 5                                             # names listed per kind of mismatch, then "and N more"
+NAMES_SHOWN = 5          # names listed per kind of mismatch, then "and N more"
 
 
 class WeightsMismatch(RowrnnError, RuntimeError):
@@ -60,12 +59,12 @@ def shared_prefix(unexpected: list[str], missing: list[str], expected) -> str | 
     the model's keys ('model.' for a Lightning module's), or None when there is no such prefix."""
     if not missing:
         return None
-    for key in unexpected:
-        for end in (i + 1 for i, ch in enumerate(key) if ch == "."):
-            prefix = key[:end]
-            stripped = {k[end:] for k in unexpected if k.startswith(prefix)}
-            if set(missing) <= stripped <= set(expected):
-                return prefix
+    first = missing[0]       # the prefix is what stands before the first missing key in an unexpected one
+    candidates = {k[:-len(first)] for k in unexpected if k.endswith("." + first)}
+    for prefix in sorted(candidates, key=len):
+        stripped = {k[len(prefix):] for k in unexpected if k.startswith(prefix)}
+        if set(missing) <= stripped <= set(expected):
+            return prefix
     return None
 
 
