@@ -449,8 +449,12 @@ def cmd_train(args) -> int:
         return 0
     if result.stopped_early:
         say(f"stopped early: no better validation metric for {cfg.train.patience} epochs")
-    m = result.metrics
-    print(f"test accuracy {m['accuracy']:.4f} (macro {m['macro_accuracy']:.4f}, loss {m['loss']:.4f}) "
+    from .evaluation import class_mismatch
+    m, mismatch = result.metrics, class_mismatch(result.metrics)
+    if mismatch:     # the test split lacks classes training had, or has some it never saw
+        print(f"note: {mismatch}")
+    macro = "n/a" if m["macro_accuracy"] is None else f"{m['macro_accuracy']:.4f}"
+    print(f"test accuracy {m['accuracy']:.4f} (macro {macro}, loss {m['loss']:.4f}) "
           f"with the best validation epoch {result.best_epoch}; run: {shown(run_dir)}")
     return 0
 
@@ -472,18 +476,24 @@ def cmd_evaluate(args) -> int:
 
 def format_metrics(metrics: dict, run_path) -> str:
     """evaluate's table: loss and accuracies, per-class precision/recall/F1/support and the confusion matrix
-    (rows: expected, columns: predicted), from a metrics dict as evaluation.evaluate_run returns it."""
-    from .constants import CLASSES
+    (rows: expected, columns: predicted), from a metrics dict as evaluation.evaluate_run returns it. Macro
+    accuracy says its definition (the mean recall over the classes present); a class with no test images shows
+    n/a; a test split whose classes differ from training's gets one "note:" line (evaluation.class_mismatch)."""
+    from .evaluation import class_mismatch, macro_definition
     tta = f", {metrics['tta']} test-time augmentation" if metrics.get("tta") else ""
+    score = lambda v, width: f"{'n/a' if v is None else f'{v:.4f}':>{width}}"   # noqa: E731 (no images: n/a)
+    classes, mismatch = list(metrics["per_class"]), class_mismatch(metrics)
     lines = [f"{shown(run_path)} ({metrics['weights']} weights{tta}) on {metrics['images']} test images",
              f"loss {metrics['loss']:.4f}   accuracy {metrics['accuracy']:.4f}   "
-             f"macro accuracy {metrics['macro_accuracy']:.4f}", "",
+             f"macro accuracy {score(metrics['macro_accuracy'], 0)} ({macro_definition(metrics)})",
+             *([f"note: {mismatch}"] if mismatch else []), "",
              f"{'class':<12} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
     for name, m in metrics["per_class"].items():
-        lines.append(f"{name:<12} {m['precision']:>9.4f} {m['recall']:>7.4f} {m['f1']:>7.4f} {m['support']:>8d}")
+        lines.append(f"{name:<12} {score(m['precision'], 9)} {score(m['recall'], 7)} {score(m['f1'], 7)} "
+                     f"{m['support']:>8d}")
     lines += ["", "confusion matrix (rows: expected, columns: predicted)",
-              " " * 12 + " ".join(f"{c[:6]:>6}" for c in CLASSES)]
-    for name, row in zip(CLASSES, metrics["confusion"]):
+              " " * 12 + " ".join(f"{c[:6]:>6}" for c in classes)]
+    for name, row in zip(classes, metrics["confusion"]):
         lines.append(f"{name:<12}" + " ".join(f"{v:>6d}" for v in row))
     return "\n".join(lines)
 

@@ -58,18 +58,22 @@ def plot_predictions(images, labels, predictions, classes=CLASSES, columns=5):
 def plot_confusion(confusion, classes=CLASSES, ax=None, title=None):
     """Counts in each cell, shading by the row-normalized rate (recall along the diagonal).
 
+    confusion: (C, C) counts (rows: expected, columns: predicted). A class with no images (an empty row) has no
+    rate: its row is grey, its cells read n/a and its label says "(no images)", never a recall of 0.
     ax draws into an existing Axes (confusion matrices side by side); title replaces the default.
     """
     counts = _np(confusion).astype(int)
-    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    support = counts.sum(axis=1, keepdims=True)                                # (C, 1) images of each class
+    rates = np.where(support > 0, counts / np.maximum(support, 1), np.nan)     # NaN rows: drawn grey
     fig, ax = plt.subplots(figsize=(8, 7), layout="constrained") if ax is None else (ax.figure, ax)
-    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    cmap = plt.get_cmap("Blues").with_extremes(bad="lightgrey")
+    im = ax.imshow(rates, cmap=cmap, vmin=0, vmax=1)
     for i in range(len(classes)):
         for j in range(len(classes)):
-            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
+            ax.text(j, i, str(counts[i, j]) if support[i, 0] else "n/a", ha="center", va="center", fontsize=8,
                     color="white" if rates[i, j] > 0.5 else "black")
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
+    ax.set_yticks(range(len(classes)), [c if n else f"{c} (no images)" for c, n in zip(classes, support[:, 0])])
     ax.set_xlabel("Predicted")
     ax.set_ylabel("Expected")
     accuracy = np.trace(counts) / max(counts.sum(), 1)
