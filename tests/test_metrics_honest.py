@@ -291,3 +291,18 @@ def test_validation_without_a_class_is_scored_over_the_classes_it_has(tmp_path):
             "model cannot have learned it)")
     assert evaluation.class_mismatch(result.metrics) == note
 
+
+
+def test_a_hand_edited_training_record_is_ignored_not_a_crash(issue_run, tmp_path, capsys):
+    import shutil
+    out, _ = issue_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns(".lock"))
+    metrics = json.loads((copy / "metrics.json").read_text())
+    metrics["train_support"] = {name: "many" for name in CLASSES}
+    (copy / "metrics.json").write_text(json.dumps(metrics))
+    capsys.readouterr()
+    assert main(["evaluate", str(copy), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert "train_support" not in printed             # compared with all the classes instead
+    assert evaluation.class_mismatch(printed) == NOTE.removeprefix("note: ")

@@ -205,7 +205,8 @@ def evaluate_run(path, weights: str = "best", test_set: ImageDataset | None = No
     trained = (run.metrics or {}).get("train_support")
     metrics = {"weights": weights_name(path, weights), **({"tta": tta} if tta else {}),
                **classification_metrics(logits, test_set.labels),
-               **({"train_support": trained} if isinstance(trained, dict) else {})}
+               **({"train_support": trained} if isinstance(trained, dict)   # a hand-edited record is left out
+                  and all(type(n) is int for n in trained.values()) else {})}
     return metrics, model, run, logits
 
 
