@@ -68,7 +68,8 @@ def test_with_every_class_present_the_numbers_are_torchmetrics_bit_for_bit(seed)
     assert m["macro_accuracy"] == old_macro                             # ==, not approx
     assert m["accuracy"] == MulticlassAccuracy(num_classes=10, average="micro")(logits, labels).item()
     for key, metric in (("precision", MulticlassPrecision), ("recall", MulticlassRecall), ("f1", MulticlassF1Score)):
-        assert [v[key] for v in m["per_class"].values()] == metric(num_classes=10, average=None)(logits, labels).tolist()
+        expected = metric(num_classes=10, average=None)(logits, labels).tolist()
+        assert [v[key] for v in m["per_class"].values()] == expected
     # the validation metric, as training uses it (validate_args=False, updated in two parts)
     old, new = MulticlassAccuracy(num_classes=10, validate_args=False), evaluation.MacroAccuracy(10)
     for metric in (old, new):
