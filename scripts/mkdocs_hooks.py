@@ -172,6 +172,24 @@ def on_page_markdown(markdown, page, config, files):
     return MARKER.sub(lambda m: expand(m, page), markdown)
 
 
+LANGUAGES = ("en", "es")
+
+
+def pages_in_one_language(docs: Path) -> list[str]:
+    """Pages that exist under one language's folder of docs/ and not under the other's."""
+    trees = {lang: {p.relative_to(docs / lang).as_posix() for p in (docs / lang).rglob("*.md")} for lang in LANGUAGES}
+    return sorted(f"{lang}/{page}" for lang in LANGUAGES for other in LANGUAGES if other != lang
+                  for page in trees[lang] - trees[other])
+
+
+def on_config(config):
+    """Every page in both languages, or no site: the i18n plugin would fall back to English in silence."""
+    missing = pages_in_one_language(Path(config.docs_dir))
+    if missing:
+        raise PluginError("pages in one language only (write the other language's page): " + ", ".join(missing))
+    return config
+
+
 def on_files(files, config):
     """results/'s figures, served under results/ in the site (one copy for both languages)."""
     for png in sorted((ROOT / "results").rglob("*.png")):
@@ -179,3 +197,4 @@ def on_files(files, config):
         if files.get_file_from_path(uri) is None:
             files.append(File.generated(config, uri, abs_src_path=str(png)))
     return files
+
