@@ -198,3 +198,13 @@ def on_files(files, config):
             files.append(File.generated(config, uri, abs_src_path=str(png)))
     return files
 
+
+
+ALTERNATE_LINK = re.compile(r'<link rel="alternate" href="[^"]*" hreflang="[^"]*">\n?')
+
+
+def on_post_page(output, page, config):
+    """Drop the <link rel="alternate" hreflang> tags of the head: Material fetches sitemap.xml beside each (meant
+    for language roots, given pages by the i18n plugin), a 404 and a console error on every page. The language
+    switch is the header's menu of plain links to the same page in the other language, which stays."""
+    return ALTERNATE_LINK.sub("", output)

@@ -260,8 +260,8 @@ def test_the_site_in_chromium_fetches_nothing_from_elsewhere(served):
 
         visit("command-line/", "The command line")
         # search, offline: Material's own index and lunr in a worker, from this origin
-        page.locator("label.md-search__icon, .md-header__button[for=__search]").first.click()
-        page.locator("input.md-search__input").fill("recurrence")
+        page.locator("input.md-search__input").click()
+        page.keyboard.type("recurrence", delay=30)      # typed: the search listens to key events
         page.wait_for_selector(".md-search-result__item", timeout=20000)
         assert page.locator(".md-search-result__item").count() >= 3
         page.keyboard.press("Escape")
