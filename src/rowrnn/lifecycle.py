@@ -25,7 +25,8 @@ from torch import nn
 from . import files, runs
 from .config import PRESETS, RunConfig, build_config, config_fields
 from .constants import CLASSES, NUM_CLASSES
-from .data import Batches, ImageDataset, load_fashion_mnist
+from .data import Batches, ImageDataset
+from .datasets import dataset_of, load_dataset
 from .devices import distributed_context
 from .errors import RowrnnError, python_api
 from .models import build_model, count_parameters
@@ -105,8 +106,14 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
             raise RowrnnError("--amp needs a CUDA device (bfloat16 autocast); drop --amp on CPU")
         test_set = finishing["test_set"] if finishing else None
         if train_set is None:  # before touching run_dir: a data error leaves nothing behind
-            train_set, loaded_test = load_fashion_mnist(cfg.data.data_dir, verify=cfg.data.verify)
+            info, train_set, loaded_test = load_dataset(cfg.data, progress=progress and main)
             test_set = test_set if test_set is not None or not finishing else loaded_test
+            if main and getattr(train_set, "report", ""):   # files skipped or dropped: said, never silent
+                warnings.warn(f"--dataset {info.name}: {train_set.report}", stacklevel=3)
+        # the dataset's facts are recorded in config.json: class names from the data (a folder's, a named
+        # dataset's) or, for a train_set given by the caller, its .classes
+        cfg.data.classes = list(getattr(train_set, "classes", None) or dataset_of(cfg).classes)
+        cfg.validate()
         train_idx, val_idx = split_indices(len(train_set), tc.val_split, tc.seed)
         if len(val_idx) == 0 or len(train_idx) == 0:
             raise RowrnnError(f"--val-split {tc.val_split} of {len(train_set)} training images leaves "
@@ -128,7 +135,8 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
             # cfg's data_dir: a resume's --data-dir, where the run's recorded one may be missing
             return trained, _finish(run_dir, test_set=test_set, figures=finishing["figures"], device="cpu",
                                     data_dir=cfg.data.data_dir,
-                                    train_support=class_counts(train_set.labels[train_idx]))
+                                    train_support=class_counts(train_set.labels[train_idx],
+                                                               cfg.data.classes))
 
 
 def _train(cfg: RunConfig, place, train_set, train_idx, val_idx, saved, run_dir, *, progress, on_epoch,
@@ -204,7 +212,7 @@ def _build(cfg: RunConfig, place, train_set: ImageDataset, train_idx, val_idx, s
         teacher = Teacher(teacher_model.to(device).eval(), temperature=tc.distill_temperature,
                           alpha=tc.distill_alpha)
     torch.manual_seed(tc.seed)
-    model = build_model(cfg.model).to(device)
+    model = build_model(cfg).to(device)           # cfg's recorded classes and image size
     images, labels = train_set.images.to(device), train_set.labels.to(device)  # once, for both splits
     common = dict(device=device, rank=place.rank, world_size=place.world_size)
     train_batches = Batches(images, labels, tc.batch_size, indices=train_idx, shuffle=True, seed=tc.seed,
@@ -223,7 +231,7 @@ def _build(cfg: RunConfig, place, train_set: ImageDataset, train_idx, val_idx, s
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     return _Parts(model, net, train_batches, val_batches, optimizer, scheduler,
                   nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing),
-                  MacroAccuracy(NUM_CLASSES).to(device), state, ema, teacher)
+                  MacroAccuracy(cfg.num_classes).to(device), state, ema, teacher)
 
 
 def _restore(state: runs.ResumeState, model, optimizer, scheduler, make_schedule, steps_per_epoch: int, run_dir,

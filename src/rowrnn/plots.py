@@ -8,6 +8,8 @@ callers decide where to save it.
 """
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -39,6 +41,13 @@ def plot_curves(history: dict):
     return fig
 
 
+def _square(image) -> np.ndarray:
+    """An image of S*S pixels (flat, (S, S) or (1, S, S)) as (S, S): figures follow the image's own size."""
+    image = np.asarray(image)
+    side = math.isqrt(image.size)
+    return image.reshape(side, side)
+
+
 def plot_predictions(images, labels, predictions, classes=CLASSES, columns=5):
     """The notebook's grid: each image titled with the expected and predicted class, green if right, red if wrong."""
     images, labels, predictions = _np(images), _np(labels), _np(predictions)
@@ -49,7 +58,7 @@ def plot_predictions(images, labels, predictions, classes=CLASSES, columns=5):
         ax.axis("off")
     for ax, image, y, y_hat in zip(axes.flat, images, labels, predictions):
         right = int(y) == int(y_hat)
-        ax.imshow(image.reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="Greens" if right else "Reds")
+        ax.imshow(_square(image), cmap="Greens" if right else "Reds")
         ax.set_title(f"Expected: {classes[int(y)]}\nPredicted: {classes[int(y_hat)]}", fontsize=8,
                      color="darkgreen" if right else "darkred")
     return fig
@@ -112,7 +121,7 @@ def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read=
             target = int(_np(targets)[k]) if targets is not None else int(probs[k][-1].argmax())
             attr_ax = axes[k][extra + 1]
             norm = _centred_norm(scores)
-            attr_ax.imshow(images[k].reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray")
+            attr_ax.imshow(_square(images[k]), cmap="gray")
             attr_ax.imshow(attribution_map(scores, read, rows_per_step, permutation), cmap=ATTRIBUTION_CMAP,
                            norm=norm, alpha=0.75, interpolation="nearest")
             _label_pixels(attr_ax)
@@ -121,7 +130,7 @@ def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read=
                          label=f"attribution to {classes[target]} (logit)")
         if extra:
             img_ax.set_title("the 28x28 the network saw", fontsize=9)
-        img_ax.imshow(images[k].reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray")
+        img_ax.imshow(_square(images[k]), cmap="gray")
         img_ax.set_xticks([])
         img_ax.set_yticks([])
         if labels is not None:
@@ -297,7 +306,7 @@ def plot_hidden_states(image, states, read="rows", label=None, classes=CLASSES):
     steps, width = states.shape
     fig, (img_ax, heat_ax) = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained",
                                           gridspec_kw={"width_ratios": [1, 2.2]})
-    img_ax.imshow(image.reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray")
+    img_ax.imshow(_square(image), cmap="gray")
     img_ax.set_xticks([])
     img_ax.set_yticks([])
     if label is not None:

@@ -32,6 +32,7 @@ import torch
 from . import files
 from .config import RunConfig, short_name
 from .errors import RowrnnError, python_api
+from .datasets import dataset_of
 from .models import build_model
 
 CONFIG_FILE, HISTORY_FILE, HISTORY_CSV = "config.json", "history.json", "history.csv"
@@ -44,7 +45,8 @@ RUN_FILES = (CONFIG_FILE, HISTORY_FILE, HISTORY_CSV, STATE_FILE, METRICS_FILE, C
              *(f"{w}.safetensors" for w in WEIGHTS), *(f"{f}.png" for f in FIGURES), *(f"{f}-last.png" for f in FIGURES))
 HISTORY_KEYS = ("train_loss", "train_metric", "val_loss", "val_metric", "lr", "seconds")
 # may differ between the original run and its resumption without changing the result
-RESUMABLE_DIFFERENCES = {("train", "device"), ("train", "amp"), ("data", "data_dir")}
+RESUMABLE_DIFFERENCES = {("train", "device"), ("train", "amp"), ("data", "data_dir"),
+                         ("data", "classes")}   # recorded by training from the data, not chosen: never a difference
 
 MAX_WEIGHTS_BYTES = 2 * 2**30       # > 100M float32 parameters (config.MAX_PARAMETERS) with room to spare
 MAX_STATE_BYTES = 4 * MAX_WEIGHTS_BYTES
@@ -608,7 +610,8 @@ def load_model(path, weights: str = "best", device="cpu"):
     named, the fix for a shared key prefix) or are not floating point (each tensor and its dtype named)."""
     run = run_of_weights(path, weights)
     run_dir, weights_path = resolve_weights(path, weights)
-    model = build_model(run.config.model)
+    info = dataset_of(run.config)                 # the run's classes and image size
+    model = build_model(run.config.model, num_classes=info.num_classes, image_size=info.image_size)
     model.load_state_dict(fit_weights(model, load_weights(weights_path), weights_path, run_dir / CONFIG_FILE))
     return model.to(device).eval(), run
 
@@ -671,7 +674,8 @@ def teacher_record(path) -> tuple[dict, torch.nn.Module]:
                           f"Fashion-MNIST's {len(CLASSES)}: distill from a run trained on Fashion-MNIST's classes")
     weights_path = run_dir / "best.safetensors"
     raw = files.read_file(weights_path, limit=MAX_WEIGHTS_BYTES, what="weights file")
-    model = build_model(run.config.model)
+    info = dataset_of(run.config)
+    model = build_model(run.config.model, num_classes=info.num_classes, image_size=info.image_size)
     try:
         tensors = load(raw)
     except (SafetensorError, ValueError, OSError) as e:
