@@ -135,3 +135,19 @@ def test_an_emnist_letters_run_has_26_outputs_and_letter_names(tmp_path, monkeyp
     assert model.fc.out_features == 26
     card = (tmp_path / "run" / "MODEL_CARD.md").read_text()
     assert "## Evaluation (test split, 52 images)" in card
+    assert "Input: one 28×28 grey image," in card and "logits over the 26 EMNIST letters classes" in card
+    assert "EMNIST letters: 26 classes (a, b, c, d, e, f, g, h, i, j, k, l, …), 28×28 grey." in card
+    assert "It knows 26 classes and nothing else" in card and "garments" not in card
+    assert "--dataset emnist-letters" in card
+
+
+def test_a_digits_run_exports_with_its_classes_and_size(tmp_path):
+    pytest.importorskip("onnxruntime")
+    folder, _ = digits_folder(tmp_path / "digits")
+    run = rowrnn.fit(build_config("notebook", {"dataset": str(folder), "image_size": 8, "epochs": 1,
+                                               "batch_size": 128}), tmp_path / "run", figures=False).path
+    assert main(["export", str(run)]) == 0
+    from rowrnn.export import OnnxClassifier
+    exported = OnnxClassifier(run / "model.onnx")
+    assert exported.classes == tuple(str(k) for k in range(10))
+    assert exported.metadata["rowrnn.image_size"] == "8" and exported.metadata["rowrnn.dataset"] == str(folder)

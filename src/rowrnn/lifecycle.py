@@ -26,7 +26,7 @@ from . import files, runs
 from .config import PRESETS, RunConfig, build_config, config_fields
 from .constants import CLASSES, NUM_CLASSES
 from .data import Batches, ImageDataset
-from .datasets import dataset_of, load_dataset
+from .datasets import TABLE, dataset_of, load_dataset
 from .devices import distributed_context
 from .errors import RowrnnError, python_api
 from .models import build_model, count_parameters
@@ -464,17 +464,29 @@ def model_card(run: runs.Run, metrics: dict, parameters: int) -> str:
     cost = runs.run_minutes(run)
     minutes = (f"{cost.own:.1f} minutes of training, plus {cost.teacher:.1f} of its teacher's: "
                f"{cost.total:.1f} in all" if metrics.get("teacher") else f"{cost.own:.1f} minutes of training")
+    info = dataset_of(run.config)
+    S, C = info.image_size, info.num_classes
+    fashion = info.name == "fashion-mnist"
+    title = "Fashion-MNIST" if fashion else (TABLE[info.name].title if info.name in TABLE
+                                             else f"the image folder `{info.name}`")
+    data_text = ("""Fashion-MNIST (Zalando Research, MIT licence): 60,000 training and 10,000 test images of 10 kinds of
+garments, 28×28 grey, light garment on a black background.""" if fashion else
+                 f"{title}: {C} classes ({', '.join(info.classes[:12])}{', …' if C > 12 else ''}), {S}×{S} grey"
+                 + (f", converted from its files ({cfg.data.conversion} conversion)" if info.is_folder else "") + ".")
+    confused = ("; garments that\n  look alike (shirt, T-shirt, pullover, coat) are confused most." if fashion
+                else "; the confusion matrix (confusion.png) shows which classes it mixes up.")
+    use = ("Fashion-MNIST-like data: centred 28×28 grey garments, light on dark." if fashion else
+           f"data like {title}'s: {S}×{S} grey images of its {C} classes.")
     return f"""# Model card: {run.path.name}
 
 ## Model
-`{cfg.preset}` preset: {describe}; {parameters:,} trainable parameters. Input: one 28×28 grey image,
-scaled to [-1, 1] as (x/255 − 0.5)/0.5; output: logits over the 10 Fashion-MNIST classes. Weights:
+`{cfg.preset}` preset: {describe}; {parameters:,} trainable parameters. Input: one {S}×{S} grey image,
+scaled to [-1, 1] as (x/255 − 0.5)/0.5; output: logits over the {C} {title} classes. Weights:
 `best.safetensors` (the epoch with the best validation metric; SHA-256 `{metrics['weights_sha256'][:16]}…`)
 and `last.safetensors`. Made by rowrnn {__version__}; the full configuration is in `config.json`.
 
 ## Data
-Fashion-MNIST (Zalando Research, MIT licence): 60,000 training and 10,000 test images of 10 kinds of
-garments, 28×28 grey, light garment on a black background. {1 - tc.val_split:.0%} of the training images
+{data_text} {1 - tc.val_split:.0%} of the training images
 trained the model, {tc.val_split:.0%} (seed {tc.seed}) chose the best epoch; the test images were read once,
 after training, for the numbers below.
 
@@ -493,13 +505,12 @@ Accuracy **{metrics['accuracy']:.4f}**, {macro}, loss {metrics['loss']:.4f}.{not
 
 ## Intended use
 Teaching and comparing recurrent networks that read images as sequences, and as a baseline for
-Fashion-MNIST-like data: centred 28×28 grey garments, light on dark.
+{use}
 
 ## Limitations
-- It knows 10 classes and nothing else: any input gets one of them, a cat included.
+- It knows {C} classes and nothing else: any input gets one of them, a cat included.
 - Photographs differ from Fashion-MNIST (backgrounds, lighting, angles); `rowrnn predict` converts them
   (grey, fitted into 28×28, inverted on light backgrounds), but accuracy on them is not measured here.
-- {ranked}; garments that
-  look alike (shirt, T-shirt, pullover, coat) are confused most.
+- {ranked}{confused}
 - Numbers come from one training run (seed {tc.seed}); other seeds differ (see the leaderboard for spreads).
 """
