@@ -125,6 +125,8 @@ class DatasetInfo:
     name: a name of TABLE, or the folder's path. classes: names in label order (label i is classes[i]).
     image_size: the side S of the square images (S x S pixels, read as S rows of S). channels: 1 (grey).
     mean, std: the normalization x in [0, 1] -> (x - mean) / std (the course notebook's 0.5, 0.5 for all).
+    conversion: how a folder's files became images ("plain" or "photo", CONVERSIONS; "plain" for named datasets,
+    whose files are images already).
     """
     name: str
     classes: tuple
@@ -132,6 +134,7 @@ class DatasetInfo:
     channels: int = 1
     mean: float = MEAN
     std: float = STD
+    conversion: str = "plain"
 
     @property
     def num_classes(self) -> int:
@@ -170,7 +173,8 @@ def dataset_of(source) -> DatasetInfo:
         classes = TABLE[dataset].classes
     else:
         classes = tuple(folder_classes(Path(dataset).expanduser()))
-    return DatasetInfo(dataset, classes, int(size), 1, float(mean), float(std))
+    return DatasetInfo(dataset, classes, int(size), 1, float(mean), float(std),
+                       str(section.get("conversion") or "plain"))
 
 
 def _data_section(source) -> dict:
@@ -465,6 +469,39 @@ def convert_folder_image(data_bytes: bytes, source: str, image_size: int = IMAGE
         grey = np.asarray(Image.fromarray(grey.astype(np.float32), mode="F").resize(
             (image_size, image_size), Image.Resampling.BILINEAR))
     return images.to_uint8(grey)
+
+
+def photo_fit(info: DatasetInfo) -> str | None:
+    """The `fit` a person's own picture (a photo, a drawing) gets by default for a run of this dataset, so that
+    it looks like the dataset's own images: "trim" (rowrnn.images' Fashion-MNIST conversion, background trimmed
+    away) for Fashion-MNIST and folders converted "photo"; "none" (the same conversion without trimming: grey,
+    fitted whole into 28x28, light on black) for the other named datasets (MNIST, KMNIST, EMNIST: light on black
+    but not made by trimming a photo); None for a folder converted "plain", whose pictures are converted as its
+    files were (convert_folder_image: grey, resized to its side), where no fit applies."""
+    if info.is_folder and info.conversion != "photo":
+        return None
+    return "trim" if info.name == DEFAULT or info.conversion == "photo" else "none"
+
+
+def prepare_picture(data: bytes, source: str, info: DatasetInfo, *, fit: str | None = None,
+                    flag: str = "fit") -> "images.PreparedImage":
+    """A person's picture (the bytes of an image file) -> images.PreparedImage(image uint8 (S, S), original RGB)
+    converted for a run of this dataset (info: dataset_of(run)), S = info.image_size: fit None is the dataset's
+    own (photo_fit); "trim" or "none" ask for rowrnn.images' conversion (28x28), which a folder converted "plain"
+    does not use. flag: how the caller names `fit` in messages ("--fit" for the CLI). Raises RowrnnError (one
+    line) for a fit not in images.FITS, a fit given for a "plain" folder (naming flag), and every refusal of
+    rowrnn.images (naming source)."""
+    own = photo_fit(info)
+    if fit is not None and fit not in images.FITS:
+        raise RowrnnError(f"{flag} must be one of {', '.join(images.FITS)}, got {fit!r}")
+    if own is None:
+        if fit is not None:
+            raise RowrnnError(f"{flag} {fit}: this run's images ({images.display_name(info.name)}) were converted "
+                              f"plain (grey, resized to {info.image_size}x{info.image_size}), and so are pictures "
+                              f"for it: drop {flag}")
+        prepared = images.prepare_image(data, source, fit="none")          # decoded, checked, and the original
+        return dataclasses.replace(prepared, image=convert_folder_image(data, source, info.image_size, "plain"))
+    return images.prepare_image(data, source, fit=fit or own)
 
 
 def check_folder_options(image_size: int, conversion: str) -> None:

@@ -120,8 +120,9 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
                               f"{len(train_idx)} for training and {len(val_idx)} for validation: use more data "
                               "or another --val-split")
         # the teacher is checked, loaded once and the digest of the bytes loaded taken, before run_dir is touched
-        teacher, teacher_model = (runs.teacher_record(tc.distill_from) if tc.distill_from is not None
-                                  else (None, None))
+        teacher, teacher_model = (runs.teacher_record(tc.distill_from, classes=cfg.data.classes,
+                                                      image_size=dataset_of(cfg).image_size)
+                                  if tc.distill_from is not None else (None, None))
         if teacher is not None:
             check_teacher_split(tc, runs.load_config(tc.distill_from).train, len(train_set), val_idx, resume=resume)
         with runs.claim(run_dir, cfg, resume=resume, write=main, teacher=teacher) as saved:  # held until finished

@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from .constants import IMAGE_SIZE, NUM_CLASSES
+from .constants import CLASSES, IMAGE_SIZE, NUM_CLASSES
 from .errors import RowrnnError
 from .pixels import model_input
 from .recurrences import PARALLEL_CELLS, SCANS, ResidualStack, describe_parameter
@@ -242,7 +242,8 @@ class RNNClassifier(_CheckedLoading, nn.Module):
         """A helper's x through rowrnn.pixels.model_input -> (B, 1, 28, 28) on the device and in the dtype of the
         model's weights."""
         weight = self.fc.weight
-        return model_input(x, value_range=value_range, name="x", dtype=weight.dtype).to(weight.device)
+        return model_input(x, value_range=value_range, name="x", size=self.image_size,
+                           dtype=weight.dtype).to(weight.device)
 
     def hidden_states(self, x: torch.Tensor, *, value_range=None) -> torch.Tensor:
         """The top layer's output h_t at every step: images (B, 1, 28, 28) -> (B, T, H * directions * readers).
@@ -380,6 +381,23 @@ def build_model(cfg, *, num_classes: int | None = None, image_size: int | None =
         raise RowrnnError(f"cfg.arch must be one of {', '.join(MODELS)}, got {cfg.arch!r}")
     return MODELS[cfg.arch].from_config(cfg, num_classes=num_classes or NUM_CLASSES,
                                         image_size=image_size or IMAGE_SIZE)
+
+
+def class_names(model, classes=None) -> tuple:
+    """The names of a model's outputs, in label order: `classes` when given (checked: one name per output),
+    else the run's classes that rowrnn.load_model records on the model it loads (model.classes, from
+    rowrnn.datasets.dataset_of), else Fashion-MNIST's for a bare model of 10 outputs and "0".."C-1" for one of
+    another number. Raises RowrnnError naming `classes` when their number is not the model's outputs."""
+    outputs = getattr(model, "num_classes", NUM_CLASSES)
+    if classes is None:
+        classes = getattr(model, "classes", None)
+        if classes is None:
+            return CLASSES if outputs == NUM_CLASSES else tuple(str(i) for i in range(outputs))
+    classes = tuple(str(c) for c in classes)
+    if len(classes) != outputs:
+        raise RowrnnError(f"classes names {len(classes)} classes, but the model has {outputs} outputs: give one "
+                          f"name per output (rowrnn.load_model's model knows its run's)")
+    return classes
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -613,6 +613,7 @@ def load_model(path, weights: str = "best", device="cpu"):
     info = dataset_of(run.config)                 # the run's classes and image size
     model = build_model(run.config.model, num_classes=info.num_classes, image_size=info.image_size)
     model.load_state_dict(fit_weights(model, load_weights(weights_path), weights_path, run_dir / CONFIG_FILE))
+    model.classes = info.classes                  # what its outputs are called (models.class_names reads it)
     return model.to(device).eval(), run
 
 
@@ -644,18 +645,20 @@ def run_minutes(run: Run) -> RunMinutes:
 TEACHER_KEYS = {"run": str, "path": str, "weights_sha256": str, "train_minutes": (int, float), "preset": str}
 
 
-def teacher_record(path) -> tuple[dict, torch.nn.Module]:
+def teacher_record(path, *, classes=None, image_size: int | None = None) -> tuple[dict, torch.nn.Module]:
     """(record, model): what a student records of its --distill-from teacher, checked -- {"run": path as given,
     "path": absolute, "weights_sha256": of the best.safetensors bytes loaded, "train_minutes": what it cost
     (run_minutes(...).total), "preset": ...} -- and the teacher's network (eval mode, CPU) built from those very
     bytes, so the digest recorded is that of the weights that teach (the file is read once).
 
+    classes, image_size: the student's dataset's (datasets.dataset_of(student config)); left out, Fashion-MNIST's.
     Raises RowrnnError (one line naming --distill-from) for a teacher that is missing, not a run, not finished
-    (its metrics must describe its best weights), or whose classes are not Fashion-MNIST's ten."""
+    (its metrics must describe its best weights), or whose classes (names, in order) or image size are not the
+    student's: its logits would name other classes, or it would read other images."""
     from safetensors import SafetensorError
     from safetensors.torch import load
 
-    from .constants import CLASSES
+    from .constants import CLASSES, IMAGE_SIZE
     flag = f"--distill-from {path}"
     run_dir = Path(path)
     if not files.exists(run_dir):
@@ -667,14 +670,21 @@ def teacher_record(path) -> tuple[dict, torch.nn.Module]:
     if status != "finished":
         raise RowrnnError(f"{flag}: the teacher is not finished (its status is {status!r}): finish it with "
                           f"`rowrnn train --resume {run_dir}` first")
-    # every model rowrnn builds has NUM_CLASSES outputs: the classes its metrics name are what can differ
-    named = list((run.metrics or {}).get("per_class", {}) or CLASSES)
-    if named != list(CLASSES):
-        raise RowrnnError(f"{flag}: the teacher was tested on the classes {', '.join(map(str, named))}, not "
-                          f"Fashion-MNIST's {len(CLASSES)}: distill from a run trained on Fashion-MNIST's classes")
+    info = dataset_of(run.config)
+    wanted = [str(c) for c in (classes if classes is not None else CLASSES)]
+    # the classes it was tested on (its metrics) where they say, else those recorded in its config
+    named = [str(c) for c in ((run.metrics or {}).get("per_class", {}) or info.classes)]
+    if named != wanted:
+        shown_classes = ", ".join(named[:12]) + (f", ... ({len(named)} in all)" if len(named) > 12 else "")
+        raise RowrnnError(f"{flag}: the teacher was tested on the classes {shown_classes}, not this run's "
+                          f"{len(wanted)} ({', '.join(wanted[:12])}{', ...' if len(wanted) > 12 else ''}): "
+                          "distill from a run trained on this run's classes")
+    side = image_size or IMAGE_SIZE
+    if info.image_size != side:
+        raise RowrnnError(f"{flag}: the teacher reads {info.image_size}x{info.image_size} images, this run "
+                          f"{side}x{side}: distill from a run trained at --image-size {side}")
     weights_path = run_dir / "best.safetensors"
     raw = files.read_file(weights_path, limit=MAX_WEIGHTS_BYTES, what="weights file")
-    info = dataset_of(run.config)
     model = build_model(run.config.model, num_classes=info.num_classes, image_size=info.image_size)
     try:
         tensors = load(raw)
