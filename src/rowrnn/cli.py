@@ -94,7 +94,7 @@ def _add_run_arguments(parser, run: str | None = "run directory", weights: str |
 
 def build_parser() -> Parser:
     """The `rowrnn` parser: one subcommand per cmd_* function below, hyphenated flags, defaults in --help."""
-    from .config import PRESETS
+    from .config import PRESETS, preset_dataset
     fmt = HelpFormatter
     parser = Parser(prog="rowrnn", formatter_class=fmt, epilog=EPILOG,
                     description="Train, inspect and compare recurrent networks that read Fashion-MNIST row by row.")
@@ -164,7 +164,8 @@ def build_parser() -> Parser:
                                    "leaderboard.md/.csv/.json (with the minutes to 0.90/0.91/0.92 validation "
                                    "macro accuracy), leaderboard.png, leaderboard-minutes.png and "
                                    "leaderboard-pareto.png.")
-    p.add_argument("--presets", default=",".join(PRESETS),
+    fashion = [name for name in PRESETS if preset_dataset(name) == preset_dataset("notebook")]  # one dataset a board
+    p.add_argument("--presets", default=",".join(fashion),
                    help="comma-separated presets; PRESET@SEED gives one its own seeds (e.g. pixels@0, tiny@0+1)")
     p.add_argument("--seeds", default="0", help="comma-separated seeds")
     p.add_argument("--out", type=Path, default=Path("runs/compare"), help="where the runs and the leaderboard go")
