@@ -26,6 +26,7 @@ from pathlib import Path
 
 from . import files, sequential
 from .config import PRESETS, build_config, preset_dataset
+from .datasets import dataset_of
 from .errors import Interrupted, RowrnnError, python_api
 from .models import parameter_count
 from .runs import CONFIG_FILE, config_differences, load_config, load_run, run_status
@@ -338,10 +339,12 @@ def leaderboard_row(run_dir: Path, preset: str, seed: int, data_dir=None, extra=
     flip = evaluate_run(run_dir, "best", test_set=test_set, data_dir=data_dir, tta="flip")[0]
     seconds = run.history.get("seconds", [])
     minutes = run_minutes(run)          # minutes.teacher: 0 unless it was distilled
+    info = dataset_of(run.config)       # its classes and image size size its head and input layer
     wall = _read_wall(run_dir.parent).get(run_dir.name)
     return {"preset": preset, "seed": seed, "test_accuracy": m["accuracy"], "test_macro_accuracy": m["macro_accuracy"],
             "test_accuracy_flip_tta": flip["accuracy"],
-            "best_val_metric": m.get("best_val_metric"), "parameters": parameter_count(run.config.model),
+            "best_val_metric": m.get("best_val_metric"),
+            "parameters": parameter_count(run.config.model, num_classes=info.num_classes, image_size=info.image_size),
             "train_minutes": minutes.total,
             "wall_minutes": wall / 60 + minutes.teacher if isinstance(wall, (int, float)) else None,
             "epoch_seconds": statistics.median(seconds) if seconds else 0.0, "epochs": len(seconds),

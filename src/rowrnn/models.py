@@ -388,13 +388,14 @@ def class_names(model, classes=None) -> tuple:
     else the run's classes that rowrnn.load_model records on the model it loads (model.classes, from
     rowrnn.datasets.dataset_of), else Fashion-MNIST's for a bare model of 10 outputs and "0".."C-1" for one of
     another number. Raises RowrnnError naming `classes` when their number is not the model's outputs."""
-    outputs = getattr(model, "num_classes", NUM_CLASSES)
+    outputs = getattr(model, "num_classes", None)            # None: a model of unknown outputs (an OnnxClassifier)
     if classes is None:
         classes = getattr(model, "classes", None)
         if classes is None:
+            outputs = outputs or NUM_CLASSES
             return CLASSES if outputs == NUM_CLASSES else tuple(str(i) for i in range(outputs))
     classes = tuple(str(c) for c in classes)
-    if len(classes) != outputs:
+    if outputs is not None and len(classes) != outputs:
         raise RowrnnError(f"classes names {len(classes)} classes, but the model has {outputs} outputs: give one "
                           f"name per output (rowrnn.load_model's model knows its run's)")
     return classes
