@@ -255,7 +255,7 @@ def test_folder_limits_and_options(tmp_path, monkeypatch):
                                           r"drop --image-size 12, or use --conversion plain$"):
         datasets.read_image_folder(root, image_size=12, conversion="photo")
     monkeypatch.setattr(datasets, "MAX_FOLDER_IMAGES", 15)
-    with pytest.raises(RowrnnError, match=r"16 image files at 12x12, over the limit of 15 images"):
+    with pytest.raises(RowrnnError, match=r"^--dataset .*/f: more than 15 image files, over the limit held in memory: use a smaller folder$"):
         datasets.read_image_folder(root, image_size=12)
     with pytest.raises(RowrnnError, match=r"no class folders in it: lay it out as DIR/<class>/<image files>"):
         (tmp_path / "empty").mkdir()
@@ -288,3 +288,137 @@ def test_a_fashion_mnist_folder_loads_to_the_same_images_and_labels(tmp_path):
         images, labels = read_split(REAL_DATA, split)
         order = torch.argsort(labels[:200], stable=True)       # the folder's order: by class, then by file name
         assert torch.equal(got.images, images[:200][order]) and torch.equal(got.labels, labels[:200][order])
+
+
+# ------------------------------------------------------------------ folders as people's computers write them
+
+def test_macos_and_windows_leftovers_links_and_loops(tmp_path):
+    """.DS_Store, ._name resource forks and Thumbs.db pass unsaid; a nested subfolder is read; a link to a file
+    is read; a link back to its own class folder (a loop) is read once and said; a stray file beside the class
+    folders is said; a dangling link is a skipped file."""
+    root = make_folder(tmp_path / "f", ["a", "b"], split=False, per_class=5)
+    (root / "a" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (root / "a" / "._0.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+    (root / "b" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
+    (root / "a" / "sub" / "deeper").mkdir(parents=True)
+    (root / "a" / "sub" / "deeper" / "n.PNG").write_bytes(_png(_digit(7)))
+    (root / "b" / "loop").symlink_to(root / "b")
+    (root / "b" / "link.png").symlink_to(root / "a" / "sub" / "deeper" / "n.PNG")
+    (root / "a" / "gone.png").symlink_to(root / "nowhere.png")
+    (root / "c.png").write_bytes(_png(_digit(2)))          # a picture left beside the class folders
+    train, test, report = datasets.read_image_folder(root, image_size=12, test_split=0.2)
+    assert train.classes == ["a", "b"] and len(train) + len(test) + report.duplicates == 12
+    assert report.linked_again == 1 and report.other_files == 0 and len(report.damaged) == 1
+    assert str(report).endswith("ignored 1 file(s) or folder(s) outside the class folders (first: "
+                                f"{root / 'c.png'}); skipped 1 linked folder(s) already read (a link loop, "
+                                "or a second link to one folder)")
+    assert report.damaged[0][1] == f"{root / 'a' / 'gone.png'}: no such file"
+
+
+def test_a_link_loop_in_the_split_layout_is_read_once(tmp_path):
+    root = make_folder(tmp_path / "f", ["a", "b"])
+    (root / "train" / "a" / "self").symlink_to(root / "train" / "a")
+    (root / "train" / "c").symlink_to(root / "train" / "b")       # a linked class folder is a class
+    train, test, report = datasets.read_image_folder(root, image_size=12)
+    assert train.classes == ["a", "b", "c"] and len(train) == 12 and report.linked_again == 1
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFD"])
+def test_class_names_are_read_in_nfc_whatever_form_the_disk_has(tmp_path, form):
+    """macOS writes names decomposed (NFD), Linux keeps what it is given: the same folder gives the same classes,
+    and a test folder in the other form is the same class."""
+    import unicodedata
+    nfc, nfd = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
+    root = make_folder(tmp_path / "f", [unicodedata.normalize(form, "café"), "b"])
+    other = nfd if form == "NFC" else nfc
+    (root / "test" / unicodedata.normalize(form, "café")).rename(root / "test" / other)
+    train, test, report = datasets.read_image_folder(root, image_size=12)
+    assert train.classes == ["b", nfc] and test.labels.tolist() == [0] * 4 + [1] * 4 and str(report) == ""
+    assert datasets.dataset_of(str(root)).classes == ("b", nfc)
+    assert len(datasets.read_image_folder(root, image_size=12, classes=["b", nfd])[0]) == 8   # a recorded NFD run
+
+
+def test_one_name_in_two_unicode_forms_is_refused(tmp_path):
+    import unicodedata
+    make_folder(tmp_path / "f", [unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")],
+                split=False)
+    with pytest.raises(RowrnnError) as e:
+        datasets.read_image_folder(tmp_path / "f", image_size=12)
+    assert str(e.value) == (f"--dataset {tmp_path / 'f'}: the folders 'cafe\\u0301' and 'caf\\xe9' are one class "
+                            "name written in two Unicode forms (composed and decomposed, as different systems write "
+                            "accents): merge them")
+
+
+@pytest.mark.parametrize("have,lack", [("train", "test"), ("test", "train")])
+def test_train_without_test_is_refused_not_read_as_a_class(tmp_path, have, lack):
+    make_folder(tmp_path / "f", ["a", "b"])
+    import shutil
+    shutil.rmtree(tmp_path / "f" / lack)
+    shown = tmp_path / "f"
+    with pytest.raises(RowrnnError) as e:
+        datasets.read_image_folder(shown, image_size=12)
+    assert str(e.value) == (f"--dataset {shown}: has {have}/ but no {lack}/: add {shown}/{lack}/<class>/... with the "
+                            f"same class folders, or put the class folders directly in {shown} for a seeded split "
+                            "(--test-split)")
+
+
+@pytest.mark.parametrize("make,reason", [(lambda p: p.write_text("x"), "is a regular file, not a directory"),
+                                         (lambda p: None, "no such directory")])
+def test_a_dataset_that_is_neither_a_name_nor_a_folder(tmp_path, make, reason):
+    make(tmp_path / "mnsit")
+    with pytest.raises(RowrnnError) as e:
+        datasets.read_image_folder(tmp_path / "mnsit")
+    assert str(e.value) == (f"--dataset {tmp_path / 'mnsit'}: neither a dataset name (fashion-mnist, mnist, kmnist, "
+                            f"emnist-letters, emnist-balanced) nor a readable folder ({reason}): give one of those "
+                            "names, or an image folder")
+
+
+def test_the_split_layout_says_what_it_does_not_read(tmp_path):
+    root = make_folder(tmp_path / "f", ["a", "b"])
+    make_folder(root / "val", ["a"], split=False)
+    (root / "train" / "stray.png").write_bytes(_png(_digit(3)))
+    train, test, report = datasets.read_image_folder(root, image_size=12)
+    assert len(train) == 8 and len(test) == 8
+    assert report.outside == [str(root / "val"), str(root / "train" / "stray.png")]
+
+
+def test_odd_image_forms_convert(tmp_path):
+    """16-bit grey, palette with transparency, CMYK JPEG, 1x1, upper-case and other extensions: all read, grey."""
+    root = make_folder(tmp_path / "f", ["a", "b"], split=False)
+    sixteen = (np.arange(144).reshape(12, 12) * 400).astype(np.uint16)
+    Image.fromarray(sixteen).save(root / "a" / "deep.png")
+    Image.fromarray(_digit(1)).convert("CMYK").save(root / "a" / "print.JPG", quality=100)
+    Image.fromarray(np.full((1, 1), 128, np.uint8)).save(root / "b" / "dot.png")
+    for ext in ("TIF", "webp", "jpeg"):
+        Image.fromarray(_digit(1)).save(root / "b" / f"x.{ext}", **({"lossless": True} if ext == "webp" else {}))
+    got = datasets.convert_folder_image((root / "a" / "deep.png").read_bytes(), "deep.png", 12)
+    assert torch.equal(got, torch.from_numpy(np.round(sixteen / 257).astype(np.uint8)))
+    assert datasets.convert_folder_image((root / "b" / "dot.png").read_bytes(), "dot", 12).unique().tolist() == [128]
+    train, test, report = datasets.read_image_folder(root, image_size=12)
+    assert len(train) + len(test) == 14 and str(report) == ""
+
+
+def test_a_folder_run_records_its_absolute_folder_and_is_evaluated_after_a_move(tmp_path, monkeypatch, capsys):
+    """A relative --dataset is recorded as an absolute path (evaluate works from any directory); a folder that
+    moved is one line naming the recorded place and --data-dir, which then names its new place."""
+    import json
+    from rowrnn.cli import main
+    make_folder(tmp_path / "f", ["a", "b", "c"], per_class=6)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--dataset", "f", "--image-size", "12", "--epochs", "1", "--val-split", "0.25",
+                 "--out", "run", "--quiet", "--no-figures"]) == 0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["data"]["dataset"] == str(tmp_path / "f")
+    monkeypatch.chdir(tmp_path / "run")
+    capsys.readouterr()
+    assert main(["evaluate", ".", "--json"]) == 0
+    accuracy = json.loads(capsys.readouterr().out)["accuracy"]
+    (tmp_path / "f").rename(tmp_path / "moved")
+    assert main(["evaluate", "."]) == 2
+    assert capsys.readouterr().err == (f"rowrnn: error: . was trained on the image folder {tmp_path / 'f'}, as its "
+                                       "config.json records, which is not a folder here: put it back there, or pass "
+                                       "--data-dir with its new place\n")
+    assert main(["evaluate", ".", "--data-dir", "nowhere"]) == 2
+    assert capsys.readouterr().err == ("rowrnn: error: --data-dir nowhere: not a folder here: give the image folder . "
+                                       f"was trained on (recorded as {tmp_path / 'f'})\n")
+    assert main(["evaluate", ".", "--data-dir", str(tmp_path / "moved"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == accuracy

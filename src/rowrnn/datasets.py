@@ -16,6 +16,7 @@ import hashlib
 import io
 import logging
 import os
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ MAX_FOLDER_BYTES = 2 * 2**30    # images held (N x side x side bytes) are also c
 PROGRESS_AFTER = 2_000          # a folder of more files than this shows a progress bar (with progress=True)
 SPLIT_SEED = 0                  # the one-folder layout's train/test split: fixed, so every --seed tests alike
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")   # any case
+SYSTEM_FILES = ("Thumbs.db", "desktop.ini", "Icon\r")   # written by Windows and macOS into image folders: not counted
 
 
 @dataclass(frozen=True)
@@ -391,6 +393,9 @@ class FolderReport:
     damaged: list = dataclasses.field(default_factory=list)        # (path, reason)
     other_files: int = 0                                           # files without an image extension
     duplicates: int = 0                                            # test images also in train (same bytes)
+    outside: list = dataclasses.field(default_factory=list)        # entries beside the class folders, not read
+    linked_again: int = 0                                          # linked folders already read (a loop, say)
+    walked: int = 0                                                # image files listed so far (the walk's cap)
 
     def __str__(self) -> str:
         parts = []
@@ -401,6 +406,12 @@ class FolderReport:
             parts.append(f"ignored {self.other_files} file(s) without an image extension ({', '.join(EXTENSIONS)})")
         if self.duplicates:
             parts.append(f"dropped {self.duplicates} test image(s) whose file is also in the training split")
+        if self.outside:
+            parts.append(f"ignored {len(self.outside)} file(s) or folder(s) outside the class folders "
+                         f"(first: {images.display_name(self.outside[0])})")
+        if self.linked_again:
+            parts.append(f"skipped {self.linked_again} linked folder(s) already read (a link loop, or a second "
+                         "link to one folder)")
         return "; ".join(parts)
 
 
@@ -413,35 +424,84 @@ def _sorted_entries(folder: Path) -> list[os.DirEntry]:
 
 
 def folder_classes(folder: Path) -> list[str]:
-    """The class names of an image folder: its subfolders' names, sorted as torchvision's ImageFolder sorts
-    them (plain sorted(): by code point, so "B" before "a"), hidden ones (".name") left out. For the
-    DIR/train, DIR/test layout, those of DIR/train. Raises RowrnnError for a missing folder or no classes."""
-    files.check_readable_dir(folder)
+    """The class names of an image folder: its subfolders' names in Unicode NFC form (macOS writes names
+    decomposed, NFD; the same folder copied to Linux or Windows is NFC: both give the same classes), sorted as
+    torchvision's ImageFolder sorts them (plain sorted(): by code point, so "B" before "a"), hidden ones
+    (".name") left out. For the DIR/train, DIR/test layout, those of DIR/train. Raises RowrnnError for a
+    path that is not a readable folder, a folder with train/ but no test/ (or test/ alone), no classes, or two
+    class folders whose names differ only in Unicode form."""
     root = folder / "train" if _has_splits(folder) else folder
-    names = [e.name for e in _sorted_entries(root) if e.is_dir() and not e.name.startswith(".")]
+    names = list(_class_dirs(root))
     if not names:
         raise RowrnnError(f"--dataset {images.display_name(folder)}: no class folders in it: lay it out as "
                           "DIR/<class>/<image files>, or DIR/train/<class>/... and DIR/test/<class>/...")
     return names
 
 
+def _class_dirs(root: Path) -> dict[str, str]:
+    """NFC class name -> the folder's name on disk, for root's visible subfolders (links followed), sorted by
+    the NFC names. Raises RowrnnError for two folders whose names are one name in two Unicode forms."""
+    found: dict[str, str] = {}
+    for entry in _sorted_entries(root):
+        if entry.name.startswith(".") or not files.is_dir(entry.path):
+            continue
+        name = unicodedata.normalize("NFC", entry.name)
+        if name in found:
+            raise RowrnnError(f"--dataset {images.display_name(root)}: the folders {ascii(found[name])} "
+                              f"and {ascii(entry.name)} are one class name written in two Unicode "
+                              "forms (composed and decomposed, as different systems write accents): merge them")
+        found[name] = entry.name
+    return dict(sorted(found.items()))
+
+
 def _has_splits(folder: Path) -> bool:
-    return files.is_dir(folder / "train") and files.is_dir(folder / "test")
+    """Whether folder uses the DIR/train, DIR/test layout (else DIR/<class>). Raises RowrnnError for a path that
+    is not a readable folder, and for train/ without test/ or test/ without train/ (neither layout)."""
+    shown = images.display_name(folder)
+    try:
+        files.check_readable_dir(folder)
+    except RowrnnError as e:
+        reason = str(e).removeprefix(f"{folder}: ")
+        raise RowrnnError(f"--dataset {shown}: neither a dataset name ({', '.join(NAMES)}) nor a readable folder "
+                          f"({reason}): give one of those names, or an image folder") from None
+    train, test = files.is_dir(folder / "train"), files.is_dir(folder / "test")
+    if train != test:
+        have, lack = ("train", "test") if train else ("test", "train")
+        raise RowrnnError(f"--dataset {shown}: has {have}/ but no {lack}/: add {shown}/{lack}/<class>/... with the "
+                          f"same class folders, or put the class folders directly in {shown} for a seeded split "
+                          "(--test-split)")
+    return train
 
 
-def _class_files(root: Path, classes: list[str], report: FolderReport) -> dict[str, list[Path]]:
-    """class -> its image files (recursively, sorted walk), extensions compared in any case."""
+def _class_files(root: Path, classes: list[str], report: FolderReport, shown: str) -> dict[str, list[Path]]:
+    """class -> its image files (recursively, sorted walk, links followed, each real folder read once per
+    class), extensions compared in any case. Files and folders beside the class folders go to report.outside.
+    Raises RowrnnError (naming shown, the --dataset folder) once more than MAX_FOLDER_IMAGES image files are
+    listed, before any is read (a link to a huge tree is not walked to its end)."""
+    dirs = _class_dirs(root)
+    report.outside.extend(str(root / e.name) for e in _sorted_entries(root) if not e.name.startswith(".")
+                          and unicodedata.normalize("NFC", e.name) not in dirs)
     found = {}
     for name in classes:
-        paths = []
-        for dirpath, dirnames, filenames in os.walk(root / name, followlinks=True):
+        paths, seen = [], set()
+        for dirpath, dirnames, filenames in os.walk(root / dirs[name], followlinks=True):
+            real = os.path.realpath(dirpath)
+            if real in seen:       # a link back to a folder of this class: read it once, never loop
+                report.linked_again += 1
+                dirnames[:] = []
+                continue
+            seen.add(real)
             dirnames.sort()
             for f in sorted(filenames):
-                if f.startswith("."):
+                if f.startswith("."):    # .DS_Store, macOS's ._name resource forks, editors' files
                     continue
                 if os.path.splitext(f)[1].lower() in EXTENSIONS:
                     paths.append(Path(dirpath) / f)
-                else:
+                    report.walked += 1
+                    if report.walked > MAX_FOLDER_IMAGES:
+                        raise RowrnnError(f"--dataset {shown}: more than {MAX_FOLDER_IMAGES:,} image files, over "
+                                          "the limit held in memory: use a smaller folder")
+                elif f not in SYSTEM_FILES:
                     report.other_files += 1
         found[name] = paths
     return found
@@ -527,27 +587,34 @@ def read_image_folder(folder, *, image_size: int = IMAGE_SIZE, conversion: str =
     order, each converted by convert_folder_image. Answers, each said in the report or refused in one line:
     a file that is not an image or fails to decode is skipped and counted; a file without an image extension is
     ignored and counted; a class with no image is refused (naming it); a test class unknown to training is
-    refused; a test file whose bytes are also a training file (SHA-256) is dropped and counted. Limits:
+    refused; a test file whose bytes are also a training file (SHA-256) is dropped and counted; hidden files
+    (".name": .DS_Store, macOS's ._name) and Thumbs.db, desktop.ini are passed over; files and folders beside
+    the class folders are ignored and counted; links are followed, a linked folder already read (a loop) is
+    skipped and counted; class names are matched in Unicode NFC (folder_classes); train/ without test/ (or
+    test/ alone) is refused. Limits:
     MAX_FOLDER_IMAGES images and MAX_FOLDER_BYTES held. Raises RowrnnError for all of these and a missing folder.
     """
     check_folder_options(image_size, conversion)
     folder = Path(folder).expanduser()
     shown = images.display_name(folder)
     found_classes = folder_classes(folder)
-    if classes is not None and list(classes) != found_classes:
+    if classes is not None and [unicodedata.normalize("NFC", c) for c in classes] != found_classes:
         raise RowrnnError(f"--dataset {shown}: its classes are now {found_classes}, the run trained with "
                           f"{list(classes)}: restore the folder's class folders")
     report = FolderReport()
     if _has_splits(folder):
-        test_names = [e.name for e in _sorted_entries(folder / "test") if e.is_dir() and not e.name.startswith(".")]
+        test_names = list(_class_dirs(folder / "test"))
         unknown = sorted(set(test_names) - set(found_classes))
         if unknown:
             raise RowrnnError(f"--dataset {shown}: test classes {unknown} are not among the training classes "
                               f"({', '.join(found_classes)}): add them to {shown}/train or remove them from test")
-        split_files = {"train": _class_files(folder / "train", found_classes, report),
-                       "test": _class_files(folder / "test", [c for c in found_classes if c in test_names], report)}
+        report.outside.extend(str(folder / e.name) for e in _sorted_entries(folder)
+                              if not e.name.startswith(".") and e.name not in ("train", "test"))
+        split_files = {"train": _class_files(folder / "train", found_classes, report, shown),
+                       "test": _class_files(folder / "test", [c for c in found_classes if c in test_names], report,
+                                            shown)}
     else:
-        split_files = _held_out(_class_files(folder, found_classes, report), test_split)
+        split_files = _held_out(_class_files(folder, found_classes, report, shown), test_split)
     empty = [c for c in found_classes if not split_files["train"].get(c)]
     if empty:
         raise RowrnnError(f"--dataset {shown}: class folder(s) {empty} hold no image file ({', '.join(EXTENSIONS)}, "
@@ -650,8 +717,8 @@ def load_dataset(section, *, splits=("train", "test"), recorded_by=None, progres
 
     Named datasets: load_named (Fashion-MNIST: rowrnn.data.find_data, unchanged); recorded_by is passed on to
     Fashion-MNIST's search. Folders: read_image_folder with the section's image_size, conversion and
-    test_split (its report, when not empty, is in info_report(...) via the datasets' .report attribute).
-    Every ImageDataset carries the dataset's class names. Raises RowrnnError."""
+    test_split (its report, when not empty, is each dataset's .report attribute); a folder's info.name is its
+    absolute path. Every ImageDataset carries the dataset's class names. Raises RowrnnError."""
     s = _data_section(section) if not isinstance(section, dict) else dict(section)
     name = s.get("dataset") or DEFAULT
     if name in TABLE:
@@ -672,7 +739,9 @@ def load_dataset(section, *, splits=("train", "test"), recorded_by=None, progres
                                             conversion=s.get("conversion", "plain"),
                                             test_split=s.get("test_split", 0.2), classes=s.get("classes"),
                                             progress=progress)
-    info = DatasetInfo(name, tuple(train.classes), s.get("image_size", IMAGE_SIZE))
+    # the folder's absolute path: recorded by training, so the run is evaluated the same from any directory
+    info = DatasetInfo(os.path.abspath(Path(name).expanduser()), tuple(train.classes),
+                       s.get("image_size", IMAGE_SIZE))
     chosen = {"train": train, "test": test}
     for d in chosen.values():
         d.report = str(report)

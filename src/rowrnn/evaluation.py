@@ -9,10 +9,13 @@ The test split is read here, once per call, never during training or selection.
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from . import files
 from .constants import CLASSES, NUM_CLASSES
 from .data import Batches, ImageDataset, load_split, normalize
 from .datasets import DEFAULT, dataset_of, load_dataset
@@ -195,6 +198,14 @@ def load_test_set(run, data_dir=None, *, verify: bool | None = None) -> ImageDat
         return test
     section = {**dataclasses.asdict(run.config.data), "verify": verify,
                "data_dir": data_dir or run.config.data.data_dir}
+    if dataset_of(run).is_folder:    # an image folder: data_dir is where the folder is now
+        folder = section["dataset"] = os.fspath(data_dir) if data_dir is not None else run.config.data.dataset
+        if not files.is_dir(Path(folder).expanduser()):
+            raise RowrnnError(f"{run.path} was trained on the image folder {run.config.data.dataset}, as its "
+                              "config.json records, which is not a folder here: put it back there, or pass "
+                              "--data-dir with its new place" if data_dir is None else
+                              f"--data-dir {folder}: not a folder here: give the image folder {run.path} was "
+                              f"trained on (recorded as {run.config.data.dataset})")
     return load_dataset(section, splits=("test",), recorded_by=run.path if recorded else None)[1]
 
 

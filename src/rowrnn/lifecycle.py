@@ -107,6 +107,8 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
         test_set = finishing["test_set"] if finishing else None
         if train_set is None:  # before touching run_dir: a data error leaves nothing behind
             info, train_set, loaded_test = load_dataset(cfg.data, progress=progress and main)
+            if not resume:   # a folder's absolute path, recorded: evaluate finds it from any directory
+                cfg.data.dataset = info.name
             test_set = test_set if test_set is not None or not finishing else loaded_test
             if main and getattr(train_set, "report", ""):   # files skipped or dropped: said, never silent
                 warnings.warn(f"--dataset {info.name}: {train_set.report}", stacklevel=3)
