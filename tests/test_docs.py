@@ -63,7 +63,7 @@ def markers(text: str) -> list[str]:
 
 def test_every_page_exists_in_both_languages():
     assert pages("en") == pages("es")
-    assert len(pages("en")) == 17
+    assert len(pages("en")) == 18
     assert load_hooks().pages_in_one_language(DOCS) == []
 
 
@@ -162,7 +162,7 @@ def article(page: Path) -> str:
 @pytest.mark.slow
 def test_the_site_builds_strictly_with_the_same_pages_in_both_languages(site):
     assert html_pages(site, "en") == html_pages(site, "es")
-    assert len(html_pages(site, "en")) == 17
+    assert len(html_pages(site, "en")) == 18
     for page in html_pages(site, "en"):
         english, spanish = article(site / page), article(site / "es" / page)
         assert HTML_HEADING.findall(english) == HTML_HEADING.findall(spanish), page
@@ -176,7 +176,7 @@ def test_the_built_pages_hold_what_the_hook_includes(site):
     action = next(a for a in build_parser()._actions if hasattr(a, "choices") and isinstance(a.choices, dict))
     for command in action.choices:                # every command the parser has, with its usage line
         assert f"usage: rowrnn {command}" in html.unescape(re.sub(r"<[^>]+>", "", cli)), command
-    for lesson in ("01", "02", "03", "04"):
+    for lesson in ("01", "02", "03", "04", "05"):
         for lang in LANGUAGES:
             text = article(site / ("es/" if lang == "es" else "") / "lessons" / lesson / "index.html")
             assert text.count('src="data:image/png;base64,') >= 2, (lang, lesson)
