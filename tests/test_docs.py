@@ -191,6 +191,13 @@ def test_the_built_pages_hold_what_the_hook_includes(site):
         cells = re.findall(r"<td[^>]*>(.*?)</td>", models)
         assert any(cells[i:i + len(first)] == [html.escape(c).replace("`", "") for c in first]
                    for i in range(len(cells))), lang
+    sequential = (ROOT / "results" / "sequential-mnist.md").read_text().splitlines()
+    for lang in LANGUAGES:                         # the sequential benchmarks' table, included whole: every row
+        models = html.unescape(re.sub(r"<[^>]+>", "", article(
+            site / ("es/" if lang == "es" else "") / "better-models" / "index.html")))
+        for row in sequential[2:sequential.index("")]:
+            cells = [cell.strip().replace("`", "") for cell in row.split("|")[1:-1]]
+            assert "\n".join(cells) in models, (lang, cells)
     assert (site / "results" / "leaderboard.png").read_bytes() == (ROOT / "results" / "leaderboard.png").read_bytes()
 
 

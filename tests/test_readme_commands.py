@@ -15,7 +15,12 @@ the run paths a page uses (runs/demo, runs/h16, runs/<time>-notebook, runs/leade
 first command,
 `rowrnn train --out runs/demo`, made; every training gets `--epochs 1` and every command that takes them
 `--data-dir data --no-verify` (the synthetic files fail Fashion-MNIST's checksums); IMAGE and shirt.jpg are a
-real JPEG (so are IMAGEN and cropped.png), NAME/NOMBRE is `notebook`; `serve` listens on port 0, is asked /api/runs and stopped with SIGINT. Marked slow (about a minute).
+real JPEG (so are IMAGEN, cropped.png and cat.png), NAME/NOMBRE is `notebook`; `serve` listens on port 0, is asked
+/api/runs and stopped with SIGINT. The image folders the "own data" page trains on are written into the working
+directory under the names it uses (rowrnn.datasets.write_image_folder): drawings/ in the train/ + test/ layout and
+photos/ as one folder, classes cat and dog, 28x28 PNGs, and the lines that train on them or read their runs
+(runs/drawings, runs/photos) get no --data-dir, which for a folder's run names the folder's new place; `--dataset mnist` reads data/'s synthetic files, which
+are named as MNIST's (the substituted --no-verify skips MNIST's MD5). Marked slow (about a minute).
 """
 import json
 import re
@@ -32,6 +37,7 @@ from PIL import Image
 
 from conftest import write_dataset
 from rowrnn.cli import build_parser, main
+from rowrnn.datasets import write_image_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 # the READMEs first, then each language's pages in file order (a page's later lines may use its earlier ones' runs)
@@ -43,10 +49,17 @@ NOT_RUN = {
     # the published leaderboard: 27 trainings, hours on a CPU (tests/test_compare.py covers compare)
     "rowrnn compare --presets notebook,stacked,tiny,fast,mingru,bilstm,cnn@0,pixels@0,permuted-pixels@0 --seeds 0,1,2 "
     "--parallel 1 --out runs/leaderboard": "the full leaderboard: 27 trainings",
+    # the sequential benchmarks: two 784-step trainings of MNIST, which this machine lacks; tests/test_sequential.py
+    # runs this very command (--epochs 1) on synthetic MNIST files and checks the sequential-mnist.md it writes
+    "rowrnn compare --presets smnist,psmnist --seeds 0 --out runs/sequential-mnist":
+        "MNIST is not on this machine; tests/test_sequential.py runs it on synthetic MNIST files",
     # fragments: a flag named in a sentence, without the run it needs
     "rowrnn predict --explain": "a flag named in prose, not a command line",
     "rowrnn evaluate --tta flip": "a flag named in prose, not a command line",
 }
+
+# the image folders the workspace writes (see workspace), and so the runs trained on them: runs/drawings, runs/photos
+IMAGE_FOLDERS = ("drawings", "photos")
 
 SUBCOMMANDS = set(next(a for a in build_parser()._actions if hasattr(a, "choices") and a.choices)
                   .choices)
@@ -105,7 +118,8 @@ def substitute(command: str) -> list[str]:
     run_paths = {"RUN": "runs/demo", "runs/h16": "runs/demo", "...": "runs/demo", "runs/<time>-notebook": "runs/demo",
                  "IMAGE": "shirt.jpg", "IMAGEN": "shirt.jpg", "cropped.png": "shirt.jpg", "NOMBRE": "notebook",
                  "runs/leaderboard/notebook-seed0": "runs/demo", "runs/leaderboard/bilstm-seed0": "runs/demo2",
-                 "/tmp/photos-fast": "runs/photos-fast", "runs/sS": "runs/s0", "S": "0", "NAME": "notebook"}
+                 "/tmp/photos-fast": "runs/photos-fast", "runs/sS": "runs/s0", "S": "0", "NAME": "notebook",
+                 "cat.png": "shirt.jpg"}
     argv = []
     for word in words:
         for prefix in ("RUN/", "runs/leaderboard/notebook-seed0/"):
@@ -119,11 +133,16 @@ def substitute(command: str) -> list[str]:
             argv[argv.index("--epochs") + 1] = "1"
         elif "--resume" not in argv:
             argv += ["--epochs", "1"]
+    folder = any(word in IMAGE_FOLDERS or word.split("/")[:2] in (["runs", f] for f in IMAGE_FOLDERS)
+                 for word in argv)
     if "--data-dir" in argv:
         argv[argv.index("--data-dir") + 1] = "data"
+    elif folder:            # an image folder's run: --data-dir would name the folder's new place
+        pass
     elif "--data-dir" in options and "--help" not in argv and "--resume" not in argv:
         argv += ["--data-dir", "data"]
-    if "--no-verify" in options and "--no-verify" not in argv and "--help" not in argv and "--resume" not in argv:
+    if ("--no-verify" in options and "--no-verify" not in argv and "--help" not in argv and "--resume" not in argv
+            and not folder):
         argv.append("--no-verify")
     if sub == "serve":
         if "--port" in argv:
@@ -168,6 +187,12 @@ def workspace(tmp_path_factory):
     picture = np.full((120, 90, 3), 235, np.uint8)
     picture[20:100, 25:65] = rng.integers(20, 90, (80, 40, 3))
     Image.fromarray(picture).save(home / "shirt.jpg", quality=90)
+    drawings = rng.integers(0, 60, (36, 28, 28), dtype=np.uint8)
+    labels = np.arange(36) % 2
+    drawings[labels == 1, 8:20, 8:20] = 250                    # dogs get a light square, cats none
+    write_image_folder(drawings[:28], labels[:28], ["cat", "dog"], home / "drawings", split="train")
+    write_image_folder(drawings[28:], labels[28:], ["cat", "dog"], home / "drawings", split="test")
+    write_image_folder(drawings, labels, ["cat", "dog"], home / "photos")
     return home
 
 
@@ -198,6 +223,11 @@ def test_extraction_reads_blocks_inline_code_and_continuations(tmp_path):
         "serve", "runs/demo/last.safetensors", "--data-dir", "data", "--port", "0"]
     assert substitute("rowrnn predict runs/<time>-notebook IMAGEN --fit none") == [
         "predict", "runs/demo", "shirt.jpg", "--fit", "none", "--data-dir", "data", "--no-verify"]
+    assert substitute("rowrnn train --dataset drawings --image-size 16 --out runs/drawings") == [
+        "train", "--dataset", "drawings", "--image-size", "16", "--out", "runs/drawings", "--epochs", "1"]
+    assert substitute("rowrnn predict runs/drawings cat.png") == ["predict", "runs/drawings", "shirt.jpg"]
+    assert substitute("rowrnn train --dataset mnist --out runs/mnist") == [
+        "train", "--dataset", "mnist", "--out", "runs/mnist", "--epochs", "1", "--data-dir", "data", "--no-verify"]
 
 
 @pytest.mark.parametrize("readme, number, command", [_case(*c) for c in CASES])
