@@ -422,3 +422,146 @@ def test_a_folder_run_records_its_absolute_folder_and_is_evaluated_after_a_move(
                                        f"was trained on (recorded as {tmp_path / 'f'})\n")
     assert main(["evaluate", ".", "--data-dir", str(tmp_path / "moved"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] == accuracy
+
+
+# ------------------------------------------------------------------------- a folder run reads the same images
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_after_first_epoch(epoch, history, grad_norm):
+    if epoch == 0:
+        raise _Stop   # after state.pt of epoch 1: the run is left as a killed one would be
+
+
+FOLDER_RUN = ["--image-size", "12", "--epochs", "2", "--val-split", "0.25", "--batch-size", "4", "--seed", "3",
+              "--quiet", "--no-figures"]
+
+
+def _folder_run(tmp_path, split=True):
+    """An image folder and a run of it stopped after its first epoch of two."""
+    import rowrnn
+    from rowrnn.config import build_config
+    folder = make_folder(tmp_path / "f", ["a", "b", "c"], per_class=6, split=split)
+    cfg = build_config("notebook", {"dataset": str(folder), "image_size": 12, "epochs": 2, "val_split": 0.25,
+                                    "batch_size": 4, "seed": 3})
+    with pytest.raises(_Stop):
+        rowrnn.fit(cfg, tmp_path / "run", figures=False, on_epoch=_stop_after_first_epoch)
+    return folder, tmp_path / "run"
+
+
+def _add_image(folder: Path, k=9):
+    image = _digit(k)
+    image[0, :] = 5
+    (folder / "new.png").write_bytes(_png(image))
+
+
+def test_a_folder_run_records_what_each_split_read_and_resumes_bit_identically(tmp_path, capsys):
+    import json
+    from rowrnn.cli import main
+    folder, run = _folder_run(tmp_path)
+    recorded = json.loads((run / "config.json").read_text())["data"]["split_sha256"]
+    train, test, _ = datasets.read_image_folder(folder, image_size=12)
+    assert recorded == {"train": datasets.split_digest(train), "test": datasets.split_digest(test)}
+    assert recorded["train"]["images"] == 18 and recorded["test"]["images"] == 18
+    assert main(["train", "--resume", str(run), "--quiet", "--no-figures"]) == 0
+    assert main(["train", "--dataset", str(folder), *FOLDER_RUN, "--out", str(tmp_path / "whole")]) == 0
+    for name in ("best.safetensors", "last.safetensors"):
+        assert (run / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+    assert json.loads((run / "metrics.json").read_text())["accuracy"] == json.loads(
+        (tmp_path / "whole" / "metrics.json").read_text())["accuracy"]
+
+
+@pytest.mark.parametrize("split,where,now", [(True, "train/b", 19), (False, "b", 16)])
+def test_resuming_after_the_training_images_changed_is_refused(tmp_path, capsys, split, where, now):
+    """An added image, in the split layout's train/ or in the one-folder layout (whose seeded split then moves
+    images between train and test): the training split is no longer what epoch 1 trained and validated on."""
+    from rowrnn.cli import main
+    folder, run = _folder_run(tmp_path, split=split)
+    before = (run / "state.pt").read_bytes()
+    then = 18 if split else 15      # one folder: 1 of each class's 6 held out as test
+    _add_image(folder / where)
+    assert main(["train", "--resume", str(run), "--quiet", "--no-figures"]) == 2
+    assert capsys.readouterr().err == (
+        f"rowrnn: error: --dataset {folder}: the folder's training images changed since {run} started ({now} images "
+        f"now, {then} then): resume needs the same images; start a new run with --out\n")
+    assert (run / "state.pt").read_bytes() == before and not (run / "metrics.json").exists()
+
+
+def test_a_changed_image_of_the_same_count_is_a_change(tmp_path, capsys):
+    from rowrnn.cli import main
+    folder, run = _folder_run(tmp_path)
+    image = _digit(1)
+    image[3, 3] = 99
+    (folder / "train" / "b" / "2.png").write_bytes(_png(image))
+    assert main(["train", "--resume", str(run), "--quiet", "--no-figures"]) == 2
+    assert "(18 images now, 18 then)" in capsys.readouterr().err
+
+
+def test_resuming_after_the_test_images_changed_is_refused(tmp_path, capsys):
+    from rowrnn.cli import main
+    folder, run = _folder_run(tmp_path)
+    (folder / "test" / "c" / "0.png").unlink()
+    assert main(["train", "--resume", str(run), "--quiet", "--no-figures"]) == 2
+    assert capsys.readouterr().err == (
+        f"rowrnn: error: --dataset {folder}: the folder's test images changed since {run} started (17 images now, "
+        "18 then): its metrics must describe the test images it started with; restore them, or start a new run "
+        "with --out\n")
+
+
+def test_evaluate_after_the_test_images_changed_notes_it_and_save_refuses(tmp_path, capsys):
+    """Plain evaluate shows numbers on the folder as it is now, with a note line; evaluate --save (numbers kept
+    beside the run) and the Python API's default refuse."""
+    import json
+    import rowrnn
+    from rowrnn.cli import main
+    folder, run = _folder_run(tmp_path)
+    assert main(["train", "--resume", str(run), "--quiet", "--no-figures"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--json"]) == 0
+    assert "note" not in json.loads(capsys.readouterr().out)
+    _add_image(folder / "test" / "a")
+    said = f"{folder}: the folder's test images changed since {run} was trained (19 images now, 18 then)"
+    assert main(["evaluate", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[1].startswith("loss ")
+    assert out.splitlines()[2] == f"note: {said}: these numbers are not on the run's recorded test set"
+    assert main(["evaluate", str(run), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["images"] == 19 and metrics["note"] == f"{said}: these numbers are not on the run's recorded test set"
+    refusal = (f"{said}: the run's numbers must be on the test images it recorded; restore them, or see numbers "
+               f"on the folder as it is now with `rowrnn evaluate {run}` (without --save)")
+    assert main(["evaluate", str(run), "--save"]) == 2
+    assert capsys.readouterr().err == f"rowrnn: error: {refusal}\n"
+    assert not list(run.glob("metrics-*.json"))
+    with pytest.raises(rowrnn.RowrnnError) as e:
+        rowrnn.evaluate_run(run)
+    assert str(e.value) == refusal
+
+
+def test_test_split_is_refused_where_the_dataset_has_its_own_test_split(tmp_path, capsys):
+    from rowrnn.cli import main
+    from rowrnn.config import build_config
+    folder = make_folder(tmp_path / "f", ["a", "b"], per_class=4)
+    for value in ("0.3", "0.2"):      # the default value too, when given: it would be ignored all the same
+        assert main(["train", "--dataset", str(folder), "--test-split", value, *FOLDER_RUN,
+                     "--out", str(tmp_path / "run")]) == 2
+        assert capsys.readouterr().err == (
+            f"rowrnn: error: --test-split {value}: {folder} has train/ and test/, and its test/ is the test split: "
+            "drop --test-split (it splits a folder of class folders)\n")
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(RowrnnError) as e:
+        datasets.read_image_folder(folder, image_size=12, test_split=0.5)
+    assert str(e.value).startswith("--test-split 0.5: ")
+    with pytest.raises(RowrnnError) as e:
+        build_config("notebook", {"dataset": "mnist", "test_split": 0.3})
+    assert str(e.value) == ("test_split 0.3: mnist has its own test split; test_split applies to a folder of "
+                            "class folders: drop it")
+    assert main(["train", "--test-split", "0.2", "--epochs", "1"]) == 2
+    assert capsys.readouterr().err == ("rowrnn: error: --test-split 0.2: fashion-mnist has its own test split; "
+                                       "--test-split applies to a folder of class folders: drop it\n")
+    with pytest.raises(RowrnnError) as e:
+        build_config("notebook", {"dataset": "kmnist", "conversion": "photo"})
+    assert str(e.value) == ("conversion photo: kmnist's files are its images already; conversion applies to image "
+                            "folders: drop it")

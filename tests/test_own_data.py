@@ -34,6 +34,8 @@ def _check(run_dir, name):
     assert sha256((run_dir / "best.safetensors").read_bytes()) == digest
     config = json.loads((run_dir / "config.json").read_text())["data"]
     assert config["dataset"] == "fashion-mnist" and config["classes"] == list(rowrnn.CLASSES)
+    # as before folder digests: a named dataset's config.json records no split_sha256
+    assert list(config) == ["data_dir", "verify", "dataset", "image_size", "test_split", "conversion", "classes"]
 
 
 @pytest.mark.parametrize("name", list(SYNTHETIC))

@@ -429,6 +429,9 @@ def cmd_train(args) -> int:
     else:
         cfg = build_config(args.preset or "notebook", overrides)
         run_dir = args.out or runs.default_run_dir(cfg)
+    if "test_split" in overrides:   # a named dataset's or a train/+test/ folder's own test split: it would be ignored
+        from .datasets import check_test_split
+        check_test_split(cfg.data.dataset, cfg.data.test_split)
     say = print if launch_rank() == 0 and not args.quiet else (lambda *a, **k: None)
     try:    # the dataset's classes and size set the head and input layer; a folder's are its folder names
         num_classes = dataset_of(cfg).num_classes
@@ -472,7 +475,9 @@ def cmd_evaluate(args) -> int:
     """Print a run's test metrics (a table, or JSON with --json); --save keeps them beside it."""
     from . import files, lifecycle
     from .evaluation import evaluate_run
-    metrics, _, run, _ = evaluate_run(args.run, args.weights, data_dir=args.data_dir, tta=args.tta)
+    # numbers kept beside the run must be on its recorded test set; plain numbers on a changed folder get a note
+    metrics, _, run, _ = evaluate_run(args.run, args.weights, data_dir=args.data_dir, tta=args.tta,
+                                      changed="refuse" if args.save else "note")
     path = lifecycle.save_evaluation(run.path, metrics) if args.save else None
     if args.json:
         print(files.to_json(metrics).decode(), end="")
@@ -487,7 +492,8 @@ def format_metrics(metrics: dict, run_path) -> str:
     """evaluate's table: loss and accuracies, per-class precision/recall/F1/support and the confusion matrix
     (rows: expected, columns: predicted), from a metrics dict as evaluation.evaluate_run returns it. Macro
     accuracy says its definition (the mean recall over the classes present); a class with no test images shows
-    n/a; a test split whose classes differ from training's gets one "note:" line (evaluation.class_mismatch)."""
+    n/a; a test split whose classes differ from training's gets one "note:" line (evaluation.class_mismatch), and
+    so does an image folder whose test images changed since training (metrics["note"])."""
     from .evaluation import class_mismatch, macro_definition
     tta = f", {metrics['tta']} test-time augmentation" if metrics.get("tta") else ""
     score = lambda v, width: f"{'n/a' if v is None else f'{v:.4f}':>{width}}"   # noqa: E731 (no images: n/a)
@@ -495,7 +501,8 @@ def format_metrics(metrics: dict, run_path) -> str:
     lines = [f"{shown(run_path)} ({metrics['weights']} weights{tta}) on {metrics['images']} test images",
              f"loss {metrics['loss']:.4f}   accuracy {metrics['accuracy']:.4f}   "
              f"macro accuracy {score(metrics['macro_accuracy'], 0)} ({macro_definition(metrics)})",
-             *([f"note: {mismatch}"] if mismatch else []), "",
+             *([f"note: {mismatch}"] if mismatch else []),
+             *([f"note: {metrics['note']}"] if metrics.get("note") else []), "",
              f"{'class':<12} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
     for name, m in metrics["per_class"].items():
         lines.append(f"{name:<12} {score(m['precision'], 9)} {score(m['recall'], 7)} {score(m['f1'], 7)} "

@@ -181,7 +181,9 @@ FOLDER_SIDES = (4, 256)                   # the --image-size an image folder may
 class DataConfig:
     """Which dataset a run reads and where its files are: a named dataset (None data_dir: searched for, then
     downloaded) or an image folder, converted to grey images of image_size pixels a side. classes is not a flag:
-    training records the dataset's class names there (rowrnn.datasets.dataset_of reads them back)."""
+    training records the dataset's class names there (rowrnn.datasets.dataset_of reads them back); nor is
+    split_sha256, what an image folder's train and test splits held when training started (None for named
+    datasets, whose files are checked by their own checksums, and left out of their config.json)."""
 
     data_dir: str | None = _opt(None, "directory with the dataset's IDX files (default: search, then download)")
     verify: bool = _opt(True, "check the files against the dataset's published checksums (--no-verify for your own "
@@ -195,6 +197,10 @@ class DataConfig:
                            "or photo (Fashion-MNIST's photo conversion, 28 only)", CONVERSIONS)
     classes: list | None = field(default=None, metadata={"help": "the class names, recorded by training",
                                                          "choices": None, "flag": False, "kind": "names"})
+    split_sha256: dict | None = field(default=None, metadata={
+        "help": "an image folder run's splits as training read them: {split: {images, sha256}}, recorded by "
+                "training (datasets.split_digest); resume and evaluate compare the folder with it",
+        "choices": None, "flag": False, "kind": "digests"})
 
     def validate(self) -> None:
         """Raises RowrnnError (naming the flag) for a dataset, image size, split or conversion out of range."""
@@ -208,12 +214,18 @@ class DataConfig:
         if self.dataset in DATASET_NAMES and self.image_size != 28:
             raise RowrnnError(f"--image-size {self.image_size}: {self.dataset} is 28x28; --image-size applies to "
                               "image folders: drop it")
+        if self.dataset in DATASET_NAMES and self.conversion != DataConfig.conversion:
+            raise RowrnnError(f"--conversion {self.conversion}: {self.dataset}'s files are its images already; "
+                              "--conversion applies to image folders: drop it")
         if self.conversion == "photo" and self.image_size != 28:
             raise RowrnnError(f"--conversion photo makes Fashion-MNIST's 28x28 images: drop --image-size "
                               f"{self.image_size}, or use --conversion plain")
         _check_finite("test-split", self.test_split)
         if not 0.0 < self.test_split < 1.0:
             raise RowrnnError(f"--test-split must be between 0 and 1 (exclusive), got {self.test_split}")
+        if self.dataset in DATASET_NAMES and self.test_split != DataConfig.test_split:
+            raise RowrnnError(f"--test-split {self.test_split}: {self.dataset} has its own test split; --test-split "
+                              "applies to a folder of class folders: drop it")
 
 
 @dataclass
@@ -285,8 +297,12 @@ class RunConfig:
         return {"emnist-letters": 26, "emnist-balanced": 47}.get(self.data.dataset, 10)
 
     def to_dict(self) -> dict:
-        """Plain dicts and values, as config.json holds them."""
-        return dataclasses.asdict(self)
+        """Plain dicts and values, as config.json holds them (split_sha256 only where recorded: a named dataset's
+        config.json stays as it was)."""
+        d = dataclasses.asdict(self)
+        if d["data"]["split_sha256"] is None:
+            del d["data"]["split_sha256"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
@@ -423,6 +439,11 @@ def _check_types(section) -> None:
                 raise RowrnnError(f"config.json's {f.name} must be a list of names or null, got {value!r}: "
                                   "restore the run's own config.json")
             continue
+        if f.metadata.get("kind") == "digests":
+            if value is not None and not _is_digests(value):
+                raise RowrnnError(f"config.json's {f.name} must be {{split: {{\"images\": N, \"sha256\": hex}}}} "
+                                  f"or null, got {value!r}: restore the run's own config.json")
+            continue
         kind = type(f.default)
         ok = {bool: lambda v: isinstance(v, bool),
               int: lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -432,6 +453,15 @@ def _check_types(section) -> None:
             expected = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
                 kind, "a string or null")
             raise RowrnnError(f"--{f.name.replace('_', '-')} must be {expected}, got {value!r}")
+
+
+def _is_digests(value) -> bool:
+    """Whether value is a split_sha256 record: {"train"/"test": {"images": int >= 0, "sha256": 64 hex digits}}."""
+    def one(d):
+        return (isinstance(d, dict) and set(d) == {"images", "sha256"} and type(d["images"]) is int
+                and d["images"] >= 0 and isinstance(d["sha256"], str) and len(d["sha256"]) == 64
+                and all(c in "0123456789abcdef" for c in d["sha256"]))
+    return isinstance(value, dict) and set(value) <= {"train", "test"} and all(map(one, value.values()))
 
 
 def _check_positive_int(flag, value):

@@ -34,6 +34,7 @@ MAX_FOLDER_IMAGES = 200_000     # an image folder is read whole into memory: at 
 MAX_FOLDER_SIDE = 256           # the largest --image-size: 256x256 x 200k images would be 13 GB, so the
 MAX_FOLDER_BYTES = 2 * 2**30    # images held (N x side x side bytes) are also capped at 2 GiB
 PROGRESS_AFTER = 2_000          # a folder of more files than this shows a progress bar (with progress=True)
+DEFAULT_TEST_SPLIT = 0.2        # config.DataConfig.test_split's default: any other value asks for a seeded split
 SPLIT_SEED = 0                  # the one-folder layout's train/test split: fixed, so every --seed tests alike
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")   # any case
 SYSTEM_FILES = ("Thumbs.db", "desktop.ini", "Icon\r")   # written by Windows and macOS into image folders: not counted
@@ -591,7 +592,8 @@ def read_image_folder(folder, *, image_size: int = IMAGE_SIZE, conversion: str =
     (".name": .DS_Store, macOS's ._name) and Thumbs.db, desktop.ini are passed over; files and folders beside
     the class folders are ignored and counted; links are followed, a linked folder already read (a loop) is
     skipped and counted; class names are matched in Unicode NFC (folder_classes); train/ without test/ (or
-    test/ alone) is refused. Limits:
+    test/ alone) is refused, and so is a test_split other than DEFAULT_TEST_SPLIT with train/ and test/ (it would
+    be ignored: check_test_split). Limits:
     MAX_FOLDER_IMAGES images and MAX_FOLDER_BYTES held. Raises RowrnnError for all of these and a missing folder.
     """
     check_folder_options(image_size, conversion)
@@ -603,6 +605,8 @@ def read_image_folder(folder, *, image_size: int = IMAGE_SIZE, conversion: str =
                           f"{list(classes)}: restore the folder's class folders")
     report = FolderReport()
     if _has_splits(folder):
+        if test_split != DEFAULT_TEST_SPLIT:
+            check_test_split(folder, test_split)
         test_names = list(_class_dirs(folder / "test"))
         unknown = sorted(set(test_names) - set(found_classes))
         if unknown:
@@ -746,6 +750,43 @@ def load_dataset(section, *, splits=("train", "test"), recorded_by=None, progres
     for d in chosen.values():
         d.report = str(report)
     return (info, *(chosen[split] for split in splits))
+
+
+def split_digest(dataset) -> dict:
+    """What one split of a folder run read, as its config.json records it (DataConfig.split_sha256):
+    {"images": N, "sha256": hex}, the SHA-256 of the images' shape (N, S, S), their uint8 bytes in order and
+    the int64 labels, after conversion: two reads give the same digest exactly when they give the same images
+    with the same labels in the same order (the validation split, drawn from the order by --seed, included)."""
+    x = dataset.images.to(torch.uint8).contiguous()
+    y = dataset.labels.to(torch.int64).contiguous()
+    h = hashlib.sha256(repr(tuple(x.shape)).encode())
+    h.update(x.numpy().tobytes())
+    h.update(y.numpy().tobytes())
+    return {"images": int(len(x)), "sha256": h.hexdigest()}
+
+
+def changed_split(recorded, dataset, split: str) -> str:
+    """"" when dataset (the split as read now) is the one recorded (DataConfig.split_sha256, None for named
+    datasets and runs from before digests: nothing to compare), else "(N images now, M then)"."""
+    then = (recorded or {}).get(split)
+    if not then:
+        return ""
+    now = split_digest(dataset)
+    return "" if now["sha256"] == then["sha256"] else f"({now['images']} images now, {then['images']} then)"
+
+
+def check_test_split(dataset, test_split) -> None:
+    """Raises RowrnnError (naming --test-split) when dataset is a named dataset, or an image folder with train/ and
+    test/: each has its own test split, so a --test-split would be silently ignored."""
+    if dataset in TABLE:
+        raise RowrnnError(f"--test-split {test_split}: {dataset} has its own test split; --test-split applies to a "
+                          "folder of class folders: drop it")
+    if not isinstance(dataset, (str, os.PathLike)):
+        return
+    folder = Path(dataset).expanduser()
+    if files.is_dir(folder) and files.is_dir(folder / "train") and files.is_dir(folder / "test"):
+        raise RowrnnError(f"--test-split {test_split}: {images.display_name(folder)} has train/ and test/, and its "
+                          "test/ is the test split: drop --test-split (it splits a folder of class folders)")
 
 
 def check_dataset(dataset: str) -> None:

@@ -18,8 +18,9 @@ from torch import nn
 from . import files
 from .constants import CLASSES, NUM_CLASSES
 from .data import Batches, ImageDataset, load_split, normalize
-from .datasets import DEFAULT, dataset_of, load_dataset
+from .datasets import DEFAULT, changed_split, dataset_of, load_dataset
 from .errors import RowrnnError, python_api
+from .images import display_name
 from .runs import Run, load_model, load_run, resolve_weights, weights_name
 
 TTA = ("flip",)   # test-time augmentations: reported beside the plain number, never instead of it
@@ -177,16 +178,26 @@ def check_finite(logits: torch.Tensor, source) -> None:
                           "nothing to report: the weights are damaged or diverged; retrain or restore them")
 
 
-def load_test_set(run, data_dir=None, *, verify: bool | None = None) -> ImageDataset:
+CHANGED = ("refuse", "note")   # what load_test_set does with an image folder whose test images changed
+
+
+def load_test_set(run, data_dir=None, *, verify: bool | None = None, changed: str = "refuse") -> ImageDataset:
     """A run's test split (10,000 images for Fashion-MNIST): the only reader of it, for finish, evaluate, export,
     predict --test-index, serve and compare.
 
     run is a Run or a run directory. Reads the two test files alone (data.load_split), never the 47 MB
     training file. From data_dir if given, else from the folder the run's config.json records (one missing
     here is reported as the run's, naming --data-dir, not as a flag the user gave), else the usual places.
-    verify (default: as the run was trained) checks the files' SHA-256.
-    Raises RowrnnError (one line) when the files are missing, unreadable or fail their SHA-256 check.
+    verify (default: as the run was trained) checks the files' SHA-256. An image folder's test split is compared
+    with what training recorded (config.json's split_sha256; runs from before it are not checked): where it
+    changed, changed="refuse" (the default: finish, evaluate --save, export, compare, serve) refuses, and
+    changed="note" (plain evaluate) returns it with a one-line .note saying the numbers are not on the run's
+    recorded test set (.note is "" otherwise).
+    Raises RowrnnError (one line) when the files are missing, unreadable or fail their SHA-256 check, and for a
+    changed folder with changed="refuse".
     """
+    if changed not in CHANGED:
+        raise RowrnnError(f"changed must be one of {', '.join(CHANGED)}, got {changed!r}")
     if not isinstance(run, Run):
         run = load_run(run)
     recorded = data_dir is None and run.config.data.data_dir is not None
@@ -195,6 +206,7 @@ def load_test_set(run, data_dir=None, *, verify: bool | None = None) -> ImageDat
         test = load_split(data_dir or run.config.data.data_dir, "test", verify=verify,
                           recorded_by=run.path if recorded else None)
         test.classes = list(dataset_of(run).classes)
+        test.note = ""
         return test
     section = {**dataclasses.asdict(run.config.data), "verify": verify,
                "data_dir": data_dir or run.config.data.data_dir}
@@ -206,27 +218,41 @@ def load_test_set(run, data_dir=None, *, verify: bool | None = None) -> ImageDat
                               "--data-dir with its new place" if data_dir is None else
                               f"--data-dir {folder}: not a folder here: give the image folder {run.path} was "
                               f"trained on (recorded as {run.config.data.dataset})")
-    return load_dataset(section, splits=("test",), recorded_by=run.path if recorded else None)[1]
+    test = load_dataset(section, splits=("test",), recorded_by=run.path if recorded else None)[1]
+    how = changed_split(run.config.data.split_sha256, test, "test")
+    test.note = ""
+    if how:
+        said = (f"{display_name(section['dataset'])}: the folder's test images changed since {run.path} was "
+                f"trained {how}")
+        if changed == "refuse":
+            raise RowrnnError(f"{said}: the run's numbers must be on the test images it recorded; restore them, or "
+                              f"see numbers on the folder as it is now with `rowrnn evaluate {run.path}` "
+                              "(without --save)")
+        test.note = f"{said}: these numbers are not on the run's recorded test set"
+    return test
 
 
 @python_api
 def evaluate_run(path, weights: str = "best", test_set: ImageDataset | None = None, device="cpu",
-                 data_dir=None, tta: str | None = None):
+                 data_dir=None, tta: str | None = None, changed: str = "refuse"):
     """(metrics dict, model, run, test logits) for a run directory or weights file on the test split.
 
-    metrics is classification_metrics' dict with "weights" (its name), "tta" when given, and "train_support"
-    ({class: images that trained the run}) when the run's metrics.json records it (class_mismatch compares them).
+    metrics is classification_metrics' dict with "weights" (its name), "tta" when given, "train_support"
+    ({class: images that trained the run}) when the run's metrics.json records it (class_mismatch compares them),
+    and "note" (one line) when an image folder's test images changed since training and changed="note"
+    (load_test_set: the default "refuse" raises RowrnnError instead).
     """
     model, run = load_model(path, weights, device=device)
     if test_set is None:
-        test_set = load_test_set(run, data_dir)
+        test_set = load_test_set(run, data_dir, changed=changed)
     logits = predict_logits(model, test_set.images, device=device, tta=tta)
     check_finite(logits, resolve_weights(path, weights)[1])
     trained = (run.metrics or {}).get("train_support")
     metrics = {"weights": weights_name(path, weights), **({"tta": tta} if tta else {}),
                **classification_metrics(logits, test_set.labels, dataset_of(run).classes),
                **({"train_support": trained} if isinstance(trained, dict)   # a hand-edited record is left out
-                  and all(type(n) is int for n in trained.values()) else {})}
+                  and all(type(n) is int for n in trained.values()) else {}),
+               **({"note": test_set.note} if getattr(test_set, "note", "") else {})}
     return metrics, model, run, logits
 
 

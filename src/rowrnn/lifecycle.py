@@ -112,6 +112,9 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
             test_set = test_set if test_set is not None or not finishing else loaded_test
             if main and getattr(train_set, "report", ""):   # files skipped or dropped: said, never silent
                 warnings.warn(f"--dataset {info.name}: {train_set.report}", stacklevel=3)
+            if info.is_folder:   # what the folder held: recorded at the start, the same on resume
+                _same_folder_images(cfg, run_dir, info, train_set, loaded_test, resume,
+                                    check_test=bool(finishing) and test_set is loaded_test)
         # the dataset's facts are recorded in config.json: class names from the data (a folder's, a named
         # dataset's) or, for a train_set given by the caller, its .classes
         cfg.data.classes = list(getattr(train_set, "classes", None) or dataset_of(cfg).classes)
@@ -140,6 +143,29 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
                                     data_dir=cfg.data.data_dir,
                                     train_support=class_counts(train_set.labels[train_idx],
                                                                cfg.data.classes))
+
+
+def _same_folder_images(cfg: RunConfig, run_dir: Path, info, train_set, test_set, resume: bool, *,
+                        check_test: bool = True) -> None:
+    """A fresh folder run records what each split read (cfg.data.split_sha256, datasets.split_digest); a resumed
+    one must read the same: other training images would change the validation split, and could train on images
+    that earlier epochs validated on; other test images would make its metrics describe another test set
+    (check_test False: not finishing here, not checked). A run recorded before digests is not checked.
+    Raises RowrnnError (one line, naming --dataset, the run and the counts) for a split that changed."""
+    from .datasets import changed_split, split_digest
+    from .images import display_name
+    if not resume:
+        cfg.data.split_sha256 = {"train": split_digest(train_set), "test": split_digest(test_set)}
+        return
+    shown = f"--dataset {display_name(info.name)}"
+    how = changed_split(cfg.data.split_sha256, train_set, "train")
+    if how:
+        raise RowrnnError(f"{shown}: the folder's training images changed since {run_dir} started {how}: resume "
+                          "needs the same images; start a new run with --out")
+    how = changed_split(cfg.data.split_sha256, test_set, "test") if check_test else ""
+    if how:
+        raise RowrnnError(f"{shown}: the folder's test images changed since {run_dir} started {how}: its metrics "
+                          "must describe the test images it started with; restore them, or start a new run with --out")
 
 
 def _train(cfg: RunConfig, place, train_set, train_idx, val_idx, saved, run_dir, *, progress, on_epoch,

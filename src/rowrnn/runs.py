@@ -46,7 +46,9 @@ RUN_FILES = (CONFIG_FILE, HISTORY_FILE, HISTORY_CSV, STATE_FILE, METRICS_FILE, C
 HISTORY_KEYS = ("train_loss", "train_metric", "val_loss", "val_metric", "lr", "seconds")
 # may differ between the original run and its resumption without changing the result
 RESUMABLE_DIFFERENCES = {("train", "device"), ("train", "amp"), ("data", "data_dir"),
-                         ("data", "classes")}   # recorded by training from the data, not chosen: never a difference
+                         # recorded by training from the data, not chosen: never a difference (a folder's
+                         # split_sha256 is compared with the folder itself, by lifecycle._fit and load_test_set)
+                         ("data", "classes"), ("data", "split_sha256")}
 
 MAX_WEIGHTS_BYTES = 2 * 2**30       # > 100M float32 parameters (config.MAX_PARAMETERS) with room to spare
 MAX_STATE_BYTES = 4 * MAX_WEIGHTS_BYTES
