@@ -565,3 +565,19 @@ def test_test_split_is_refused_where_the_dataset_has_its_own_test_split(tmp_path
         build_config("notebook", {"dataset": "kmnist", "conversion": "photo"})
     assert str(e.value) == ("conversion photo: kmnist's files are its images already; conversion applies to image "
                             "folders: drop it")
+
+
+def test_the_cli_says_a_folders_skipped_files_in_one_note_line(tmp_path, capsys):
+    """What an image folder skipped is said while training goes on: one `rowrnn: note:` line on stderr, not
+    Python's two-line UserWarning with a file name and a source line."""
+    from rowrnn.cli import main
+    root = make_folder(tmp_path / "f", ["a", "b"])
+    (root / "train" / "a" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    code = main(["train", "--dataset", str(root), "--image-size", "12", "--epochs", "1", "--batch-size", "4",
+                 "--val-split", "0.25", "--hidden-size", "4", "--out", str(tmp_path / "run"), "--quiet",
+                 "--no-figures"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if "broken.png" in line]
+    assert len(notes) == 1 and notes[0].startswith(f"rowrnn: note: --dataset {root}: skipped 1 unreadable image(s)")
+    assert "UserWarning" not in err and "warnings.warn" not in err

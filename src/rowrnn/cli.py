@@ -356,7 +356,7 @@ def main(argv=None) -> int:
     """Run `rowrnn` with argv (default: sys.argv[1:]) in this process; returns the exit code: 0, 2 for a user
     error (one line on stderr), 128 + signum for SIGINT/SIGTERM, 141 for a closed output pipe."""
     _safe_streams()
-    with _signals_raise(), cli_context(), _weights_notes():
+    with _signals_raise(), cli_context(), _rowrnn_notes():
         debug = False
         try:
             _quiet_matplotlib_cache()
@@ -383,24 +383,24 @@ def main(argv=None) -> int:
 
 
 @contextlib.contextmanager
-def _weights_notes():
-    """Weights loaded after a change that keeps their values (state_dicts.WeightsConverted: float16, bfloat16
-    or float64 converted to the model's float32, a 'module.' prefix removed) said as one `rowrnn: note:` line
-    on stderr each, every time; other warnings are shown as Python shows them."""
+def _rowrnn_notes():
+    """What rowrnn says while it goes on (errors.RowrnnNote: weights converted, state_dicts.WeightsConverted;
+    an image folder's skipped files; a run continued without --amp) as one `rowrnn: note:` line on stderr each,
+    every time; other warnings are shown as Python shows them."""
     import warnings
 
-    from .state_dicts import WeightsConverted    # light: no torch
+    from .errors import RowrnnNote
     python_shows = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, WeightsConverted):
+        if issubclass(category, RowrnnNote):
             with contextlib.suppress(OSError):
                 print(f"rowrnn: note: {one_line(str(message))}", file=sys.stderr)
         else:
             python_shows(message, category, filename, lineno, file, line)
 
     with warnings.catch_warnings():
-        warnings.simplefilter("always", WeightsConverted)
+        warnings.simplefilter("always", RowrnnNote)
         warnings.showwarning = show
         yield
 

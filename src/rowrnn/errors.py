@@ -19,6 +19,11 @@ class RowrnnError(Exception):
     exit_code = 2
 
 
+class RowrnnNote(UserWarning):
+    """Something rowrnn says while it goes on (files of an image folder skipped, a run continued without
+    --amp): a warning in Python, one `rowrnn: note:` line on the command line."""
+
+
 class Interrupted(RowrnnError):
     """Stopped by SIGINT or SIGTERM; a run directory keeps its last completed epoch."""
 

@@ -28,7 +28,7 @@ from .constants import CLASSES, NUM_CLASSES
 from .data import Batches, ImageDataset
 from .datasets import TABLE, dataset_of, load_dataset
 from .devices import distributed_context
-from .errors import RowrnnError, python_api
+from .errors import RowrnnError, RowrnnNote, python_api
 from .models import build_model, count_parameters
 from .optim import make_ema, make_optimizer, make_scheduler
 from .signals import stop_on_signals
@@ -111,7 +111,7 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
                 cfg.data.dataset = info.name
             test_set = test_set if test_set is not None or not finishing else loaded_test
             if main and getattr(train_set, "report", ""):   # files skipped or dropped: said, never silent
-                warnings.warn(f"--dataset {info.name}: {train_set.report}", stacklevel=3)
+                warnings.warn(f"--dataset {info.name}: {train_set.report}", RowrnnNote, stacklevel=3)
             if info.is_folder:   # what the folder held: recorded at the start, the same on resume
                 _same_folder_images(cfg, run_dir, info, train_set, loaded_test, resume,
                                     check_test=bool(finishing) and test_set is loaded_test)
@@ -321,7 +321,7 @@ def resume_config(run_dir, overrides: dict | None = None, *, note=None) -> RunCo
                        f"without it on {device.type} (mixed precision is a device choice; config.json keeps the record)")
             if note is None:
                 import warnings
-                warnings.warn(message, stacklevel=3)
+                warnings.warn(message, RowrnnNote, stacklevel=3)
             else:
                 note(message)
     if "data_dir" not in overrides and cfg.data.data_dir is not None:

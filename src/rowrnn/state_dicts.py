@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import warnings
 
-from .errors import RowrnnError
+from .errors import RowrnnError, RowrnnNote
 
 # the prefixes torch's wrappers add to every key, with who adds them; removed (and said) when every key has one
 WRAPPER_PREFIXES = {"module.": "DataParallel, DistributedDataParallel or AveragedModel",
@@ -35,7 +35,7 @@ class WeightsMismatch(RowrnnError, RuntimeError):
     CLI) that is also the RuntimeError torch's load_state_dict raises, so code catching that still does."""
 
 
-class WeightsConverted(UserWarning):
+class WeightsConverted(RowrnnNote):
     """Weights loaded after a change that keeps their values: another floating dtype converted to the
     model's, or a wrapper's key prefix removed. The CLI prints it as one `rowrnn: note:` line."""
 
