@@ -166,6 +166,10 @@ def build_parser() -> Parser:
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories (one panel each)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback: only this machine)")
     p.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="a name or address other machines open the page by, with --host 0.0.0.0 (a classroom: "
+                        "--allow-host lab-pc.school.example,192.168.1.20); repeatable or comma-separated; no "
+                        "wildcards, no port. Any other name is refused (DNS-rebinding protection)")
     _add_run_arguments(p, run=None, weights=None, data_dir="directory with the Fashion-MNIST files (test images)")
     p.set_defaults(func=cmd_serve)
     return parser
@@ -586,7 +590,7 @@ def cmd_serve(args) -> int:
     """Serve the page for the runs until SIGINT/SIGTERM; returns the server's exit code."""
     from .serve import serve
     try:
-        return serve(args.runs, host=args.host, port=args.port, data_dir=args.data_dir)
+        return serve(args.runs, host=args.host, port=args.port, data_dir=args.data_dir, allow_hosts=args.allow_host)
     except Signalled as e:
         # Stopped: the server writes nothing, so nothing is left to save. End now, skipping the interpreter's
         # teardown (about a second with torch loaded) and a decode still running in its thread: a stop takes
