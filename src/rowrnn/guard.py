@@ -16,7 +16,9 @@ The threat model (the README's "Safe to leave running" section says it in prose)
 What it does not protect: a process that can already read the user's files, or anything once --host opens
 the port to other machines without a password (serve warns).
 
-Jupyter's server makes the same Host and Origin checks (jupyter_server's check_host and check_origin).
+Jupyter's server makes the same Host and Origin checks (jupyter_server's check_host and check_origin). Its
+local_hostnames is an exact list of names, as --allow-host is (allowed_hosts), but listening beyond loopback turns
+its Host check off (allow_remote_access); serve's stays on, the allowed names added one by one, never by pattern.
 """
 from __future__ import annotations
 
