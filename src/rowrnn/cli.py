@@ -172,6 +172,18 @@ def build_parser() -> Parser:
                         "wildcards, no port. Any other name is refused (DNS-rebinding protection)")
     _add_run_arguments(p, run=None, weights=None, data_dir="directory with the Fashion-MNIST files (test images)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("site", formatter_class=fmt, help="the page as a static site that runs the networks in the "
+                                                         "browser (publish it anywhere: GitHub Pages, a USB stick)",
+                       description="Write into --out the page `rowrnn serve` shows, each run as an ONNX graph "
+                                   "checked against rowrnn's own numbers, a manifest, the first test images and "
+                                   "onnxruntime-web (fetched once from the npm registry into rowrnn's cache, "
+                                   "pinned by its sha512). Open index.html from any static web server.")
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories (one panel each)")
+    p.add_argument("--out", type=Path, required=True, help="a new or empty folder for the site")
+    p.add_argument("--test-images", type=int, default=1000, help="how many of the first test images the page offers")
+    _add_run_arguments(p, run=None, weights=None, data_dir="directory with the Fashion-MNIST files (test images)")
+    p.set_defaults(func=cmd_site)
     return parser
 
 
@@ -312,7 +324,7 @@ def _agg_backend() -> None:
 
 
 # subcommands whose positional list may be interleaved with options: `rowrnn predict RUN --fit none a.jpg`
-_INTERMIXED = {"predict": "inputs", "serve": "runs"}
+_INTERMIXED = {"predict": "inputs", "serve": "runs", "site": "runs"}
 
 
 def _parse_intermixed(parser, argv):
@@ -583,6 +595,17 @@ def cmd_compare(args) -> int:
     paths = compare.write_leaderboard(args.out, rows)
     print(for_terminal(compare.leaderboard_markdown(rows)))
     print(f"\nsaved {', '.join(shown(p) for p in paths.values())}")
+    return 0
+
+
+def cmd_site(args) -> int:
+    """Build the static site of the runs and print where it is and its size by part."""
+    from .site import build_site
+    report = build_site(args.runs, args.out, test_images=args.test_images, data_dir=args.data_dir)
+    parts = ", ".join(f"{part} {size / 2**20:.1f} MB" for part, size in report["bytes"].items())
+    print(f"wrote {shown(report['path'])}: {len(report['runs'])} run{'s' if len(report['runs']) > 1 else ''} "
+          f"({', '.join(report['runs'])}), {report['test_images']} test images; {parts}. Open index.html from a "
+          f"static web server, e.g. python -m http.server -d {shown(report['path'])}")
     return 0
 
 
