@@ -23,6 +23,7 @@ export const SHARPEN_PERCENT = 50;
 export const PASS_THROUGH_SPAN = 24;
 export const ALLOWED = "PNG, JPEG, WebP, GIF, BMP or TIFF";
 const WEBP_BYTES_PER_PIXEL = 14;
+const PILLOW_MAX_IMAGE_PIXELS = Math.trunc(1024 * 1024 * 1024 / 4 / 3);   // Image.MAX_IMAGE_PIXELS
 
 const SIGNATURES = [[[0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "PNG"], [[0xff, 0xd8, 0xff], "JPEG"],
   [ascii("GIF87a"), "GIF"], [ascii("GIF89a"), "GIF"], [ascii("BM"), "BMP"], [[0x49, 0x49, 0x2a, 0x00], "TIFF"],
@@ -71,8 +72,10 @@ export function readHeader(bytes, format, name = "image") {
   const read = { PNG: pngHeader, JPEG: jpegHeader, GIF: gifHeader, BMP: bmpHeader, WEBP: webpHeader }[format];
   if (!read) return null;
   let header;
+  orientationAt = null;
   try {
     header = read(bytes);
+    if (header) header.orientationAt = orientationAt;
   } catch {
     header = null;
   }
@@ -88,7 +91,10 @@ function pngHeader(b) {
     const length = u32be(b, at), kind = String.fromCharCode(...b.subarray(at + 4, at + 8));
     const body = b.subarray(at + 8, Math.min(b.length, at + 8 + length));
     if (kind === "tRNS") transparency = true;
-    else if (kind === "eXIf") orientation = exifOrientation(body) ?? orientation;
+    else if (kind === "eXIf") {
+      orientation = exifOrientation(body, at + 8) ?? orientation;
+      if (orientationAt) orientationAt.chunk = [at + 4, length + 4];     // its CRC is written again
+    }
     else if (kind === "iTXt" && startsWith(body, ascii("XML:com.adobe.xmp\0"))) xmp = body;
     else if (kind === "IDAT" || kind === "IEND") break;
     at += 12 + length;
@@ -113,7 +119,7 @@ function jpegHeader(b) {
     if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) { at += 2; continue; }
     const length = u16be(b, at + 2), body = b.subarray(at + 4, at + 2 + length);
     if (marker === 0xe1 && startsWith(body, ascii("Exif\0\0")) && orientation === null) {
-      orientation = exifOrientation(body.subarray(6)) ?? 1;
+      orientation = exifOrientation(body.subarray(6), at + 10) ?? 1;
     } else if (marker === 0xe1 && startsWith(body, ascii("http://ns.adobe.com/xap/1.0/\0")) && !xmp) {
       xmp = body;
     } else if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker) && !frame) {
@@ -180,16 +186,19 @@ function webpHeader(b) {
       height = ((bits >>> 14) & 0x3fff) + 1;
       alpha = ((bits >>> 28) & 1) === 1;
     } else if (kind === "EXIF") {
-      orientation = exifOrientation(body.subarray(0, length)) ?? orientation;
+      orientation = exifOrientation(body.subarray(0, length), at + 8) ?? orientation;
     }
     at += 8 + length + (length & 1);
   }
   return width ? { width, height, mode: alpha ? "RGBA" : "RGB", channels: 3, alpha, orientation } : null;
 }
 
-// The Orientation tag (0x0112) of a TIFF-structured EXIF block, or null when absent or damaged.
-function exifOrientation(tiff) {
-  if (startsWith(tiff, ascii("Exif\0\0"))) tiff = tiff.subarray(6);
+// The Orientation tag (0x0112) of a TIFF-structured EXIF block, or null when absent or damaged. base: where the
+// block starts in the file; the tag's place is kept (orientationAt) so that the browser's decoder can be handed a
+// copy with the tag set to 1, and the turn applied here, where Pillow applies it.
+let orientationAt = null;
+function exifOrientation(tiff, base = 0) {
+  if (startsWith(tiff, ascii("Exif\0\0"))) { tiff = tiff.subarray(6); base += 6; }
   if (tiff.length < 8) return null;
   const little = tiff[0] === 0x49;
   const u16 = little ? u16le : u16be, u32 = little ? u32le : u32be;
@@ -201,7 +210,9 @@ function exifOrientation(tiff) {
     if (entry + 12 > tiff.length) return null;
     if (u16(tiff, entry) === 0x0112) {
       const type = u16(tiff, entry + 2);
-      return type === 3 ? u16(tiff, entry + 8) : type === 4 ? u32(tiff, entry + 8) : null;
+      if (type !== 3 && type !== 4) return null;
+      orientationAt = { at: base + entry + 8, bytes: type === 3 ? 2 : 4, little };
+      return type === 3 ? u16(tiff, entry + 8) : u32(tiff, entry + 8);
     }
   }
   return null;
@@ -229,6 +240,9 @@ function jpegCoefficientBytes(width, height, layers) {
 export function checkBudget(header, format, name = "image") {
   const { width, height, mode } = header;
   if (width < 1 || height < 1) throw refuse(`${name}: the image is ${width}x${height} pixels: give a picture`);
+  if (width * height > PILLOW_MAX_IMAGE_PIXELS) {   // Pillow's bomb check at open, before any draft
+    throw refuse(`${name}: the image is over the limit of ${MAX_PIXELS / 1_000_000} megapixels: shrink it first`);
+  }
   let draft = 1;
   if (format === "JPEG" && Math.max(width, height) > WORK_SIZE) {
     const k = WORK_SIZE / Math.max(width, height);
@@ -247,6 +261,15 @@ export function checkBudget(header, format, name = "image") {
                  + `decode, over the limit of ${MAX_DECODE_BYTES / 2 ** 20} MB: shrink it first`);
   }
   return draft;
+}
+
+function crc32(bytes) {
+  let crc = 0xffffffff;
+  for (const b of bytes) {
+    crc ^= b;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
 }
 
 function human(n) {
@@ -800,7 +823,7 @@ function convertColour(colour, alpha, fit) {
  * Throws an Error for a fit that is not "trim" or "none".
  */
 export function convertPixels(image, { orientation = 1, channels = 3, alpha = true, draft = 1, fit = "trim" } = {}) {
-  if (!FITS.includes(fit)) throw refuse(`fit must be one of ${FITS.join(", ")}, got ${JSON.stringify(fit)}`);
+  if (!FITS.includes(fit)) throw refuse(`fit must be one of ${FITS.join(", ")}, got ${typeof fit === "string" ? `'${fit}'` : fit}`);
   let picture = { data: image.data, width: image.width, height: image.height, alpha };
   if (draft > 1) picture = reduceImage(picture, draft);
   const factor = Math.floor(Math.max(picture.width, picture.height) / WORK_SIZE);
@@ -831,19 +854,53 @@ export function convertPixels(image, { orientation = 1, channels = 3, alpha = tr
 
 // ----------------------------------------------------------------------------- the browser: files to pixels
 
-async function decode(blob, name) {
+// The decoded pixels, as stored: a 2D canvas keeps them premultiplied by alpha, which rounds away the colour of
+// half-transparent pixels (up to 35 grey levels of the 28x28 for a soft cut-out), so a picture with transparency
+// is read back through a WebGL texture, unpremultiplied; where WebGL is missing, the canvas.
+async function decode(blob, name, transparent) {
   let bitmap;
   try {
-    bitmap = await createImageBitmap(blob, { imageOrientation: "none", colorSpaceConversion: "none",
+    bitmap = await createImageBitmap(blob, { imageOrientation: "from-image", colorSpaceConversion: "none",
                                              premultiplyAlpha: "none" });
   } catch {
     throw damaged(name, "the browser cannot decode it");
   }
+  try {
+    return (transparent && readThroughWebGL(bitmap)) || readThroughCanvas(bitmap);
+  } finally {
+    bitmap.close();
+  }
+}
+
+function readThroughCanvas(bitmap) {
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   const context = canvas.getContext("2d", { willReadFrequently: true });
   context.drawImage(bitmap, 0, 0);
-  bitmap.close();
   return context.getImageData(0, 0, canvas.width, canvas.height);
+}
+
+function readThroughWebGL(bitmap) {
+  const { width, height } = bitmap;
+  const gl = new OffscreenCanvas(1, 1).getContext("webgl2", { premultipliedAlpha: false, antialias: false });
+  if (!gl || Math.max(width, height) > gl.getParameter(gl.MAX_TEXTURE_SIZE)) return null;
+  try {
+    const texture = gl.createTexture(), framebuffer = gl.createFramebuffer();
+    gl.bindTexture(gl.TEXTURE_2D, texture);
+    gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, false);
+    gl.pixelStorei(gl.UNPACK_COLORSPACE_CONVERSION_WEBGL, gl.NONE);
+    gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, width, height, 0, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, framebuffer);
+    gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, texture, 0);
+    if (gl.checkFramebufferStatus(gl.FRAMEBUFFER) !== gl.FRAMEBUFFER_COMPLETE) return null;
+    const data = new Uint8ClampedArray(width * height * 4);
+    gl.readPixels(0, 0, width, height, gl.RGBA, gl.UNSIGNED_BYTE, data);   // row 0: the picture's top row
+    gl.deleteFramebuffer(framebuffer);
+    gl.deleteTexture(texture);
+    return gl.getError() === gl.NO_ERROR ? { data, width, height } : null;
+  } finally {
+    gl.getExtension("WEBGL_lose_context")?.loseContext();
+  }
 }
 
 // Grey or not, transparent or not, where the header cannot tell (a BMP's palette, a 32-bit BMP): from the pixels.
@@ -880,7 +937,7 @@ function canvasBlob(canvas) {
  *   file, a TIFF (this browser has no decoder for it), a fit other than the two.
  */
 export async function convertImage(input, { fit = "trim" } = {}) {
-  if (!FITS.includes(fit)) throw refuse(`fit must be one of ${FITS.join(", ")}, got ${JSON.stringify(fit)}`);
+  if (!FITS.includes(fit)) throw refuse(`fit must be one of ${FITS.join(", ")}, got ${typeof fit === "string" ? `'${fit}'` : fit}`);
   if (typeof ImageData !== "undefined" && input instanceof ImageData) {
     return { ...convertPixels(input, { fit, channels: 3, alpha: true }), format: "ImageData" };
   }
@@ -898,7 +955,19 @@ export async function convertImage(input, { fit = "trim" } = {}) {
   }
   const header = readHeader(bytes, format, name);
   const draft = checkBudget(header, format, name);
-  const decoded = await decode(new Blob([bytes]), name);
+  // the decoder gets the pixels as stored: a copy whose Orientation tag says 1 (Chromium turns the picture by the
+  // tag whatever imageOrientation says; Pillow's order, reduce then turn, is kept by turning it here)
+  const stored = bytes.slice();
+  if (header.orientationAt) {
+    const { at, bytes: size, little } = header.orientationAt;
+    stored.fill(0, at, at + size);
+    stored[little ? at : at + size - 1] = 1;
+    if (header.orientationAt.chunk) {
+      const [start, length] = header.orientationAt.chunk, crc = crc32(stored.subarray(start, start + length));
+      for (let i = 0; i < 4; i++) stored[start + length + i] = (crc >>> (24 - 8 * i)) & 255;
+    }
+  }
+  const decoded = await decode(new Blob([stored]), name, header.alpha || header.alphaUnknown);
   if (decoded.width !== header.width || decoded.height !== header.height) {
     throw damaged(name, `the browser decoded ${decoded.width}x${decoded.height} pixels, the header says `
                         + `${header.width}x${header.height}`);
