@@ -347,9 +347,12 @@ function resamplePass(src, w, h, outSize, horizontal, filterName, eight) {
 // An 8-bit picture {data RGBA, width, height, alpha} resized as Image.resize does: LA and RGBA premultiplied
 // first (Convert.c's rgbA2rgba), resampled, then divided back (rgba2rgbA).
 function resizeImage(image, newWidth, newHeight, filterName) {
-  const { data, width, height, alpha } = image;
+  const { data, width, height, alpha, channels = 3 } = image;
   const n = width * height;
   const bands = [0, 1, 2, 3].map((c) => {
+    if ((c === 3 && !alpha) || (c > 0 && c < 3 && channels === 1)) {   // not read after this: not resampled
+      return new Uint8Array(newWidth * newHeight).fill(c === 3 ? 255 : 0);
+    }
     const plane = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       const v = data[4 * i + c];
@@ -824,7 +827,7 @@ function convertColour(colour, alpha, fit) {
  */
 export function convertPixels(image, { orientation = 1, channels = 3, alpha = true, draft = 1, fit = "trim" } = {}) {
   if (!FITS.includes(fit)) throw refuse(`fit must be one of ${FITS.join(", ")}, got ${typeof fit === "string" ? `'${fit}'` : fit}`);
-  let picture = { data: image.data, width: image.width, height: image.height, alpha };
+  let picture = { data: image.data, width: image.width, height: image.height, alpha, channels };
   if (draft > 1) picture = reduceImage(picture, draft);
   const factor = Math.floor(Math.max(picture.width, picture.height) / WORK_SIZE);
   if (factor > 1) picture = reduceImage(picture, factor);
