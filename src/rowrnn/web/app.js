@@ -24,6 +24,7 @@ function showMessage(key, values = {}) {
 
 function showError(error) {
   if (error?.unreachable) showMessage("unreachable");
+  else if (error?.key) showMessage(error.key, error.values);      // an engine's own message, translated
   else showMessage("serverSays", { message: error.message });
 }
 
@@ -120,6 +121,14 @@ function drawExplanation(panel, run, result, pixels) {
       status === "pending" ? t("explaining") : t("serverSays", { message: status });
     return;
   }
+  // a method the engine cannot compute (the static page has no gradients): its reason instead of the picture
+  const missing = result.attribution?.unavailable?.[state.method];
+  for (const part of figure.children) part.hidden = Boolean(missing) && part.dataset.testid !== "attribution-caption";
+  if (missing) {
+    figure.hidden = false;
+    panel.querySelector("[data-testid=attribution-caption]").textContent = t(missing);
+    return;
+  }
   drawExplained(panel, run, result.attribution, pixels, state.method, { t, className, fill });
 }
 
@@ -131,7 +140,8 @@ function drawNumbersOf(panel, run, unrolled, reason, step) {
   numbers.hidden = !unrolled;
   note.hidden = Boolean(unrolled);
   if (!unrolled) {
-    note.textContent = reason === "not-finite" ? t("numbersNotFinite") : t("numbersTooBig", { H: run.hidden_size });
+    note.textContent = reason === "not-finite" ? t("numbersNotFinite")
+      : reason === "steps" ? t("numbersSteps", { T: run.steps }) : t("numbersTooBig", { H: run.hidden_size });
     return;
   }
   const whole = !unrolled.bidirectional && unrolled.num_layers === 1 && run.read !== "rows+columns";
