@@ -3,6 +3,7 @@
     python notebooks/build.py              # (re)write notebooks/en/*.ipynb and notebooks/es/*.ipynb, no outputs
     python notebooks/build.py --execute    # and run each top to bottom in a fresh kernel, keeping the outputs
     python notebooks/build.py --keep-outputs   # new sources, the committed outputs of cells whose output they keep
+    python notebooks/build.py --keep-outputs --rerun-install   # and the install cell run again, alone
 
 The content is in notebooks/lessons/ (01.py to 04.py; what they share in common.py): text in both
 languages, each code cell once, in English, with a table that translates its comments, printed words and labels.
@@ -109,6 +110,19 @@ def keep_outputs(nb, committed) -> list[str]:
     return changed
 
 
+def rerun_install(nb, lang: str, key: str, cwd: Path, timeout: int = 600):
+    """Run nb's install cell (its first code cell, which needs no other) alone in a fresh kernel, in cwd, and
+    put its outputs, execution count and timings in nb: after a change to that cell only."""
+    from nbclient import NotebookClient
+    import nbformat
+    index = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    assert nb.cells[index].source == source_of(("code", common.INSTALL), lang, key), "not the install cell"
+    alone = nbformat.v4.new_notebook(cells=[copy.deepcopy(nb.cells[index])], metadata=copy.deepcopy(nb.metadata))
+    NotebookClient(alone, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
+                   store_widget_state=False).execute()
+    nb.cells[index] = alone.cells[0]
+
+
 def main(argv=None) -> int:
     import nbformat
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -118,6 +132,9 @@ def main(argv=None) -> int:
                         help="keep the committed notebook's outputs, cell by cell (same id and kind), for a change of "
                              "sources that changes no output (a comment, an import, where data comes from); the "
                              "cells whose code changed are listed: rerun with --execute if any output would differ")
+    parser.add_argument("--rerun-install", action="store_true",
+                        help="with --keep-outputs: run the install cell again, alone in a fresh kernel, and keep its "
+                             "new output (the line that says what it installed)")
     args = parser.parse_args(argv)
     for key in NOTEBOOKS:
         for lang in LANGUAGES:
@@ -130,8 +147,11 @@ def main(argv=None) -> int:
                 nb = execute(nb, path.parent)
             elif args.keep_outputs and path.exists():
                 for cell_id in keep_outputs(nb, nbformat.read(path, as_version=4)):
-                    print(f"{path.relative_to(HERE)}: cell {cell_id}: new code, its committed outputs kept",
-                          file=sys.stderr)
+                    rerun = args.rerun_install and cell_id == next(c.id for c in nb.cells if c.cell_type == "code")
+                    print(f"{path.relative_to(HERE)}: cell {cell_id}: new code, "
+                          + ("run again alone" if rerun else "its committed outputs kept"), file=sys.stderr)
+                if args.rerun_install:
+                    rerun_install(nb, lang, key, path.parent)
             path.parent.mkdir(exist_ok=True)
             nbformat.write(nb, path)
     return 0

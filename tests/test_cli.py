@@ -153,8 +153,19 @@ def test_predict_names_a_file_whose_name_is_not_utf8(trained, tmp_path, capsys):
     capsys.readouterr()
     assert main(["predict", str(trained), os.fsdecode(name)]) == 2
     err = capsys.readouterr().err
-    assert err.endswith("caf\\xe9\\nnotes.png: not an image PIL can read (unknown format): "
-                        "give a PNG, JPEG, WebP, GIF, BMP or TIFF image\n") and err.count("\n") == 1
+    assert err.endswith("caf\\xe9\\nnotes.png: plain text, not one of the formats rowrnn reads (PNG, JPEG, WebP, "
+                        "GIF, BMP or TIFF): give the picture's own file, saved as PNG or JPEG\n") and err.count("\n") == 1
+
+
+def test_predict_names_the_format_it_refuses_and_the_way_out(trained, tmp_path, capsys):
+    photo = tmp_path / "IMG_0042.HEIC"
+    photo.write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 64)
+    capsys.readouterr()
+    assert main(["predict", str(trained), str(photo)]) == 2
+    assert capsys.readouterr().err == (
+        f"rowrnn: error: {photo}: a HEIC/HEIF photo (the iPhone camera's format), not one of the formats rowrnn "
+        "reads (PNG, JPEG, WebP, GIF, BMP or TIFF): share or export it as JPEG (on an iPhone, Settings > Camera > "
+        "Formats > Most Compatible takes JPEG photos from then on), or save it as PNG or JPEG\n")
 
 
 def test_predict_with_broken_weights_is_one_line_before_any_output(trained, capsys):

@@ -39,7 +39,7 @@ def test_every_preset_exports_and_matches_pytorch(preset, overrides):
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"  # any batch size
     classifier = export.OnnxClassifier(data)
     assert classifier.classes == CLASSES
-    x = torch.randn(3, 1, 28, 28)
+    x = torch.rand(3, 1, 28, 28) * 2 - 1                                  # normalized images: [-1, 1]
     with torch.no_grad():
         np.testing.assert_allclose(classifier(x), model(x).numpy(), atol=1e-4)
 
@@ -196,7 +196,7 @@ def test_a_model_that_does_not_fit_rowrnns_contract_is_refused_at_load(tmp_path,
 
 
 def test_a_hand_made_model_that_fits_the_contract_runs():
-    logits = export.OnnxClassifier(hand_made_onnx())(torch.ones(2, 1, 28, 28))
+    logits = export.OnnxClassifier(hand_made_onnx())(torch.ones(2, 1, 28, 28), value_range=(-1, 1))
     assert logits.shape == (2, 10) and logits.dtype == np.float32
     np.testing.assert_allclose(logits, np.full((2, 10), 7.84), rtol=1e-5)
 

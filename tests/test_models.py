@@ -13,7 +13,7 @@ from rowrnn.models import (GATES, MODELS, READOUTS, RECURRENT_CELLS, CNNClassifi
                            build_model, count_parameters, pixel_permutation)
 from rowrnn.recurrences import PARALLEL_CELLS
 
-x4 = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+x4 = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1   # normalized images: [-1, 1]
 
 
 def test_defaults_are_the_notebook_model():

@@ -7,6 +7,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import rowrnn
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "notebooks"))
 import build  # noqa: E402
@@ -83,36 +85,37 @@ def test_the_notebook_runs_top_to_bottom_in_a_fresh_kernel(key, lang, tmp_path, 
     assert all(c.execution_count for c in done.cells if c.cell_type == "code")
 
 
-def _installed_function() -> str:
-    """The install cell's check, without its pip call: `def installed(...)` and nothing else."""
-    source = build.common.INSTALL
-    return source[source.index("def installed"):source.index("\nif not installed")]
+INSTALL_SAYS = {   # the one line the install cell prints when everything is there, in each language
+    "en": f"rowrnn {rowrnn.__version__} found, with its notebooks extra: nothing to install\n",
+    "es": f"rowrnn {rowrnn.__version__} encontrado, con su extra notebooks: nada que instalar\n",
+}
 
 
-@pytest.mark.parametrize("flags, modules, expected", [
-    ([], ["rowrnn.compare", "rowrnn.plots", "pandas", "torchmetrics"], True),   # this environment: all there
-    ([], ["rowrnn.compare", "no_such_extra_module"], False),                       # an extra's package missing
-    (["-S"], ["rowrnn.compare"], False),                                           # rowrnn not installed at all
-])
-def test_the_install_cell_asks_for_an_installed_distribution_not_a_folder(tmp_path, flags, modules, expected):
-    import subprocess
-    clone = tmp_path / "rowrnn"                 # a git clone named rowrnn in the working directory
-    (clone / "src" / "rowrnn").mkdir(parents=True)
-    (clone / "README.md").write_text("a clone, not an installation")
-    code = (f"import importlib.metadata, importlib.util, sys\n{_installed_function()}\n"
-            f"print(installed({modules!r}), importlib.util.find_spec('rowrnn') is not None)")
-    done = subprocess.run([sys.executable, *flags, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
-    # the old check, find_spec("rowrnn"), is fooled by the folder: it always finds "a" rowrnn
-    assert done.stdout.split() == [str(expected), "True"]
+@pytest.mark.parametrize("key, lang", CASES, ids=IDS)
+def test_the_committed_install_cell_says_in_one_line_what_it_did(key, lang):
+    """The first code cell is the install cell, and its committed output is the one line it printed in the run
+    that made the notebook's outputs (an environment with everything: nothing to install)."""
+    nb = nbformat.read(build.path_of(key, lang), as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code")
+    assert cell.source == build.source_of(("code", build.common.INSTALL), lang, key)
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in cell.outputs] == \
+        [("stream", "stdout", INSTALL_SAYS[lang])]
+
+
+def test_the_install_cell_pins_this_versions_tag_of_the_repository_in_pyproject():
+    """Without rowrnn, the lessons install the release they were built with, never a branch that moves on."""
+    import tomllib
+    url = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Source"]
+    assert build.common.pinned_source() == f"git+{url}@v{rowrnn.__version__}"
+    assert f'os.environ.get("ROWRNN_INSTALL_FROM") or "git+{url}@v{rowrnn.__version__}"' in build.common.INSTALL
+    assert build.common.INSTALL.count("git+") == 1
 
 
 def test_lesson_03_reads_the_leaderboard_shipped_with_the_package():
     source = "\n".join(c.source for c in build.build("03", "en").cells if c.cell_type == "code")
     assert "utils.compare.published_leaderboard()" in source
-    assert "urllib" not in source and "RESULTS" not in source and "http" not in source.replace(
-        "git+https://github.com/rowrnn/rowrnn", "")
+    assert "urllib" not in source and "RESULTS" not in source
+    assert "http" not in source.replace(build.common.pinned_source(), "")   # only the install cell's pinned source
 
 
 @pytest.mark.parametrize("lang", build.LANGUAGES)

@@ -216,16 +216,18 @@ def test_weights_that_give_nan_are_one_line():
                                                         "(a diverged training?): retrain it, or serve other weights"}
 
 
-@pytest.mark.parametrize("image, shown", [
-    (torch.zeros(28, 28), "a torch.float32 tensor of shape (28, 28)"),
-    (np.zeros((1, 28, 28), dtype=np.uint8), "a torch.uint8 tensor of shape (1, 28, 28)"),
-    ([[0] * 28] * 28, "list"),
+@pytest.mark.parametrize("image, message", [      # every form and refusal: test_inputs.py
+    (torch.zeros(28, 28), "image holds floats from 0 to 0: looks like ToTensor() floats in [0, 1]: pass "
+                          "value_range=(0, 1), or normalize with Normalize(0.5, 0.5); already normalized, with no "
+                          "pixel below mid-grey (an all-light drawing)? pass value_range=(-1, 1)"),
+    (np.zeros((2, 28, 28), dtype=np.uint8), "image has shape (2, 28, 28): rowrnn reads one grey image shaped "
+                                            "(28, 28), (1, 28, 28) or (1, 1, 28, 28); for a photo or a colour "
+                                            "picture use rowrnn.load_image(path)"),
 ])
-def test_an_image_that_is_not_uint8_28x28_is_refused(image, shown):
+def test_an_image_in_no_accepted_form_is_refused(image, message):
     with pytest.raises(RowrnnError) as refusal:
         reading_view(hand_made(), image)
-    assert str(refusal.value) == (f"image must be a uint8 28x28 tensor or array (values 0-255), got {shown}: "
-                                  "use rowrnn.load_image(path) or a test image")
+    assert str(refusal.value) == message
 
 
 def test_a_numpy_image_reads_as_the_tensor_does():

@@ -52,8 +52,8 @@ TARGETS = [
     ("history.json", [["evaluate", "{run}"], ["plot", "{run}"]], "not valid JSON"),
     ("model.pt", [["evaluate", "{run}/model.pt"]], "rowrnn loads weights only from .safetensors files"),
     ("model.pkl", [["predict", "{run}/model.pkl", "--test-index", "0"]], "loads weights only from .safetensors"),
-    ("evil.png", [["predict", "{run}", "{run}/evil.png"]], "not an image PIL can read"),
-    ("evil.jpg", [["predict", "{run}", "{run}/evil.jpg"]], "not an image PIL can read"),
+    ("evil.png", [["predict", "{run}", "{run}/evil.png"]], "not one of the formats rowrnn reads"),
+    ("evil.jpg", [["predict", "{run}", "{run}/evil.jpg"]], "not one of the formats rowrnn reads"),
 ]
 
 

@@ -205,7 +205,12 @@ def _huge_png_header():
 
 @pytest.mark.parametrize("body, headers, status, message", [
     (b"", {"Content-Type": "image/png"}, 400, "the request has no body"),
-    (b"these are my notes, not a picture", {"Content-Type": "image/png"}, 422, "not an image PIL can read"),
+    (b"these are my notes, not a picture", {"Content-Type": "image/png"}, 422,
+     "the uploaded image: plain text, not one of the formats rowrnn reads"),
+    (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", {"Content-Type": "image/heic"}, 422,
+     "the uploaded image: a HEIC/HEIF photo (the iPhone camera's format), not one of the formats rowrnn reads "
+     "(PNG, JPEG, WebP, GIF, BMP or TIFF): share or export it as JPEG (on an iPhone, Settings > Camera > Formats > "
+     "Most Compatible takes JPEG photos from then on)"),
     (_huge_png_header(), {"Content-Type": "image/png"}, 422, "over the limit of 50 megapixels: shrink it first"),
     (b"x" * (8 * 2**20 + 1), {"Content-Type": "image/jpeg"}, 413, "over the limit of 8 MB"),
     (b"{pixels: ", {"Content-Type": "application/json"}, 422, "the request's JSON is malformed (Expecting"),

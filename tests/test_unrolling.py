@@ -244,9 +244,9 @@ def test_a_case_computed_by_hand(cell):
         for name, value in (("weight_ih_l0", W_ih), ("weight_hh_l0", torch.tensor([[0.5, 0.0], [0.0, -1.0]])),
                             ("bias_ih_l0", torch.tensor([0.1, 0.0])), ("bias_hh_l0", torch.tensor([0.0, 0.2]))):
             getattr(model.rnn, name).copy_(value)
-    picture = torch.zeros(1, 1, 28, 28)                  # already normalized floats
+    picture = torch.zeros(1, 1, 28, 28)                  # already normalized floats, all >= 0: declared
     picture[0, 0, 0, 0], picture[0, 0, 1, 1] = 1.0, 0.5
-    numbers = unroll(model, picture)
+    numbers = unroll(model, picture, value_range=(-1, 1))
     v = {t["name"]: t["values"][:3] for t in numbers["terms"]}
     assert v["x_t"][0][:3] == [1.0, 0.0, 0.0] and v["x_t"][1][:3] == [0.0, 0.5, 0.0]
     assert v["input_part"] == [[1.1, 0.0], [0.1, 1.0], [0.1, 0.0]]
@@ -301,21 +301,13 @@ def test_a_wider_model_passes_with_a_larger_max_hidden():
      "to see them anyway"),
     (lambda: unroll(RNNClassifier(hidden_size=8), image(), max_hidden=0),
      "max_hidden must be a positive integer, got 0"),
+    # the image's own refusals are rowrnn.pixels.model_input's, tested for every entry point in test_inputs.py
     (lambda: unroll(RNNClassifier(), torch.zeros(2, 28, 28)),
-     "image must have shape (28, 28), (1, 28, 28) or (1, 1, 28, 28) (one image), got (2, 28, 28)"),
-    (lambda: unroll(RNNClassifier(), torch.zeros(28, 28, dtype=torch.int64)),
-     "image must hold uint8 pixels 0-255, or floats already normalized to [-1, 1] as rowrnn.data.normalize gives, "
-     "got dtype int64"),
-    (lambda: unroll(RNNClassifier(), "shirt.png"),
-     "image must be a 28x28 tensor or numpy array of uint8 pixels 0-255, or floats already normalized to [-1, 1] "
-     "as rowrnn.data.normalize gives, got str (for a file or PIL image, use rowrnn.load_image first)"),
-    (lambda: unroll(RNNClassifier(), torch.full((28, 28), 24.0).index_put_((torch.tensor(0), torch.tensor(0)),
-                                                                             torch.tensor(255.0))),
-     "image holds floats from 24 to 255, not in [-1, 1]: give uint8 pixels 0-255, or floats already normalized "
-     "to [-1, 1] as rowrnn.data.normalize gives"),
+     "image has shape (2, 28, 28): rowrnn reads one grey image shaped (28, 28), (1, 28, 28) or (1, 1, 28, 28); "
+     "for a photo or a colour picture use rowrnn.load_image(path)"),
     (lambda: unroll(RNNClassifier(), torch.full((1, 28, 28), float("nan"))),
-     "image holds NaN or infinite values: give uint8 pixels 0-255, or floats already normalized to [-1, 1] as "
-     "rowrnn.data.normalize gives"),
+     "image holds NaN or infinite values: give uint8 pixels 0-255, or floats normalized to [-1, 1] as ToTensor() + "
+     "Normalize(0.5, 0.5) gives them (ToTensor() floats in [0, 1]: pass value_range=(0, 1))"),
 ])
 def test_errors_name_the_argument(call, message):
     with pytest.raises(RowrnnError) as caught:

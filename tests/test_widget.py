@@ -70,10 +70,11 @@ def test_images_of_every_kind_give_the_same_pixels(tiny, tmp_path):
     Image.fromarray(pixels.numpy()).save(path)
     expected = rowrnn.load_image(path).tolist()
     given = {"file": str(path), "path": path, "pil": Image.open(path), "uint8 tensor": pixels,
-             "numpy": pixels.numpy(), "floats in [0, 1]": pixels.float() / 255, "(1, 28, 28)": pixels[None],
-             "int64": pixels.long()}
+             "numpy": pixels.numpy(), "floats in [0, 1]": (pixels.float() / 255, (0, 1)), "(1, 28, 28)": pixels[None],
+             "normalized": (pixels.float() / 255 - 0.5) / 0.5}
     for kind, image in given.items():
-        view = rowrnn.show_reading(run, image)
+        image, value_range = image if isinstance(image, tuple) else (image, None)
+        view = rowrnn.show_reading(run, image, value_range=value_range)
         want = expected if kind in ("file", "path", "pil") else pixels.tolist()
         assert view.image == want, kind
         assert view.label is None and view.index is None
@@ -153,10 +154,13 @@ def test_the_output_holds_the_widget_a_png_of_the_reading_and_a_line(tiny):
     ((), {"image": True}, "image must be a test index, an image file, a PIL image or a 28x28 array, got True"),
     ((), {"image": 10_000}, "image=10000 is not a test index: the test split has 100 images (0-99)"),
     ((), {"image": [1, 2]}, "image must be a test index, an image file, a PIL image or a 28x28 array, got list"),
-    ((), {"image": torch.zeros(3, 32, 32)}, "image has shape (3, 32, 32), not 28x28: give a file path or a PIL image"),
-    ((), {"image": torch.full((28, 28), -0.5)}, "image holds floats from -0.5 to -0.5, not in [0, 1] (a normalized "
-                                                "tensor?)"),
-    ((), {"image": np.full((28, 28), 300)}, "image holds integers from 300 to 300: grey values are 0-255"),
+    ((), {"image": torch.zeros(3, 32, 32)}, "image has shape (3, 32, 32), not 28x28 pixels: rowrnn reads one grey "
+                                            "image shaped (28, 28), (1, 28, 28) or (1, 1, 28, 28)"),
+    ((), {"image": torch.full((28, 28), 0.5)}, "image holds floats from 0.5 to 0.5: looks like ToTensor() floats in "
+                                               "[0, 1]: pass value_range=(0, 1)"),
+    ((), {"image": np.full((28, 28), 300)}, "image has dtype int64, not uint8: convert pixels 0-255 with "
+                                            ".astype(np.uint8)"),
+    ((), {"image": 0, "value_range": (0, 2)}, "value_range must be (-1, 1), (0, 1) or (0, 255)"),
     ((), {"image": 0, "language": "fr"}, "language must be one of en, es, got 'fr'"),
     ((), {"image": 0, "step": 29}, "step must be from 1 to 28, got 29"),
     ((), {"image": 0, "step": "5"}, "step must be an int from 1 to 28, got '5'"),

@@ -7,25 +7,53 @@ code cells (comments, printed words, labels) to their Spanish; translate() appli
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-# The install cell asks for an installed rowrnn *distribution* and the modules the lessons import (its
-# notebooks extra included): a folder named rowrnn in the working directory (a git clone) is not one.
-INSTALL = '''import importlib.metadata, importlib.util, subprocess, sys
+# The install cell: an installed rowrnn *distribution* (a folder named rowrnn in the working directory, a git
+# clone, is not one) gets the packages its own notebooks extra lists and lacks, pip resolving them against it;
+# without rowrnn, rowrnn[notebooks] comes from the release these lessons were built with (the tag v<version> of
+# the repository named in pyproject.toml), not from a branch that moves on. $ROWRNN_INSTALL_FROM names another
+# source (a wheel, for a classroom without internet or a test); pip's own PIP_INDEX_URL, PIP_FIND_LINKS and
+# PIP_NO_INDEX say where the other packages come from.
+ROOT = HERE.parents[1]
 
-def installed(modules):
-    try:  # an installed rowrnn, not just a folder named rowrnn (a git clone) next to this notebook
-        importlib.metadata.distribution("rowrnn")
+
+def pinned_source() -> str:
+    """The pip URL of this version's tag: git+<pyproject's Source URL>@v<src/rowrnn/_version.py's version>."""
+    url = re.search(r'^Source = "([^"]+)"$', (ROOT / "pyproject.toml").read_text(), re.M)[1]   # [project.urls]
+    version = re.search(r'^__version__ = "([^"]+)"$', (ROOT / "src/rowrnn/_version.py").read_text(), re.M)[1]
+    return f"git+{url}@v{version}"
+
+
+INSTALL = '''import importlib, importlib.metadata, os, pathlib, re, subprocess, sys
+
+def installed(name):  # an installed distribution, not just a folder of that name (a git clone) next to this notebook
+    try:
+        return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
-        return False
-    return all(importlib.util.find_spec(name) is not None for name in modules)
+        return None
 
-if not installed(["rowrnn.compare", "rowrnn.plots", "pandas", "torchmetrics", "anywidget"]):  # Colab, or a fresh environment
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "rowrnn[notebooks] @ git+https://github.com/rowrnn/rowrnn"])
-    importlib.invalidate_caches()'''
+def pip_install(requirement):
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", requirement])
+    importlib.invalidate_caches()
+
+version = installed("rowrnn")
+if version is None:  # Colab, or a fresh environment: the release of these lessons, or $ROWRNN_INSTALL_FROM (a wheel)
+    source = os.environ.get("ROWRNN_INSTALL_FROM") or "PINNED_SOURCE"
+    pip_install("rowrnn[notebooks] @ " + (source if "://" in source else pathlib.Path(source).resolve().as_uri()))
+    print(f"rowrnn not found; installed rowrnn[notebooks] from {source}")
+else:  # what its notebooks extra lists and is missing; pip takes the versions from this rowrnn, not a download
+    extra = [re.match(r"[\\w.-]+", r)[0] for r in importlib.metadata.requires("rowrnn") if 'extra == "notebooks"' in r]
+    missing = [name for name in extra if installed(name) is None]
+    if missing:
+        pip_install(f"rowrnn[notebooks]=={version}")
+        print(f"rowrnn {version} found; installed its notebooks extra: {', '.join(missing)}")
+    else:
+        print(f"rowrnn {version} found, with its notebooks extra: nothing to install")'''.replace(
+    "PINNED_SOURCE", pinned_source())
 
 CREDIT = {
     "en": ("The exercise comes from the notebook *Redes recurrentes — Implementando redes recurrentes simples* of "
@@ -42,11 +70,18 @@ CREDIT = {
 CLASES = '''CLASES = ["Camiseta/top", "Pantalón", "Jersey", "Vestido", "Abrigo",
           "Sandalia", "Camisa", "Zapatilla", "Bolso", "Botín"]   # utils.CLASSES, en español'''
 
-# the install cell's comments, in every lesson
+# the install cell's comments and messages, in every lesson
 SPANISH = {
-    "# an installed rowrnn, not just a folder named rowrnn (a git clone) next to this notebook":
-        "# un rowrnn instalado, no solo una carpeta llamada rowrnn (un git clone) junto a este cuaderno",
-    "# Colab, or a fresh environment": "# Colab, o un entorno nuevo",
+    "# an installed distribution, not just a folder of that name (a git clone) next to this notebook":
+        "# una distribución instalada, no solo una carpeta con ese nombre (un git clone) junto a este cuaderno",
+    "# Colab, or a fresh environment: the release of these lessons, or $ROWRNN_INSTALL_FROM (a wheel)":
+        "# Colab, o un entorno nuevo: la versión de estas lecciones, o $ROWRNN_INSTALL_FROM (un wheel)",
+    "# what its notebooks extra lists and is missing; pip takes the versions from this rowrnn, not a download":
+        "# lo que su extra notebooks pide y falta; pip toma las versiones de este rowrnn, sin descargarlo",
+    "rowrnn not found; installed rowrnn[notebooks] from ":
+        "rowrnn no estaba instalado; se instaló rowrnn[notebooks] desde ",
+    "found; installed its notebooks extra: ": "encontrado; se instaló su extra notebooks: ",
+    "found, with its notebooks extra: nothing to install": "encontrado, con su extra notebooks: nada que instalar",
 }
 
 

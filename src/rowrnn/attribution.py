@@ -17,25 +17,12 @@ import contextlib
 import torch
 
 from .constants import CLASSES, IMAGE_SIZE, NUM_CLASSES
-from .data import MODEL_INPUT, model_input, normalize
+from .data import normalize
 from .errors import RowrnnError
+from .pixels import model_dtype, model_input
 
 METHODS = ("occlusion", "integrated-gradients")
 CHUNK = 1024          # sequences per forward pass of occlusion: 784-step copies of a pixels model, bounded
-
-
-def _inputs(images) -> torch.Tensor:
-    """uint8 or normalized float (B, 28, 28) or (B, 1, 28, 28), tensor or numpy array -> float32 (B, 1, 28, 28)."""
-    x = model_input(images, "images")
-    given = f"{str(getattr(images, 'dtype', x.dtype)).removeprefix('torch.')} {tuple(x.shape)}"
-    if x.dim() == 3:
-        x = x.unsqueeze(1)                                           # (B, 28, 28) -> (B, 1, 28, 28)
-    if x.dim() != 4 or tuple(x.shape[1:]) != (1, IMAGE_SIZE, IMAGE_SIZE):
-        raise RowrnnError(f"images must be shaped (B, 28, 28) or (B, 1, 28, 28) and hold {MODEL_INPUT}, got {given}")
-    if x.shape[0] == 0:
-        raise RowrnnError("images is an empty batch (0 images): give at least one image, shaped (B, 28, 28) or "
-                          "(B, 1, 28, 28)")
-    return x
 
 
 def _short(value) -> str:
@@ -92,13 +79,13 @@ def _targets(target, logits: torch.Tensor) -> torch.Tensor:
 
 
 def step_attribution(model, images, *, method: str = "occlusion", target=None, baseline=None,
-                     n_steps: int = 32) -> torch.Tensor:
+                     n_steps: int = 32, value_range=None) -> torch.Tensor:
     """How much each reading step's input moved the target class's logit: (B, R, T) float on the CPU.
 
     model: an RNNClassifier (any cell, read, readout, rows_per_step, direction); it is scored in eval mode and
-    left in the mode it had. images: (B, 28, 28) or (B, 1, 28, 28), a tensor or numpy array of uint8
-    pixels 0-255, or of floats already normalized to [-1, 1] as rowrnn.data.normalize gives (float64 is taken
-    as the model's dtype). R = len(model.readers) (2 for read="rows+columns": the rows reader's steps, then the
+    left in the mode it had. images: a batch (B, 1, 28, 28), (B, 28, 28) or one image (28, 28), in the forms
+    of rowrnn.pixels.model_input's table (uint8 pixels, or normalized floats; value_range=(0, 1) declares
+    ToTensor() floats); they are cast to the model's dtype. R = len(model.readers) (2 for read="rows+columns": the rows reader's steps, then the
     columns'); T = model.num_steps (28 / rows_per_step, or 784 for pixels; permuted-pixels: step t is the pixel
     the model reads t-th, model.permutation[t]).
 
@@ -118,8 +105,8 @@ def step_attribution(model, images, *, method: str = "occlusion", target=None, b
     normalize(0) = -1.0; a number, or a tensor broadcastable to (B, 1, 28, 28).
     Raises RowrnnError for a model that does not read step by step (a CNN), an unknown method, a target that is
     not an int class index (3.7, True) or one per image, a baseline that does not broadcast to (B, 1, 28, 28),
-    n_steps < 1, or images of the wrong shape, an empty batch, NaN or infinite values, or floats outside [-1, 1]
-    (0-255 held as floats), or a target name not in rowrnn.CLASSES.
+    n_steps < 1, a target name not in rowrnn.CLASSES, or images (or value_range) that rowrnn.pixels.model_input
+    refuses (another shape or dtype, an empty batch, NaN, undeclared floats that are not normalized).
     """
     if not hasattr(model, "readers") or not hasattr(model, "read_sequences"):
         raise RowrnnError(f"step_attribution scores the steps of a recurrent model (an RNNClassifier); "
@@ -131,7 +118,7 @@ def step_attribution(model, images, *, method: str = "occlusion", target=None, b
     from captum.attr import FeatureAblation, IntegratedGradients
 
     device = next(model.parameters()).device
-    x = _inputs(images).to(device=device, dtype=next(model.parameters()).dtype)
+    x = model_input(images, value_range=value_range, dtype=model_dtype(model)).to(device)
     blank = _blank(baseline, x)
     was_training = model.training
     model.eval()

@@ -34,6 +34,27 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's defaults in --help, only where they are true and not said already.
+
+    "(default: X)" is added to an option's help unless: the help states its default itself ("default:"
+    or, for config flags, "(notebook: X)"); the flag takes no value (store_true, store_false, a
+    BooleanOptionalAction: "(default: True)" beside --no-figures reads as if the figures were skipped);
+    the default is None, an empty list or SUPPRESS (nothing to show: what None means is in the help).
+    tests/test_help.py pins every command's help against tests/golden/help/.
+    """
+
+    def _get_help_string(self, action):
+        """The action's help, with "(default: X)" appended only in the cases above."""
+        text = action.help or ""
+        default = action.default
+        if ("default:" in text or "(notebook:" in text or action.nargs == 0 or default is None
+                or default is argparse.SUPPRESS or default == [] or not action.option_strings
+                and action.nargs not in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)):
+            return text
+        return text + " (default: %(default)s)"
+
+
 def _add_config_flags(parser, sections=("model", "train", "data")):
     """One hyphenated flag per config field; unset flags stay out of the namespace (the preset decides)."""
     from .config import config_fields
@@ -41,7 +62,7 @@ def _add_config_flags(parser, sections=("model", "train", "data")):
         if section not in sections:
             continue
         flag = "--" + f.name.replace("_", "-")
-        help_text = f"{f.metadata['help']} (notebook: {f.default})"
+        help_text = f.metadata["help"] if f.default is None else f"{f.metadata['help']} (notebook: {f.default})"
         if isinstance(f.default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                                 help=help_text)
@@ -74,7 +95,7 @@ def _add_run_arguments(parser, run: str | None = "run directory", weights: str |
 def build_parser() -> Parser:
     """The `rowrnn` parser: one subcommand per cmd_* function below, hyphenated flags, defaults in --help."""
     from .config import PRESETS
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = HelpFormatter
     parser = Parser(prog="rowrnn", formatter_class=fmt, epilog=EPILOG,
                     description="Train, inspect and compare recurrent networks that read Fashion-MNIST row by row.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
@@ -348,7 +369,7 @@ def main(argv=None) -> int:
     """Run `rowrnn` with argv (default: sys.argv[1:]) in this process; returns the exit code: 0, 2 for a user
     error (one line on stderr), 128 + signum for SIGINT/SIGTERM, 141 for a closed output pipe."""
     _safe_streams()
-    with _signals_raise(), cli_context():
+    with _signals_raise(), cli_context(), _weights_notes():
         debug = False
         try:
             _quiet_matplotlib_cache()
@@ -372,6 +393,29 @@ def main(argv=None) -> int:
             with contextlib.suppress(OSError):
                 print(f"rowrnn: error: {one_line(str(e))}", file=sys.stderr)
             return e.exit_code
+
+
+@contextlib.contextmanager
+def _weights_notes():
+    """Weights loaded after a change that keeps their values (state_dicts.WeightsConverted: float16, bfloat16
+    or float64 converted to the model's float32, a 'module.' prefix removed) said as one `rowrnn: note:` line
+    on stderr each, every time; other warnings are shown as Python shows them."""
+    import warnings
+
+    from .state_dicts import WeightsConverted    # light: no torch
+    python_shows = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, WeightsConverted):
+            with contextlib.suppress(OSError):
+                print(f"rowrnn: note: {one_line(str(message))}", file=sys.stderr)
+        else:
+            python_shows(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", WeightsConverted)
+        warnings.showwarning = show
+        yield
 
 
 # ----------------------------------------------------------------------------- commands
@@ -421,8 +465,12 @@ def cmd_train(args) -> int:
         return 0
     if result.stopped_early:
         say(f"stopped early: no better validation metric for {cfg.train.patience} epochs")
-    m = result.metrics
-    print(f"test accuracy {m['accuracy']:.4f} (macro {m['macro_accuracy']:.4f}, loss {m['loss']:.4f}) "
+    from .evaluation import class_mismatch
+    m, mismatch = result.metrics, class_mismatch(result.metrics)
+    if mismatch:     # the test split lacks classes training had, or has some it never saw
+        print(f"note: {mismatch}")
+    macro = "n/a" if m["macro_accuracy"] is None else f"{m['macro_accuracy']:.4f}"
+    print(f"test accuracy {m['accuracy']:.4f} (macro {macro}, loss {m['loss']:.4f}) "
           f"with the best validation epoch {result.best_epoch}; run: {shown(run_dir)}")
     return 0
 
@@ -444,18 +492,24 @@ def cmd_evaluate(args) -> int:
 
 def format_metrics(metrics: dict, run_path) -> str:
     """evaluate's table: loss and accuracies, per-class precision/recall/F1/support and the confusion matrix
-    (rows: expected, columns: predicted), from a metrics dict as evaluation.evaluate_run returns it."""
-    from .constants import CLASSES
+    (rows: expected, columns: predicted), from a metrics dict as evaluation.evaluate_run returns it. Macro
+    accuracy says its definition (the mean recall over the classes present); a class with no test images shows
+    n/a; a test split whose classes differ from training's gets one "note:" line (evaluation.class_mismatch)."""
+    from .evaluation import class_mismatch, macro_definition
     tta = f", {metrics['tta']} test-time augmentation" if metrics.get("tta") else ""
+    score = lambda v, width: f"{'n/a' if v is None else f'{v:.4f}':>{width}}"   # noqa: E731 (no images: n/a)
+    classes, mismatch = list(metrics["per_class"]), class_mismatch(metrics)
     lines = [f"{shown(run_path)} ({metrics['weights']} weights{tta}) on {metrics['images']} test images",
              f"loss {metrics['loss']:.4f}   accuracy {metrics['accuracy']:.4f}   "
-             f"macro accuracy {metrics['macro_accuracy']:.4f}", "",
+             f"macro accuracy {score(metrics['macro_accuracy'], 0)} ({macro_definition(metrics)})",
+             *([f"note: {mismatch}"] if mismatch else []), "",
              f"{'class':<12} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
     for name, m in metrics["per_class"].items():
-        lines.append(f"{name:<12} {m['precision']:>9.4f} {m['recall']:>7.4f} {m['f1']:>7.4f} {m['support']:>8d}")
+        lines.append(f"{name:<12} {score(m['precision'], 9)} {score(m['recall'], 7)} {score(m['f1'], 7)} "
+                     f"{m['support']:>8d}")
     lines += ["", "confusion matrix (rows: expected, columns: predicted)",
-              " " * 12 + " ".join(f"{c[:6]:>6}" for c in CLASSES)]
-    for name, row in zip(CLASSES, metrics["confusion"]):
+              " " * 12 + " ".join(f"{c[:6]:>6}" for c in classes)]
+    for name, row in zip(classes, metrics["confusion"]):
         lines.append(f"{name:<12}" + " ".join(f"{v:>6d}" for v in row))
     return "\n".join(lines)
 

@@ -373,36 +373,6 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
     return images.to(torch.float32, copy=True).div_(255).sub_(MEAN).div_(STD)
 
 
-MODEL_INPUT = "uint8 pixels 0-255, or floats already normalized to [-1, 1] as rowrnn.data.normalize gives"
-
-
-def model_input(images, name: str = "images") -> torch.Tensor:
-    """Images as a model takes them, any shape: uint8 -> normalize(); floats (any float dtype, numpy arrays
-    included) checked and returned as float32. The one check for "already normalized" that step_attribution
-    and unroll share.
-
-    Raises RowrnnError (one line, naming `name`) for something that is not a tensor or array, NaN or infinite
-    values, floats outside [-1, 1] (0-255 held as floats: not normalized), or a dtype that is neither uint8
-    nor float (bool, int64)."""
-    if not isinstance(images, torch.Tensor):
-        try:
-            images = torch.as_tensor(images)
-        except (TypeError, ValueError, RuntimeError):
-            raise RowrnnError(f"{name} must be a tensor or numpy array of {MODEL_INPUT}, "
-                              f"got {type(images).__name__}") from None
-    if images.dtype == torch.uint8:
-        return normalize(images)
-    if not images.is_floating_point():
-        raise RowrnnError(f"{name} must hold {MODEL_INPUT}, got dtype {str(images.dtype).removeprefix('torch.')}")
-    if images.numel() and not bool(torch.isfinite(images).all()):
-        raise RowrnnError(f"{name} holds NaN or infinite values: give {MODEL_INPUT}")
-    if images.numel():
-        low, high = float(images.min()), float(images.max())
-        if low < -1 or high > 1:
-            raise RowrnnError(f"{name} holds floats from {low:.3g} to {high:.3g}, not in [-1, 1]: give {MODEL_INPUT}")
-    return images.float()
-
-
 def augment(images: torch.Tensor, generator: torch.Generator, shift: int = 0, flip: bool = False,
             erase: float = 0.0) -> torch.Tensor:
     """Random per-image shifts of up to `shift` pixels (zero fill), horizontal flips, and with probability

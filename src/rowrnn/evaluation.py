@@ -3,7 +3,7 @@
 The test split is read here, once per call, never during training or selection.
 
     metrics, model, run, logits = evaluate_run("runs/demo")       # best weights
-    metrics["accuracy"], metrics["macro_accuracy"]
+    metrics["accuracy"], metrics["macro_accuracy"]                # macro: mean recall over the classes present
     evaluate_run("runs/demo", tta="flip")                          # each image and its mirror image, averaged
 """
 from __future__ import annotations
@@ -41,22 +41,123 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 100
     return torch.cat(outputs) if outputs else torch.empty(0, NUM_CLASSES)
 
 
+def macro_over_present(scores: torch.Tensor, support: torch.Tensor) -> float | None:
+    """The mean of per-class scores (C,) over the classes present, those with support (C,) > 0: rowrnn's one
+    definition of a macro average (macro accuracy = the mean recall over the classes present).
+
+    A class with no images has no recall, so it neither counts as 0 nor dilutes the mean: a test set without
+    Sandals is scored on the other classes. Computed as torchmetrics' macro reduction computes it (each score
+    weighted 1 / the number of classes present, then summed, in the scores' dtype), so with every class present
+    the number is torchmetrics' MulticlassAccuracy(average="macro") bit for bit. (torchmetrics drops a class
+    only when it is neither in the labels nor predicted: one predicted but absent counts as recall 0.)
+    Returns None when no class is present (no images).
+    """
+    weights = (support > 0).to(scores.dtype)
+    if not bool(weights.any()):
+        return None
+    return float((weights * scores / weights.sum(-1, keepdim=True)).sum(-1))
+
+
+class MacroAccuracy:
+    """The validation metric: macro accuracy over the classes present in what it saw (macro_over_present).
+
+    A torchmetrics-style metric (update(logits (N, C), labels (N,)), compute() -> 0-d tensor, reset(),
+    to(device)) that counts with torchmetrics' MulticlassStatScores, so under DistributedDataParallel the counts
+    of every rank are summed before the mean. num_classes: C (default NUM_CLASSES). With every class present in
+    the validation split it gives torchmetrics' MulticlassAccuracy(average="macro") bit for bit; a class with no
+    validation images is left out of the mean instead of counting as recall 0 whenever it is predicted.
+
+        metric = MacroAccuracy(10); metric.update(logits, labels); float(metric.compute())
+    """
+
+    def __init__(self, num_classes: int = NUM_CLASSES):
+        from torchmetrics.classification import MulticlassStatScores
+        self.num_classes = num_classes
+        self.counts = MulticlassStatScores(num_classes=num_classes, average=None, validate_args=False)
+
+    def update(self, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        """Count the predictions (argmax of logits (N, C)) against labels (N,)."""
+        self.counts.update(logits, labels)
+
+    def compute(self) -> torch.Tensor:
+        """The macro accuracy of everything counted since the last reset (NaN when nothing was counted)."""
+        tp, _, _, fn, support = self.counts.compute().unbind(-1)      # (C, 5) -> five (C,)
+        denominator = (tp + fn).float()
+        recall = torch.where(denominator != 0, tp.float() / denominator, torch.zeros_like(denominator))
+        value = macro_over_present(recall, support)
+        return torch.tensor(float("nan") if value is None else value)
+
+    def reset(self) -> None:
+        """Forget what was counted."""
+        self.counts.reset()
+
+    def to(self, device) -> MacroAccuracy:
+        """Count on device; returns self, as a torchmetrics metric does."""
+        self.counts.to(device)
+        return self
+
+
+def classes_present(metrics: dict) -> list[str]:
+    """The classes with at least one image in the split that metrics (classification_metrics') describes."""
+    return [name for name, v in metrics["per_class"].items() if v["support"] > 0]
+
+
+def macro_definition(metrics: dict) -> str:
+    """How the macro accuracy of metrics was taken, in words: "mean recall over the N classes present"."""
+    present, total = len(classes_present(metrics)), len(metrics["per_class"])
+    return (f"mean recall over the {present} classes present" if present == total else
+            f"mean recall over the {present} classes present of {total}")
+
+
+def class_mismatch(metrics: dict) -> str | None:
+    """One line when the test split's classes differ from training's, else None.
+
+    metrics: classification_metrics' dict, with "train_support" ({class: training images}, as finish records it)
+    when the training's classes are known; without it the test split is compared with all the classes.
+    Names the classes trained on but missing from the test split (left out of the macro average), and those
+    in the test split that training never saw (the model cannot have learned them).
+    """
+    test = {name: v["support"] for name, v in metrics["per_class"].items()}
+    trained = metrics.get("train_support") or {name: 1 for name in test}
+    missing = [c for c in test if trained.get(c, 0) > 0 and test[c] == 0]
+    unseen = [c for c in test if test[c] > 0 and trained.get(c, 0) == 0]
+    if not missing and not unseen:
+        return None
+    parts = ([f"no test images of {', '.join(missing)} (left out of the macro averages)"] if missing else []) + \
+            ([f"{', '.join(unseen)} in the test split but never in training (the model cannot have learned "
+              f"{'it' if len(unseen) == 1 else 'them'})"] if unseen else [])
+    return "the test split's classes differ from training's: " + "; ".join(parts)
+
+
 def classification_metrics(logits: torch.Tensor, labels: torch.Tensor, classes=CLASSES) -> dict:
-    """Loss, micro and macro accuracy, per-class precision/recall/F1 and the confusion matrix (torchmetrics)."""
+    """Loss, micro and macro accuracy, per-class precision/recall/F1 and the confusion matrix (torchmetrics).
+
+    logits (N, C), labels (N,) int64, classes: C names (default Fashion-MNIST's). Returns a dict: "images" N,
+    "loss" (mean cross-entropy), "accuracy" (micro: correct / N), "macro_accuracy" (macro_over_present: the
+    mean recall over the classes with images here; None when N is 0), "classes_present" (how many),
+    "per_class" {name: {"precision", "recall", "f1", "support"}} where a class with no images (support 0) has
+    None for all three (JSON null, shown "n/a": there is nothing to score), and "confusion" (C, C) as lists
+    (rows: expected, columns: predicted). A class present but never predicted has precision 0 (torchmetrics'
+    and scikit-learn's zero_division=0).
+    """
     from torchmetrics.classification import (MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score,
                                              MulticlassPrecision, MulticlassRecall)
     k = len(classes)
-    per_class = {name: metric(num_classes=k, average=None)(logits, labels).tolist()
+    per_class = {name: metric(num_classes=k, average=None)(logits, labels)
                  for name, metric in (("precision", MulticlassPrecision), ("recall", MulticlassRecall),
                                       ("f1", MulticlassF1Score))}
     confusion = MulticlassConfusionMatrix(num_classes=k)(logits, labels)
+    support = confusion.sum(dim=1)                                              # (C,) images of each class
+    scored = {name: [v if int(n) else None for v, n in zip(values.tolist(), support)]
+              for name, values in per_class.items()}
     return {
         "images": len(labels),
         "loss": nn.functional.cross_entropy(logits, labels).item(),
         "accuracy": MulticlassAccuracy(num_classes=k, average="micro")(logits, labels).item(),
-        "macro_accuracy": MulticlassAccuracy(num_classes=k, average="macro")(logits, labels).item(),
-        "per_class": {c: {"precision": per_class["precision"][i], "recall": per_class["recall"][i],
-                          "f1": per_class["f1"][i], "support": int(confusion[i].sum())}
+        "macro_accuracy": macro_over_present(per_class["recall"], support),
+        "classes_present": int((support > 0).sum()),
+        "per_class": {c: {"precision": scored["precision"][i], "recall": scored["recall"][i],
+                          "f1": scored["f1"][i], "support": int(support[i])}
                       for i, c in enumerate(classes)},
         "confusion": confusion.tolist(),
     }
@@ -91,14 +192,21 @@ def load_test_set(run, data_dir=None, *, verify: bool | None = None) -> ImageDat
 @python_api
 def evaluate_run(path, weights: str = "best", test_set: ImageDataset | None = None, device="cpu",
                  data_dir=None, tta: str | None = None):
-    """(metrics dict, model, run, test logits) for a run directory or weights file on the test split."""
+    """(metrics dict, model, run, test logits) for a run directory or weights file on the test split.
+
+    metrics is classification_metrics' dict with "weights" (its name), "tta" when given, and "train_support"
+    ({class: images that trained the run}) when the run's metrics.json records it (class_mismatch compares them).
+    """
     model, run = load_model(path, weights, device=device)
     if test_set is None:
         test_set = load_test_set(run, data_dir)
     logits = predict_logits(model, test_set.images, device=device, tta=tta)
     check_finite(logits, resolve_weights(path, weights)[1])
+    trained = (run.metrics or {}).get("train_support")
     metrics = {"weights": weights_name(path, weights), **({"tta": tta} if tta else {}),
-               **classification_metrics(logits, test_set.labels)}
+               **classification_metrics(logits, test_set.labels),
+               **({"train_support": trained} if isinstance(trained, dict)   # a hand-edited record is left out
+                  and all(type(n) is int for n in trained.values()) else {})}
     return metrics, model, run, logits
 
 
@@ -115,12 +223,12 @@ def run_figures(run: Run, model: nn.Module, test_set: ImageDataset, logits: torc
     if hasattr(model, "step_probabilities"):
         device = next(model.parameters()).device
         x = normalize(test_set.images[:reading_images]).unsqueeze(1).to(device)       # (n, 1, 28, 28)
-        probs = model.step_probabilities(x, num_points=min(model.num_steps, 28)).cpu()
+        probs = model.step_probabilities(x, num_points=min(model.num_steps, 28), value_range=(-1, 1)).cpu()
         figures["reading"] = plots.plot_reading(test_set.images[:reading_images], probs,
                                                 labels=test_set.labels[:reading_images], read=model.read,
                                                 total_steps=model.num_steps)
         with torch.no_grad():
-            states = model.hidden_states(x[:1]).cpu()[0]                              # (T, H)
+            states = model.hidden_states(x[:1], value_range=(-1, 1)).cpu()[0]         # (T, H)
         figures["hidden"] = plots.plot_hidden_states(test_set.images[0], states, read=model.read,
                                                      label=int(test_set.labels[0]))
     return figures

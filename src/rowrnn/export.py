@@ -3,7 +3,7 @@ classifier that runs the exported file with onnxruntime alone.
 
     report = export_onnx("runs/demo")                 # runs/demo/model.onnx; raises if onnxruntime disagrees
     model = OnnxClassifier("runs/demo/model.onnx")
-    model(images)                                     # float (N, 1, 28, 28), normalized -> logits (N, 10)
+    model(images)                                     # uint8 or normalized (N, 1, 28, 28) -> logits (N, 10)
 
 The ONNX graph takes normalized images (x/255 - 0.5)/0.5 of a fixed 28x28 size and any batch size;
 the class names, the normalization and where the weights came from are in its metadata.
@@ -23,6 +23,7 @@ import torch
 from . import files
 from .constants import CLASSES, IMAGE_SIZE, MEAN, STD
 from .errors import RowrnnError, python_api
+from .pixels import model_input
 
 # OnnxClassifier needs none of rowrnn's model code: runs (and with it models) are imported by the
 # functions that export, not by this module.
@@ -73,7 +74,9 @@ def to_onnx_bytes(model: torch.nn.Module, metadata: dict[str, str]) -> bytes:
 
 
 class OnnxClassifier:
-    """An exported rowrnn model run by onnxruntime: normalized float images (N, 1, 28, 28) -> logits (N, 10)."""
+    """An exported rowrnn model run by onnxruntime: images (N, 1, 28, 28) in any form of rowrnn.pixels.model_input's
+    table (uint8 pixels or normalized floats) -> logits (N, 10). It needs torch (the checker's tensors) but none
+    of rowrnn's model code."""
 
     def __init__(self, source):
         self._ort = ort = _require("onnxruntime")
@@ -122,11 +125,14 @@ class OnnxClassifier:
             raise RowrnnError(f"{self.source}: expected float32 logits of shape {_shape(OUTPUT_SHAPE)}, found {got}: "
                               "this is not a model that rowrnn export wrote; export the run again with rowrnn export")
 
-    def __call__(self, images) -> np.ndarray:
-        """Normalized float images (N, 1, 28, 28) -> float32 logits (N, 10); a failure of onnxruntime (memory,
-        a broken graph) or a non-finite or misshapen answer is a one-line RowrnnError."""
-        x = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
-        x = x.astype(np.float32, copy=False).reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
+    def __call__(self, images, *, value_range=None) -> np.ndarray:
+        """Images -> float32 logits (N, 10). images: a tensor or numpy array (N, 1, 28, 28), (N, 28, 28) or one
+        image (28, 28), in the forms of rowrnn.pixels.model_input's table: uint8 pixels 0-255 (normalized here as
+        the export's metadata says), or floats normalized to [-1, 1]; value_range=(0, 1) declares ToTensor()
+        floats. Raises RowrnnError (one line) for images model_input refuses (colour, another size or dtype, NaN,
+        undeclared floats in [0, 1]), a failure of onnxruntime (memory, a broken graph) or a non-finite or
+        misshapen answer."""
+        x = model_input(images, value_range=value_range).detach().cpu().numpy()          # float32 (N, 1, 28, 28)
         try:
             run_options = self._ort.RunOptions()
             run_options.log_severity_level = 4
@@ -177,14 +183,13 @@ def check_parity(model: torch.nn.Module, onnx_bytes: bytes, images: torch.Tensor
     """Max |logit difference| between PyTorch and onnxruntime on uint8 images (N, 28, 28). Raises RowrnnError for
     a mismatch (a top class that differs, or logits apart by more than the tolerance) and for NaN or infinite
     logits from PyTorch (source names the weights in that message)."""
-    from .data import normalize
     from .evaluation import check_finite
-    x = normalize(images).unsqueeze(1)                                       # (N, 1, 28, 28)
+    x = model_input(images)                                                  # (N, 1, 28, 28)
     with torch.no_grad():
         logits = model.cpu().eval()(x)
     check_finite(logits, source)
     expected = logits.numpy()
-    got = OnnxClassifier(onnx_bytes)(x)
+    got = OnnxClassifier(onnx_bytes)(images)             # the uint8 pixels themselves: the classifier normalizes
     diff = float(np.abs(got - expected).max()) if len(x) else 0.0
     same_top = bool((got.argmax(1) == expected.argmax(1)).all())
     if not (diff <= TOLERANCE and same_top):

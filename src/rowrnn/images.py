@@ -50,7 +50,7 @@ PASS_THROUGH_SPAN = 24           # a 28x28 light-on-black grey image whose garme
                                  # is already converted (every Fashion-MNIST test image spans 26-28)
 
 # The allow-list, by signature: Pillow's format names. Anything else (EPS/PS and PDF, which Pillow hands to
-# Ghostscript, ICO, PSD, SVG, ...) is refused before Pillow sees a byte.
+# Ghostscript, ICO, PSD, SVG, AVIF, ...) is refused before Pillow sees a byte, naming what it is (identify_format).
 SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
               (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
 ALLOWED = "PNG, JPEG, WebP, GIF, BMP or TIFF"
@@ -84,10 +84,12 @@ def display_name(source) -> str:
 # ----------------------------------------------------------------------------- decoding, bounded and safe
 
 def sniff_format(data: bytes, source: str = "image") -> str:
-    """Pillow's format name for `data`, from its first bytes only, or a RowrnnError naming the allowed formats.
+    """Pillow's format name for `data`, from its first bytes only, or a RowrnnError naming what the file is.
 
     Step 1 of the paper ("convert the input to a PNG image") assumes a product photo; here the input is
-    anything a person uploads, so the decoder is chosen from the allow-list before any decoder runs.
+    anything a person uploads, so the decoder is chosen from the allow-list (SIGNATURES, WebP) before any
+    decoder runs. A refusal names the format seen (identify_format: HEIC, AVIF, PDF, a camera's RAW file
+    inside a TIFF, ...) and what to do instead, in one line.
     """
     name = display_name(source)
     if not data:
@@ -96,17 +98,166 @@ def sniff_format(data: bytes, source: str = "image") -> str:
         return "WEBP"
     for signature, fmt in SIGNATURES:
         if data.startswith(signature):
+            if fmt == "TIFF" and (raw := _tiff_raw_kind(data)) is not None:
+                seen, advice = raw, _RAW_ADVICE
+                break
             return fmt
-    what = _known_kind(data)
-    raise RowrnnError(f"{name}: not an image PIL can read ({what}): give a {ALLOWED} image")
+    else:
+        seen, advice = identify_format(data)
+    raise RowrnnError(f"{name}: {seen}, not one of the formats rowrnn reads ({ALLOWED}): {advice}")
 
 
-def _known_kind(data: bytes) -> str:
-    for prefix, what in ((b"%!PS", "PostScript"), (b"\xc5\xd0\xd3\xc6", "EPS"), (b"%PDF", "PDF"),
-                         (b"\x00\x00\x01\x00", "ICO"), (b"8BPS", "PSD"), (b"<svg", "SVG"), (b"<?xml", "XML")):
+_SAVE = "save it as PNG or JPEG"
+_RAW_ADVICE = "export it as JPEG from the camera's app or a photo editor"
+_HEIC_ADVICE = ("share or export it as JPEG (on an iPhone, Settings > Camera > Formats > Most Compatible "
+                "takes JPEG photos from then on), or " + _SAVE)
+# AVIF is read by the installed Pillow (libavif with dav1d) but not accepted: the size Pillow reports is the
+# file's 'ispe' box, which the decoder does not hold the picture to (a file whose header says 64x64 had its
+# 3000x2000 frame decoded, +15 MB, and came back as 64x64: tests/test_images.py), and Pillow exposes no
+# limit of its own (libavif's imageSizeLimit stays at 16384 x 16384), so MAX_PIXELS and MAX_DECODE_BYTES
+# cannot be checked before the decode as they are for every accepted format.
+_AVIF_ADVICE = _SAVE + " (AVIF's decoded size cannot be checked before decoding, so rowrnn does not decode it)"
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1",
+                b"mif2", b"miaf"}
+_VIDEO_BRANDS = {b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"qt  ", b"M4V ",
+                 b"M4VP", b"3gp4", b"3gp5", b"3gp6", b"3g2a", b"dash", b"MSNV", b"f4v "}
+
+# (prefix, what it is, what to do), checked in order after the allow-list; identify_format adds the cases a
+# prefix cannot tell (ISO media brands, text, ZIP contents, TGA's footer, TIFF-based RAW files).
+_PREFIXES = (
+    (b"%PDF-", "a PDF document", "export the page or the picture in it as PNG or JPEG"),
+    (b"%!PS", "a PostScript/EPS file", "export it as PNG or JPEG"),
+    (b"\xc5\xd0\xd3\xc6", "an EPS file (binary PostScript)", "export it as PNG or JPEG"),
+    (b"8BPS", "a Photoshop document (PSD)", "export it as PNG or JPEG"),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "a JPEG XL image", _SAVE),
+    (b"\xff\x0a", "a JPEG XL image", _SAVE),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "a JPEG 2000 image", _SAVE),
+    (b"\xff\x4f\xff\x51", "a JPEG 2000 image", _SAVE),
+    (b"\x00\x00\x01\x00", "a Windows icon (ICO)", _SAVE),
+    (b"\x00\x00\x02\x00", "a Windows cursor (CUR)", _SAVE),
+    (b"icns", "a macOS icon (ICNS)", _SAVE),
+    (b"qoif", "a QOI image", _SAVE),
+    (b"DDS ", "a DirectDraw texture (DDS)", _SAVE),
+    (b"gimp xcf", "a GIMP document (XCF)", "export it as PNG or JPEG"),
+    (b"v/1\x01", "an OpenEXR image", _SAVE),
+    (b"#?RADIANCE", "a Radiance HDR image", _SAVE),
+    (b"SIMPLE  =", "a FITS image", _SAVE),
+    (b"IIRO", "a camera RAW file (Olympus ORF)", _RAW_ADVICE),
+    (b"IIRS", "a camera RAW file (Olympus ORF)", _RAW_ADVICE),
+    (b"MMOR", "a camera RAW file (Olympus ORF)", _RAW_ADVICE),
+    (b"IIU\x00", "a camera RAW file (Panasonic RW2)", _RAW_ADVICE),
+    (b"FUJIFILMCCD-RAW", "a camera RAW file (Fujifilm RAF)", _RAW_ADVICE),
+    (b"II\x1a\x00\x00\x00HEAPCCDR", "a camera RAW file (Canon CRW)", _RAW_ADVICE),
+    (b"FOVb", "a camera RAW file (Sigma X3F)", _RAW_ADVICE),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an older Microsoft Office document (DOC, XLS or PPT)",
+     "save the picture in it as PNG or JPEG"),
+    (b"\x1f\x8b", "a gzip-compressed file", "uncompress it and give the image inside"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7z archive", "unpack it and give the image files inside"),
+    (b"Rar!\x1a\x07", "a RAR archive", "unpack it and give the image files inside"),
+    (b"\x1a\x45\xdf\xa3", "a video (WebM/MKV)", "take a screenshot of the frame you want and save it as PNG or JPEG"),
+)
+_VIDEO_ADVICE = "take a screenshot of the frame you want and save it as PNG or JPEG"
+
+
+def identify_format(data: bytes) -> tuple[str, str]:
+    """(what the file is, what to do) for a file outside the allow-list, from its bytes alone (no decoder runs).
+
+    Names HEIC/HEIF and AVIF (from the ISO media 'ftyp' box's brands), videos, PDF, PostScript/EPS, PSD,
+    JPEG XL, JPEG 2000, ICO, TGA, camera RAW files, SVG, HTML and other text, ZIP (Word, Excel, PowerPoint,
+    OpenDocument) and other archives; anything else is "an unrecognized format" with its first bytes in hex.
+    """
+    if data[4:8] == b"ftyp":
+        size = int.from_bytes(data[:4], "big")
+        major = data[8:12]
+        brands = {major} | {data[i:i + 4] for i in range(16, min(max(size, 16), 256, len(data)) - 3, 4)}
+        if brands & {b"avif", b"avis"}:
+            return "an AVIF image", _AVIF_ADVICE
+        if brands & _HEIF_BRANDS:
+            return "a HEIC/HEIF photo (the iPhone camera's format)", _HEIC_ADVICE
+        if b"crx " in brands:
+            return "a camera RAW file (Canon CR3)", _RAW_ADVICE
+        if brands & _VIDEO_BRANDS:
+            return "a video (MP4/MOV)", _VIDEO_ADVICE
+    if data[:4] == b"RIFF" and data[8:12] == b"AVI ":
+        return "a video (AVI)", _VIDEO_ADVICE
+    if len(data) >= 44 and data[-18:] == b"TRUEVISION-XFILE.\x00":   # TGA 2.0's footer (before ICO/CUR: a TGA
+        return "a TGA image", _SAVE                                    # starts 00 00 02 00 as a cursor does)
+    for prefix, seen, advice in _PREFIXES:
         if data.startswith(prefix):
-            return f"{what} is not accepted"
-    return "unknown format"
+            return seen, advice
+    if data.startswith(b"PK\x03\x04"):
+        return _zip_kind(data)
+    text = _text_head(data)
+    if text is not None:
+        head = text.lstrip().lower()
+        if head.startswith("<svg") or head.startswith(("<?xml", "<!doctype svg")) and "<svg" in head:
+            return "an SVG drawing (vector graphics)", "export it as PNG"
+        if head.startswith(("<!doctype html", "<html", "<head", "<body")) or "<html" in head[:1024]:
+            return "an HTML web page", "save the picture itself (right-click > Save image as) as PNG or JPEG"
+        if head.startswith("<?xml"):
+            return "an XML file", _SAVE
+        if head.startswith(("p1", "p2", "p3")) and head[2:3].isspace():
+            return "a Netpbm image (PBM/PGM/PPM)", _SAVE
+        return "plain text", "give the picture's own file, saved as PNG or JPEG"
+    if data[:1] == b"P" and data[1:2] in b"456" and data[2:3].isspace():
+        return "a Netpbm image (PBM/PGM/PPM)", _SAVE
+    return f"an unrecognized format (first bytes {data[:8].hex(' ')})", _SAVE
+
+
+def _text_head(data: bytes) -> str | None:
+    """The first 4 KB as text when the file looks like text (UTF-8 or UTF-16 with a BOM, no control bytes)."""
+    head = data[:4096]
+    for bom, codec in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if head.startswith(bom):
+            head, encoding = head[len(bom):], codec
+            break
+    else:
+        encoding = "utf-8"
+    text = head.decode(encoding, "ignore")
+    if not text.strip() or any(ord(c) < 32 and c not in "\t\n\r\f" for c in text):
+        return None
+    if encoding == "utf-8" and len(text.encode()) < len(head) - 3:   # more than a character cut at the end
+        return None
+    return text
+
+
+def _zip_kind(data: bytes) -> tuple[str, str]:
+    """What a ZIP file is, from the member names in its local headers (Office and OpenDocument files are ZIPs)."""
+    inside = "save or export the picture in it as PNG or JPEG"
+    if b"mimetypeapplication/vnd.oasis.opendocument" in data[:200]:
+        return "an OpenDocument file (ODT, ODS or ODP)", inside
+    for member, seen in ((b"word/", "a Word document (DOCX)"), (b"xl/", "an Excel workbook (XLSX)"),
+                         (b"ppt/", "a PowerPoint presentation (PPTX)")):
+        if re.search(rb"PK\x03\x04.{26}" + re.escape(member), data, flags=re.DOTALL):
+            return seen, inside
+    return "a ZIP archive", "unpack it and give the image files inside"
+
+
+def _tiff_raw_kind(data: bytes) -> str | None:
+    """'a camera RAW file (...)' when a file with a TIFF signature is a camera's RAW file, None for a plain TIFF.
+
+    Canon's CR2, Nikon's NEF, Sony's ARW, Pentax's PEF and Adobe's DNG are TIFF files whose first image is a
+    small preview or undeveloped sensor data; Pillow would read the first as the photo. Told apart by the
+    first IFD's tags: 'CR' at byte 8 (CR2), DNGVersion (50706), a colour filter array (Photometric 32803),
+    or SubIFDs (330) beside the camera's Make (271), which a scanned or exported TIFF does not have.
+    """
+    if data[8:10] == b"CR":
+        return "a camera RAW file (Canon CR2)"
+    order = "<" if data[:2] == b"II" else ">"
+    try:
+        (offset,) = struct.unpack_from(order + "I", data, 4)
+        (count,) = struct.unpack_from(order + "H", data, offset)
+        tags = {}
+        for i in range(min(count, 512)):
+            tag, kind, _, value = struct.unpack_from(order + "HHI4s", data, offset + 2 + 12 * i)
+            tags[tag] = struct.unpack(order + "H", value[:2])[0] if kind == 3 else None
+    except struct.error:
+        return None                      # a damaged TIFF: Pillow's decoder says what is wrong with it
+    if 50706 in tags:
+        return "a camera RAW file (DNG)"
+    if tags.get(262) == 32803 or (330 in tags and 271 in tags):
+        return "a camera RAW file (TIFF-based, such as NEF, ARW or PEF)"
+    return None
 
 
 _BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}  # Pillow's storage;

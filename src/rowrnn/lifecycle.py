@@ -24,7 +24,7 @@ from torch import nn
 
 from . import files, runs
 from .config import PRESETS, RunConfig, build_config, config_fields
-from .constants import NUM_CLASSES
+from .constants import CLASSES, NUM_CLASSES
 from .data import Batches, ImageDataset, load_fashion_mnist
 from .devices import distributed_context
 from .errors import RowrnnError, python_api
@@ -127,7 +127,8 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
             # still under the lock: nothing can come between the last epoch and the metrics of its weights.
             # cfg's data_dir: a resume's --data-dir, where the run's recorded one may be missing
             return trained, _finish(run_dir, test_set=test_set, figures=finishing["figures"], device="cpu",
-                                    data_dir=cfg.data.data_dir)
+                                    data_dir=cfg.data.data_dir,
+                                    train_support=class_counts(train_set.labels[train_idx]))
 
 
 def _train(cfg: RunConfig, place, train_set, train_idx, val_idx, saved, run_dir, *, progress, on_epoch,
@@ -193,9 +194,10 @@ def _build(cfg: RunConfig, place, train_set: ImageDataset, train_idx, val_idx, s
            teacher_model=None) -> _Parts:
     """Model, batches, optimizer, schedule, loss and metric for cfg, the weight average and the teacher
     (teacher_model, as runs.teacher_record loaded it) when it asks for them; restored from saved (a ResumeState)
-    if given. The metric is torchmetrics' MulticlassAccuracy with its default average="macro": the validation
-    metric is the macro accuracy (the mean of the per-class recalls)."""
-    from torchmetrics.classification import MulticlassAccuracy
+    if given. The metric is evaluation.MacroAccuracy: the validation metric is the macro accuracy, the mean of the
+    per-class recalls over the classes present in the validation split (torchmetrics' MulticlassAccuracy
+    average="macro" bit for bit when all are present, as in Fashion-MNIST)."""
+    from .evaluation import MacroAccuracy
     tc, device = cfg.train, place.device
     teacher = None
     if teacher_model is not None:  # built before seeding: the student starts as it would without a teacher
@@ -221,7 +223,7 @@ def _build(cfg: RunConfig, place, train_set: ImageDataset, train_idx, val_idx, s
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     return _Parts(model, net, train_batches, val_batches, optimizer, scheduler,
                   nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing),
-                  MulticlassAccuracy(num_classes=NUM_CLASSES, validate_args=False).to(device), state, ema, teacher)
+                  MacroAccuracy(NUM_CLASSES).to(device), state, ema, teacher)
 
 
 def _restore(state: runs.ResumeState, model, optimizer, scheduler, make_schedule, steps_per_epoch: int, run_dir,
@@ -315,8 +317,17 @@ def finish(run_dir, *, test_set: ImageDataset | None = None, figures: bool = Tru
         return _finish(run_dir, test_set=test_set, figures=figures, device=device, data_dir=data_dir)
 
 
-def _finish(run_dir: Path, *, test_set, figures: bool, device, data_dir) -> dict:
-    """finish() with run_dir already locked by the caller (fit holds its lock from training on)."""
+def class_counts(labels: torch.Tensor, classes=CLASSES) -> dict:
+    """{class name: images of it} among labels (N,) int64, the labels that trained a run (its training part,
+    validation excluded): what metrics.json records as "train_support" for evaluation.class_mismatch."""
+    counts = torch.bincount(labels.long(), minlength=len(classes))
+    return {name: int(n) for name, n in zip(classes, counts)}
+
+
+def _finish(run_dir: Path, *, test_set, figures: bool, device, data_dir, train_support: dict | None = None) -> dict:
+    """finish() with run_dir already locked by the caller (fit holds its lock from training on).
+    train_support: the training's images per class (class_counts); None (finish() alone) keeps
+    what the run's metrics.json recorded, if anything."""
     from .evaluation import evaluate_run, load_test_set, run_figures
 
     run = runs.load_run(run_dir)
@@ -327,6 +338,8 @@ def _finish(run_dir: Path, *, test_set, figures: bool, device, data_dir) -> dict
         test_set = load_test_set(run, data_dir)
     digest = runs.weights_digest(run_dir)
     metrics, model, run, logits = evaluate_run(run_dir, "best", test_set=test_set, device=device)
+    if train_support is not None:
+        metrics["train_support"] = train_support
     teacher = runs.recorded_teacher(run_dir)
     # a distilled run's minutes count its teacher's training: the student could not start before it
     minutes = runs.run_minutes(run)
@@ -378,6 +391,11 @@ def save_evaluation(run_dir, metrics: dict) -> Path:
     return path
 
 
+def _score(value) -> str:
+    """A per-class score as the tables show it: 4 decimals, or n/a for a class with no images (None)."""
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def train_command(cfg: RunConfig, run_dir) -> str:
     """The `rowrnn train` command that reproduces cfg: the preset and the flags that differ from it."""
     base = build_config(cfg.preset) if cfg.preset in PRESETS else build_config("notebook")
@@ -392,8 +410,14 @@ def train_command(cfg: RunConfig, run_dir) -> str:
 
 
 def model_card(run: runs.Run, metrics: dict, parameters: int) -> str:
-    """MODEL_CARD.md: what the model is, what it was trained and tested on, how well it does, and its limits."""
+    """MODEL_CARD.md: what the model is, what it was trained and tested on, how well it does, and its limits.
+
+    Macro accuracy is the mean recall over the classes present in the test split (evaluation.macro_over_present);
+    a class with no test images shows n/a and is never named strongest or weakest; a test split whose classes
+    differ from training's says so in one line (evaluation.class_mismatch).
+    """
     from ._version import __version__
+    from .evaluation import class_mismatch, classes_present, macro_definition
     cfg, m = run.config, run.config.model
     reads = {"rows": "rows", "columns": "columns", "rows+columns": "rows and columns", "pixels": "pixels",
              "permuted-pixels": "pixels in a fixed random order"}
@@ -404,9 +428,17 @@ def model_card(run: runs.Run, metrics: dict, parameters: int) -> str:
                 f"units reading {reads[m.read]}" + (f", {m.rows_per_step} lines a step" if m.rows_per_step > 1 else "")
                 + f"; readout {m.readout!r}, then a linear layer")
     seconds = run.history.get("seconds", [])
-    per_class = "\n".join(f"| {name} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
-                          for name, v in metrics["per_class"].items())
-    worst = min(metrics["per_class"], key=lambda c: metrics["per_class"][c]["recall"])
+    per_class = "\n".join(f"| {name} | " + " | ".join(_score(v[k]) for k in ("precision", "recall", "f1"))
+                          + f" | {v['support']} |" for name, v in metrics["per_class"].items())
+    present = classes_present(metrics)        # strongest and weakest only among classes with test images
+    recall = {c: metrics["per_class"][c]["recall"] for c in present}
+    ranked = (f"Its weakest class is {min(present, key=recall.get)} (recall {min(recall.values()):.2f}), its "
+              f"strongest {max(present, key=recall.get)} (recall {max(recall.values()):.2f})" if present
+              else "No class has test images, so none is weakest")
+    mismatch = class_mismatch(metrics)
+    note = f"\n\nNote: {mismatch}." if mismatch else ""
+    macro = (f"macro accuracy {metrics['macro_accuracy']:.4f} ({macro_definition(metrics)})"
+             if metrics["macro_accuracy"] is not None else "macro accuracy n/a (no test images)")
     tc = cfg.train
     recipe = ", ".join(
         [f"{tc.optimizer} lr {tc.lr:g}", f"batch {tc.batch_size}", f"{tc.schedule} schedule"]
@@ -440,12 +472,12 @@ after training, for the numbers below.
 
 ## Training
 {len(seconds)} epoch{'s' if len(seconds) != 1 else ''} ({'stopped early; ' if metrics['stopped_early'] else ''}best: epoch {metrics['best_epoch']},
-validation macro accuracy {metrics['best_val_metric']:.4f}), {minutes}
+validation macro accuracy {metrics['best_val_metric']:.4f}, over the classes present in validation), {minutes}
 (median {statistics.median(seconds) if seconds else 0:.1f} s per epoch). Recipe: {recipe}.
 Reproduce: `{train_command(cfg, run.path)}`.
 
 ## Evaluation (test split, {metrics['images']:,} images)
-Accuracy **{metrics['accuracy']:.4f}**, macro accuracy {metrics['macro_accuracy']:.4f}, loss {metrics['loss']:.4f}.
+Accuracy **{metrics['accuracy']:.4f}**, {macro}, loss {metrics['loss']:.4f}.{note}
 
 | class | precision | recall | F1 | images |
 |---|--:|--:|--:|--:|
@@ -459,7 +491,7 @@ Fashion-MNIST-like data: centred 28×28 grey garments, light on dark.
 - It knows 10 classes and nothing else: any input gets one of them, a cat included.
 - Photographs differ from Fashion-MNIST (backgrounds, lighting, angles); `rowrnn predict` converts them
   (grey, fitted into 28×28, inverted on light backgrounds), but accuracy on them is not measured here.
-- Its weakest class is {worst} (recall {metrics['per_class'][worst]['recall']:.2f}); garments that
+- {ranked}; garments that
   look alike (shirt, T-shirt, pullover, coat) are confused most.
 - Numbers come from one training run (seed {tc.seed}); other seeds differ (see the leaderboard for spreads).
 """

@@ -21,6 +21,7 @@ from torch import nn
 
 from .constants import IMAGE_SIZE, NUM_CLASSES
 from .errors import RowrnnError
+from .pixels import model_input
 from .recurrences import PARALLEL_CELLS, SCANS, ResidualStack, describe_parameter
 
 
@@ -96,7 +97,19 @@ def pixel_permutation(seed: int) -> torch.Tensor:
     return torch.randperm(IMAGE_SIZE * IMAGE_SIZE, generator=torch.Generator().manual_seed(seed))
 
 
-class RNNClassifier(nn.Module):
+class _CheckedLoading:
+    """load_state_dict that checks the weights first (rowrnn.state_dicts.fit_state_dict): the course's route,
+    `RNNClassifier().load_state_dict(notebook.state_dict())`, names every mismatch in one line, refuses integer
+    weights and converts (and says) half precision, as rowrnn.load_model does."""
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """torch's load_state_dict (same arguments and result) of the state_dict fit_state_dict returns.
+        Raises WeightsMismatch (a RowrnnError and a RuntimeError) for weights that do not fit, in one line."""
+        from .state_dicts import fit_state_dict
+        return super().load_state_dict(fit_state_dict(self, state_dict, strict=strict), strict=strict, assign=assign)
+
+
+class RNNClassifier(_CheckedLoading, nn.Module):
     """A recurrent reader (or two, for rows+columns), a readout, and a linear head.
 
     rows_per_step=k reads strips of k rows (or columns) per step: T = 28/k steps of 28k pixels.
@@ -218,17 +231,29 @@ class RNNClassifier(nn.Module):
         feats = [self._features(reader(seq)[0]) for reader, seq in zip(self.readers, sequences)]  # each (B, F)
         return self._head(torch.cat(feats, dim=1))
 
-    def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
-        """The top layer's output h_t at every step: (B, 1, 28, 28) -> (B, T, H * directions * readers).
+    def _images(self, x, value_range) -> torch.Tensor:
+        """A helper's x through rowrnn.pixels.model_input -> (B, 1, 28, 28) on the device and in the dtype of the
+        model's weights."""
+        weight = self.fc.weight
+        return model_input(x, value_range=value_range, name="x", dtype=weight.dtype).to(weight.device)
+
+    def hidden_states(self, x: torch.Tensor, *, value_range=None) -> torch.Tensor:
+        """The top layer's output h_t at every step: images (B, 1, 28, 28) -> (B, T, H * directions * readers).
 
         For a stack of parallel cells: the top block's cell outputs (h_t of each direction's minGRU or minLSTM,
         y_t of each LRU), before they are mixed into the residual stream.
+        x, like every helper's here (not forward's, the training path, which takes normalized floats as they
+        are): any form of rowrnn.pixels.model_input's table (uint8 pixels, normalized floats; value_range=(0, 1)
+        declares ToTensor() floats), shaped (B, 1, 28, 28), (B, 28, 28) or (28, 28). Raises RowrnnError for
+        images (or value_range) that model_input refuses.
         """
+        x = self._images(x, value_range)
         return torch.cat([self._read(reader, seq)[1] for reader, seq in zip(self.readers, self.sequences(x))],
                          dim=2)
 
-    def step_logits(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
+    def step_logits(self, x: torch.Tensor, lengths=None, *, value_range=None) -> torch.Tensor:
         """Logits after reading the first t steps, for t in lengths (default 1..T): (B, 1, 28, 28) -> (B, T', 10).
+        x and value_range: as for hidden_states (rowrnn.pixels.model_input's table).
 
         Row t equals model(x, steps=t). A forward-only model needs one pass (the readout of every prefix
         comes from cumulative sums and maxima). A bidirectional one must re-read each prefix, since its
@@ -236,6 +261,7 @@ class RNNClassifier(nn.Module):
         sequences of lengths t (a stack of parallel cells takes the lengths itself; the from-scratch ElmanRNN,
         which takes no packed input, reads them one by one).
         """
+        x = self._images(x, value_range)
         lengths = list(range(1, self.num_steps + 1)) if lengths is None else [int(t) for t in lengths]
         if not self.bidirectional:
             feats = [self._prefix_features(reader(seq)[0]) for reader, seq in zip(self.readers, self.sequences(x))]
@@ -249,10 +275,12 @@ class RNNClassifier(nn.Module):
                  for reader, seq in zip(self.readers, self.sequences(x))]
         return self._head(torch.cat(feats, dim=1)).reshape(B, P, -1)
 
-    def reading(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(step_logits(x), hidden_states(x)), from one pass of the readers when they only read forward."""
+    def reading(self, x: torch.Tensor, *, value_range=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(step_logits(x), hidden_states(x)), from one pass of the readers when they only read forward.
+        x and value_range: as for hidden_states (rowrnn.pixels.model_input's table)."""
+        x = self._images(x, value_range)
         if self.bidirectional:
-            return self.step_logits(x), self.hidden_states(x)
+            return self.step_logits(x, value_range=(-1, 1)), self.hidden_states(x, value_range=(-1, 1))
         reads = [self._read(reader, seq) for reader, seq in zip(self.readers, self.sequences(x))]  # each (B, T, H)
         logits = self._head(torch.cat([self._prefix_features(out) for out, _ in reads], dim=2))
         return logits, torch.cat([states for _, states in reads], dim=2)
@@ -275,15 +303,16 @@ class RNNClassifier(nn.Module):
         return {"last": last, "mean": mean, "max": peak, "mean+max": torch.cat([mean, peak], dim=1)}[self.readout]
 
     @torch.no_grad()
-    def step_probabilities(self, x: torch.Tensor, num_points: int | None = None) -> torch.Tensor:
+    def step_probabilities(self, x: torch.Tensor, num_points: int | None = None, *, value_range=None) -> torch.Tensor:
         """Class probabilities after reading the first t steps: (B, 1, 28, 28) -> (B, T', 10).
 
         Each row is the model's whole answer when the sequence stops at t, so it is
         exact for every cell, readout and direction; the last row equals softmax(model(x)).
-        num_points picks T' evenly spaced prefix lengths (all T by default).
+        num_points picks T' evenly spaced prefix lengths (all T by default). x and value_range: as for
+        hidden_states (rowrnn.pixels.model_input's table).
         """
         lengths = None if num_points is None else torch.linspace(1, self.num_steps, num_points).round().long().tolist()
-        return self.step_logits(x, lengths).softmax(dim=-1)
+        return self.step_logits(x, lengths, value_range=value_range).softmax(dim=-1)
 
 
 def readout_features(hidden_size: int, bidirectional: bool, readout: str, read: str, cell: str = "rnn") -> int:
@@ -292,7 +321,7 @@ def readout_features(hidden_size: int, bidirectional: bool, readout: str, read: 
     return hidden_size * directions * (2 if readout == "mean+max" else 1) * (2 if read == "rows+columns" else 1)
 
 
-class CNNClassifier(nn.Module):
+class CNNClassifier(_CheckedLoading, nn.Module):
     """Two stages of `blocks` conv layers (c, then 2c channels), each ending in max-pooling, and a linear head.
 
     blocks=1 is the two-conv baseline; blocks=2 the four-conv network of the cnn preset.

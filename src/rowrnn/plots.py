@@ -13,6 +13,7 @@ import numpy as np
 
 from .constants import CLASSES, IMAGE_SIZE
 from .errors import RowrnnError
+from .pixels import display_pixels, model_input
 
 CURVE_KEYS = ("train_loss", "val_loss", "train_metric", "val_metric")
 
@@ -57,18 +58,22 @@ def plot_predictions(images, labels, predictions, classes=CLASSES, columns=5):
 def plot_confusion(confusion, classes=CLASSES, ax=None, title=None):
     """Counts in each cell, shading by the row-normalized rate (recall along the diagonal).
 
+    confusion: (C, C) counts (rows: expected, columns: predicted). A class with no images (an empty row) has no
+    rate: its row is grey, its cells read n/a and its label says "(no images)", never a recall of 0.
     ax draws into an existing Axes (confusion matrices side by side); title replaces the default.
     """
     counts = _np(confusion).astype(int)
-    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    support = counts.sum(axis=1, keepdims=True)                                # (C, 1) images of each class
+    rates = np.where(support > 0, counts / np.maximum(support, 1), np.nan)     # NaN rows: drawn grey
     fig, ax = plt.subplots(figsize=(8, 7), layout="constrained") if ax is None else (ax.figure, ax)
-    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    cmap = plt.get_cmap("Blues").with_extremes(bad="lightgrey")
+    im = ax.imshow(rates, cmap=cmap, vmin=0, vmax=1)
     for i in range(len(classes)):
         for j in range(len(classes)):
-            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
+            ax.text(j, i, str(counts[i, j]) if support[i, 0] else "n/a", ha="center", va="center", fontsize=8,
                     color="white" if rates[i, j] > 0.5 else "black")
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
+    ax.set_yticks(range(len(classes)), [c if n else f"{c} (no images)" for c, n in zip(classes, support[:, 0])])
     ax.set_xlabel("Predicted")
     ax.set_ylabel("Expected")
     accuracy = np.trace(counts) / max(counts.sum(), 1)
@@ -223,27 +228,29 @@ def attribution_map(scores, read="rows", rows_per_step=1, permutation=None) -> n
 
 
 def plot_attribution(image, scores, read="rows", rows_per_step=1, permutation=None, target=None, label=None,
-                     classes=CLASSES, method="occlusion"):
+                     classes=CLASSES, method="occlusion", value_range=None):
     """One image beside which of its reading steps decided: the scores of rowrnn.attribution.step_attribution.
 
-    image: (28, 28) (uint8 or normalized); scores: (R, T) or (T,) for the class `target` (an index; its name
+    image: one image, (28, 28), (1, 28, 28) or (1, 1, 28, 28), in the forms of rowrnn.pixels.model_input's table
+    (uint8 pixels or normalized floats; value_range=(0, 1) declares ToTensor() floats), drawn on the fixed grey
+    scale black = pixel 0, white = 255; scores: (R, T) or (T,) for the class `target` (an index; its name
     labels the colour bar, in logits), computed by `method` (for the title). rows and strips of rows_per_step
     rows: a bar per step beside the image, spanning the rows it read; columns: a bar per step under the image;
     rows+columns: both (R = 2: rows reader, then columns reader); pixels and permuted-pixels (permutation: the
     model's pixel order, model.permutation): a 28x28 heat map over the image, each pixel coloured by the step
     that read it. The colours diverge about 0 (red: the step pushed the class up; blue: down), with a colour bar.
     label: the expected class index, for the title. Returns the Figure. Raises RowrnnError (one line, naming the
-    argument) for an unknown read, a bad rows_per_step, or scores not shaped (R, T) for that read and
-    rows_per_step (R = 2 for rows+columns, else 1; T = 784 for pixels, else 28 / rows_per_step).
+    argument) for an image model_input refuses, an unknown read, a bad rows_per_step, or scores not shaped (R, T)
+    for that read and rows_per_step (R = 2 for rows+columns, else 1; T = 784 for pixels, else 28 / rows_per_step).
     """
-    image = _np(image).reshape(IMAGE_SIZE, IMAGE_SIZE)
+    image = display_pixels(model_input(image, value_range=value_range, name="image", single=True))[0, 0].numpy()
     scores = _step_scores(scores, read, rows_per_step)                        # (R, T)
     norm, cmap = _centred_norm(scores), plt.get_cmap(ATTRIBUTION_CMAP)
     what = f"attribution to {classes[int(target)]}" if target is not None else "attribution"
     title = f"Which steps decided ({method})" + (f" -- expected: {classes[int(label)]}" if label is not None else "")
     if read in ("pixels", "permuted-pixels"):
         fig, ax = plt.subplots(figsize=(5.6, 4.6), layout="constrained")
-        ax.imshow(image, cmap="gray")
+        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
         ax.imshow(attribution_map(scores, read, rows_per_step, permutation), cmap=cmap, norm=norm, alpha=0.75,
                   interpolation="nearest")
         _label_pixels(ax)
@@ -255,7 +262,7 @@ def plot_attribution(image, scores, read="rows", rows_per_step=1, permutation=No
     grid = fig.add_gridspec(1 + under, 1 + beside, width_ratios=[1] + [0.7] * beside,
                             height_ratios=[1] + [0.6] * under)
     img_ax = fig.add_subplot(grid[0, 0])
-    img_ax.imshow(image, cmap="gray")
+    img_ax.imshow(image, cmap="gray", vmin=0, vmax=255)
     img_ax.set_xticks([])
     img_ax.set_yticks([])
     k, T = rows_per_step, scores.shape[1]

@@ -21,9 +21,9 @@ import torch
 
 from .attribution import METHODS, step_attribution
 from .constants import CLASSES, IMAGE_SIZE
-from .data import normalize
 from .errors import RowrnnError
 from .models import count_parameters
+from .pixels import display_pixels, model_dtype, model_input
 from .unrolling import unroll
 
 DIGITS = 4                          # probabilities and activations are sent rounded to this many decimals
@@ -71,22 +71,24 @@ def panel_info(model, run=None, name: str = "model", *, index: int = 0, test_acc
     }
 
 
-def as_image(image) -> torch.Tensor:
-    """A 28x28 grey image (uint8 torch tensor or numpy array, light garment on black) -> uint8 tensor (28, 28).
-    Raises RowrnnError naming `image` for another shape or type."""
-    if isinstance(image, np.ndarray):
-        image = torch.from_numpy(image)
-    if not isinstance(image, torch.Tensor) or image.dtype != torch.uint8 or tuple(image.shape) != (IMAGE_SIZE,) * 2:
-        shown = (f"a {image.dtype} tensor of shape {tuple(image.shape)}" if isinstance(image, torch.Tensor)
-                 else type(image).__name__)
-        raise RowrnnError(f"image must be a uint8 {IMAGE_SIZE}x{IMAGE_SIZE} tensor or array (values 0-255), got "
-                          f"{shown}: use rowrnn.load_image(path) or a test image")
-    return image
+def as_image(image, *, value_range=None) -> torch.Tensor:
+    """One image in any form of rowrnn.pixels.model_input's table ((28, 28), (1, 28, 28) or (1, 1, 28, 28); uint8
+    pixels or normalized floats; value_range=(0, 1) declares ToTensor() floats) -> uint8 tensor (28, 28), light
+    garment on black, rounded to the nearest grey level: what a page draws. Raises RowrnnError naming `image`
+    for anything model_input refuses."""
+    return display_pixels(model_input(image, value_range=value_range, name="image", single=True))[0, 0]
+
+
+def _model_image(image, value_range, model) -> torch.Tensor:
+    """One image in an accepted form -> (1, 1, 28, 28) in the model's units and dtype (float32, or float64 for a
+    model in double precision), on the CPU."""
+    return model_input(image, value_range=value_range, name="image", single=True,
+                       dtype=model_dtype(model)).detach().cpu()
 
 
 def reading_view(model, image, *, attribution: bool = True, unrolled: bool = True,
-                 methods: tuple[str, ...] = METHODS) -> dict:
-    """One model's reading of one image, as the page shows it: uint8 (28, 28) -> dict of
+                 methods: tuple[str, ...] = METHODS, value_range=None) -> dict:
+    """One model's reading of one image, as the page shows it: image -> dict of
 
     steps: (T, 10) tensor, the class probabilities after each step t = 1..T (None for a CNN);
     hidden: (T, H) tensor, the hidden state h_t after each step, H = panel_info's hidden_width (None for a CNN);
@@ -103,17 +105,19 @@ def reading_view(model, image, *, attribution: bool = True, unrolled: bool = Tru
     "not-recurrent"), else None;
     or {"error": one line} when the weights give NaN or infinite outputs (nothing else is then sent).
 
-    The model is used as given (put it in eval mode). Raises RowrnnError for an image that is not uint8 28x28, or
-    an unknown method in methods.
+    image: one image, (28, 28), (1, 28, 28) or (1, 1, 28, 28), in the forms of rowrnn.pixels.model_input's table
+    (uint8 pixels, as serve sends, or normalized floats; value_range=(0, 1) declares ToTensor() floats); every
+    part of the view reads the same normalized float32 image.
+    The model is used as given (put it in eval mode). Raises RowrnnError for an image (or value_range) that
+    model_input refuses, or an unknown method in methods.
     """
-    image = as_image(image)
+    x = _model_image(image, value_range, model)                              # (1, 1, 28, 28)
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise RowrnnError(f"methods must be among {', '.join(METHODS)}, got {unknown[0]!r}")
-    x = normalize(image).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE)
     with torch.inference_mode():
         if is_recurrent(model):
-            logits, hidden = model.reading(x)
+            logits, hidden = model.reading(x, value_range=(-1, 1))       # x: normalized above
             steps, hidden = logits[0].softmax(-1), hidden[0]                 # (T, 10), (T, H)
             final = steps[-1]
             finite = bool(torch.isfinite(logits).all() and torch.isfinite(hidden).all())
@@ -129,25 +133,25 @@ def reading_view(model, image, *, attribution: bool = True, unrolled: bool = Tru
                 "top": [{"class": CLASSES[int(i)], "probability": round(float(v), DIGITS)}
                         for v, i in zip(values, indices)]}
     if attribution:
-        view["attribution"] = (attribution_scores(model, image, int(indices[0]), methods=methods)
+        view["attribution"] = (attribution_scores(model, x[0, 0], int(indices[0]), methods=methods)
                                if is_recurrent(model) else None)
     if unrolled:
-        view["unrolled"], view["unrolled_reason"] = unrolled_numbers(model, image)
+        view["unrolled"], view["unrolled_reason"] = unrolled_numbers(model, x[0, 0])
     return view
 
 
-def attribution_view(model, image) -> dict | None:
-    """Which steps decided the model's answer for a uint8 (28, 28) image: attribution_scores for the class it
-    predicts; None for a CNN or when its outputs are not finite. Raises RowrnnError for an image that is not
-    uint8 28x28."""
-    image = as_image(image)
+def attribution_view(model, image, *, value_range=None) -> dict | None:
+    """Which steps decided the model's answer for one image (the forms of reading_view's image):
+    attribution_scores for the class it predicts; None for a CNN or when its outputs are not finite. Raises
+    RowrnnError for an image (or value_range) that rowrnn.pixels.model_input refuses."""
+    x = _model_image(image, value_range, model)                              # (1, 1, 28, 28)
     if not is_recurrent(model):
         return None
     with torch.inference_mode():
-        logits = model(normalize(image).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE))[0]
+        logits = model(x)[0]
     if not bool(torch.isfinite(logits).all()):
         return None
-    return attribution_scores(model, image, int(logits.argmax()))
+    return attribution_scores(model, x[0, 0], int(logits.argmax()))
 
 
 def occlusion_affordable(model) -> bool:
@@ -162,15 +166,16 @@ def drawn_method(model) -> str:
 
 
 def attribution_scores(model, image: torch.Tensor, target: int, *, methods: tuple[str, ...] = METHODS) -> dict:
-    """Which steps moved the logit of class `target` (rowrnn.attribution): {"target", "class", "occlusion",
-    "integrated-gradients"}, each method's scores an (R, T) tensor, or None when not finite, not among
-    `methods` (not computed) or (occlusion) over OCCLUSION_BUDGET steps read."""
+    """Which steps moved the logit of class `target` (rowrnn.attribution) in one image, normalized float (28, 28)
+    (model_input's output): {"target", "class", "occlusion", "integrated-gradients"}, each method's scores an
+    (R, T) tensor, or None when not finite, not among `methods` (not computed) or (occlusion) over
+    OCCLUSION_BUDGET steps read."""
     scores = {"target": target, "class": CLASSES[target]}
     for method in METHODS:
         if method not in methods or (method == "occlusion" and not occlusion_affordable(model)):
             scores[method] = None
             continue
-        found = step_attribution(model, image[None], method=method, target=target)[0]       # (R, T)
+        found = step_attribution(model, image[None], method=method, target=target, value_range=(-1, 1))[0]  # (R, T)
         scores[method] = found if bool(torch.isfinite(found).all()) else None
     return scores
 
@@ -179,7 +184,8 @@ UNROLLED_REASONS = ("not-recurrent", "hidden-size", "not-finite")    # why a vie
 
 
 def unrolled_numbers(model, image: torch.Tensor) -> tuple[dict | None, str | None]:
-    """(rowrnn.unrolling.unroll's numbers rounded to DIGITS, None) for a recurrent model of hidden size up to
+    """For one normalized float image (28, 28) (model_input's output):
+    (rowrnn.unrolling.unroll's numbers rounded to DIGITS, None) for a recurrent model of hidden size up to
     MAX_UNROLLED_HIDDEN; else (None, why) with why one of UNROLLED_REASONS: "not-recurrent" (a CNN),
     "hidden-size" (over MAX_UNROLLED_HIDDEN), "not-finite" (a NaN or infinity in the recurrence's numbers)."""
     if not is_recurrent(model):
@@ -187,7 +193,7 @@ def unrolled_numbers(model, image: torch.Tensor) -> tuple[dict | None, str | Non
     if model.hidden_size > MAX_UNROLLED_HIDDEN:
         return None, "hidden-size"
     try:
-        return unroll(model, image, max_hidden=MAX_UNROLLED_HIDDEN, decimals=DIGITS), None
+        return unroll(model, image, max_hidden=MAX_UNROLLED_HIDDEN, decimals=DIGITS, value_range=(-1, 1)), None
     except RowrnnError:          # NaN in a gate while the outputs stay finite: nothing to show, the rest stands
         return None, "not-finite"
 

@@ -556,10 +556,14 @@ def run_status(run_dir: Path, cfg: RunConfig | None = None) -> str:
 
 
 def resolve_weights(path, weights: str = "best") -> tuple[Path, Path]:
-    """(run directory, weights file) for a run directory or a .safetensors file beside a config.json.
-    Raises RowrnnError for unknown weights or a file that is neither."""
+    """(run directory, weights file) for a run directory (its <weights>.safetensors) or a .safetensors file
+    beside its run's config.json (the file's folder is the run; weights must then be the default, "best").
+    Raises RowrnnError for unknown weights, a file that is not .safetensors, or a file given with weights="last"."""
     path = Path(path)
-    if path.suffix == ".safetensors":
+    if path.suffix == ".safetensors" and not files.is_dir(path):
+        if weights != "best":
+            raise RowrnnError(f"{path} is a weights file and weights {weights!r} (--weights) names another: give "
+                              f"the run directory with {weights!r}, or the weights file alone")
         return path.parent, path
     if files.is_regular_file(path):
         raise RowrnnError(f"{path}: rowrnn loads weights only from .safetensors files (pickled .pt/.pkl files "
@@ -569,22 +573,43 @@ def resolve_weights(path, weights: str = "best") -> tuple[Path, Path]:
     return path, path / f"{weights}.safetensors"
 
 
+def run_of_weights(path, weights: str = "best") -> Run:
+    """The run a run directory or weights file belongs to (load_run of resolve_weights' directory). Raises
+    RowrnnError as load_run does, and for a weights file with no config.json beside it, naming what it needs."""
+    run_dir, weights_path = resolve_weights(path, weights)
+    if weights_path == Path(path) and files.exists(weights_path) and not files.exists(run_dir / CONFIG_FILE):
+        raise RowrnnError(f"{weights_path}: no {CONFIG_FILE} beside it: a weights file loads with the config.json of "
+                          "the run that trained it: put it in that run directory, or copy that config.json beside it")
+    return load_run(run_dir)
+
+
+def fit_weights(model, tensors: dict, weights_path, config_path) -> dict:
+    """tensors (a weights file's) checked against model, built from config_path, and made to fit it: the one
+    check every loader of a run's weights makes (state_dicts.fit_state_dict: dtypes, every key, shapes).
+    Converting float16, bfloat16 or float64 weights to the model's dtype warns WeightsConverted. Raises
+    WeightsMismatch (a RowrnnError) naming weights_path, every mismatch and the fix, in one line."""
+    from .state_dicts import fit_state_dict
+    return fit_state_dict(model, tensors, source=str(weights_path), target=str(config_path),
+                          shape_fix=f"they were trained with another config: use the {CONFIG_FILE} of the run they "
+                                    "come from, or restore this run's own",
+                          other_model_fix=f"they are another model's weights: load them with the {CONFIG_FILE} of "
+                                          "the run they come from")
+
+
 @python_api
 def load_model(path, weights: str = "best", device="cpu"):
     """(model in eval mode on device (default cpu), Run) rebuilt from config.json and safetensors weights.
-    Raises RowrnnError for a run, config or weights file that cannot be read, or weights that do not fit the
-    config's model."""
+
+    path: a run directory (weights: "best" or "last") or a .safetensors file beside its run's config.json.
+    The weights are checked by fit_weights: float16, bfloat16 and float64 are converted to float32 with a
+    WeightsConverted warning, as is a 'module.' or '_orig_mod.' prefix on every key removed. Raises RowrnnError
+    (one line) for a run, config or weights file that cannot be read, a weights file without its run's
+    config.json, and weights that do not fit the config's model (every missing, unexpected or resized tensor
+    named, the fix for a shared key prefix) or are not floating point (each tensor and its dtype named)."""
+    run = run_of_weights(path, weights)
     run_dir, weights_path = resolve_weights(path, weights)
-    run = load_run(run_dir)
     model = build_model(run.config.model)
-    tensors = load_weights(weights_path)
-    try:
-        model.load_state_dict(tensors)
-    except RuntimeError as e:
-        first = str(e).strip().splitlines()
-        detail = next((line.strip() for line in first[1:] if line.strip()), first[0] if first else "")
-        raise RowrnnError(f"{weights_path}: the weights do not match {run_dir / CONFIG_FILE} ({detail}): "
-                          "use the config they were trained with") from None
+    model.load_state_dict(fit_weights(model, load_weights(weights_path), weights_path, run_dir / CONFIG_FILE))
     return model.to(device).eval(), run
 
 
@@ -648,11 +673,15 @@ def teacher_record(path) -> tuple[dict, torch.nn.Module]:
     raw = files.read_file(weights_path, limit=MAX_WEIGHTS_BYTES, what="weights file")
     model = build_model(run.config.model)
     try:
-        model.load_state_dict(load(raw))
-    except (SafetensorError, ValueError, OSError, RuntimeError) as e:
+        tensors = load(raw)
+    except (SafetensorError, ValueError, OSError) as e:
         detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise RowrnnError(f"{flag}: {weights_path} does not load into its config's model ({detail}): restore the "
+        raise RowrnnError(f"{flag}: {weights_path} is not a valid safetensors file ({detail}): restore the "
                           "teacher's weights or finish it again") from None
+    try:
+        model.load_state_dict(fit_weights(model, tensors, weights_path, run_dir / CONFIG_FILE))
+    except RowrnnError as e:
+        raise RowrnnError(f"{flag}: {e}") from None
     record = {"run": str(path), "path": str(run_dir.resolve()), "weights_sha256": files.sha256(raw),
               "train_minutes": run_minutes(run).total, "preset": run.config.preset}
     return record, model.eval()

@@ -165,12 +165,14 @@ def _names(paths: list[Path]) -> list[str]:
 
 
 def load_panels(run_dirs, data_dir=None):
-    """(panels, test split) for the runs given at start; every problem is a one-line RowrnnError."""
+    """(panels, test split) for the runs given at start: run directories (their best weights) or weights files
+    beside their run's config.json (RUN/last.safetensors). Every problem is a one-line RowrnnError."""
     paths = [Path(p) for p in run_dirs]
     if not paths:
         raise RowrnnError("name at least one run directory: rowrnn serve RUN [RUN ...]")
     panels = [Panel(i, p, name) for i, (p, name) in enumerate(zip(paths, _names(paths)))]
-    test_set = load_test_set(paths[0], data_dir)   # the first run's recorded folder, named as the run's if missing
+    # the first run's recorded folder, named as the run's if missing (a weights file's run is its folder)
+    test_set = load_test_set(runs.resolve_weights(paths[0], "best")[0], data_dir)
     return panels, test_set
 
 

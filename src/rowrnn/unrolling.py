@@ -13,17 +13,15 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .constants import IMAGE_SIZE
-from .data import MODEL_INPUT, model_input
 from .errors import RowrnnError
 from .models import ElmanRNN
+from .pixels import model_input
 from .recurrences import g
 
-SHAPES = ((IMAGE_SIZE, IMAGE_SIZE), (1, IMAGE_SIZE, IMAGE_SIZE), (1, 1, IMAGE_SIZE, IMAGE_SIZE))   # one image
 DECIMALS = 6          # digits each number keeps: the page shows 3-4, tests compare to 1e-5
 
 
@@ -277,20 +275,6 @@ def _lru(cell, x: torch.Tensor):
 _PARALLEL = {"mingru": _mingru, "minlstm": _minlstm, "lru": _lru}
 
 
-def _image_batch(image) -> torch.Tensor:
-    """The accepted forms of an image (tensor or numpy array) -> a normalized float32 (1, 1, 28, 28) batch on
-    the CPU. Raises RowrnnError naming image (shape, dtype, NaN, floats outside [-1, 1])."""
-    if isinstance(image, torch.Tensor):
-        image = image.detach().cpu()
-    elif not isinstance(image, np.ndarray):
-        raise RowrnnError(f"image must be a 28x28 tensor or numpy array of {MODEL_INPUT}, got {type(image).__name__}"
-                          f" (for a file or PIL image, use rowrnn.load_image first)")
-    if tuple(image.shape) not in SHAPES:
-        raise RowrnnError(f"image must have shape (28, 28), (1, 28, 28) or (1, 1, 28, 28) (one image), "
-                          f"got {tuple(image.shape)}")
-    return model_input(image, "image").reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE)
-
-
 def _rounded(values: torch.Tensor, decimals: int) -> list[list[float]]:
     return [[round(v, decimals) for v in row] for row in values.double().tolist()]
 
@@ -318,14 +302,14 @@ def terms_of(model, pixels: torch.Tensor) -> tuple[list[Term], list[str], list[s
     return terms, text, latex, nonlinearity, x
 
 
-def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS) -> dict:
+def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS, value_range=None) -> dict:
     """The recurrence of a small recurrent model written out with its actual numbers at every step.
 
     model: a recurrent rowrnn.RNNClassifier (any cell, read, rows_per_step, layers, directions) whose
     hidden_size is at most max_hidden (16 by default: more numbers than a page can show). image: one image,
-    a tensor or numpy array (28, 28), (1, 28, 28) or (1, 1, 28, 28) of uint8 pixels 0-255 (normalized here with
-    rowrnn.data.normalize, as the page's Panel.read does) or of floats already normalized to [-1, 1] (a file or
-    PIL image: rowrnn.load_image first).
+    (28, 28), (1, 28, 28) or (1, 1, 28, 28), in the forms of rowrnn.pixels.model_input's table (uint8 pixels
+    normalized as the page's Panel.read does, or normalized floats; value_range=(0, 1) declares ToTensor()
+    floats; a file or PIL image: rowrnn.load_image first).
     Computed on the CPU, without gradients, from the model's parameters of the FIRST reader's FIRST layer,
     FORWARD direction (the rows reader for read="rows+columns"; block 1 of a residual stack).
 
@@ -341,9 +325,9 @@ def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS) -> d
     2024, "Were RNNs All We Needed?"; the LRU of Orvieto et al. 2023.
 
     Raises RowrnnError (one line, naming the argument) when model is not a recurrent reader (a CNN), its
-    hidden size is more than max_hidden, image is not a tensor or array, has another shape or dtype, holds NaN or
-    infinite values or floats outside [-1, 1] (0-255 held as floats), or the numbers are NaN or
-    infinite (diverged weights: JSON has no NaN).
+    hidden size is more than max_hidden, image (or value_range) is refused by rowrnn.pixels.model_input (not one
+    image, another dtype, NaN, undeclared floats that are not normalized), or the numbers are NaN or infinite
+    (diverged weights: JSON has no NaN).
     """
     if not (hasattr(model, "readers") and hasattr(model, "sequences")):
         kind = type(model).__name__
@@ -356,7 +340,7 @@ def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS) -> d
         raise RowrnnError(f"model's hidden size {H} is more than max_hidden={max_hidden}: the numbers view is for "
                           f"small models; pass max_hidden={H} to see them anyway")
     parameter = next(model.parameters())
-    batch = _image_batch(image).to(parameter.device)
+    batch = model_input(image, value_range=value_range, name="image", single=True).to(parameter.device)
     with torch.no_grad():
         pixels = model.sequences(batch)[0][0].detach().float().cpu()            # (T, F): the first reader's steps
         terms, text, latex, nonlinearity, x = terms_of(model, pixels)

@@ -24,9 +24,10 @@ import numpy as np
 import torch
 
 from . import reading, runs
-from .constants import CLASSES, IMAGE_SIZE
+from .constants import CLASSES
 from .errors import RowrnnError
 from .models import CNNClassifier, RNNClassifier
+from .pixels import check_value_range, display_pixels, model_dtype, model_input
 from .webassets import inline_modules, scoped_css
 
 WEB = Path(__file__).parent / "web"
@@ -119,41 +120,20 @@ def _language(language) -> str:
     return language.strip().lower()
 
 
-def _pixels(array: np.ndarray) -> torch.Tensor:
-    """A 28x28 array (leading 1-dims allowed) of uint8, of integers 0-255, or of floats in [0, 1] -> uint8."""
-    shape = array.shape
-    array = array.reshape(array.shape[-2:]) if array.ndim >= 2 and int(np.prod(array.shape[:-2])) == 1 else array
-    if array.shape != (IMAGE_SIZE, IMAGE_SIZE):
-        raise RowrnnError(f"image has shape {shape}, not {IMAGE_SIZE}x{IMAGE_SIZE}: give a file path or a PIL image "
-                          "for another picture (it is trimmed and fitted as rowrnn predict does)")
-    if array.dtype == np.bool_:
-        raise RowrnnError("image is an array of booleans: give grey values (uint8 0-255 or floats in [0, 1])")
-    if array.dtype == np.uint8:
-        return torch.from_numpy(array.copy())
-    low, high = float(array.min()), float(array.max())
-    if np.issubdtype(array.dtype, np.integer):
-        if low < 0 or high > 255:
-            raise RowrnnError(f"image holds integers from {low:g} to {high:g}: grey values are 0-255")
-        return torch.from_numpy(array.astype(np.uint8))
-    if not np.issubdtype(array.dtype, np.floating) or not np.isfinite(array).all():
-        raise RowrnnError(f"image must hold finite grey values (uint8 0-255 or floats in [0, 1]), got {array.dtype}")
-    if low < 0 or high > 1:
-        raise RowrnnError(f"image holds floats from {low:.3g} to {high:.3g}, not in [0, 1] (a normalized tensor?): "
-                          "give the uint8 image, e.g. test_set.images[i], or values in [0, 1]")
-    return torch.from_numpy(np.rint(array.astype(np.float64) * 255).astype(np.uint8))
-
-
 def load_reading_image(image, loaded: list[dict] | None = None, *, data_dir=None, verify: bool | None = None,
-                       fit: str = "trim"):
+                       fit: str = "trim", value_range=None):
     """image -> (uint8 (28, 28) tensor, true label or None, test index or None).
 
     image: a test index (int: the test split of the first run given, as `rowrnn predict --test-index` reads it;
     from data_dir or the usual places when only models are given; verify: check the files' SHA-256, by default
     as the run was trained, and always when only models are given), an image file (str or Path, any size:
-    trimmed and fitted by rowrnn.images with `fit`), a PIL image (the same), or a 28x28 tensor or array (uint8
-    0-255, or floats in [0, 1] as torchvision's ToTensor gives, light garment on black). Raises RowrnnError
-    naming image (or fit) for anything else, an index outside the test split, or a file that cannot be read."""
+    trimmed and fitted by rowrnn.images with `fit`), a PIL image (the same), or one image as a tensor or numpy
+    array, (28, 28), (1, 28, 28) or (1, 1, 28, 28), in the forms of rowrnn.pixels.model_input's table (uint8
+    pixels, or normalized floats; value_range=(0, 1) declares ToTensor() floats): floats are rounded to the
+    nearest of the 256 grey levels the page draws and reads. Raises RowrnnError naming image (or fit, or
+    value_range) for anything else, an index outside the test split, or a file that cannot be read."""
     from . import images
+    check_value_range(value_range, "image")
     if fit not in images.FITS:
         raise RowrnnError(f"fit must be one of {', '.join(images.FITS)}, got {fit!r}")
     if isinstance(image, (bool, np.bool_)):
@@ -171,10 +151,9 @@ def load_reading_image(image, loaded: list[dict] | None = None, *, data_dir=None
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")                 # through rowrnn.images as a file would go
         return images.decode_image(buffer.getvalue(), "image", fit=fit), None, None
-    if isinstance(image, torch.Tensor):
-        return _pixels(image.detach().cpu().numpy()), None, None
-    if isinstance(image, np.ndarray):
-        return _pixels(image), None, None
+    if isinstance(image, (torch.Tensor, np.ndarray)):
+        x = model_input(image, value_range=value_range, name="image", single=True)      # (1, 1, 28, 28)
+        return display_pixels(x)[0, 0], None, None
     raise RowrnnError(f"image must be a test index, an image file, a PIL image or a 28x28 array, "
                       f"got {type(image).__name__}")
 
@@ -241,9 +220,9 @@ def _final_figure(model, image: torch.Tensor):
     """A model that reads the whole image at once (a CNN): the image beside its final class probabilities."""
     import matplotlib.pyplot as plt
 
-    from .data import normalize
     with torch.no_grad():
-        probs = model(normalize(image).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE))[0].softmax(-1).numpy()
+        x = model_input(image, name="image", single=True, dtype=model_dtype(model))      # (1, 1, 28, 28)
+        probs = model(x)[0].float().softmax(-1).numpy()
     fig, (img_ax, bar_ax) = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained",
                                          gridspec_kw={"width_ratios": [1, 1.6]})
     img_ax.imshow(image.numpy(), cmap="gray")
@@ -352,14 +331,15 @@ def widget_class():
 
 
 def show_reading(runs_or_models, image, *, language: str = "en", step: int | None = None, data_dir=None,
-                 verify: bool | None = None, fit: str = "trim"):
+                 verify: bool | None = None, fit: str = "trim", value_range=None):
     """Watch networks read one garment step by step, in a notebook: the panels of `rowrnn serve` (the image lit
     as far as read with the current step outlined, the probability bars at that step, the steps x classes heat
     map, the hidden state h_t) with a step slider and a play button.
 
     runs_or_models: a run directory or weights file (str or Path), a rowrnn model (nn.Module from rowrnn), or a
     list of them (one panel each, side by side). image: a test index (int, from the first run's test split), an
-    image file, a PIL image, or a 28x28 tensor or array (uint8, or floats in [0, 1]); see load_reading_image.
+    image file, a PIL image, or one image as a tensor or array in the forms of rowrnn.pixels.model_input's table
+    (uint8 pixels, or normalized floats; value_range=(0, 1) declares ToTensor() floats); see load_reading_image.
     language: "en" (default) or "es" (any case), the page's words. step: where the slider starts (default: the end of the
     reading). data_dir: the Fashion-MNIST folder for a test index (default: the run's); verify: check its
     SHA-256 (default: as the run was trained; always without a run). fit: "trim" or "none", as for
@@ -368,12 +348,13 @@ def show_reading(runs_or_models, image, *, language: str = "en", step: int | Non
     Returns the widget (displayed as a cell's last value; `.step` moves it from Python). Where widgets cannot be
     drawn (GitHub, nbconvert without widget state) the same output shows a static PNG of the reading. Needs
     anywidget (pip install 'rowrnn[notebooks]'). Raises RowrnnError (one line, naming the argument) for a bad
-    runs_or_models, image, language, step or fit, or a run or image that cannot be read.
+    runs_or_models, image, language, step, fit or value_range, or a run or image that cannot be read.
     """
     language = _language(language)
     cls = widget_class()
     loaded = load_models(runs_or_models)
-    pixels, label, index = load_reading_image(image, loaded, data_dir=data_dir, verify=verify, fit=fit)
+    pixels, label, index = load_reading_image(image, loaded, data_dir=data_dir, verify=verify, fit=fit,
+                                              value_range=value_range)
     widget = cls(loaded, pixels, label, index, language)
     if step is not None:
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
