@@ -207,6 +207,21 @@ def test_site_holds_the_page_the_graphs_and_a_manifest(site):
     assert gru["graph"]["outputs"][2]["shape"] == ["N", 28, 10]
     assert (out / gru["graph"]["file"]).stat().st_size == gru["graph"]["bytes"]
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]              # no temporary folder left
+    # test image 0's reading, computed here for the page to show while its graphs load: serve's answer
+    from rowrnn import runs
+    from rowrnn.data import load_split
+    first = json.loads((out / "first-reading.json").read_text())
+    assert manifest["first_reading"] == {"file": "first-reading.json", "index": 0,
+                                         "bytes": (out / "first-reading.json").stat().st_size,
+                                         "sha256": hashlib.sha256((out / "first-reading.json").read_bytes()).hexdigest()}
+    image = load_split(data, "test", verify=False).images[0]
+    assert first["image"] == image.tolist() and first["label"] == manifest["test_images"]["labels"][0]
+    assert [(m["id"], m["name"]) for m in first["models"]] == [(0, "gru"), (1, "pixels")]
+    for run_dir, got in zip(run_dirs, first["models"]):
+        view = reading_view(runs.load_model(run_dir)[0], image, attribution=False)
+        assert np.abs(np.array(got["steps"]) - view["steps"].numpy()).max() <= 0.5e-4
+        assert np.abs(np.array(got["hidden"]) - view["hidden"].numpy()).max() <= 0.5e-4
+        assert got["top"] == view["top"] and got["unrolled_reason"] == view["unrolled_reason"]
 
 
 @pytest.mark.slow
@@ -319,3 +334,195 @@ def test_static_site_in_chromium_reads_as_python(site, static_server):
         browser.close()
     assert foreign == [] and problems == []
     assert all(not path.startswith("/api/") for path in seen)
+
+
+# -- issue 27's "done when": draw, upload, play, Spanish, a shared URL; nothing leaves -----------------------
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+@pytest.fixture(scope="module")
+def done_site(site, real_data, tmp_path_factory):
+    """(site folder, data dir, run dirs): the two runs above, or, with ROWRNN_SITE_RUNS=a,b, those runs on the
+    real data (how docs/site.png and docs/site-spanish.png are taken: ROWRNN_SITE_SCREENSHOTS=docs)."""
+    import os
+    named = [Path(p) for p in os.environ.get("ROWRNN_SITE_RUNS", "").split(",") if p]
+    if not named:
+        out, _, data, run_dirs = site
+        return out, data, run_dirs
+    out = tmp_path_factory.mktemp("named") / "site"
+    build_site(named, out, test_images=1000, data_dir=real_data)
+    return out, real_data, named
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_static_site_done_when(done_site, static_server, real_data, tmp_path):
+    """Issue 27's test. A plain static server on 127.0.0.1; every request recorded (method, URL, body size), every
+    other origin aborted. The page first shows the reading computed at build time while its graphs are held back,
+    then its own; a drawing made with the mouse, a phone photo turned by EXIF (6) and an RGBA cut-out: the 28x28 the
+    page shows is rowrnn.images' within test_convert_parity's tolerance and every reading is reading_view's for that
+    28x28 within 1e-4; play, Spanish, a shared URL restored. No request to another origin, none but GETs of the
+    site's own files (no photo in any body or URL), no console error."""
+    import os
+
+    from test_browser import CHROMIUM, CHROMIUM_FLAGS
+    from test_convert_parity import MAX_LEVELS, MEAN_LEVELS, photos
+    from playwright.sync_api import sync_playwright
+
+    from rowrnn import runs
+    from rowrnn.data import load_split
+    from rowrnn.images import decode_image
+    out, data, run_dirs = done_site
+    start, _ = static_server
+    base = start(out)
+    models = [runs.load_model(p)[0] for p in run_dirs]
+    manifest = json.loads((out / "manifest.json").read_text())
+    longest = max(run["steps"] or 1 for run in manifest["runs"])
+    test = load_split(data, "test", verify=False)
+    garments = load_split(real_data, "test", verify=False).images
+    photo = photos.exif_photo(garments[0].numpy(), np.random.default_rng(0), 6)          # a phone photo, EXIF 6
+    cutout = photos.cutout(garments[7].numpy(), np.random.default_rng(1), "RGBA")       # a cut-out, RGBA PNG
+    from PIL import Image
+    from rowrnn.images import exif_orientation
+    assert exif_orientation(Image.open(io.BytesIO(photo))) == 6 and Image.open(io.BytesIO(cutout)).mode == "RGBA"
+    site_files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    shots = Path(os.environ.get("ROWRNN_SITE_SCREENSHOTS", tmp_path))
+
+    def same_reading(answer, image):
+        """The page's numbers for one run against reading_view's for the same uint8 28x28."""
+        for model, got in zip(models, answer["models"]):
+            view = reading_view(model, torch.tensor(image, dtype=torch.uint8), attribution=False)
+            assert np.abs(np.array(got["final"]) - np.array(view["final"])).max() <= 1e-4
+            if view["steps"] is not None:
+                assert np.abs(np.array(got["steps"]) - view["steps"].numpy()).max() <= 1e-4
+                assert np.abs(np.array(got["hidden"]) - view["hidden"].numpy()).max() <= 1e-4
+            assert [t["class"] for t in got["top"]] == [t["class"] for t in view["top"]]
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1100}, locale="en-US")
+        foreign, requests, held, problems = [], [], [], []
+        hold = {"models": True}
+
+        def routed(route):
+            url = route.request.url
+            if not url.startswith(base):
+                foreign.append(url)
+                route.abort()
+            elif hold["models"] and "/models/" in url:
+                held.append(route)                        # the graphs wait: what is on screen meanwhile?
+            else:
+                route.continue_()
+
+        context.route("**/*", routed)
+        context.on("request", lambda r: requests.append((r.method, r.url, len(r.post_data_buffer or b""))))
+
+        def watch(page):
+            page.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error"
+                    else None)
+            return page
+
+        page = watch(context.new_page())
+
+        def engine():
+            text = page.locator("[data-testid=engine-debug]").text_content() if \
+                page.locator("[data-testid=engine-debug]").count() else "null"
+            return json.loads(text or "null")
+
+        def next_reading(previous, what):
+            """The engine's next reading (a new image than previous's) -> (its answer, the 28x28 on the page)."""
+            for _ in range(600):
+                found = engine()
+                if found and found["readings"] and found["readings"]["image"] != previous:
+                    break
+                page.wait_for_timeout(100)
+            else:
+                raise AssertionError(f"no reading of {what}: {page.get_by_test_id('error').text_content()!r}; "
+                                     f"{problems}")
+            page.wait_for_function("() => /[0-9]/.test(document.querySelector('[data-testid=step]').textContent)")
+            shown = page.evaluate("""() => {
+                const c = document.getElementById('preview'), d = c.getContext('2d').getImageData(0, 0, 224, 224).data;
+                return Array.from({ length: 28 }, (_, r) => Array.from({ length: 28 }, (_, k) => d[4 * ((8 * r + 4) * 224 + 8 * k + 4)]));
+            }""")
+            assert shown == found["readings"]["image"], f"the preview is not the 28x28 read ({what})"
+            return found["readings"], np.array(shown, np.uint8)
+
+        # 1. opened with no image: the reading computed at build time, while the graphs are still held back
+        page.goto(base + "index.html?debug=engine")
+        page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+        page.locator("[data-testid=true-label]").filter(has_text="test image 0)").wait_for(timeout=30_000)
+        assert held and engine() is None                   # no graph delivered, nothing computed in the page
+        for run, model in zip(manifest["runs"], models):
+            view = reading_view(model, test.images[0], attribution=False)
+            percents = page.locator(f"[data-run='{run['id']}'] [data-testid=top3] li span").all_text_contents()
+            assert percents == [f"{100 * t['probability']:.1f}%" for t in view["top"]]
+        hold["models"] = False
+        for route in held:
+            route.continue_()
+        first, _ = next_reading(None, "test image 0, live")
+        assert first["label"] == int(test.labels[0])
+        same_reading(first, test.images[0].numpy())
+
+        # 2. a drawing made with the mouse
+        box = page.get_by_test_id("draw-canvas").bounding_box()
+        path = [(0.3, 0.15), (0.7, 0.15), (0.85, 0.4), (0.7, 0.35), (0.7, 0.85), (0.3, 0.85), (0.3, 0.35),
+                (0.15, 0.4), (0.3, 0.15)]
+        page.mouse.move(box["x"] + path[0][0] * box["width"], box["y"] + path[0][1] * box["height"])
+        page.mouse.down()
+        for x, y in path[1:]:
+            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=6)
+        page.mouse.up()
+        drawn, shown = next_reading(first["image"], "the drawing")
+        png = base64.b64decode(page.evaluate("() => document.getElementById('draw').toDataURL('image/png')")
+                               .split(",", 1)[1])
+        python = decode_image(png, "drawing").numpy()
+        difference = np.abs(python.astype(int) - shown.astype(int))
+        assert difference.max() <= MAX_LEVELS and difference.mean() <= MEAN_LEVELS and python.max() > 200
+        assert drawn["label"] is None
+        same_reading(drawn, shown)
+
+        # 3. uploads: a phone photo stored turned (EXIF 6) and a cut-out with transparency
+        previous = drawn["image"]
+        for name, data_, kind in (("phone.jpg", photo, "image/jpeg"), ("cut-out.png", cutout, "image/png")):
+            page.get_by_test_id("upload").set_input_files(files=[{"name": name, "mimeType": kind, "buffer": data_}])
+            uploaded, shown = next_reading(previous, name)
+            python = decode_image(data_, name).numpy()
+            difference = np.abs(python.astype(int) - shown.astype(int))
+            assert difference.max() <= MAX_LEVELS and difference.mean() <= MEAN_LEVELS, name
+            same_reading(uploaded, shown)
+            assert page.get_by_test_id("original").get_attribute("src").startswith("blob:" + base[:-1])
+            previous = uploaded["image"]
+
+        # 4. a test image, played through, in English then in Spanish; the shared URL restored elsewhere
+        page.get_by_test_id("test-index").fill("5")
+        page.get_by_test_id("show-test").click()
+        picked, _ = next_reading(previous, "test image 5")
+        same_reading(picked, test.images[5].numpy())
+        page.get_by_test_id("play").click()
+        page.locator("[data-testid=step]").filter(has_text=f"step {longest} of {longest}").wait_for(timeout=60_000)
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(shots / "site.png"), full_page=True)
+        page.get_by_test_id("lang-es").click()
+        assert page.get_by_test_id("step").text_content() == f"paso {longest} de {longest}"
+        page.screenshot(path=str(shots / "site-spanish.png"), full_page=True)
+        shared = page.url
+        assert "test=5" in shared and "lang=es" in shared and "debug" not in shared
+        other = watch(context.new_page())
+        other.goto(shared + "&debug=engine")
+        other.wait_for_selector("body[data-ready=true]", timeout=60_000)
+        other.locator("[data-testid=true-label]").filter(has_text="5)").wait_for(timeout=60_000)
+        assert other.locator("html").get_attribute("lang") == "es"
+        assert other.get_by_test_id("step").text_content() == f"paso {longest} de {longest}"
+        page = other
+        restored, _ = next_reading(None, "the shared URL's test image")
+        same_reading(restored, test.images[5].numpy())
+        browser.close()
+
+    assert foreign == [] and problems == []
+    for method, url, body in requests:
+        assert method == "GET" and body == 0, (method, url, body)
+        assert url.startswith(base) and url[len(base):].split("?")[0] in site_files | {""}, url
+    asked = {url[len(base):].split("?")[0] for _, url, _ in requests}
+    assert {"index.html", "manifest.json", "first-reading.json", "convert.js", "models/0.onnx"} <= asked

@@ -7,7 +7,9 @@
 A site holds the page's own files (web/, as `rowrnn serve` sends them, with a Content-Security-Policy <meta>), each
 run as ONNX (models/RUN.onnx: rowrnn.graphs.ReadingGraph), manifest.json (what /api/runs answers, plus each graph's
 input and output names, written here once: the page never rebuilds them), the first test images packed as bytes
-(test-images.bin, 784 a image, labels in the manifest) and onnxruntime-web's three runtime files (ort/).
+(test-images.bin, 784 a image, labels in the manifest), the reading of the first of them computed here
+(first-reading.json: on screen before the graphs load, then replaced by the browser's own) and onnxruntime-web's
+three runtime files (ort/).
 
 The runtime is onnxruntime-web from the npm registry, pinned (RUNTIME: version, tarball, npm's sha512 integrity),
 fetched once into rowrnn's cache (rowrnn.data.cache_dir(), as the dataset is) and offline afterwards: its wasm is
@@ -43,6 +45,7 @@ OPSET = 17
 FORMAT = "rowrnn-site"
 FORMAT_VERSION = 1
 TOLERANCE = 1e-4                # what the site's graphs may differ from rowrnn.reading (probabilities, states...)
+FIRST_READING = "first-reading.json"   # test image 0's reading, shown before the graphs load
 CHECK_IMAGES = 100              # test images whose logits are compared at build time (2 of them whole readings)
 DEFAULT_TEST_IMAGES = 1000
 # serve's policy (rowrnn.guard) plus what WebAssembly needs, and nothing else; frame-ancestors is ignored in a
@@ -186,6 +189,17 @@ def occlusion_scores(session, graph: ReadingGraph, image: torch.Tensor, target: 
     R, T = len(graph.model.readers), graph.model.num_steps
     occluded = run_graph(session, graph, image[None].expand(R * T, -1, -1), occlusion_keep(R, T), ["logits"])
     return (logits[target] - occluded["logits"][:, target]).reshape(R, T)
+
+
+def first_reading(models, names: list[str], image: torch.Tensor, label: int) -> str:
+    """What the page shows before its networks have loaded: the reading of one test image (uint8 (28, 28)) by
+    every model, as JSON text in the shape of /api/predict's answer ({"image", "label", "models": [{id, name,
+    **reading_view without attribution}]}), numbers to reading.DIGITS decimals as serve sends them. The page
+    replaces it by the reading its own graphs compute (within TOLERANCE of it, as check_reading made sure)."""
+    answer = {"image": image.tolist(), "label": int(label),
+              "models": [{"id": index, "name": name, **reading.reading_view(model, image, attribution=False)}
+                         for index, (model, name) in enumerate(zip(models, names))]}
+    return reading.dumps(answer)
 
 
 def graph_entry(graph: ReadingGraph, file: str, data: bytes) -> dict:
@@ -345,7 +359,7 @@ def build_site(run_dirs, out, *, test_images: int = DEFAULT_TEST_IMAGES, data_di
     graph is checked first (check_reading, on CHECK_IMAGES test images). test_images (default 1,000): how many of
     the test split's first images the page can pick (at most the split's size). The runtime comes from
     runtime_dir(runtime_cache). Returns {"path", "runs", "test_images", "bytes": {"runtime", "models", "images",
-    "code"}}. Raises RowrnnError (one line, naming the argument) for no runs, a run that cannot be loaded, runs
+    "code"}} (code: the page's files, the manifest and the first reading). Raises RowrnnError (one line, naming the argument) for no runs, a run that cannot be loaded, runs
     whose datasets differ, test_images out of range, an out folder that is not new or empty, a runtime that
     cannot be fetched, or a graph that disagrees with rowrnn.
     """
@@ -383,6 +397,10 @@ def build_site(run_dirs, out, *, test_images: int = DEFAULT_TEST_IMAGES, data_di
             entries.append({**info, "graph": graph_entry(graph, file, data)})
         images = test_set.images[:test_images].numpy().astype(np.uint8)          # (N, 28, 28)
         labels = [int(v) for v in test_set.labels[:test_images]]
+        first = first_reading([model for model, _ in loaded], [e["name"] for e in entries], test_set.images[0],
+                              labels[0]).encode()
+        (work / FIRST_READING).write_bytes(first)
+        sizes["code"] += len(first)
         (work / "test-images.bin").write_bytes(images.tobytes())
         sizes["images"] = images.nbytes
         for name in (*RUNTIME["files"], "LICENSE", "RUNTIME.json"):
@@ -402,6 +420,8 @@ def build_site(run_dirs, out, *, test_images: int = DEFAULT_TEST_IMAGES, data_di
                     "convert": files.exists(work / "convert.js"),
                     "test_images": {"file": "test-images.bin", "count": len(labels), "bytes": images.nbytes,
                                     "sha256": files.sha256(images.tobytes()), "labels": labels},
+                    "first_reading": {"file": FIRST_READING, "index": 0, "bytes": len(first),
+                                      "sha256": files.sha256(first)},
                     "not_finite": reading.NOT_FINITE, "tolerance": TOLERANCE,
                     "runs": entries}
         text = json.dumps(manifest, indent=1, allow_nan=False) + "\n"

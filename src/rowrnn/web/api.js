@@ -18,6 +18,9 @@ async function call(url, options) {
 }
 
 export const getRuns = () => (local ? local.getRuns() : call("/api/runs"));
+// A reading to show before the networks can answer ({index, reading} of a test image, or null): the static site
+// carries one computed when it was built; the server answers at once, so it has none.
+export const firstReading = () => (local ? local.firstReading() : Promise.resolve(null));
 export const getTestImage = (index) => (local ? local.getTestImage(index)
   : call(`/api/test-image/${encodeURIComponent(index)}`));
 

@@ -1,5 +1,5 @@
 // The page: inputs -> the server's reading of every run -> panels that replay it step by step.
-import { explain, getRuns, getTestImage, predictFile, predictTestImage } from "./api.js";
+import { explain, firstReading, getRuns, getTestImage, predictFile, predictTestImage } from "./api.js";
 import { cameraAvailability, cameraErrorKey, closeCamera, onCameraChange, openCamera, takePhoto } from "./camera.js";
 import { setupDrawing } from "./draw.js";
 import { className, fill, language, setLanguage, STRINGS, t } from "./i18n.js";
@@ -455,6 +455,16 @@ async function showTest(index, { step = null, push = true } = {}) {
   }
 }
 
+async function showFirst() {
+  // a page opened without an image: the engine's precomputed reading at once (the static site's networks take
+  // a moment to load), then the live reading of the same test image in its place
+  const first = await firstReading().catch(() => null);
+  if (!first || state.reading) return;
+  $("test-index").value = String(first.index);
+  show(first.reading, { label: first.reading.label, index: first.index, push: false });
+  showTest(first.index, { push: false });
+}
+
 async function start() {
   setLanguage(navigator.language?.startsWith("es") ? "es" : "en");
   const drawing = setupDrawing($("draw"), $("brush"), () => readDrawing());
@@ -520,6 +530,7 @@ async function start() {
     $("test-index").max = String(info.test_images - 1);
     buildPanels();
     await applyUrl();
+    if (!state.reading && !new URLSearchParams(location.search).has("test")) await showFirst();
     writeUrl();
     document.body.dataset.ready = "true";
   } catch (error) {

@@ -7,6 +7,7 @@
 //   const info = await getRuns();                  // what /api/runs answers
 //   const reading = await predictTestImage(7);     // what /api/predict answers
 //   const why = await explain({ test_index: 7 }, 0);   // occlusion, as one batched run of run 0's graph
+//   const { index, reading } = await firstReading();    // test image 0's reading, computed when the site was built
 import * as ort from "./ort/ort.wasm.min.mjs";
 
 const SIZE = 28;
@@ -233,6 +234,27 @@ export async function getRuns() {
   for (const run of manifest.runs) session(run).catch(() => {});    // start loading every graph now
   const runs = manifest.runs.map(({ graph, ...info }) => info);
   return { runs, classes: manifest.classes, test_images: manifest.test_images.count };
+}
+
+export async function firstReading() {
+  // the reading of one test image computed when the site was built (first-reading.json), to show while the
+  // graphs load: {index, reading}, or null when the site has none or the file is not the one the manifest names
+  // (the live reading follows either way)
+  const { manifest } = await loadSite();
+  const first = manifest.first_reading;
+  if (!first || first.file !== "first-reading.json" || !isInt(first.index) || first.index >= manifest.test_images.count) return null;
+  try {
+    const bytes = await fetchBytes(first.file, 64 * 2 ** 20);
+    const digest = await sha256(bytes);
+    if (bytes.length !== first.bytes || (digest && digest !== first.sha256)) return null;
+    const reading = JSON.parse(new TextDecoder().decode(bytes));
+    const fits = Array.isArray(reading?.models) && reading.models.length === manifest.runs.length
+      && reading.models.every((model, id) => model?.id === id) && reading.image?.length === SIZE
+      && reading.label === manifest.test_images.labels[first.index];
+    return fits ? { index: first.index, reading } : null;
+  } catch {
+    return null;
+  }
 }
 
 export async function getTestImage(index) {
