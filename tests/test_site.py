@@ -526,3 +526,31 @@ def test_static_site_done_when(done_site, static_server, real_data, tmp_path):
         assert url.startswith(base) and url[len(base):].split("?")[0] in site_files | {""}, url
     asked = {url[len(base):].split("?")[0] for _, url, _ in requests}
     assert {"index.html", "manifest.json", "first-reading.json", "convert.js", "models/0.onnx"} <= asked
+
+
+def test_the_publishing_workflow_builds_and_deploys_the_site_of_this_version():
+    """docs/publish-site.yml: GitHub Pages' own actions, the permissions they need, rowrnn pinned to this version's
+    tag, and commands this rowrnn's parser accepts as written (variables given the workflow's values)."""
+    import re
+    import shlex
+
+    yaml = pytest.importorskip("yaml")
+    from rowrnn import __version__
+    from rowrnn.cli import build_parser
+    workflow = yaml.safe_load((DOCS / "publish-site.yml").read_text())
+    assert workflow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+    build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
+    uses = [step.get("uses", "").split("@")[0] for step in build["steps"]]
+    assert uses[-1] == "actions/upload-pages-artifact" and build["steps"][-1]["with"] == {"path": "site"}
+    assert [s["uses"].split("@")[0] for s in deploy["steps"]] == ["actions/deploy-pages"]
+    assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
+    env = workflow["env"]
+    assert env["ROWRNN"].endswith(f"@v{__version__}") and env["ROWRNN"].startswith("rowrnn[onnx] @ git+https://")
+    script = "\n".join(step.get("run", "") for step in build["steps"])
+    values = {"PRESETS": "notebook", "preset": "notebook", "EPOCHS": env["EPOCHS"], "RUNS": "runs/notebook runs/tiny",
+              "TEST_IMAGES": env["TEST_IMAGES"]}
+    commands = [line.strip() for line in script.splitlines() if line.strip().startswith("rowrnn ")]
+    assert [c.split()[1] for c in commands] == ["train", "site"]
+    for command in commands:
+        filled = re.sub(r'\$(\w+)', lambda m: values[m[1]], command)
+        build_parser().parse_args(shlex.split(filled)[1:])       # exits (a SystemExit) on a flag it lacks
