@@ -457,7 +457,9 @@ def test_static_site_done_when(done_site, static_server, real_data, tmp_path):
         for run, model in zip(manifest["runs"], models):
             view = reading_view(model, test.images[0], attribution=False)
             percents = page.locator(f"[data-run='{run['id']}'] [data-testid=top3] li span").all_text_contents()
-            assert percents == [f"{100 * t['probability']:.1f}%" for t in view["top"]]
+            shown = [float(text.rstrip("%")) for text in percents]            # to 0.1 %, however 0.xx5 rounds
+            assert len(shown) == 3 and np.abs(np.array(shown) - [100 * t["probability"] for t in view["top"]]).max() \
+                <= 0.05 + 1e-6
         hold["models"] = False
         for route in held:
             route.continue_()
