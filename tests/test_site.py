@@ -237,6 +237,9 @@ def test_site_refuses_a_folder_that_is_not_new_or_empty(site, tmp_path, capsys):
     with pytest.raises(RowrnnError, match=r"^test_images must be at most the test split's 60 images, got 61$"):
         build_site(run_dirs, tmp_path / "new", test_images=61, data_dir=data)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+    # the default, 1,000, takes the whole split when it is smaller (a course's own small dataset, the README's demo)
+    report = build_site(run_dirs[:1], tmp_path / "whole", data_dir=data)
+    assert report["test_images"] == 60 and (tmp_path / "whole" / "test-images.bin").stat().st_size == 60 * 784
 
 
 # -- the page in Chromium -------------------------------------------------------------------------------------

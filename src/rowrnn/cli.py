@@ -202,7 +202,9 @@ def build_parser() -> Parser:
                                    "pinned by its sha512). Open index.html from any static web server.")
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories (one panel each)")
     p.add_argument("--out", type=Path, required=True, help="a new or empty folder for the site")
-    p.add_argument("--test-images", type=int, default=1000, help="how many of the first test images the page offers")
+    p.add_argument("--test-images", type=int, default=None,
+                   help="how many of the first test images the page offers (default: 1000, or the whole test split "
+                        "when it is smaller)")
     _add_run_arguments(p, run=None, weights=None, data_dir="directory with the Fashion-MNIST files (test images)")
     p.set_defaults(func=cmd_site)
     return parser

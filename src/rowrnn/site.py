@@ -351,13 +351,14 @@ def _check_out(out: Path) -> None:
 
 
 @python_api(names={"--out": "out", "--test-images": "test_images", "RUN": "run_dirs"})
-def build_site(run_dirs, out, *, test_images: int = DEFAULT_TEST_IMAGES, data_dir=None,
+def build_site(run_dirs, out, *, test_images: int | None = None, data_dir=None,
                runtime_cache=None) -> dict:
     """Write the static site of the runs (run directories, their best weights) into out, a new or empty folder.
 
     Everything is written into a temporary folder beside out, then renamed: a failure leaves nothing. Each run's
-    graph is checked first (check_reading, on CHECK_IMAGES test images). test_images (default 1,000): how many of
-    the test split's first images the page can pick (at most the split's size). The runtime comes from
+    graph is checked first (check_reading, on CHECK_IMAGES test images). test_images: how many of the test
+    split's first images the page can pick, at most the split's size (default None: DEFAULT_TEST_IMAGES, 1,000,
+    or the whole split when it is smaller). The runtime comes from
     runtime_dir(runtime_cache). Returns {"path", "runs", "test_images", "bytes": {"runtime", "models", "images",
     "code"}} (code: the page's files, the manifest and the first reading). Raises RowrnnError (one line, naming the argument) for no runs, a run that cannot be loaded, runs
     whose datasets differ, test_images out of range, an out folder that is not new or empty, a runtime that
@@ -366,7 +367,8 @@ def build_site(run_dirs, out, *, test_images: int = DEFAULT_TEST_IMAGES, data_di
     paths = [Path(p) for p in run_dirs]
     if not paths:
         raise RowrnnError("name at least one RUN directory: rowrnn site RUN [RUN ...] --out DIR")
-    if isinstance(test_images, bool) or not isinstance(test_images, int) or test_images < 1:
+    if test_images is not None and (isinstance(test_images, bool) or not isinstance(test_images, int)
+                                    or test_images < 1):
         raise RowrnnError(f"--test-images must be a whole number of at least 1, got {test_images!r}")
     out = Path(out)
     _check_out(out)
@@ -377,7 +379,9 @@ def build_site(run_dirs, out, *, test_images: int = DEFAULT_TEST_IMAGES, data_di
             raise RowrnnError(f"RUN {path} reads another dataset (classes or image size) than {paths[0]}: "
                               "a site shows runs of one dataset")
     test_set = load_test_set(loaded[0][1], data_dir)
-    if test_images > len(test_set):
+    if test_images is None:
+        test_images = min(DEFAULT_TEST_IMAGES, len(test_set))
+    elif test_images > len(test_set):
         raise RowrnnError(f"--test-images must be at most the test split's {len(test_set)} images, got {test_images}")
     runtime = runtime_dir(runtime_cache)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
