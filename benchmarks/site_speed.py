@@ -1,7 +1,7 @@
 """The static site's weight and speed, measured in Chromium (issue 27, item 5): what `rowrnn site` writes and
 how fast the page it writes reads, from a plain static server on 127.0.0.1.
 
-    OMP_NUM_THREADS=1 python benchmarks/site_speed.py --untrained runs-site --data-dir DIR   # every preset
+    OMP_NUM_THREADS=1 python benchmarks/site_speed.py --untrained /tmp/site-runs --data-dir DIR   # every preset
     OMP_NUM_THREADS=1 python benchmarks/site_speed.py RUN [RUN ...] --data-dir DIR          # your runs
 
 Measured:
