@@ -5,7 +5,7 @@
     python notebooks/build.py --keep-outputs   # new sources, the committed outputs of cells whose output they keep
     python notebooks/build.py --keep-outputs --rerun-install   # and the install cell run again, alone
 
-The content is in notebooks/lessons/ (01.py to 04.py; what they share in common.py): text in both
+The content is in notebooks/lessons/ (01.py to 05.py; what they share in common.py): text in both
 languages, each code cell once, in English, with a table that translates its comments, printed words and labels.
 Each notebook has one cell of constants tagged "parameters" (its epochs). Quick runs
 (CI: ROWRNN_NOTEBOOKS=quick) insert a cell right after it with the small values stored in that cell's
@@ -26,7 +26,7 @@ if str(HERE) not in sys.path:
 
 from lessons import common  # noqa: E402
 
-NOTEBOOKS = {key: importlib.import_module(f"lessons.{key}") for key in ("01", "02", "03", "04")}
+NOTEBOOKS = {key: importlib.import_module(f"lessons.{key}") for key in ("01", "02", "03", "04", "05")}
 LANGUAGES = ("en", "es")
 # rowrnn.show_reading's live view: without a kernel behind it (a committed notebook) it cannot draw, so the
 # committed outputs keep the PNG and the text the same output carries; running the cell brings the widget back

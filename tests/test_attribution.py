@@ -208,7 +208,7 @@ def test_target_may_be_a_class_name_in_any_case():
                                step_attribution(model, x, target=[9, 0]))
     with pytest.raises(RowrnnError) as e:
         step_attribution(model, x, target="Shirts")
-    assert str(e.value) == ("target must be a class index 0-9 or a class name of rowrnn.CLASSES (T-shirt/top, "
+    assert str(e.value) == ("target must be a class index 0-9 or a class name of the model's classes (T-shirt/top, "
                             "Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot), got 'Shirts'")
 
 

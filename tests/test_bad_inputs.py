@@ -291,13 +291,20 @@ def test_sixteen_bit_png_is_scaled_not_clipped(tmp_path):
     assert int((image == 255).sum()) == 24 * 12
 
 
-def test_readme_troubleshooting_lists_tested_messages():
-    """Each message in the README's Troubleshooting table is one the tests assert."""
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_troubleshooting_page_lists_tested_messages(lang):
+    """Each message in the docs' troubleshooting table (English and Spanish pages: the messages stay in English) is
+    one the tests assert, and both pages list the same messages in the same order."""
     import re
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
-    documented = re.findall(r"^\| `([^`]+)` \|", section, flags=re.M)
+    docs = Path(__file__).resolve().parents[1] / "docs"
+
+    def messages(language):
+        page = (docs / language / "troubleshooting.md").read_text(encoding="utf-8")
+        return re.findall(r"^\| `([^`]+)` \|", page, flags=re.M)
+
+    documented = messages(lang)
     assert len(documented) >= 20
+    assert documented == messages("en")
     tested = [expected for _, expected in CASES.values()] + [
         "Fashion-MNIST not found; tried cache:", "permission denied: make the file readable",
         "already holds a run: continue it with --resume", "is in use by another rowrnn train",
@@ -308,4 +315,4 @@ def test_readme_troubleshooting_lists_tested_messages():
         # asserted in test_state_dicts.py
         "6 tensors are not floating point", "no config.json beside it"]
     for message in documented:
-        assert any(message in t or t in message for t in tested), f"README documents an untested message: {message}"
+        assert any(message in t or t in message for t in tested), f"docs/{lang}/troubleshooting.md documents an untested message: {message}"

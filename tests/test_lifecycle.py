@@ -78,6 +78,8 @@ def test_the_reproduce_command_rebuilds_the_same_config(api_run):
     from rowrnn.cli import _overrides
     rebuilt = build_config(args.preset, _overrides(args))
     rebuilt.data.data_dir = result.config.data.data_dir
+    assert rebuilt.data.classes is None and result.config.data.classes == list(rowrnn.CLASSES)  # recorded by training
+    rebuilt.data.classes = result.config.data.classes
     assert rebuilt == result.config
     assert command.startswith("rowrnn train --preset notebook ") and "--no-verify" in command
 

@@ -238,7 +238,8 @@ def test_panel_info_of_bare_models():
     rows = panel_info(hand_made(), None, "hand-made")
     assert rows == {"id": 0, "name": "hand-made", "preset": None, "parameters": 2 * 28 + 2 * 2 + 2 + 2 + 2 * 10 + 10,
                     "test_accuracy": None, "recurrent": True, "read": "rows", "steps": 28, "rows_per_step": 1,
-                    "hidden_width": 2, "hidden_size": 2, "permutation": None}
+                    "hidden_width": 2, "hidden_size": 2, "permutation": None, "classes": list(CLASSES),
+                    "image_size": 28, "step_lines": [[t, t] for t in range(28)]}
     both = panel_info(RNNClassifier(cell="gru", hidden_size=3, bidirectional=True, read="rows+columns",
                                     rows_per_step=4), None, "both", index=2, test_accuracy=0.5)
     assert (both["id"], both["steps"], both["rows_per_step"], both["hidden_width"], both["hidden_size"],

@@ -1,19 +1,21 @@
-"""Every `rowrnn ...` command line the READMEs show runs (issue 26, family 5: documented calls work).
+"""Every `rowrnn ...` command line the READMEs and the documentation pages show runs (issue 26, family 5:
+documented calls work).
 
-What counts as a command line, read from README.md and README.es.md:
+What counts as a command line, read from README.md, README.es.md and every page of docs/en and docs/es (SOURCES):
 - in ```bash, ```console (after "$ ") and ```sh blocks, every line that starts with `rowrnn ` (backslash
   continuations joined, trailing "# comments" dropped); ```text blocks are synopses with placeholders
   ([--preset NAME], IMAGE...), not commands, and ```python blocks are Python;
 - in the prose, inline code that starts with `rowrnn <subcommand>` and gives it at least one argument (a bare
   `rowrnn train` in a sentence names the command; `rowrnn loads weights ...` is a sentence).
-Lines deliberately not run are in NOT_RUN, each with its reason; a test checks that each is still in a README.
+Lines deliberately not run are in NOT_RUN, each with its reason; a test checks that each is still shown somewhere.
 
-Each line runs in README order in one working directory with a tiny synthetic dataset (conftest's IDX files),
+Each line runs in SOURCES order (a file's lines in order) in one working directory with a tiny synthetic dataset (conftest's IDX files),
 after these substitutions, which keep the command and change only its scale and its data (SUBSTITUTIONS):
-the run paths a README uses (runs/demo, runs/h16, runs/leaderboard/..., RUN) are the run the first command,
+the run paths a page uses (runs/demo, runs/h16, runs/<time>-notebook, runs/leaderboard/..., RUN) are the run the
+first command,
 `rowrnn train --out runs/demo`, made; every training gets `--epochs 1` and every command that takes them
 `--data-dir data --no-verify` (the synthetic files fail Fashion-MNIST's checksums); IMAGE and shirt.jpg are a
-real JPEG; `serve` listens on port 0, is asked /api/runs and stopped with SIGINT. Marked slow (about a minute).
+real JPEG (so are IMAGEN and cropped.png), NAME/NOMBRE is `notebook`; `serve` listens on port 0, is asked /api/runs and stopped with SIGINT. Marked slow (about a minute).
 """
 import json
 import re
@@ -32,15 +34,15 @@ from conftest import write_dataset
 from rowrnn.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
-READMES = ("README.md", "README.es.md")
+# the READMEs first, then each language's pages in file order (a page's later lines may use its earlier ones' runs)
+SOURCES = ("README.md", "README.es.md") + tuple(
+    p.relative_to(ROOT).as_posix() for lang in ("en", "es") for p in sorted((ROOT / "docs" / lang).rglob("*.md")))
 
 # Lines deliberately not run: (the line as extracted, why)
 NOT_RUN = {
     # the published leaderboard: 27 trainings, hours on a CPU (tests/test_compare.py covers compare)
     "rowrnn compare --presets notebook,stacked,tiny,fast,mingru,bilstm,cnn@0,pixels@0,permuted-pixels@0 --seeds 0,1,2 "
     "--parallel 1 --out runs/leaderboard": "the full leaderboard: 27 trainings",
-    # three trainings of a measurement; `rowrnn compare --presets cnn --seeds 0 ...` runs compare here
-    "rowrnn compare --presets mingru --seeds 0,1,2 --parallel 1 --out runs/mingru": "a 3-seed measurement",
     # fragments: a flag named in a sentence, without the run it needs
     "rowrnn predict --explain": "a flag named in prose, not a command line",
     "rowrnn evaluate --tta flip": "a flag named in prose, not a command line",
@@ -51,7 +53,8 @@ SUBCOMMANDS = set(next(a for a in build_parser()._actions if hasattr(a, "choices
 
 
 def readme_commands(path: Path) -> list[tuple[int, str]]:
-    """(line number, command) for every `rowrnn ...` command line of a README, in order (see the module docstring)."""
+    """(line number, command) for every `rowrnn ...` command line of a Markdown file, in order (see the module
+    docstring)."""
     found = []
     fence, block, block_start, prose = None, [], 0, []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -97,15 +100,17 @@ def _block_commands(block: list[str], start: int) -> list[tuple[int, str]]:
 
 
 def substitute(command: str) -> list[str]:
-    """A README line -> the argv run here (the module docstring's SUBSTITUTIONS)."""
+    """A documented line -> the argv run here (the module docstring's SUBSTITUTIONS)."""
     words = command.split()[1:]
-    run_paths = {"RUN": "runs/demo", "runs/h16": "runs/demo", "...": "runs/demo", "IMAGE": "shirt.jpg",
+    run_paths = {"RUN": "runs/demo", "runs/h16": "runs/demo", "...": "runs/demo", "runs/<time>-notebook": "runs/demo",
+                 "IMAGE": "shirt.jpg", "IMAGEN": "shirt.jpg", "cropped.png": "shirt.jpg", "NOMBRE": "notebook",
                  "runs/leaderboard/notebook-seed0": "runs/demo", "runs/leaderboard/bilstm-seed0": "runs/demo2",
                  "/tmp/photos-fast": "runs/photos-fast", "runs/sS": "runs/s0", "S": "0", "NAME": "notebook"}
     argv = []
     for word in words:
-        if word.startswith("RUN/"):
-            word = "runs/demo/" + word[4:]
+        for prefix in ("RUN/", "runs/leaderboard/notebook-seed0/"):
+            if word.startswith(prefix):
+                word = "runs/demo/" + word[len(prefix):]
         argv.append(run_paths.get(word, word))
     sub = argv[0]
     options = {o for a in _subparser(sub)._actions for o in a.option_strings}
@@ -134,10 +139,11 @@ def _subparser(name: str):
 
 
 def _cases() -> list[tuple[str, int, str]]:
-    """(readme, line, command) to run: NOT_RUN left out, and a line whose argv an earlier one already ran
-    (README.es.md repeats README.md's; `rowrnn train --resume RUN` is `--resume runs/demo`) run once."""
+    """(source, line, command) to run: NOT_RUN left out, and a line whose argv an earlier one already ran
+    (README.es.md and docs/es repeat the English lines; `rowrnn train --resume RUN` is `--resume runs/demo`) run
+    once."""
     cases, seen = [], set()
-    for readme in READMES:
+    for readme in SOURCES:
         for number, command in readme_commands(ROOT / readme):
             argv = tuple(substitute(command))
             if command not in NOT_RUN and argv not in seen:
@@ -155,7 +161,7 @@ def _case(readme, number, command):
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    """The working directory every README line runs in: data/ (synthetic IDX files) and shirt.jpg."""
+    """The working directory every documented line runs in: data/ (synthetic IDX files) and shirt.jpg."""
     home = tmp_path_factory.mktemp("readme")
     write_dataset(home / "data")
     rng = np.random.default_rng(0)
@@ -165,10 +171,13 @@ def workspace(tmp_path_factory):
     return home
 
 
-def test_the_readmes_show_commands_and_not_run_lists_only_lines_they_show():
-    shown = [command for readme in READMES for _, command in readme_commands(ROOT / readme)]
+def test_the_readmes_and_pages_show_commands_and_not_run_lists_only_lines_they_show():
+    shown = [command for readme in SOURCES for _, command in readme_commands(ROOT / readme)]
     assert "rowrnn train --out runs/demo" in shown and "rowrnn serve RUN/last.safetensors" in shown
-    assert len(CASES) >= 20, CASES
+    assert {"docs/en/command-line.md", "docs/es/command-line.md", "docs/en/getting-started.md"} <= set(SOURCES)
+    walked = {source for source, _, _ in CASES}
+    assert {"README.md", "docs/en/command-line.md", "docs/en/better-models.md"} <= walked, walked
+    assert len(CASES) >= 25, CASES
     assert sorted(set(NOT_RUN) - set(shown)) == []
 
 
@@ -185,6 +194,10 @@ def test_extraction_reads_blocks_inline_code_and_continuations(tmp_path):
         "--no-verify"]
     assert substitute("rowrnn evaluate RUN/last.safetensors --save") == [
         "evaluate", "runs/demo/last.safetensors", "--save", "--data-dir", "data"]
+    assert substitute("rowrnn serve runs/leaderboard/notebook-seed0/last.safetensors") == [
+        "serve", "runs/demo/last.safetensors", "--data-dir", "data", "--port", "0"]
+    assert substitute("rowrnn predict runs/<time>-notebook IMAGEN --fit none") == [
+        "predict", "runs/demo", "shirt.jpg", "--fit", "none", "--data-dir", "data", "--no-verify"]
 
 
 @pytest.mark.parametrize("readme, number, command", [_case(*c) for c in CASES])

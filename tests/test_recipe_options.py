@@ -255,8 +255,8 @@ def test_a_teacher_that_is_missing_not_a_run_unfinished_or_of_other_classes_is_r
         unfinished: (f"the teacher is not finished (its status is 'trained'): finish it with "
                      f"`rowrnn train --resume {unfinished}` first"),
         other: ("the teacher was tested on the classes digit 0, digit 1, digit 2, digit 3, digit 4, digit 5, "
-                "digit 6, digit 7, digit 8, digit 9, not Fashion-MNIST's 10: distill from a run trained on "
-                "Fashion-MNIST's classes"),
+                "digit 6, digit 7, digit 8, digit 9, not this run's 10 (T-shirt/top, Trouser, Pullover, Dress, "
+                "Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot): distill from a run trained on this run's classes"),
     }
     for teacher, message in cases.items():
         out = tmp_path / f"student-of-{teacher.name}"

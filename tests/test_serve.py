@@ -62,8 +62,12 @@ def test_runs_describe_each_model(served):
     metrics = json.loads((paths[0] / "metrics.json").read_text())
     assert rows == {"id": 0, "name": "rows", "preset": "notebook", "parameters": 394,
                     "test_accuracy": metrics["accuracy"], "recurrent": True, "read": "rows", "steps": 28,
-                    "rows_per_step": 1, "hidden_width": 8, "hidden_size": 8, "permutation": None}
+                    "rows_per_step": 1, "hidden_width": 8, "hidden_size": 8, "permutation": None,
+                    "classes": list(CLASSES), "image_size": 28, "step_lines": [[t, t] for t in range(28)]}
+    assert info["image_size"] == 28 and info["dataset"] == "fashion-mnist" and info["classes"] == list(CLASSES)
     assert strips["steps"] == 14 and strips["rows_per_step"] == 2 and strips["hidden_width"] == 6 * 2 * 2
+    assert strips["step_lines"][:2] == [[0, 1], [2, 3]] and strips["step_lines"][-1] == [26, 27]
+    assert permuted["step_lines"] is None and cnn["step_lines"] is None and cnn["classes"] == list(CLASSES)
     model, _ = runs.load_model(paths[2])
     assert permuted["steps"] == 784 and permuted["permutation"] == model.permutation.tolist()
     assert cnn["recurrent"] is False and cnn["steps"] is None and cnn["test_accuracy"] is None
@@ -185,7 +189,7 @@ def test_explain_refuses_what_predict_refuses_and_a_run_it_cannot_name(served, u
 def test_explain_of_an_image_file_without_a_run_is_refused_before_decoding(served, monkeypatch):
     client, _, _ = served
     from rowrnn import serve
-    monkeypatch.setattr(serve, "decode_image", lambda *a, **kw: pytest.fail("decoded"))
+    monkeypatch.setattr(serve, "prepare_picture", lambda *a, **kw: pytest.fail("decoded"))
     response = client.post("/api/explain", content=b"\x89PNG....", headers={"Content-Type": "image/png"})
     assert response.status_code == 422 and response.json()["error"].startswith("name the run to explain")
     assert client.get("/api/explain").status_code == 405

@@ -16,9 +16,9 @@ import contextlib
 
 import torch
 
-from .constants import CLASSES, IMAGE_SIZE, NUM_CLASSES
 from .data import normalize
 from .errors import RowrnnError
+from .models import class_names
 from .pixels import model_dtype, model_input
 
 METHODS = ("occlusion", "integrated-gradients")
@@ -47,33 +47,35 @@ def _blank(baseline, x: torch.Tensor) -> torch.Tensor:
     return blank.to(device=x.device, dtype=x.dtype).expand_as(x)
 
 
-def _class_index(name: str) -> int:
-    """A class name of rowrnn.CLASSES, any case ("shirt", "Ankle boot") -> its index."""
-    names = {c.lower(): i for i, c in enumerate(CLASSES)}
+def _class_index(name: str, classes: tuple) -> int:
+    """A class name of the model's classes (models.class_names: the run's), any case ("shirt", "Ankle boot")
+    -> its index."""
+    names = {c.lower(): i for i, c in enumerate(classes)}
     if name.strip().lower() not in names:
-        raise RowrnnError(f"target must be a class index 0-{NUM_CLASSES - 1} or a class name of rowrnn.CLASSES "
-                          f"({', '.join(CLASSES)}), got {_short(name)}")
+        shown = ", ".join(classes[:12]) + (f", ... ({len(classes)} in all)" if len(classes) > 12 else "")
+        raise RowrnnError(f"target must be a class index 0-{len(classes) - 1} or a class name of the model's "
+                          f"classes ({shown}), got {_short(name)}")
     return names[name.strip().lower()]
 
 
-def _targets(target, logits: torch.Tensor) -> torch.Tensor:
+def _targets(target, logits: torch.Tensor, classes: tuple) -> torch.Tensor:
     """The class scored for each image: the predicted one (None), one class for all (an int or a class name of
-    rowrnn.CLASSES, any case) or one per image."""
-    B = logits.shape[0]
+    `classes`, any case) or one per image."""
+    B, C = logits.shape[0], logits.shape[1]
     if target is None:
         return logits.argmax(dim=1)
     if isinstance(target, str) or (isinstance(target, (list, tuple)) and target
                                    and all(isinstance(t, str) for t in target)):
-        target = [_class_index(t) for t in ([target] if isinstance(target, str) else target)]
+        target = [_class_index(t, classes) for t in ([target] if isinstance(target, str) else target)]
     given = torch.as_tensor(target)
     if given.dtype == torch.bool or given.is_floating_point() or given.is_complex():   # 3.7 is no class; True neither
-        raise RowrnnError(f"target must be a class index as an int 0-{NUM_CLASSES - 1} (or one int per image), "
+        raise RowrnnError(f"target must be a class index as an int 0-{C - 1} (or one int per image), "
                           f"got {_short(target)}")
     target = given.to(dtype=torch.long, device=logits.device).reshape(-1)
     if target.numel() == 1:
         target = target.expand(B)
-    if target.numel() != B or bool(((target < 0) | (target >= NUM_CLASSES)).any()):
-        raise RowrnnError(f"target must be a class index 0-{NUM_CLASSES - 1}, or one per image ({B}), "
+    if target.numel() != B or bool(((target < 0) | (target >= C)).any()):
+        raise RowrnnError(f"target must be a class index 0-{C - 1}, or one per image ({B}), "
                           f"got {target.tolist()}")
     return target.clone()
 
@@ -83,10 +85,11 @@ def step_attribution(model, images, *, method: str = "occlusion", target=None, b
     """How much each reading step's input moved the target class's logit: (B, R, T) float on the CPU.
 
     model: an RNNClassifier (any cell, read, readout, rows_per_step, direction); it is scored in eval mode and
-    left in the mode it had. images: a batch (B, 1, 28, 28), (B, 28, 28) or one image (28, 28), in the forms
+    left in the mode it had. images: a batch (B, 1, S, S), (B, S, S) or one image (S, S), S = model.image_size
+    (28 for Fashion-MNIST, the run's dataset's otherwise), in the forms
     of rowrnn.pixels.model_input's table (uint8 pixels, or normalized floats; value_range=(0, 1) declares
     ToTensor() floats); they are cast to the model's dtype. R = len(model.readers) (2 for read="rows+columns": the rows reader's steps, then the
-    columns'); T = model.num_steps (28 / rows_per_step, or 784 for pixels; permuted-pixels: step t is the pixel
+    columns'); T = model.num_steps (S / rows_per_step, or S * S for pixels; permuted-pixels: step t is the pixel
     the model reads t-th, model.permutation[t]).
 
     method "occlusion": score = logit(x) - logit(x with step t of reader r blanked), each step in turn. It costs
@@ -99,13 +102,14 @@ def step_attribution(model, images, *, method: str = "occlusion", target=None, b
     pixels; the scores of all steps add up to logit(x) - logit(blank image) (completeness), up to the
     quadrature's error. It costs n_steps forward and backward passes. Both are in logits, so they compare.
 
-    target: the class scored, None (default) for the one the model predicts, an int, a class name of
-    rowrnn.CLASSES in any case ("shirt"), or one per image.
+    target: the class scored, None (default) for the one the model predicts, an int, a class name of the
+    model's classes in any case ("shirt"; rowrnn.models.class_names: a loaded run's own, rowrnn.CLASSES for a
+    bare model of 10 outputs), or one per image.
     baseline: the blank, in the model's input units: None (default) for the background, a black pixel,
-    normalize(0) = -1.0; a number, or a tensor broadcastable to (B, 1, 28, 28).
+    normalize(0) = -1.0; a number, or a tensor broadcastable to (B, 1, S, S).
     Raises RowrnnError for a model that does not read step by step (a CNN), an unknown method, a target that is
-    not an int class index (3.7, True) or one per image, a baseline that does not broadcast to (B, 1, 28, 28),
-    n_steps < 1, a target name not in rowrnn.CLASSES, or images (or value_range) that rowrnn.pixels.model_input
+    not an int class index (3.7, True) or one per image, a baseline that does not broadcast to (B, 1, S, S),
+    n_steps < 1, a target name not among the model's classes, or images (or value_range) that rowrnn.pixels.model_input
     refuses (another shape or dtype, an empty batch, NaN, undeclared floats that are not normalized).
     """
     if not hasattr(model, "readers") or not hasattr(model, "read_sequences"):
@@ -118,7 +122,7 @@ def step_attribution(model, images, *, method: str = "occlusion", target=None, b
     from captum.attr import FeatureAblation, IntegratedGradients
 
     device = next(model.parameters()).device
-    x = model_input(images, value_range=value_range, dtype=model_dtype(model)).to(device)
+    x = model_input(images, value_range=value_range, size=model.image_size, dtype=model_dtype(model)).to(device)
     blank = _blank(baseline, x)
     was_training = model.training
     model.eval()
@@ -126,7 +130,7 @@ def step_attribution(model, images, *, method: str = "occlusion", target=None, b
         with torch.no_grad():
             sequences = [s.detach() for s in model.sequences(x)]              # [(B, T, F)] per reader
             blanks = tuple(s.detach() for s in model.sequences(blank.contiguous()))
-            targets = _targets(target, model.read_sequences(sequences))
+            targets = _targets(target, model.read_sequences(sequences), class_names(model))
 
         def logits(*seqs):
             return model.read_sequences(list(seqs))

@@ -94,7 +94,7 @@ def _add_run_arguments(parser, run: str | None = "run directory", weights: str |
 
 def build_parser() -> Parser:
     """The `rowrnn` parser: one subcommand per cmd_* function below, hyphenated flags, defaults in --help."""
-    from .config import PRESETS
+    from .config import PRESETS, preset_dataset
     fmt = HelpFormatter
     parser = Parser(prog="rowrnn", formatter_class=fmt, epilog=EPILOG,
                     description="Train, inspect and compare recurrent networks that read Fashion-MNIST row by row.")
@@ -137,10 +137,12 @@ def build_parser() -> Parser:
     p.add_argument("--json", action="store_true", help="print the predictions as JSON")
     p.add_argument("--explain", type=Path, default=None, metavar="PNG",
                    help="save how the guess forms while the network reads each image, each image file "
-                        "shown as given beside the 28x28 the network saw")
-    p.add_argument("--fit", default="trim", choices=["trim", "none"],
-                   help="how image files and examples become 28x28: trim (Fashion-MNIST's own conversion: "
-                        "the background trimmed, the garment centred) or none (for pictures cropped by hand)")
+                        "shown as given beside the image the network saw")
+    p.add_argument("--fit", default=None, choices=["trim", "none"],
+                   help="how image files and examples become the run's images: trim (Fashion-MNIST's own "
+                        "conversion: the background trimmed, the garment centred) or none (fitted whole, for "
+                        "pictures cropped by hand); default: the run's dataset's (trim for Fashion-MNIST, none "
+                        "for MNIST, KMNIST and EMNIST; an image folder's pictures are converted as its files were)")
     p.add_argument("--no-verify", dest="verify", action="store_false", default=None,
                    help="skip the Fashion-MNIST checksums (default: as the run was trained)")
     p.set_defaults(func=cmd_predict)
@@ -164,7 +166,8 @@ def build_parser() -> Parser:
                                    "leaderboard.md/.csv/.json (with the minutes to 0.90/0.91/0.92 validation "
                                    "macro accuracy), leaderboard.png, leaderboard-minutes.png and "
                                    "leaderboard-pareto.png.")
-    p.add_argument("--presets", default=",".join(PRESETS),
+    fashion = [name for name in PRESETS if preset_dataset(name) == preset_dataset("notebook")]  # one dataset a board
+    p.add_argument("--presets", default=",".join(fashion),
                    help="comma-separated presets; PRESET@SEED gives one its own seeds (e.g. pixels@0, tiny@0+1)")
     p.add_argument("--seeds", default="0", help="comma-separated seeds")
     p.add_argument("--out", type=Path, default=Path("runs/compare"), help="where the runs and the leaderboard go")
@@ -427,6 +430,7 @@ def cmd_train(args) -> int:
     --resume with --out or --preset; Interrupted (naming the resume command) when a signal stops a claimed run."""
     from . import lifecycle, runs
     from .config import build_config
+    from .datasets import dataset_of
     from .devices import launch_rank
     from .models import parameter_count
     from .training import EXPLODING_GRAD_NORM
@@ -444,8 +448,13 @@ def cmd_train(args) -> int:
         cfg = build_config(args.preset or "notebook", overrides)
         run_dir = args.out or runs.default_run_dir(cfg)
     say = print if launch_rank() == 0 and not args.quiet else (lambda *a, **k: None)
+    try:    # the dataset's classes and size set the head and input layer; a folder's are its folder names
+        num_classes = dataset_of(cfg).num_classes
+    except RowrnnError:                  # a missing folder: refused by training itself, in its own words
+        num_classes = cfg.num_classes
+    parameters = parameter_count(cfg.model, num_classes=num_classes, image_size=cfg.data.image_size)
     say(f"{'resuming' if args.resume else 'training'} {cfg.preset}{' (modified by flags)' if overrides else ''} "
-        f"({parameter_count(cfg.model):,} parameters) into {shown(run_dir)}", flush=True)
+        f"({parameters:,} parameters) into {shown(run_dir)}", flush=True)
 
     def on_epoch(epoch, history, grad_norm):
         line = "  ".join(f"{k} {history[k][-1]:.4f}" for k in ("train_loss", "train_metric", "val_loss", "val_metric"))
@@ -537,6 +546,9 @@ def cmd_predict(args) -> int:
                               "expose: give the run directory instead of --onnx")
         from .data import load_split
         model = OnnxClassifier(args.onnx)
+        # the dataset its export recorded (a folder's conversion is not recorded: pictures get the plain one)
+        from .datasets import DEFAULT, DatasetInfo
+        info = DatasetInfo(model.metadata.get("rowrnn.dataset") or DEFAULT, model.classes, model.image_size)
         load_tests = lambda: load_split(args.data_dir, "test", verify=args.verify is not False)  # noqa: E731
     else:
         from . import runs
@@ -547,13 +559,16 @@ def cmd_predict(args) -> int:
                 raise RowrnnError(f"--explain {shown(args.explain)}: the folder {shown(parent)} does not exist: "
                                   "create it or choose another path")
         from .evaluation import load_test_set
+        from .datasets import dataset_of
         model, run = runs.load_model(args.inputs[0], args.weights)
+        info = dataset_of(run.config)                  # the run's classes, size and conversion of pictures
         load_tests = lambda: load_test_set(run, args.data_dir, verify=args.verify)  # noqa: E731
     test_set = None
     if args.test_index:
         test_set = load_tests()
-    inputs = gather_images(images_in, args.example, test_set, args.test_index, fit=args.fit)
-    batch = inputs.batch()                                                 # (N, 28, 28) uint8
+    inputs = gather_images(images_in, args.example, test_set, args.test_index, fit=args.fit, dataset=info,
+                           fit_flag="--fit")
+    batch = inputs.batch()                                                 # (N, S, S) uint8
     results = predict(model, batch, top=args.top)
     if args.explain is not None:  # drawn and saved before any answer is printed: a refusal (a CNN) prints nothing
         files.save_figure(args.explain, reading_figure(model, batch, inputs.originals))
@@ -597,7 +612,8 @@ def cmd_summary(args) -> int:
         model, _ = runs.load_model(args.run)
     else:
         model = build_model(build_config(args.preset, _overrides(args)).model)
-    stats = torchinfo.summary(model, input_size=(1, 1, 28, 28), verbose=0,
+    side = model.image_size                        # the run's dataset's (28 for Fashion-MNIST)
+    stats = torchinfo.summary(model, input_size=(1, 1, side, side), verbose=0,
                               col_names=("input_size", "output_size", "num_params"), device="cpu")
     # torchinfo prints its automatic unit as the enum itself on Python >= 3.11 ("Units.MEGABYTES: 0.01"), and
     # a model this small has a few thousand multiply-adds: print the exact count ("Total mult-adds: 8,602")

@@ -24,8 +24,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import files
-from .config import PRESETS, build_config
+from . import files, sequential
+from .config import PRESETS, build_config, preset_dataset
+from .datasets import dataset_of
 from .errors import Interrupted, RowrnnError, python_api
 from .models import parameter_count
 from .runs import CONFIG_FILE, config_differences, load_config, load_run, run_status
@@ -48,7 +49,7 @@ WALL_FILE = "wall-seconds.json"   # compare's own record: the whole `rowrnn trai
 MARKER_FILE = ".rowrnn-compare"   # written when compare claims a folder: what it may write over there is its own
 MARKER = {"format": "rowrnn.compare", "version": 1}
 LEADERBOARD_FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.json", "leaderboard.png",
-                     "leaderboard-minutes.png", "leaderboard-pareto.png")
+                     "leaderboard-minutes.png", "leaderboard-pareto.png", *sequential.FILES)
 
 
 PUBLISHED_COMMAND = ("rowrnn compare --presets notebook,stacked,tiny,fast,mingru,bilstm,cnn@0,pixels@0,"
@@ -134,6 +135,14 @@ def check_request(presets, seeds, parallel: int) -> list[tuple[str, int]]:
                               "list each once")
     if parallel < 1:
         raise RowrnnError(f"--parallel must be at least 1, got {parallel}")
+    datasets = {}
+    for name in names:
+        datasets.setdefault(preset_dataset(name), []).append(name)
+    if len(datasets) > 1:
+        # one leaderboard ranks its runs on one test set (and one --data-dir): two datasets are two leaderboards
+        raise RowrnnError("--presets mixes datasets (" + "; ".join(f"{d}: {', '.join(p)}" for d, p in datasets.items())
+                          + "): one leaderboard ranks runs on one test set: compare them in separate commands "
+                          "with separate --out")
     pairs = parse_presets(presets, seeds)
     for preset, seed in pairs:
         build_config(preset, {"seed": seed})
@@ -330,10 +339,12 @@ def leaderboard_row(run_dir: Path, preset: str, seed: int, data_dir=None, extra=
     flip = evaluate_run(run_dir, "best", test_set=test_set, data_dir=data_dir, tta="flip")[0]
     seconds = run.history.get("seconds", [])
     minutes = run_minutes(run)          # minutes.teacher: 0 unless it was distilled
+    info = dataset_of(run.config)       # its classes and image size size its head and input layer
     wall = _read_wall(run_dir.parent).get(run_dir.name)
     return {"preset": preset, "seed": seed, "test_accuracy": m["accuracy"], "test_macro_accuracy": m["macro_accuracy"],
             "test_accuracy_flip_tta": flip["accuracy"],
-            "best_val_metric": m.get("best_val_metric"), "parameters": parameter_count(run.config.model),
+            "best_val_metric": m.get("best_val_metric"),
+            "parameters": parameter_count(run.config.model, num_classes=info.num_classes, image_size=info.image_size),
             "train_minutes": minutes.total,
             "wall_minutes": wall / 60 + minutes.teacher if isinstance(wall, (int, float)) else None,
             "epoch_seconds": statistics.median(seconds) if seconds else 0.0, "epochs": len(seconds),
@@ -404,18 +415,41 @@ def leaderboard_markdown(rows: list[dict]) -> str:
                      f"{r['test_macro_accuracy']:.4f} | {flip} | {r['parameters']:,} | {r['epochs']:g} | "
                      f"{r['train_minutes']:.1f} | {wall} | {r['epoch_seconds']:.1f} | "
                      + " | ".join(_minutes_cell(e) for e in r["minutes_to_val"]) + " |")
-    lines += ["", "Reference rows (official Fashion-MNIST benchmark, not measured here): "
-              + ", ".join(f"{k.split(' (')[0]} {v:.3f}" for k, v in REFERENCES.items()) + ".", "",
-              "Commands:", ""]
+    lines += ["", _reference_line(rows), "", "Commands:", ""]
     lines += [f"- `{r['command']}`" for r in rows]
     return "\n".join(lines)
+
+
+def _dataset_of_rows(rows: list[dict]) -> str:
+    """The dataset the rows' presets train on (compare refuses to mix them; Fashion-MNIST for no rows)."""
+    return preset_dataset(rows[0]["preset"]) if rows else preset_dataset("notebook")
+
+
+def _is_sequential_benchmark(rows: list[dict]) -> bool:
+    """Whether every row is a run of the sequential-MNIST presets (rowrnn.sequential.BENCHMARKS)."""
+    return bool(rows) and all(r["preset"] in sequential.BENCHMARKS for r in rows)
+
+
+def _reference_line(rows: list[dict]) -> str:
+    """The published rows the leaderboard's runs compare with: Fashion-MNIST's official benchmark, the sequential
+    MNIST papers' (their sources in sequential-mnist.md), or none for another dataset -- never another dataset's."""
+    if _is_sequential_benchmark(rows):
+        return ("Reference rows (published sequential MNIST results, sMNIST / psMNIST test accuracy %, not measured "
+                "here; each with its source in sequential-mnist.md): "
+                + ", ".join(f"{r['model']} {r['smnist']} / {r['psmnist']}" for r in sequential.REFERENCES) + ".")
+    dataset = _dataset_of_rows(rows)
+    if dataset != preset_dataset("notebook"):
+        return f"No reference rows for {dataset} in this leaderboard."
+    return ("Reference rows (official Fashion-MNIST benchmark, not measured here): "
+            + ", ".join(f"{k.split(' (')[0]} {v:.3f}" for k, v in REFERENCES.items()) + ".")
 
 
 @python_api(names={"--out": "out"})
 def write_leaderboard(out, rows: list[dict]) -> dict:
     """leaderboard.md/.csv/.json and the figures leaderboard.png, leaderboard-minutes.png (every run) and
-    leaderboard-pareto.png (one point per preset, the seeds' spread, the presets' Pareto front) in `out`; their
-    paths."""
+    leaderboard-pareto.png (one point per preset, the seeds' spread, the presets' Pareto front) in `out`, and for
+    the sequential-MNIST presets alone also sequential-mnist.json/.md (rowrnn.sequential.write_benchmark: these runs
+    beside the published rows); their paths. The Fashion-MNIST reference lines are drawn only on its runs."""
     from .plots import plot_accuracy_vs_minutes, plot_leaderboard, plot_pareto_presets
     out = Path(out)
     check_output(out)
@@ -432,7 +466,11 @@ def write_leaderboard(out, rows: list[dict]) -> dict:
     files.atomic_write(paths["csv"], buffer.getvalue().encode("utf-8", "backslashreplace"))
     files.write_json(paths["json"], rows)
     summary = summarize(rows)
-    for key, fig in (("png", plot_leaderboard(summary, REFERENCES)), ("minutes_png", plot_accuracy_vs_minutes(rows)),
+    references = REFERENCES if _dataset_of_rows(rows) == preset_dataset("notebook") else {}
+    for key, fig in (("png", plot_leaderboard(summary, references)), ("minutes_png", plot_accuracy_vs_minutes(rows)),
                      ("pareto_png", plot_pareto_presets(summary))):
         files.save_figure(paths[key], fig)
+    if _is_sequential_benchmark(rows):
+        paths.update({f"sequential_{k}": v for k, v in
+                      sequential.write_benchmark(out, sequential.benchmark_table(rows, out)).items()})
     return paths

@@ -54,8 +54,9 @@ class ModelConfig:
                               models.STRIP_HEIGHTS)
     readout_dropout: float = _opt(0.0, "dropout on the features the linear head reads")
 
-    def validate(self) -> None:
-        """Raises RowrnnError (naming the flag) for a value of the wrong type, outside its choices or range."""
+    def validate(self, image_size: int = 28, num_classes: int = 10) -> None:
+        """Raises RowrnnError (naming the flag) for a value of the wrong type, outside its choices or range, or that
+        cannot read images of image_size pixels a side (num_classes: the head's outputs, for the size limit)."""
         _check_types(self)
         _check_choice("arch", self.arch, ARCHS)
         _check_choice("cell", self.cell, CELLS)
@@ -82,7 +83,10 @@ class ModelConfig:
         if self.init != "default" and self.cell in models.PARALLEL_CELLS:
             raise RowrnnError(f"--init {self.init} applies to the rnn, gru, lstm and elman cells, not {self.cell!r}: "
                               "drop --init")
-        parameters = models.parameter_count(self)
+        if self.arch == "recurrent" and "pixels" not in self.read and image_size % self.rows_per_step:
+            raise RowrnnError(f"--rows-per-step {self.rows_per_step} does not divide the image side {image_size}: "
+                              f"choose one of {', '.join(str(k) for k in models.STRIP_HEIGHTS if image_size % k == 0)}")
+        parameters = models.parameter_count(self, num_classes=num_classes, image_size=image_size)
         if parameters > MAX_PARAMETERS:
             raise RowrnnError(f"the model would have {parameters:.3g} parameters, over the limit of "
                               f"{MAX_PARAMETERS:,}: choose a smaller --hidden-size or --num-layers")
@@ -168,12 +172,48 @@ class TrainConfig:
                                       f"or drop {flag}")
 
 
+DATASET_NAMES = ("fashion-mnist", "mnist", "kmnist", "emnist-letters", "emnist-balanced")  # rowrnn.datasets.TABLE's
+CONVERSIONS = ("plain", "photo")          # how an image folder's files become grey (rowrnn.datasets)
+FOLDER_SIDES = (4, 256)                   # the --image-size an image folder may be converted to, pixels
+
+
 @dataclass
 class DataConfig:
-    """Where the Fashion-MNIST files are (None: searched for, then downloaded) and whether to check them."""
+    """Which dataset a run reads and where its files are: a named dataset (None data_dir: searched for, then
+    downloaded) or an image folder, converted to grey images of image_size pixels a side. classes is not a flag:
+    training records the dataset's class names there (rowrnn.datasets.dataset_of reads them back)."""
 
-    data_dir: str | None = _opt(None, "directory with the four Fashion-MNIST IDX files (default: search, then download)")
-    verify: bool = _opt(True, "check the files against the Fashion-MNIST checksums (--no-verify for your own IDX data)")
+    data_dir: str | None = _opt(None, "directory with the dataset's IDX files (default: search, then download)")
+    verify: bool = _opt(True, "check the files against the dataset's published checksums (--no-verify for your own "
+                        "IDX data)")
+    dataset: str = _opt("fashion-mnist", "a named dataset (" + ", ".join(DATASET_NAMES) + ") or an image folder: "
+                        "DIR/train/<class>/... and DIR/test/<class>/..., or DIR/<class>/...")
+    image_size: int = _opt(28, "side of an image folder's images after conversion, in pixels (S: read as S rows of S)")
+    test_split: float = _opt(0.2, "an image folder without train/ and test/: the fraction of each class held out "
+                             "as the test split (a fixed split, the same for every --seed)")
+    conversion: str = _opt("plain", "how an image folder's files become grey: plain (grey, resized to --image-size) "
+                           "or photo (Fashion-MNIST's photo conversion, 28 only)", CONVERSIONS)
+    classes: list | None = field(default=None, metadata={"help": "the class names, recorded by training",
+                                                         "choices": None, "flag": False, "kind": "names"})
+
+    def validate(self) -> None:
+        """Raises RowrnnError (naming the flag) for a dataset, image size, split or conversion out of range."""
+        _check_types(self)
+        if not self.dataset:
+            raise RowrnnError("--dataset must be a dataset name (" + ", ".join(DATASET_NAMES) + ") or an image folder")
+        _check_choice("conversion", self.conversion, CONVERSIONS)
+        low, high = FOLDER_SIDES
+        if not low <= self.image_size <= high:
+            raise RowrnnError(f"--image-size must be from {low} to {high} pixels, got {self.image_size}")
+        if self.dataset in DATASET_NAMES and self.image_size != 28:
+            raise RowrnnError(f"--image-size {self.image_size}: {self.dataset} is 28x28; --image-size applies to "
+                              "image folders: drop it")
+        if self.conversion == "photo" and self.image_size != 28:
+            raise RowrnnError(f"--conversion photo makes Fashion-MNIST's 28x28 images: drop --image-size "
+                              f"{self.image_size}, or use --conversion plain")
+        _check_finite("test-split", self.test_split)
+        if not 0.0 < self.test_split < 1.0:
+            raise RowrnnError(f"--test-split must be between 0 and 1 (exclusive), got {self.test_split}")
 
 
 @dataclass
@@ -191,8 +231,10 @@ class RunConfig:
         MAX_TRAINING_BYTES, 32 GiB). Raises RowrnnError naming the flag to change."""
         if isinstance(self.data.data_dir, os.PathLike):
             self.data.data_dir = os.fspath(self.data.data_dir)  # a Path must survive config.json
-        _check_types(self.data)
-        self.model.validate()
+        if isinstance(self.data.dataset, os.PathLike):
+            self.data.dataset = os.fspath(self.data.dataset)
+        self.data.validate()
+        self.model.validate(self.data.image_size, self.num_classes)
         self.train.validate()
         needed = self.training_bytes()
         if needed > MAX_TRAINING_BYTES:
@@ -210,8 +252,9 @@ class RunConfig:
         teacher runs without gradients). A teacher whose config.json cannot be read counts nothing here:
         training refuses it before it starts (runs.teacher_record)."""
         copies = 6 + (self.train.ema_decay > 0)   # weights, gradients, Adam's two, best, last (and the average)
-        needed = (4 * models.parameter_count(self.model) * copies
-                  + 4 * models.activation_count(self.model, self.train.batch_size))
+        size = self.data.image_size
+        needed = (4 * models.parameter_count(self.model, num_classes=self.num_classes, image_size=size) * copies
+                  + 4 * models.activation_count(self.model, self.train.batch_size, image_size=size))
         teacher = self._teacher_model()
         if teacher is not None:
             needed += 4 * (models.parameter_count(teacher) + models.activation_count(teacher, self.train.batch_size))
@@ -231,6 +274,15 @@ class RunConfig:
         except (RowrnnError, TypeError, AttributeError, ValueError):
             return None
         return teacher
+
+    @property
+    def num_classes(self) -> int:
+        """The classes the run's model tells apart: the recorded class names' count; before training recorded them,
+        that of the named datasets (emnist-letters 26, emnist-balanced 47, the others 10); a folder's is counted
+        when it is read (this count, 10, only sizes the memory estimate until then)."""
+        if self.data.classes:
+            return len(self.data.classes)
+        return {"emnist-letters": 26, "emnist-balanced": 47}.get(self.data.dataset, 10)
 
     def to_dict(self) -> dict:
         """Plain dicts and values, as config.json holds them."""
@@ -301,17 +353,36 @@ PRESETS: dict[str, tuple[str, dict, dict]] = {
                "20's probe): test accuracy 0.9097 over 3 seeds in 5.4 minutes on a 2-core CPU (results/mingru/)",
                {**_BILSTM, "cell": "mingru", "hidden_size": 64, "num_layers": 2, "rows_per_step": 2},
                {**_RECIPE, "batch_size": 256, "lr": 3e-3, "epochs": 18}),
+    # The standard sequential benchmarks (Le et al. 2015): MNIST read one pixel a step, 784 steps, and the same
+    # with the pixels in one fixed random order (permutation_seed, recorded in config.json). The pixels presets'
+    # model and recipe, unchanged: chosen on Fashion-MNIST's validation split, never on MNIST's test split.
+    "smnist": ("sequential MNIST, the standard benchmark: MNIST's digits read one pixel a step (784 steps) by the "
+               "pixels preset's minGRU-32 blocks and recipe, 12 epochs (results/sequential-mnist.md)",
+               {**_PIXEL_MINGRU, "read": "pixels"}, dict(_PIXEL_RECIPE)),
+    "psmnist": ("permuted sequential MNIST: the same, the 784 pixels in one fixed random order (--permutation-seed, "
+                "recorded in config.json), 12 epochs",
+                {**_PIXEL_MINGRU, "read": "permuted-pixels"}, dict(_PIXEL_RECIPE)),
 }
+# name -> overrides of DataConfig: the presets that name their dataset (the others read --dataset, Fashion-MNIST
+# by default). A --dataset flag still wins over the preset's.
+PRESET_DATA: dict[str, dict] = {"smnist": {"dataset": "mnist"}, "psmnist": {"dataset": "mnist"}}
+
+
+def preset_dataset(preset: str) -> str:
+    """The dataset a preset trains on unless --dataset says otherwise: PRESET_DATA's, else Fashion-MNIST."""
+    return PRESET_DATA.get(preset, {}).get("dataset", DataConfig.dataset)
 
 
 @python_api
 def build_config(preset: str = "notebook", overrides: dict | None = None) -> RunConfig:
-    """A preset's config with flat overrides ({'hidden_size': 16, 'lr': 0.01, 'data_dir': ...}), validated.
+    """A preset's config (its dataset from PRESET_DATA, else Fashion-MNIST) with flat overrides ({'hidden_size': 16,
+    'lr': 0.01, 'data_dir': ...}), validated.
     Raises RowrnnError for an unknown preset or field, or a value RunConfig.validate refuses."""
     if preset not in PRESETS:
         raise RowrnnError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
     _, model_over, train_over = PRESETS[preset]
-    cfg = RunConfig(preset=preset, model=ModelConfig(**model_over), train=TrainConfig(**train_over))
+    cfg = RunConfig(preset=preset, model=ModelConfig(**model_over), train=TrainConfig(**train_over),
+                    data=DataConfig(**PRESET_DATA.get(preset, {})))
     sections = {"model": cfg.model, "train": cfg.train, "data": cfg.data}
     for key, value in (overrides or {}).items():
         owner = next((s for s in sections.values() if key in {f.name for f in fields(s)}), None)
@@ -325,7 +396,8 @@ def config_fields():
     """(section name, dataclass field) for every flag-worthy field, in flag order."""
     for section, cls in (("model", ModelConfig), ("train", TrainConfig), ("data", DataConfig)):
         for f in fields(cls):
-            yield section, f
+            if f.metadata.get("flag", True):
+                yield section, f
 
 
 def short_name(cfg: RunConfig) -> str:
@@ -345,6 +417,12 @@ def _check_types(section) -> None:
     """Each field holds the type of its default (an int is a fine float; None is a fine optional str)."""
     for f in fields(section):
         value = getattr(section, f.name)
+        if f.metadata.get("kind") == "names":
+            if value is not None and not (isinstance(value, (list, tuple)) and value
+                                          and all(isinstance(v, str) for v in value)):
+                raise RowrnnError(f"config.json's {f.name} must be a list of names or null, got {value!r}: "
+                                  "restore the run's own config.json")
+            continue
         kind = type(f.default)
         ok = {bool: lambda v: isinstance(v, bool),
               int: lambda v: isinstance(v, int) and not isinstance(v, bool),

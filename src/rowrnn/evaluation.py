@@ -8,11 +8,17 @@ The test split is read here, once per call, never during training or selection.
 """
 from __future__ import annotations
 
+import dataclasses
+import os
+from pathlib import Path
+
 import torch
 from torch import nn
 
+from . import files
 from .constants import CLASSES, NUM_CLASSES
 from .data import Batches, ImageDataset, load_split, normalize
+from .datasets import DEFAULT, dataset_of, load_dataset
 from .errors import RowrnnError, python_api
 from .runs import Run, load_model, load_run, resolve_weights, weights_name
 
@@ -185,8 +191,22 @@ def load_test_set(run, data_dir=None, *, verify: bool | None = None) -> ImageDat
         run = load_run(run)
     recorded = data_dir is None and run.config.data.data_dir is not None
     verify = run.config.data.verify if verify is None else verify
-    return load_split(data_dir or run.config.data.data_dir, "test", verify=verify,
-                      recorded_by=run.path if recorded else None)
+    if run.config.data.dataset == DEFAULT:    # Fashion-MNIST exactly as before: the two test files alone
+        test = load_split(data_dir or run.config.data.data_dir, "test", verify=verify,
+                          recorded_by=run.path if recorded else None)
+        test.classes = list(dataset_of(run).classes)
+        return test
+    section = {**dataclasses.asdict(run.config.data), "verify": verify,
+               "data_dir": data_dir or run.config.data.data_dir}
+    if dataset_of(run).is_folder:    # an image folder: data_dir is where the folder is now
+        folder = section["dataset"] = os.fspath(data_dir) if data_dir is not None else run.config.data.dataset
+        if not files.is_dir(Path(folder).expanduser()):
+            raise RowrnnError(f"{run.path} was trained on the image folder {run.config.data.dataset}, as its "
+                              "config.json records, which is not a folder here: put it back there, or pass "
+                              "--data-dir with its new place" if data_dir is None else
+                              f"--data-dir {folder}: not a folder here: give the image folder {run.path} was "
+                              f"trained on (recorded as {run.config.data.dataset})")
+    return load_dataset(section, splits=("test",), recorded_by=run.path if recorded else None)[1]
 
 
 @python_api
@@ -204,7 +224,7 @@ def evaluate_run(path, weights: str = "best", test_set: ImageDataset | None = No
     check_finite(logits, resolve_weights(path, weights)[1])
     trained = (run.metrics or {}).get("train_support")
     metrics = {"weights": weights_name(path, weights), **({"tta": tta} if tta else {}),
-               **classification_metrics(logits, test_set.labels),
+               **classification_metrics(logits, test_set.labels, dataset_of(run).classes),
                **({"train_support": trained} if isinstance(trained, dict)   # a hand-edited record is left out
                   and all(type(n) is int for n in trained.values()) else {})}
     return metrics, model, run, logits
@@ -214,21 +234,22 @@ def run_figures(run: Run, model: nn.Module, test_set: ImageDataset, logits: torc
                 reading_images: int = 4) -> dict:
     """name -> matplotlib Figure for the pictures of a run (reading and hidden for recurrent models)."""
     from . import plots
+    classes = dataset_of(run).classes
     preds = logits.argmax(dim=1)
     figures = {
         "curves": plots.plot_curves(run.history),
-        "predictions": plots.plot_predictions(test_set.images[:25], test_set.labels[:25], preds[:25]),
-        "confusion": plots.plot_confusion(metrics["confusion"]),
+        "predictions": plots.plot_predictions(test_set.images[:25], test_set.labels[:25], preds[:25], classes),
+        "confusion": plots.plot_confusion(metrics["confusion"], classes),
     }
     if hasattr(model, "step_probabilities"):
         device = next(model.parameters()).device
         x = normalize(test_set.images[:reading_images]).unsqueeze(1).to(device)       # (n, 1, 28, 28)
         probs = model.step_probabilities(x, num_points=min(model.num_steps, 28), value_range=(-1, 1)).cpu()
-        figures["reading"] = plots.plot_reading(test_set.images[:reading_images], probs,
+        figures["reading"] = plots.plot_reading(test_set.images[:reading_images], probs, classes,
                                                 labels=test_set.labels[:reading_images], read=model.read,
                                                 total_steps=model.num_steps)
         with torch.no_grad():
             states = model.hidden_states(x[:1], value_range=(-1, 1)).cpu()[0]         # (T, H)
         figures["hidden"] = plots.plot_hidden_states(test_set.images[0], states, read=model.read,
-                                                     label=int(test_set.labels[0]))
+                                                     label=int(test_set.labels[0]), classes=classes)
     return figures

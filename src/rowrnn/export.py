@@ -22,6 +22,7 @@ import torch
 
 from . import files
 from .constants import CLASSES, IMAGE_SIZE, MEAN, STD
+from .datasets import dataset_of
 from .errors import RowrnnError, python_api
 from .pixels import model_input
 
@@ -59,13 +60,15 @@ def to_onnx_bytes(model: torch.nn.Module, metadata: dict[str, str]) -> bytes:
     onnx = _require("onnx")
     model = model.cpu().eval()
     buffer = io.BytesIO()
-    example = torch.zeros(2, 1, IMAGE_SIZE, IMAGE_SIZE)
+    S = getattr(model, "image_size", IMAGE_SIZE)                  # the run's image size (datasets.dataset_of)
+    example = torch.zeros(2, 1, S, S)
     with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice: it is the one that
         warnings.simplefilter("ignore")  # turns nn.RNN/GRU/LSTM into ONNX's own RNN/GRU/LSTM operators
         torch.onnx.export(model, (example,), buffer, dynamo=False, input_names=["images"], output_names=["logits"],
                           dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=OPSET)
     proto = onnx.load_from_string(buffer.getvalue())
-    proto.doc_string = "rowrnn classifier: normalized 28x28 grey images (N, 1, 28, 28) -> logits over 10 classes"
+    C = getattr(model, "num_classes", len(CLASSES))
+    proto.doc_string = f"rowrnn classifier: normalized {S}x{S} grey images (N, 1, {S}, {S}) -> logits over {C} classes"
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -101,7 +104,7 @@ class OnnxClassifier:
         except (KeyError, ValueError, TypeError):
             raise RowrnnError(f"{self.source}: has no rowrnn metadata (classes, normalization): "
                               "export it with rowrnn export") from None
-        if (normalization.get("mean"), normalization.get("std")) != (MEAN, STD) or len(self.classes) != len(CLASSES):
+        if (normalization.get("mean"), normalization.get("std")) != (MEAN, STD) or not self.classes:
             raise RowrnnError(f"{self.source}: expects a normalization or classes this rowrnn does not produce: "
                               "export it again with this version")
         self._check_contract()
@@ -112,6 +115,11 @@ class OnnxClassifier:
         (N, 1, 28, 28) and a first output of shape (N, 10) (N any batch size); anything else is refused here,
         in one line naming what was expected and what was found, instead of failing on the first image."""
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        # the run's image size and classes, as its export recorded them (Fashion-MNIST's 28 and 10 before datasets)
+        side = int(self.metadata.get("rowrnn.image_size", IMAGE_SIZE)) if str(
+            self.metadata.get("rowrnn.image_size", IMAGE_SIZE)).isdigit() else IMAGE_SIZE
+        INPUT_SHAPE, OUTPUT_SHAPE = ("N", 1, side, side), ("N", len(self.classes))   # noqa: N806
+        self.image_size = side
         expected = f"one float32 input {INPUT_NAME!r} of shape {_shape(INPUT_SHAPE)}"
         found = ", ".join(f"{i.type.removeprefix('tensor(').removesuffix(')')} {i.name!r} of shape {_shape(i.shape)}"
                           for i in inputs) or "no input"
@@ -132,7 +140,7 @@ class OnnxClassifier:
         floats. Raises RowrnnError (one line) for images model_input refuses (colour, another size or dtype, NaN,
         undeclared floats in [0, 1]), a failure of onnxruntime (memory, a broken graph) or a non-finite or
         misshapen answer."""
-        x = model_input(images, value_range=value_range).detach().cpu().numpy()          # float32 (N, 1, 28, 28)
+        x = model_input(images, value_range=value_range, size=self.image_size).detach().cpu().numpy()  # (N, 1, S, S)
         try:
             run_options = self._ort.RunOptions()
             run_options.log_severity_level = 4
@@ -145,9 +153,9 @@ class OnnxClassifier:
             raise RowrnnError(f"{self.source}: onnxruntime could not run the model ({type(e).__name__}: {detail}): "
                               "export the run again with rowrnn export") from None
         logits = np.asarray(logits)
-        if logits.shape != (len(x), len(CLASSES)) or logits.dtype != np.float32:
+        if logits.shape != (len(x), len(self.classes)) or logits.dtype != np.float32:
             raise RowrnnError(f"{self.source}: answered {logits.dtype} of shape {logits.shape} for {len(x)} images, "
-                              f"expected float32 logits of shape ({len(x)}, {len(CLASSES)}): export the run again")
+                              f"expected float32 logits of shape ({len(x)}, {len(self.classes)}): export the run again")
         bad = int((~np.isfinite(logits)).any(axis=1).sum())
         if bad:
             raise RowrnnError(f"{self.source}: gives NaN or infinite outputs for {bad} of {len(x)} images, so there "
@@ -184,7 +192,7 @@ def check_parity(model: torch.nn.Module, onnx_bytes: bytes, images: torch.Tensor
     a mismatch (a top class that differs, or logits apart by more than the tolerance) and for NaN or infinite
     logits from PyTorch (source names the weights in that message)."""
     from .evaluation import check_finite
-    x = model_input(images)                                                  # (N, 1, 28, 28)
+    x = model_input(images, size=getattr(model, "image_size", IMAGE_SIZE))   # (N, 1, S, S)
     with torch.no_grad():
         logits = model.cpu().eval()(x)
     check_finite(logits, source)
@@ -218,7 +226,9 @@ def export_onnx(path, out=None, *, weights: str = "best", data_dir=None, test_se
     if test_set is None:
         test_set = load_test_set(run, data_dir)
     metrics = run.metrics or {}
-    metadata = {"rowrnn.classes": json.dumps(list(CLASSES)), "rowrnn.normalization": json.dumps(NORMALIZATION),
+    info = dataset_of(run)                            # the run's classes and image size, as config.json records
+    metadata = {"rowrnn.classes": json.dumps(list(info.classes)), "rowrnn.normalization": json.dumps(NORMALIZATION),
+                "rowrnn.dataset": info.name, "rowrnn.image_size": str(info.image_size),
                 "rowrnn.version": __version__, "rowrnn.preset": run.config.preset,
                 "rowrnn.config": json.dumps(run.config.to_dict()), "rowrnn.weights": name,
                 "rowrnn.weights_sha256": files.sha256(files.read_file(runs.resolve_weights(path, weights)[1],

@@ -1,8 +1,9 @@
-"""Any photo or drawing -> a Fashion-MNIST-like 28x28 image -> the model's top classes.
+"""Any photo or drawing -> an image like the run's dataset's (Fashion-MNIST's 28x28 by default) -> the model's
+top classes.
 
     image = load_image("my_shirt.jpg")            # uint8 (28, 28), light garment on black (rowrnn.images)
     predict(model, image[None])                   # [[("Shirt", 0.71), ("T-shirt/top", 0.2), ...]]
-    predict_files("runs/demo", ["my_shirt.jpg"])  # the same, from a saved run
+    predict_files("runs/demo", ["my_shirt.jpg"])  # the same, from a saved run, converted for its dataset
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path, PurePath
 
 import torch
 
-from .constants import CLASSES, IMAGE_SIZE
+from .constants import IMAGE_SIZE
+from .datasets import DEFAULT, dataset_of, prepare_picture
 from .errors import RowrnnError
 from .images import FITS, decode_image, load_image, prepare_image  # noqa: F401  (re-exported: older imports)
 from .pixels import display_pixels, model_dtype, model_input
@@ -39,33 +41,39 @@ def example_paths(names) -> list[Path]:
 class Inputs:
     """Images gathered for prediction, in order: image files, shipped examples, then test images.
 
-    names: as printed (the file's display name, "example:NAME", "test[N]"); images: uint8 (28, 28) tensors,
-    light garment on black; expected: the class name of a test image, None for the others; originals: for an
-    image file or example, the picture as given (uint8 RGB (h, w, 3), at most 512 px a side), None for a test
-    image (already 28x28)."""
+    names: as printed (the file's display name, "example:NAME", "test[N]"); images: uint8 (S, S) tensors, S the
+    dataset's side (28 for Fashion-MNIST), converted for the dataset; expected: the class name of a test image,
+    None for the others; originals: for an image file or example, the picture as given (uint8 RGB (h, w, 3), at
+    most 512 px a side), None for a test image (already the dataset's)."""
     names: list[str] = field(default_factory=list)
     images: list[torch.Tensor] = field(default_factory=list)
     expected: list[str | None] = field(default_factory=list)
     originals: list = field(default_factory=list)
 
     def batch(self) -> torch.Tensor:
-        """The images as one uint8 tensor (N, 28, 28)."""
+        """The images as one uint8 tensor (N, S, S)."""
         return torch.stack(self.images)
 
 
-def gather_images(paths=(), examples=(), test_set=None, test_indices=(), *, fit: str = "trim") -> Inputs:
+def gather_images(paths=(), examples=(), test_set=None, test_indices=(), *, fit: str | None = None,
+                  dataset=None, fit_flag: str = "fit") -> Inputs:
     """Image files (any size, colour or grey), shipped examples by name and test images by index -> Inputs.
 
-    Files and examples become 28x28 through rowrnn.images.prepare_image with `fit` ("trim": Fashion-MNIST's own
-    conversion; "none": pictures cropped by hand); test images (from test_set, an ImageDataset, needed only with
-    test_indices) are used as they are. Raises RowrnnError (one line) for an unreadable or undecodable file, an
-    unknown example, or an index outside the test set (naming --test-index, the CLI's flag)."""
+    dataset: the run's rowrnn.datasets.DatasetInfo (dataset_of(run); default Fashion-MNIST's). Files and
+    examples are converted for it by rowrnn.datasets.prepare_picture with `fit`: None (default) for the
+    dataset's own (photo_fit: "trim", Fashion-MNIST's conversion, for Fashion-MNIST; "none", fitted whole
+    without trimming, for MNIST, KMNIST and EMNIST; a plain image folder's grey resize to its side), "trim" or
+    "none" to choose (fit_flag: how messages name it). Test images (from test_set, an ImageDataset, needed only
+    with test_indices) are used as they are, named by the dataset's classes. Raises RowrnnError (one line) for
+    an unreadable or undecodable file, an unknown example, a fit the dataset does not take, or an index outside
+    the test set (naming --test-index, the CLI's flag)."""
     from .images import display_name, read_image_file
+    info = dataset if dataset is not None else dataset_of(DEFAULT)
     gathered = Inputs()
     sources = [(path, display_name(path)) for path in paths]
     sources += [(path, f"example:{name}") for name, path in zip(examples, example_paths(examples))]
     for path, name in sources:
-        prepared = prepare_image(read_image_file(path), name, fit=fit)
+        prepared = prepare_picture(read_image_file(path), name, info, fit=fit, flag=fit_flag)
         gathered.names.append(name)
         gathered.images.append(prepared.image)
         gathered.expected.append(None)
@@ -76,8 +84,8 @@ def gather_images(paths=(), examples=(), test_set=None, test_indices=(), *, fit:
                               f"(0-{len(test_set) - 1})")
         gathered.names.append(f"test[{i}]")
         gathered.images.append(test_set.images[i])
-        gathered.expected.append(CLASSES[int(test_set.labels[i])])
-        gathered.originals.append(None)                 # already 28x28: fit does not apply
+        gathered.expected.append(info.classes[int(test_set.labels[i])])
+        gathered.originals.append(None)                 # already the dataset's: fit does not apply
     return gathered
 
 
@@ -102,9 +110,10 @@ def reading_figure(model, images: torch.Tensor, originals=None, *, attributions:
     attributions of another shape."""
     from . import plots
     from .attribution import step_attribution
+    from .models import class_names
     if not hasattr(model, "step_probabilities"):
         raise RowrnnError("--explain shows how a recurrent model reads; this run is a CNN")
-    x = model_input(images, value_range=value_range, dtype=model_dtype(model))     # (N, 1, 28, 28)
+    x = model_input(images, value_range=value_range, size=model.image_size, dtype=model_dtype(model))  # (N, 1, S, S)
     with torch.no_grad():
         probs = model.step_probabilities(x, num_points=min(model.num_steps, 28), value_range=(-1, 1))
     targets = probs[:, -1].argmax(dim=1)                                   # the final guess: what --explain explains
@@ -117,32 +126,37 @@ def reading_figure(model, images: torch.Tensor, originals=None, *, attributions:
         if tuple(scores.shape) != expected:
             raise RowrnnError(f"attributions has shape {tuple(scores.shape)}, not (N, R, T) = {expected}: give "
                               "step_attribution's scores for these images")
-    return plots.plot_reading(display_pixels(x)[:, 0], probs, read=model.read, total_steps=model.num_steps,
+    return plots.plot_reading(display_pixels(x)[:, 0], probs, class_names(model), read=model.read,
+                              total_steps=model.num_steps,
                               originals=originals if originals and any(o is not None for o in originals) else None,
                               attributions=scores, targets=targets, rows_per_step=model.rows_per_step,
                               permutation=getattr(model, "permutation", None), attribution_method=method)
 
 
-def predict_files(path, images, weights: str = "best", top: int = 3, fit: str = "trim", *,
+def predict_files(path, images, weights: str = "best", top: int = 3, fit: str | None = None, *,
                   value_range=None) -> list[list[tuple[str, float]]]:
-    """Top classes for image files (or images already 28x28), with a saved run (directory or .safetensors beside
-    config.json).
+    """Top classes for image files (or images already S x S, the run's image size: 28 for Fashion-MNIST), with a
+    saved run (directory or .safetensors beside config.json), named by the run's classes.
 
     images: file paths (a single path is one file; a list may mix files and single images), or a tensor or
     numpy array of images in the forms of rowrnn.pixels.model_input's table (uint8 pixels or normalized floats;
-    value_range=(0, 1) declares ToTensor() floats, for every array given). fit: "trim" (the Fashion-MNIST
-    conversion, background trimmed) or "none" (pictures cropped by hand) for the files; see
-    rowrnn.images.convert. Raises RowrnnError for no images, something that is neither a file nor an array
-    (a PIL image, a number, pixel values in lists: the message names the way out), a bad fit, a run or an image
-    that cannot be read, or an array model_input refuses.
+    value_range=(0, 1) declares ToTensor() floats, for every array given). The files are converted for the run's
+    dataset (rowrnn.datasets.prepare_picture): fit None (default) is the dataset's own (photo_fit: "trim", the
+    Fashion-MNIST conversion, for Fashion-MNIST; "none" for MNIST, KMNIST and EMNIST, not made by trimming
+    photos; a plain image folder's grey resize, where no fit applies); "trim" (background trimmed) or "none"
+    (pictures cropped by hand) choose; see rowrnn.images.convert. Raises RowrnnError for no images, something
+    that is neither a file nor an array (a PIL image, a number, pixel values in lists: the message names the
+    way out), a bad fit or one a plain folder's run does not take, a run or an image that cannot be read, or an
+    array model_input refuses.
     """
-    from .runs import load_model
-    if fit not in FITS:
+    from .runs import load_model, resolve_weights
+    if fit is not None and fit not in FITS:
         raise RowrnnError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
     if isinstance(images, (str, bytes, PurePath)):   # one file: iterating a name would read '/' as a folder
         images = [images]
     if _is_array(images):
-        batch = model_input(images, value_range=value_range)                  # checked before the run loads
+        info = dataset_of(resolve_weights(path, weights)[0])                   # its config.json: size and classes
+        batch = model_input(images, value_range=value_range, size=info.image_size)   # checked before the run loads
     else:
         if hasattr(images, "getpixel") or not hasattr(images, "__iter__"):     # a PIL image, a number
             raise RowrnnError(f"images must be image files (a path or a list of them) or images as a tensor or "
@@ -154,8 +168,12 @@ def predict_files(path, images, weights: str = "best", top: int = 3, fit: str = 
             if not (_is_array(p) or isinstance(p, (str, bytes, PurePath))):
                 raise RowrnnError(f"images[{k}] must be an image file or one image as a tensor or numpy array, "
                                   f"got {type(p).__name__}{_hint(p, 'images')}")
-        batch = torch.cat([model_input(p, value_range=value_range, name=f"images[{k}]", single=True)
-                           if _is_array(p) else model_input(load_image(p, fit=fit))
+        from .images import display_name, read_image_file
+        info = dataset_of(resolve_weights(path, weights)[0])
+        S = info.image_size
+        batch = torch.cat([model_input(p, value_range=value_range, name=f"images[{k}]", single=True, size=S)
+                           if _is_array(p) else model_input(prepare_picture(
+                               read_image_file(p), display_name(p), info, fit=fit).image, size=S)
                            for k, p in enumerate(images)])
     model, _ = load_model(path, weights)
     return predict(model, batch, top=top, value_range=(-1, 1))
@@ -186,18 +204,22 @@ def _takes_value_range(model) -> bool:
 
 
 @torch.no_grad()
-def predict(model, images: torch.Tensor, top: int = 3, classes=CLASSES, *,
+def predict(model, images: torch.Tensor, top: int = 3, classes=None, *,
             value_range=None) -> list[list[tuple[str, float]]]:
-    """Images (N, 28, 28) -> for each, the top classes with their probabilities.
+    """Images (N, S, S) -> for each, the top classes with their probabilities, named by `classes` (default the
+    model's: rowrnn.models.class_names, a loaded run's or an OnnxClassifier's own, Fashion-MNIST's for a bare
+    model of 10 outputs). S: model.image_size (28 for Fashion-MNIST).
 
-    images: (N, 1, 28, 28), (N, 28, 28) or one image (28, 28), a tensor or numpy array in the forms of
+    images: (N, 1, S, S), (N, S, S) or one image (S, S), a tensor or numpy array in the forms of
     rowrnn.pixels.model_input's table (uint8 pixels 0-255, or floats normalized to [-1, 1]; value_range=(0, 1)
     declares ToTensor() floats). model is a torch model, or anything that maps normalized float images
-    (N, 1, 28, 28) to logits (N, 10): an OnnxClassifier runs the same code without PyTorch's model classes. top
-    (default 3): classes per image, at most len(classes). Raises RowrnnError for images model_input refuses, or
-    when the model's answer for an image is NaN or infinite.
+    (N, 1, S, S) to logits (N, C): an OnnxClassifier runs the same code without PyTorch's model classes. top
+    (default 3): classes per image, at most len(classes). Raises RowrnnError for images model_input refuses,
+    classes whose number is not the model's outputs, or when the model's answer for an image is NaN or infinite.
     """
-    x = model_input(images, value_range=value_range, dtype=model_dtype(model))  # (N, 1, 28, 28), the model's dtype
+    names = _names(model, classes)
+    x = model_input(images, value_range=value_range, size=getattr(model, "image_size", IMAGE_SIZE),
+                    dtype=model_dtype(model))                                   # (N, 1, S, S), the model's dtype
     if isinstance(model, torch.nn.Module):
         model.eval()
         x = x.to(next(model.parameters()).device)
@@ -206,7 +228,7 @@ def predict(model, images: torch.Tensor, top: int = 3, classes=CLASSES, *,
         logits = model(x, value_range=(-1, 1))
     else:
         logits = model(x)
-    logits = torch.as_tensor(logits).float().cpu()                              # (N, 10)
+    logits = torch.as_tensor(logits).float().cpu()                              # (N, C)
     probs = logits.softmax(dim=1)
     bad = ~(torch.isfinite(logits).all(dim=1) & torch.isfinite(probs).all(dim=1))
     if bad.any():
@@ -214,11 +236,24 @@ def predict(model, images: torch.Tensor, top: int = 3, classes=CLASSES, *,
         what = "not a number (NaN)" if torch.isnan(logits[i]).any() or torch.isnan(probs[i]).any() else "infinite"
         raise RowrnnError(f"the model's answer for image {i} is {what}: the weights are broken; "
                           "retrain or pick other weights")
-    return top_classes(probs, top, classes)
+    return top_classes(probs, top, names)
 
 
-def top_classes(probs: torch.Tensor, top: int = 3, classes=CLASSES) -> list[list[tuple[str, float]]]:
+def _names(model, classes) -> tuple:
+    """The class names of a model's outputs: rowrnn.models.class_names for a torch model; for another (an
+    OnnxClassifier, whose path never imports rowrnn.models) `classes`, else its own .classes, else
+    Fashion-MNIST's."""
+    if isinstance(model, torch.nn.Module):
+        from .models import class_names
+        return class_names(model, classes)
+    from .constants import CLASSES
+    return tuple(classes if classes is not None else getattr(model, "classes", None) or CLASSES)
+
+
+def top_classes(probs: torch.Tensor, top: int = 3, classes=None) -> list[list[tuple[str, float]]]:
     """Probabilities (N, C) -> for each row, its `top` (default 3, at most C) classes as (name, probability),
-    most probable first."""
+    most probable first; classes: C names (default Fashion-MNIST's)."""
+    from .constants import CLASSES
+    classes = CLASSES if classes is None else classes
     values, indices = probs.topk(min(top, len(classes)), dim=1)
     return [[(classes[int(i)], float(v)) for v, i in zip(vs, ids)] for vs, ids in zip(values, indices)]

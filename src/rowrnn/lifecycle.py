@@ -25,7 +25,8 @@ from torch import nn
 from . import files, runs
 from .config import PRESETS, RunConfig, build_config, config_fields
 from .constants import CLASSES, NUM_CLASSES
-from .data import Batches, ImageDataset, load_fashion_mnist
+from .data import Batches, ImageDataset
+from .datasets import TABLE, dataset_of, load_dataset
 from .devices import distributed_context
 from .errors import RowrnnError, python_api
 from .models import build_model, count_parameters
@@ -105,16 +106,25 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
             raise RowrnnError("--amp needs a CUDA device (bfloat16 autocast); drop --amp on CPU")
         test_set = finishing["test_set"] if finishing else None
         if train_set is None:  # before touching run_dir: a data error leaves nothing behind
-            train_set, loaded_test = load_fashion_mnist(cfg.data.data_dir, verify=cfg.data.verify)
+            info, train_set, loaded_test = load_dataset(cfg.data, progress=progress and main)
+            if not resume:   # a folder's absolute path, recorded: evaluate finds it from any directory
+                cfg.data.dataset = info.name
             test_set = test_set if test_set is not None or not finishing else loaded_test
+            if main and getattr(train_set, "report", ""):   # files skipped or dropped: said, never silent
+                warnings.warn(f"--dataset {info.name}: {train_set.report}", stacklevel=3)
+        # the dataset's facts are recorded in config.json: class names from the data (a folder's, a named
+        # dataset's) or, for a train_set given by the caller, its .classes
+        cfg.data.classes = list(getattr(train_set, "classes", None) or dataset_of(cfg).classes)
+        cfg.validate()
         train_idx, val_idx = split_indices(len(train_set), tc.val_split, tc.seed)
         if len(val_idx) == 0 or len(train_idx) == 0:
             raise RowrnnError(f"--val-split {tc.val_split} of {len(train_set)} training images leaves "
                               f"{len(train_idx)} for training and {len(val_idx)} for validation: use more data "
                               "or another --val-split")
         # the teacher is checked, loaded once and the digest of the bytes loaded taken, before run_dir is touched
-        teacher, teacher_model = (runs.teacher_record(tc.distill_from) if tc.distill_from is not None
-                                  else (None, None))
+        teacher, teacher_model = (runs.teacher_record(tc.distill_from, classes=cfg.data.classes,
+                                                      image_size=dataset_of(cfg).image_size)
+                                  if tc.distill_from is not None else (None, None))
         if teacher is not None:
             check_teacher_split(tc, runs.load_config(tc.distill_from).train, len(train_set), val_idx, resume=resume)
         with runs.claim(run_dir, cfg, resume=resume, write=main, teacher=teacher) as saved:  # held until finished
@@ -128,7 +138,8 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
             # cfg's data_dir: a resume's --data-dir, where the run's recorded one may be missing
             return trained, _finish(run_dir, test_set=test_set, figures=finishing["figures"], device="cpu",
                                     data_dir=cfg.data.data_dir,
-                                    train_support=class_counts(train_set.labels[train_idx]))
+                                    train_support=class_counts(train_set.labels[train_idx],
+                                                               cfg.data.classes))
 
 
 def _train(cfg: RunConfig, place, train_set, train_idx, val_idx, saved, run_dir, *, progress, on_epoch,
@@ -204,7 +215,7 @@ def _build(cfg: RunConfig, place, train_set: ImageDataset, train_idx, val_idx, s
         teacher = Teacher(teacher_model.to(device).eval(), temperature=tc.distill_temperature,
                           alpha=tc.distill_alpha)
     torch.manual_seed(tc.seed)
-    model = build_model(cfg.model).to(device)
+    model = build_model(cfg).to(device)           # cfg's recorded classes and image size
     images, labels = train_set.images.to(device), train_set.labels.to(device)  # once, for both splits
     common = dict(device=device, rank=place.rank, world_size=place.world_size)
     train_batches = Batches(images, labels, tc.batch_size, indices=train_idx, shuffle=True, seed=tc.seed,
@@ -223,7 +234,7 @@ def _build(cfg: RunConfig, place, train_set: ImageDataset, train_idx, val_idx, s
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     return _Parts(model, net, train_batches, val_batches, optimizer, scheduler,
                   nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing),
-                  MacroAccuracy(NUM_CLASSES).to(device), state, ema, teacher)
+                  MacroAccuracy(cfg.num_classes).to(device), state, ema, teacher)
 
 
 def _restore(state: runs.ResumeState, model, optimizer, scheduler, make_schedule, steps_per_epoch: int, run_dir,
@@ -456,17 +467,29 @@ def model_card(run: runs.Run, metrics: dict, parameters: int) -> str:
     cost = runs.run_minutes(run)
     minutes = (f"{cost.own:.1f} minutes of training, plus {cost.teacher:.1f} of its teacher's: "
                f"{cost.total:.1f} in all" if metrics.get("teacher") else f"{cost.own:.1f} minutes of training")
+    info = dataset_of(run.config)
+    S, C = info.image_size, info.num_classes
+    fashion = info.name == "fashion-mnist"
+    title = "Fashion-MNIST" if fashion else (TABLE[info.name].title if info.name in TABLE
+                                             else f"the image folder `{info.name}`")
+    data_text = ("""Fashion-MNIST (Zalando Research, MIT licence): 60,000 training and 10,000 test images of 10 kinds of
+garments, 28×28 grey, light garment on a black background.""" if fashion else
+                 f"{title}: {C} classes ({', '.join(info.classes[:12])}{', …' if C > 12 else ''}), {S}×{S} grey"
+                 + (f", converted from its files ({cfg.data.conversion} conversion)" if info.is_folder else "") + ".")
+    confused = ("; garments that\n  look alike (shirt, T-shirt, pullover, coat) are confused most." if fashion
+                else "; the confusion matrix (confusion.png) shows which classes it mixes up.")
+    use = ("Fashion-MNIST-like data: centred 28×28 grey garments, light on dark." if fashion else
+           f"data like {title}'s: {S}×{S} grey images of its {C} classes.")
     return f"""# Model card: {run.path.name}
 
 ## Model
-`{cfg.preset}` preset: {describe}; {parameters:,} trainable parameters. Input: one 28×28 grey image,
-scaled to [-1, 1] as (x/255 − 0.5)/0.5; output: logits over the 10 Fashion-MNIST classes. Weights:
+`{cfg.preset}` preset: {describe}; {parameters:,} trainable parameters. Input: one {S}×{S} grey image,
+scaled to [-1, 1] as (x/255 − 0.5)/0.5; output: logits over the {C} {title} classes. Weights:
 `best.safetensors` (the epoch with the best validation metric; SHA-256 `{metrics['weights_sha256'][:16]}…`)
 and `last.safetensors`. Made by rowrnn {__version__}; the full configuration is in `config.json`.
 
 ## Data
-Fashion-MNIST (Zalando Research, MIT licence): 60,000 training and 10,000 test images of 10 kinds of
-garments, 28×28 grey, light garment on a black background. {1 - tc.val_split:.0%} of the training images
+{data_text} {1 - tc.val_split:.0%} of the training images
 trained the model, {tc.val_split:.0%} (seed {tc.seed}) chose the best epoch; the test images were read once,
 after training, for the numbers below.
 
@@ -485,13 +508,12 @@ Accuracy **{metrics['accuracy']:.4f}**, {macro}, loss {metrics['loss']:.4f}.{not
 
 ## Intended use
 Teaching and comparing recurrent networks that read images as sequences, and as a baseline for
-Fashion-MNIST-like data: centred 28×28 grey garments, light on dark.
+{use}
 
 ## Limitations
-- It knows 10 classes and nothing else: any input gets one of them, a cat included.
+- It knows {C} classes and nothing else: any input gets one of them, a cat included.
 - Photographs differ from Fashion-MNIST (backgrounds, lighting, angles); `rowrnn predict` converts them
   (grey, fitted into 28×28, inverted on light backgrounds), but accuracy on them is not measured here.
-- {ranked}; garments that
-  look alike (shirt, T-shirt, pullover, coat) are confused most.
+- {ranked}{confused}
 - Numbers come from one training run (seed {tc.seed}); other seeds differ (see the leaderboard for spreads).
 """

@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from .constants import IMAGE_SIZE, NUM_CLASSES
+from .constants import CLASSES, IMAGE_SIZE, NUM_CLASSES
 from .errors import RowrnnError
 from .pixels import model_input
 from .recurrences import PARALLEL_CELLS, SCANS, ResidualStack, describe_parameter
@@ -92,9 +92,9 @@ INITS = ("default", "orthogonal")
 STRIP_HEIGHTS = tuple(k for k in range(1, IMAGE_SIZE + 1) if IMAGE_SIZE % k == 0)  # 1, 2, 4, 7, 14, 28
 
 
-def pixel_permutation(seed: int) -> torch.Tensor:
-    """The fixed pixel order of --read permuted-pixels: a function of the seed alone."""
-    return torch.randperm(IMAGE_SIZE * IMAGE_SIZE, generator=torch.Generator().manual_seed(seed))
+def pixel_permutation(seed: int, image_size: int = IMAGE_SIZE) -> torch.Tensor:
+    """The fixed pixel order of --read permuted-pixels (image_size ** 2 pixels): a function of the seed alone."""
+    return torch.randperm(image_size * image_size, generator=torch.Generator().manual_seed(seed))
 
 
 class _CheckedLoading:
@@ -112,7 +112,8 @@ class _CheckedLoading:
 class RNNClassifier(_CheckedLoading, nn.Module):
     """A recurrent reader (or two, for rows+columns), a readout, and a linear head.
 
-    rows_per_step=k reads strips of k rows (or columns) per step: T = 28/k steps of 28k pixels.
+    rows_per_step=k reads strips of k rows (or columns) per step: T = S/k steps of S*k pixels, for images of
+    image_size S (28: Fashion-MNIST's) pixels a side; num_classes is the head's outputs (10).
     The parallel cells (mingru, minlstm, lru) read with a ResidualStack of num_layers blocks of width
     hidden_size, their bidirectional blocks mixing both directions back to hidden_size at every step;
     scan ("auto", "step" or "parallel") picks how their recurrence is computed (the results are equal;
@@ -121,7 +122,8 @@ class RNNClassifier(_CheckedLoading, nn.Module):
 
     def __init__(self, cell="rnn", hidden_size=8, num_layers=1, bidirectional=False,
                  nonlinearity="tanh", dropout=0.0, readout="last", read="rows",
-                 permutation_seed=0, init="default", rows_per_step=1, readout_dropout=0.0, scan="auto"):
+                 permutation_seed=0, init="default", rows_per_step=1, readout_dropout=0.0, scan="auto",
+                 num_classes=NUM_CLASSES, image_size=IMAGE_SIZE):
         super().__init__()
         for name, value, valid in (("cell", cell, RECURRENT_CELLS), ("readout", readout, READOUTS),
                                    ("read", read, READS), ("nonlinearity", nonlinearity, NONLINEARITIES),
@@ -131,12 +133,15 @@ class RNNClassifier(_CheckedLoading, nn.Module):
                 raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(map(str, valid))}")
         if "pixels" in read and rows_per_step != 1:
             raise ValueError("rows_per_step applies to reading rows or columns, not pixels")
+        if "pixels" not in read and image_size % rows_per_step:
+            raise ValueError(f"rows_per_step {rows_per_step} does not divide image_size {image_size}")
+        self.num_classes, self.image_size = num_classes, image_size
         self.stacked = cell in PARALLEL_CELLS                        # a ResidualStack of parallel cells
         if self.stacked and (init != "default" or nonlinearity != "tanh"):
             raise ValueError(f"init and nonlinearity apply to the rnn, gru, lstm and elman cells, not {cell!r}")
         self.cell, self.readout, self.read = cell, readout, read
         self.hidden_size, self.bidirectional, self.rows_per_step = hidden_size, bidirectional, rows_per_step
-        input_size = 1 if "pixels" in read else IMAGE_SIZE * rows_per_step
+        input_size = 1 if "pixels" in read else image_size * rows_per_step
         kwargs = dict(num_layers=num_layers, batch_first=True, bidirectional=bidirectional, dropout=dropout)
         if cell in ("rnn", "elman"):
             kwargs["nonlinearity"] = nonlinearity
@@ -146,11 +151,11 @@ class RNNClassifier(_CheckedLoading, nn.Module):
         if read == "rows+columns":
             self.rnn_columns = RECURRENT_CELLS[cell](input_size, hidden_size, **kwargs)
         if read == "permuted-pixels":
-            self.register_buffer("permutation", pixel_permutation(permutation_seed))
+            self.register_buffer("permutation", pixel_permutation(permutation_seed, image_size))
         self.dropout = nn.Dropout(readout_dropout)                   # no parameters: old weights still load
         features = readout_features(hidden_size, bidirectional, readout, read, cell)
         self.norm = nn.LayerNorm(features) if self.stacked else nn.Identity()   # Identity: old weights still load
-        self.fc = nn.Linear(features, NUM_CLASSES)
+        self.fc = nn.Linear(features, num_classes)
         if init == "orthogonal":
             for name, p in self.named_parameters():
                 if "weight_hh" in name:
@@ -160,12 +165,13 @@ class RNNClassifier(_CheckedLoading, nn.Module):
                     nn.init.zeros_(p)
 
     @classmethod
-    def from_config(cls, cfg) -> "RNNClassifier":
-        """The reader a ModelConfig (arch "recurrent") describes."""
+    def from_config(cls, cfg, num_classes: int = NUM_CLASSES, image_size: int = IMAGE_SIZE) -> "RNNClassifier":
+        """The reader a ModelConfig (arch "recurrent") describes, for num_classes classes of image_size images."""
         return cls(cell=cfg.cell, hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
                    bidirectional=cfg.bidirectional, nonlinearity=cfg.nonlinearity, dropout=cfg.dropout,
                    readout=cfg.readout, read=cfg.read, permutation_seed=cfg.permutation_seed, init=cfg.init,
-                   rows_per_step=cfg.rows_per_step, readout_dropout=cfg.readout_dropout)
+                   rows_per_step=cfg.rows_per_step, readout_dropout=cfg.readout_dropout,
+                   num_classes=num_classes, image_size=image_size)
 
     @property
     def readers(self) -> list[nn.Module]:
@@ -174,13 +180,14 @@ class RNNClassifier(_CheckedLoading, nn.Module):
 
     @property
     def num_steps(self) -> int:
-        """Steps of one reading: 784 for pixels, else 28 / rows_per_step."""
-        return IMAGE_SIZE * IMAGE_SIZE if "pixels" in self.read else IMAGE_SIZE // self.rows_per_step
+        """Steps of one reading: S*S for pixels (784 at 28), else S / rows_per_step."""
+        S = self.image_size
+        return S * S if "pixels" in self.read else S // self.rows_per_step
 
     def sequences(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The image as the sequence(s) each reader sees: (B, 1, 28, 28) -> [(B, T, F)]."""
-        B, k = x.shape[0], self.rows_per_step
-        x = x.reshape(B, IMAGE_SIZE, IMAGE_SIZE)                     # the notebook's squeeze(1)
+        """The image as the sequence(s) each reader sees: (B, 1, S, S) -> [(B, T, F)]."""
+        B, k, S = x.shape[0], self.rows_per_step, self.image_size
+        x = x.reshape(B, S, S)                                       # the notebook's squeeze(1)
         if "pixels" in self.read:
             pixels = x.reshape(B, -1)                                # (B, 784)
             if self.read == "permuted-pixels":
@@ -188,7 +195,7 @@ class RNNClassifier(_CheckedLoading, nn.Module):
             return [pixels.unsqueeze(-1)]                            # (B, 784, 1)
         rows, columns = x, x.transpose(1, 2)                         # step t: row t, or column t
         chosen = {"rows": [rows], "columns": [columns], "rows+columns": [rows, columns]}[self.read]
-        return [s.reshape(B, IMAGE_SIZE // k, IMAGE_SIZE * k) for s in chosen]  # (B, 28/k, 28k): k lines a step
+        return [s.reshape(B, S // k, S * k) for s in chosen]        # (B, S/k, Sk): k lines a step
 
     def _head(self, features: torch.Tensor) -> torch.Tensor:
         """(..., F) -> (..., 10): the logits from readout features."""
@@ -235,7 +242,8 @@ class RNNClassifier(_CheckedLoading, nn.Module):
         """A helper's x through rowrnn.pixels.model_input -> (B, 1, 28, 28) on the device and in the dtype of the
         model's weights."""
         weight = self.fc.weight
-        return model_input(x, value_range=value_range, name="x", dtype=weight.dtype).to(weight.device)
+        return model_input(x, value_range=value_range, name="x", size=self.image_size,
+                           dtype=weight.dtype).to(weight.device)
 
     def hidden_states(self, x: torch.Tensor, *, value_range=None) -> torch.Tensor:
         """The top layer's output h_t at every step: images (B, 1, 28, 28) -> (B, T, H * directions * readers).
@@ -327,8 +335,9 @@ class CNNClassifier(_CheckedLoading, nn.Module):
     blocks=1 is the two-conv baseline; blocks=2 the four-conv network of the cnn preset.
     """
 
-    def __init__(self, channels=32, blocks=1):
+    def __init__(self, channels=32, blocks=1, num_classes=NUM_CLASSES, image_size=IMAGE_SIZE):
         super().__init__()
+        self.num_classes, self.image_size = num_classes, image_size
         layers, in_channels = [], 1
         for out_channels in (channels, 2 * channels):
             for _ in range(blocks):
@@ -336,36 +345,60 @@ class CNNClassifier(_CheckedLoading, nn.Module):
                            nn.ReLU()]
                 in_channels = out_channels
             layers.append(nn.MaxPool2d(2))
-        self.features = nn.Sequential(*layers)                       # (B, 1, 28, 28) -> (B, 2c, 7, 7)
+        self.features = nn.Sequential(*layers)                       # (B, 1, S, S) -> (B, 2c, S//4, S//4)
         self.dropout = nn.Dropout(0.3)
-        self.fc = nn.Linear(2 * channels * 7 * 7, NUM_CLASSES)
+        self.fc = nn.Linear(2 * channels * (image_size // 4) ** 2, num_classes)
 
     @classmethod
-    def from_config(cls, cfg) -> "CNNClassifier":
+    def from_config(cls, cfg, num_classes: int = NUM_CLASSES, image_size: int = IMAGE_SIZE) -> "CNNClassifier":
         """The CNN a ModelConfig (arch "cnn") describes: hidden_size channels, num_layers convolutions a stage."""
-        return cls(channels=cfg.hidden_size, blocks=cfg.num_layers)
+        return cls(channels=cfg.hidden_size, blocks=cfg.num_layers, num_classes=num_classes, image_size=image_size)
 
     def forward(self, x):
-        """Normalized images (B, 1, 28, 28) (or (B, 28, 28)) -> logits (B, 10)."""
-        x = x.reshape(x.shape[0], 1, IMAGE_SIZE, IMAGE_SIZE)
+        """Normalized images (B, 1, S, S) (or (B, S, S)) -> logits (B, num_classes)."""
+        x = x.reshape(x.shape[0], 1, self.image_size, self.image_size)
         return self.fc(self.dropout(self.features(x).flatten(1)))
 
 
 MODELS = {"recurrent": RNNClassifier, "cnn": CNNClassifier}
 
 
-def build_model(cfg) -> nn.Module:
+def build_model(cfg, *, num_classes: int | None = None, image_size: int | None = None) -> nn.Module:
     """A model from a ModelConfig (or anything with the same attributes), or from a whole RunConfig (its .model,
-    as rowrnn.build_config returns). Raises RowrnnError for something that has no arch (naming cfg: pass a
+    as rowrnn.build_config returns), for num_classes classes of images image_size pixels a side. Left out, they
+    are a RunConfig's (its num_classes and data.image_size: rowrnn.datasets.dataset_of says the same), else
+    Fashion-MNIST's 10 and 28. Raises RowrnnError for something that has no arch (naming cfg: pass a
     ModelConfig) or an arch that is not one of MODELS ("recurrent", "cnn")."""
     if not hasattr(cfg, "arch") and hasattr(getattr(cfg, "model", None), "arch"):
+        data = getattr(cfg, "data", None)
+        num_classes = num_classes or getattr(cfg, "num_classes", None)
+        image_size = image_size or getattr(data, "image_size", None)
         cfg = cfg.model                                   # a RunConfig: its model section
     if not hasattr(cfg, "arch"):
         raise RowrnnError(f"cfg must be a ModelConfig (rowrnn.build_config(...).model) or a RunConfig, "
                           f"got {type(cfg).__name__}")
     if cfg.arch not in MODELS:
         raise RowrnnError(f"cfg.arch must be one of {', '.join(MODELS)}, got {cfg.arch!r}")
-    return MODELS[cfg.arch].from_config(cfg)
+    return MODELS[cfg.arch].from_config(cfg, num_classes=num_classes or NUM_CLASSES,
+                                        image_size=image_size or IMAGE_SIZE)
+
+
+def class_names(model, classes=None) -> tuple:
+    """The names of a model's outputs, in label order: `classes` when given (checked: one name per output),
+    else the run's classes that rowrnn.load_model records on the model it loads (model.classes, from
+    rowrnn.datasets.dataset_of), else Fashion-MNIST's for a bare model of 10 outputs and "0".."C-1" for one of
+    another number. Raises RowrnnError naming `classes` when their number is not the model's outputs."""
+    outputs = getattr(model, "num_classes", None)            # None: a model of unknown outputs (an OnnxClassifier)
+    if classes is None:
+        classes = getattr(model, "classes", None)
+        if classes is None:
+            outputs = outputs or NUM_CLASSES
+            return CLASSES if outputs == NUM_CLASSES else tuple(str(i) for i in range(outputs))
+    classes = tuple(str(c) for c in classes)
+    if outputs is not None and len(classes) != outputs:
+        raise RowrnnError(f"classes names {len(classes)} classes, but the model has {outputs} outputs: give one "
+                          f"name per output (rowrnn.load_model's model knows its run's)")
+    return classes
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -404,17 +437,17 @@ def parameter_table(model: nn.Module) -> list[tuple[str, tuple, int, str]]:
     return rows
 
 
-def parameter_count(cfg) -> int:
-    """The parameters build_model(cfg) would have, in closed form: nothing is allocated or looped over,
-    so absurd sizes (num_layers = 10**8) are counted instantly."""
-    H, L = cfg.hidden_size, cfg.num_layers
+def parameter_count(cfg, *, num_classes: int = NUM_CLASSES, image_size: int = IMAGE_SIZE) -> int:
+    """The parameters build_model(cfg, num_classes=..., image_size=...) would have, in closed form: nothing is
+    allocated or looped over, so absurd sizes (num_layers = 10**8) are counted instantly."""
+    H, L, S, C = cfg.hidden_size, cfg.num_layers, image_size, num_classes
     if cfg.arch == "cnn":
         def conv(c_in, c_out):  # weights + bias + BatchNorm's scale and shift
             return c_in * c_out * 9 + 3 * c_out
         stages = conv(1, H) + (L - 1) * conv(H, H) + conv(H, 2 * H) + (L - 1) * conv(2 * H, 2 * H)
-        return stages + 2 * H * 49 * NUM_CLASSES + NUM_CLASSES
+        return stages + 2 * H * (S // 4) ** 2 * C + C
     directions = 2 if cfg.bidirectional else 1
-    input_size = 1 if "pixels" in cfg.read else IMAGE_SIZE * cfg.rows_per_step
+    input_size = 1 if "pixels" in cfg.read else S * cfg.rows_per_step
     features = readout_features(H, cfg.bidirectional, cfg.readout, cfg.read, cfg.cell)
     if cfg.cell in PARALLEL_CELLS:
         per_reader = ResidualStack.parameter_count(input_size, H, L, cfg.bidirectional, cfg.cell)
@@ -423,15 +456,15 @@ def parameter_count(cfg) -> int:
         block = directions * GATES[cfg.cell] * H                 # rows of W_ih, W_hh and the biases
         per_reader = block * (input_size + H + 2) + (L - 1) * block * (H * directions + H + 2)
         head = 0
-    return per_reader * (2 if cfg.read == "rows+columns" else 1) + head + features * NUM_CLASSES + NUM_CLASSES
+    return per_reader * (2 if cfg.read == "rows+columns" else 1) + head + features * C + C
 
 
-def activation_count(cfg, batch_size: int) -> int:
+def activation_count(cfg, batch_size: int, *, image_size: int = IMAGE_SIZE) -> int:
     """Rough number of floats a training step keeps for the backward pass (for the memory estimate)."""
-    H, L = cfg.hidden_size, cfg.num_layers
+    H, L, S = cfg.hidden_size, cfg.num_layers, image_size
     if cfg.arch == "cnn":
-        return batch_size * 6 * (H * IMAGE_SIZE ** 2 + 2 * H * (IMAGE_SIZE // 2) ** 2) * L
-    steps = IMAGE_SIZE * IMAGE_SIZE if "pixels" in cfg.read else IMAGE_SIZE // cfg.rows_per_step
+        return batch_size * 6 * (H * S ** 2 + 2 * H * (S // 2) ** 2) * L
+    steps = S * S if "pixels" in cfg.read else S // cfg.rows_per_step
     readers = 2 if cfg.read == "rows+columns" else 1
     directions = 2 if cfg.bidirectional else 1
     if cfg.cell in PARALLEL_CELLS:  # per block: norms, MLP (2w twice), mix, residuals ~ 10w, plus each cell's

@@ -8,6 +8,8 @@ callers decide where to save it.
 """
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -39,6 +41,13 @@ def plot_curves(history: dict):
     return fig
 
 
+def _square(image) -> np.ndarray:
+    """An image of S*S pixels (flat, (S, S) or (1, S, S)) as (S, S): figures follow the image's own size."""
+    image = np.asarray(image)
+    side = math.isqrt(image.size)
+    return image.reshape(side, side)
+
+
 def plot_predictions(images, labels, predictions, classes=CLASSES, columns=5):
     """The notebook's grid: each image titled with the expected and predicted class, green if right, red if wrong."""
     images, labels, predictions = _np(images), _np(labels), _np(predictions)
@@ -49,7 +58,7 @@ def plot_predictions(images, labels, predictions, classes=CLASSES, columns=5):
         ax.axis("off")
     for ax, image, y, y_hat in zip(axes.flat, images, labels, predictions):
         right = int(y) == int(y_hat)
-        ax.imshow(image.reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="Greens" if right else "Reds")
+        ax.imshow(_square(image), cmap="Greens" if right else "Reds")
         ax.set_title(f"Expected: {classes[int(y)]}\nPredicted: {classes[int(y_hat)]}", fontsize=8,
                      color="darkgreen" if right else "darkred")
     return fig
@@ -85,12 +94,14 @@ def plot_confusion(confusion, classes=CLASSES, ax=None, title=None):
 def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read="rows", total_steps=None,
                  originals=None, attributions=None, targets=None, rows_per_step=1, permutation=None,
                  attribution_method="occlusion"):
-    """Each image beside a heat map of its class probabilities after every step read (T x 10).
+    """Each image beside a heat map of its class probabilities after every step read (T x C).
 
     With total_steps > T (a long pixel sequence sampled at T evenly spaced points), the rows are
     labelled with the number of steps each point had read. originals: a list as long as images of
     uint8 RGB pictures (h, w, 3) or None; when given, each row starts with the picture as the person
-    gave it beside the 28x28 the network saw (plot_original). attributions: (N, R, T) scores of each step
+    gave it beside the S x S image the network saw (plot_original; S from images' shape, 28 for
+    Fashion-MNIST). classes: the names of the C columns (the run's; default Fashion-MNIST's). attributions:
+    (N, R, T) scores of each step
     (rowrnn.attribution.step_attribution, for the classes `targets`, attribution_method naming how); when given,
     a panel after the 28x28 paints each step's score over the pixels it read (attribution_map), with its colour
     bar; rows_per_step and permutation say which pixels those are.
@@ -103,6 +114,7 @@ def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read=
                              layout="constrained", squeeze=False,
                              gridspec_kw={"width_ratios": [1] * extra + [1] + [1.25] * explained + [1.6]})
     unit = _unit(read)
+    side = int(images.shape[-1])                  # S: the run's image size (28 for Fashion-MNIST)
     for k in range(n):
         if extra:
             plot_original(axes[k][0], originals[k])
@@ -112,16 +124,16 @@ def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read=
             target = int(_np(targets)[k]) if targets is not None else int(probs[k][-1].argmax())
             attr_ax = axes[k][extra + 1]
             norm = _centred_norm(scores)
-            attr_ax.imshow(images[k].reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray")
-            attr_ax.imshow(attribution_map(scores, read, rows_per_step, permutation), cmap=ATTRIBUTION_CMAP,
-                           norm=norm, alpha=0.75, interpolation="nearest")
-            _label_pixels(attr_ax)
+            attr_ax.imshow(_square(images[k]), cmap="gray")
+            attr_ax.imshow(attribution_map(scores, read, rows_per_step, permutation, image_size=side),
+                           cmap=ATTRIBUTION_CMAP, norm=norm, alpha=0.75, interpolation="nearest")
+            _label_pixels(attr_ax, side)
             attr_ax.set_title(f"Which steps decided ({attribution_method})", fontsize=9)
             fig.colorbar(plt.cm.ScalarMappable(norm, ATTRIBUTION_CMAP), ax=attr_ax,
                          label=f"attribution to {classes[target]} (logit)")
         if extra:
-            img_ax.set_title("the 28x28 the network saw", fontsize=9)
-        img_ax.imshow(images[k].reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray")
+            img_ax.set_title(f"the {side}x{side} the network saw", fontsize=9)
+        img_ax.imshow(_square(images[k]), cmap="gray")
         img_ax.set_xticks([])
         img_ax.set_yticks([])
         if labels is not None:
@@ -165,11 +177,13 @@ def _centred_norm(scores):
     return Normalize(-bound, bound)
 
 
-def _label_pixels(ax) -> None:
+def _label_pixels(ax, size: int = IMAGE_SIZE) -> None:
+    """Pixel row and column axes for an image size x size: ticks every 7 pixels at 28, about 4 ticks at others."""
+    stride = 7 if size == IMAGE_SIZE else max(1, round(size / 4))
     ax.set_xlabel("pixel column", fontsize=8)
     ax.set_ylabel("pixel row", fontsize=8)
-    ax.set_xticks(range(0, IMAGE_SIZE, 7))
-    ax.set_yticks(range(0, IMAGE_SIZE, 7))
+    ax.set_xticks(range(0, size, stride))
+    ax.set_yticks(range(0, size, stride))
     ax.tick_params(labelsize=7)
 
 
@@ -177,20 +191,22 @@ ATTRIBUTION_READS = ("rows", "columns", "rows+columns", "pixels", "permuted-pixe
 STRIP_HEIGHTS = tuple(k for k in range(1, IMAGE_SIZE + 1) if IMAGE_SIZE % k == 0)      # 1, 2, 4, 7, 14, 28
 
 
-def _step_scores(scores, read: str, rows_per_step: int) -> np.ndarray:
-    """scores as (R, T) for the read, checked: R = 2 for rows+columns, else 1 ((T,) allowed then); T = 784 for
-    pixels, else 28 / rows_per_step. Raises RowrnnError naming read, rows_per_step or scores."""
+def _step_scores(scores, read: str, rows_per_step: int, size: int = IMAGE_SIZE) -> np.ndarray:
+    """scores as (R, T) for the read of size x size images, checked: R = 2 for rows+columns, else 1 ((T,)
+    allowed then); T = size * size for pixels, else size / rows_per_step. Raises RowrnnError naming read,
+    rows_per_step or scores."""
+    heights = tuple(k for k in range(1, size + 1) if size % k == 0)         # 1, 2, 4, 7, 14, 28 at 28
     if read not in ATTRIBUTION_READS:
         raise RowrnnError(f"read must be one of {', '.join(ATTRIBUTION_READS)} (the model's read), got {read!r}")
     if "pixels" in read:
         if rows_per_step != 1:
             raise RowrnnError(f"rows_per_step must be 1 for read={read!r}, got {rows_per_step!r}")
-        T = IMAGE_SIZE * IMAGE_SIZE
-    elif isinstance(rows_per_step, bool) or rows_per_step not in STRIP_HEIGHTS:
-        raise RowrnnError(f"rows_per_step must be one of {', '.join(map(str, STRIP_HEIGHTS))} (the model's), "
+        T = size * size
+    elif isinstance(rows_per_step, bool) or rows_per_step not in heights:
+        raise RowrnnError(f"rows_per_step must be one of {', '.join(map(str, heights))} (the model's), "
                           f"got {rows_per_step!r}")
     else:
-        T = IMAGE_SIZE // rows_per_step
+        T = size // rows_per_step
     R = 2 if read == "rows+columns" else 1
     array = _np(scores)
     given = tuple(array.shape)
@@ -203,57 +219,65 @@ def _step_scores(scores, read: str, rows_per_step: int) -> np.ndarray:
     return array
 
 
-def attribution_map(scores, read="rows", rows_per_step=1, permutation=None) -> np.ndarray:
-    """Step scores (R, T) or (T,) -> a 28x28 array holding, at each pixel, the score of the step that read it.
+def attribution_map(scores, read="rows", rows_per_step=1, permutation=None, *, image_size: int = IMAGE_SIZE) -> np.ndarray:
+    """Step scores (R, T) or (T,) -> an S x S array (S = image_size, the model's: 28 for Fashion-MNIST) holding,
+    at each pixel, the score of the step that read it.
 
     rows: row i gets step i // rows_per_step's score (strips: k rows share one); columns: the same by columns;
     pixels: pixel p is step p; permuted-pixels: pixel permutation[t] is step t (permutation: the model's order,
     required then); rows+columns: pixel (i, j) gets its row's score plus its column's (R = 2).
-    Raises RowrnnError for an unknown read, a rows_per_step that is not a strip height (1, 2, 4, 7, 14, 28; 1 for
-    pixels), scores not shaped (R, T) for that read, or permuted-pixels without a permutation.
+    Raises RowrnnError for an unknown read, a rows_per_step that is not a strip height (a divisor of S: 1, 2, 4,
+    7, 14, 28 at 28; 1 for pixels), scores not shaped (R, T) for that read, or permuted-pixels without a
+    permutation.
     """
-    scores = _step_scores(scores, read, rows_per_step)                        # (R, T)
+    S = image_size
+    scores = _step_scores(scores, read, rows_per_step, S)                     # (R, T)
     if read == "permuted-pixels" and permutation is None:
         raise RowrnnError("permutation must be given for read='permuted-pixels': pass model.permutation")
     k = rows_per_step
     if read in ("pixels", "permuted-pixels"):
-        flat = np.zeros(IMAGE_SIZE * IMAGE_SIZE)
+        flat = np.zeros(S * S)
         order = np.arange(flat.size) if read == "pixels" else _np(permutation).astype(int)
         flat[order] = scores[0]                                               # step t read pixel order[t]
-        return flat.reshape(IMAGE_SIZE, IMAGE_SIZE)
-    lines = [np.repeat(s, k) for s in scores]                                 # (T,) -> (28,): a score per line
-    rows = lines[0][:, None] if read != "columns" else np.zeros((IMAGE_SIZE, 1))
-    columns = (lines[-1] if read != "rows" else np.zeros(IMAGE_SIZE))[None, :]
-    return np.broadcast_to(rows, (IMAGE_SIZE, IMAGE_SIZE)) + (columns if read != "rows" else 0)
+        return flat.reshape(S, S)
+    lines = [np.repeat(s, k) for s in scores]                                 # (T,) -> (S,): a score per line
+    rows = lines[0][:, None] if read != "columns" else np.zeros((S, 1))
+    columns = (lines[-1] if read != "rows" else np.zeros(S))[None, :]
+    return np.broadcast_to(rows, (S, S)) + (columns if read != "rows" else 0)
 
 
 def plot_attribution(image, scores, read="rows", rows_per_step=1, permutation=None, target=None, label=None,
                      classes=CLASSES, method="occlusion", value_range=None):
     """One image beside which of its reading steps decided: the scores of rowrnn.attribution.step_attribution.
 
-    image: one image, (28, 28), (1, 28, 28) or (1, 1, 28, 28), in the forms of rowrnn.pixels.model_input's table
+    image: one image, (S, S), (1, S, S) or (1, 1, S, S) (S: its side, the run's image size; 28 for
+    Fashion-MNIST), in the forms of rowrnn.pixels.model_input's table
     (uint8 pixels or normalized floats; value_range=(0, 1) declares ToTensor() floats), drawn on the fixed grey
     scale black = pixel 0, white = 255; scores: (R, T) or (T,) for the class `target` (an index; its name
     labels the colour bar, in logits), computed by `method` (for the title). rows and strips of rows_per_step
     rows: a bar per step beside the image, spanning the rows it read; columns: a bar per step under the image;
     rows+columns: both (R = 2: rows reader, then columns reader); pixels and permuted-pixels (permutation: the
-    model's pixel order, model.permutation): a 28x28 heat map over the image, each pixel coloured by the step
+    model's pixel order, model.permutation): an S x S heat map over the image, each pixel coloured by the step
     that read it. The colours diverge about 0 (red: the step pushed the class up; blue: down), with a colour bar.
     label: the expected class index, for the title. Returns the Figure. Raises RowrnnError (one line, naming the
     argument) for an image model_input refuses, an unknown read, a bad rows_per_step, or scores not shaped (R, T)
-    for that read and rows_per_step (R = 2 for rows+columns, else 1; T = 784 for pixels, else 28 / rows_per_step).
+    for that read and rows_per_step (R = 2 for rows+columns, else 1; T = S * S for pixels, else S / rows_per_step).
+    classes: the names `target` and `label` index (the run's; default Fashion-MNIST's).
     """
-    image = display_pixels(model_input(image, value_range=value_range, name="image", single=True))[0, 0].numpy()
-    scores = _step_scores(scores, read, rows_per_step)                        # (R, T)
+    shape = tuple(getattr(image, "shape", ()))
+    side = int(shape[-1]) if len(shape) >= 2 and shape[-1] == shape[-2] else IMAGE_SIZE
+    image = display_pixels(model_input(image, value_range=value_range, name="image", single=True,
+                                       size=side))[0, 0].numpy()
+    scores = _step_scores(scores, read, rows_per_step, side)                  # (R, T)
     norm, cmap = _centred_norm(scores), plt.get_cmap(ATTRIBUTION_CMAP)
     what = f"attribution to {classes[int(target)]}" if target is not None else "attribution"
     title = f"Which steps decided ({method})" + (f" -- expected: {classes[int(label)]}" if label is not None else "")
     if read in ("pixels", "permuted-pixels"):
         fig, ax = plt.subplots(figsize=(5.6, 4.6), layout="constrained")
         ax.imshow(image, cmap="gray", vmin=0, vmax=255)
-        ax.imshow(attribution_map(scores, read, rows_per_step, permutation), cmap=cmap, norm=norm, alpha=0.75,
-                  interpolation="nearest")
-        _label_pixels(ax)
+        ax.imshow(attribution_map(scores, read, rows_per_step, permutation, image_size=side), cmap=cmap, norm=norm,
+                  alpha=0.75, interpolation="nearest")
+        _label_pixels(ax, side)
         ax.set_title(title + f"\neach pixel coloured by the step that read it ({scores.shape[1]} steps)", fontsize=9)
         fig.colorbar(plt.cm.ScalarMappable(norm, cmap), ax=ax, label=f"{what} (logit)")
         return fig
@@ -297,7 +321,7 @@ def plot_hidden_states(image, states, read="rows", label=None, classes=CLASSES):
     steps, width = states.shape
     fig, (img_ax, heat_ax) = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained",
                                           gridspec_kw={"width_ratios": [1, 2.2]})
-    img_ax.imshow(image.reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray")
+    img_ax.imshow(_square(image), cmap="gray")
     img_ax.set_xticks([])
     img_ax.set_yticks([])
     if label is not None:

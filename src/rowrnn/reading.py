@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from .attribution import METHODS, step_attribution
-from .constants import CLASSES, IMAGE_SIZE
+from .constants import IMAGE_SIZE
 from .errors import RowrnnError
-from .models import count_parameters
+from .models import class_names, count_parameters
 from .pixels import display_pixels, model_dtype, model_input
 from .unrolling import unroll
 
@@ -44,14 +44,20 @@ def is_recurrent(model) -> bool:
     return hasattr(model, "step_logits")
 
 
-def panel_info(model, run=None, name: str = "model", *, index: int = 0, test_accuracy: float | None = None) -> dict:
+def panel_info(model, run=None, name: str = "model", *, index: int = 0, test_accuracy: float | None = None,
+               classes=None) -> dict:
     """What a page or widget says about one model beside its reading: a dict (JSON-able) of
 
     id (index), name, preset (run.config.preset; None without a run), parameters, test_accuracy (as given: None
     when nothing recorded it), recurrent, read ("rows", "columns", "rows+columns", "pixels", "permuted-pixels";
     None for a CNN), steps (T), rows_per_step, hidden_width (the width of `hidden` in reading_view: hidden size
-    x directions x readers), hidden_size (one direction of one reader's) and permutation (the pixel order of a permuted-pixels reader, else None). The
-    fields for steps are None for a CNN. `run` is runs.load_model's second value, or None for a bare model.
+    x directions x readers), hidden_size (one direction of one reader's), permutation (the pixel order of a
+    permuted-pixels reader, else None), classes (the names of its outputs in label order: `classes`, else
+    models.class_names(model): a loaded run's dataset's), image_size (S: the side of the S x S images it reads,
+    the size pixels are sent at) and step_lines (for each step, [first, last] row (or column, 0-based, inclusive)
+    it reads: a strip of rows_per_step lines; None for pixel readers and a CNN). The fields for steps are None
+    for a CNN. `run` is runs.load_model's second value, or None for a bare model. Raises RowrnnError naming
+    `classes` when their number is not the model's outputs.
     """
     recurrent = is_recurrent(model)
     read = model.read if recurrent else None
@@ -68,32 +74,37 @@ def panel_info(model, run=None, name: str = "model", *, index: int = 0, test_acc
         "hidden_size": model.hidden_size if recurrent else None,
         # the order a permuted-pixels reader takes the pixels in, so the page can light them up
         "permutation": model.permutation.tolist() if read == "permuted-pixels" else None,
+        "classes": list(class_names(model, classes)),
+        "image_size": int(getattr(model, "image_size", IMAGE_SIZE)),
+        "step_lines": ([[t * model.rows_per_step, (t + 1) * model.rows_per_step - 1] for t in range(model.num_steps)]
+                       if recurrent and "pixels" not in read else None),
     }
 
 
-def as_image(image, *, value_range=None) -> torch.Tensor:
-    """One image in any form of rowrnn.pixels.model_input's table ((28, 28), (1, 28, 28) or (1, 1, 28, 28); uint8
-    pixels or normalized floats; value_range=(0, 1) declares ToTensor() floats) -> uint8 tensor (28, 28), light
-    garment on black, rounded to the nearest grey level: what a page draws. Raises RowrnnError naming `image`
-    for anything model_input refuses."""
-    return display_pixels(model_input(image, value_range=value_range, name="image", single=True))[0, 0]
+def as_image(image, *, value_range=None, size: int = IMAGE_SIZE) -> torch.Tensor:
+    """One image in any form of rowrnn.pixels.model_input's table ((S, S), (1, S, S) or (1, 1, S, S), S = size,
+    default 28: a model's image_size for other datasets; uint8 pixels or normalized floats; value_range=(0, 1)
+    declares ToTensor() floats) -> uint8 tensor (S, S), light on black, rounded to the nearest grey level: what
+    a page draws. Raises RowrnnError naming `image` for anything model_input refuses."""
+    return display_pixels(model_input(image, value_range=value_range, name="image", single=True, size=size))[0, 0]
 
 
 def _model_image(image, value_range, model) -> torch.Tensor:
-    """One image in an accepted form -> (1, 1, 28, 28) in the model's units and dtype (float32, or float64 for a
-    model in double precision), on the CPU."""
+    """One image in an accepted form -> (1, 1, S, S) (S = model.image_size) in the model's units and dtype
+    (float32, or float64 for a model in double precision), on the CPU."""
     return model_input(image, value_range=value_range, name="image", single=True,
-                       dtype=model_dtype(model)).detach().cpu()
+                       size=getattr(model, "image_size", IMAGE_SIZE), dtype=model_dtype(model)).detach().cpu()
 
 
 def reading_view(model, image, *, attribution: bool = True, unrolled: bool = True,
-                 methods: tuple[str, ...] = METHODS, value_range=None) -> dict:
+                 methods: tuple[str, ...] = METHODS, value_range=None, classes=None) -> dict:
     """One model's reading of one image, as the page shows it: image -> dict of
 
-    steps: (T, 10) tensor, the class probabilities after each step t = 1..T (None for a CNN);
+    steps: (T, C) tensor, the class probabilities after each step t = 1..T (None for a CNN), C the model's
+    classes (`classes`, else models.class_names(model): a loaded run's own; Fashion-MNIST's 10 by default);
     hidden: (T, H) tensor, the hidden state h_t after each step, H = panel_info's hidden_width (None for a CNN);
-    final: 10 probabilities (a list, rounded to DIGITS), after the whole image (steps' last row);
-    top: [{"class": name, "probability": p} x 3], best first;
+    final: C probabilities (a list, rounded to DIGITS), after the whole image (steps' last row);
+    top: [{"class": name, "probability": p} x 3 (C if fewer)], best first, named by the model's classes;
     attribution (when `attribution`; None for a CNN): which steps decided the predicted class, by
     rowrnn.attribution.step_attribution: {"target": class index, "class": its name, "occlusion": (R, T) tensor
     or None when over OCCLUSION_BUDGET (pixel readers), "integrated-gradients": (R, T) tensor}, in logits
@@ -105,20 +116,22 @@ def reading_view(model, image, *, attribution: bool = True, unrolled: bool = Tru
     "not-recurrent"), else None;
     or {"error": one line} when the weights give NaN or infinite outputs (nothing else is then sent).
 
-    image: one image, (28, 28), (1, 28, 28) or (1, 1, 28, 28), in the forms of rowrnn.pixels.model_input's table
+    image: one image, (S, S), (1, S, S) or (1, 1, S, S) with S = model.image_size (28 for Fashion-MNIST), in the
+    forms of rowrnn.pixels.model_input's table
     (uint8 pixels, as serve sends, or normalized floats; value_range=(0, 1) declares ToTensor() floats); every
     part of the view reads the same normalized float32 image.
     The model is used as given (put it in eval mode). Raises RowrnnError for an image (or value_range) that
-    model_input refuses, or an unknown method in methods.
+    model_input refuses, an unknown method in methods, or classes whose number is not the model's outputs.
     """
-    x = _model_image(image, value_range, model)                              # (1, 1, 28, 28)
+    names = class_names(model, classes)
+    x = _model_image(image, value_range, model)                              # (1, 1, S, S)
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise RowrnnError(f"methods must be among {', '.join(METHODS)}, got {unknown[0]!r}")
     with torch.inference_mode():
         if is_recurrent(model):
             logits, hidden = model.reading(x, value_range=(-1, 1))       # x: normalized above
-            steps, hidden = logits[0].softmax(-1), hidden[0]                 # (T, 10), (T, H)
+            steps, hidden = logits[0].softmax(-1), hidden[0]                 # (T, C), (T, H)
             final = steps[-1]
             finite = bool(torch.isfinite(logits).all() and torch.isfinite(hidden).all())
         else:
@@ -128,30 +141,31 @@ def reading_view(model, image, *, attribution: bool = True, unrolled: bool = Tru
             finite = bool(torch.isfinite(logits).all())
         if not finite:
             return {"error": NOT_FINITE}
-        values, indices = final.topk(3)
+        values, indices = final.topk(min(3, len(names)))
         view = {"steps": steps, "hidden": hidden, "final": rounded(final),
-                "top": [{"class": CLASSES[int(i)], "probability": round(float(v), DIGITS)}
+                "top": [{"class": names[int(i)], "probability": round(float(v), DIGITS)}
                         for v, i in zip(values, indices)]}
     if attribution:
-        view["attribution"] = (attribution_scores(model, x[0, 0], int(indices[0]), methods=methods)
+        view["attribution"] = (attribution_scores(model, x[0, 0], int(indices[0]), methods=methods, classes=names)
                                if is_recurrent(model) else None)
     if unrolled:
         view["unrolled"], view["unrolled_reason"] = unrolled_numbers(model, x[0, 0])
     return view
 
 
-def attribution_view(model, image, *, value_range=None) -> dict | None:
+def attribution_view(model, image, *, value_range=None, classes=None) -> dict | None:
     """Which steps decided the model's answer for one image (the forms of reading_view's image):
     attribution_scores for the class it predicts; None for a CNN or when its outputs are not finite. Raises
     RowrnnError for an image (or value_range) that rowrnn.pixels.model_input refuses."""
-    x = _model_image(image, value_range, model)                              # (1, 1, 28, 28)
+    names = class_names(model, classes)
+    x = _model_image(image, value_range, model)                              # (1, 1, S, S)
     if not is_recurrent(model):
         return None
     with torch.inference_mode():
         logits = model(x)[0]
     if not bool(torch.isfinite(logits).all()):
         return None
-    return attribution_scores(model, x[0, 0], int(logits.argmax()))
+    return attribution_scores(model, x[0, 0], int(logits.argmax()), classes=names)
 
 
 def occlusion_affordable(model) -> bool:
@@ -165,12 +179,14 @@ def drawn_method(model) -> str:
     return "occlusion" if occlusion_affordable(model) else "integrated-gradients"
 
 
-def attribution_scores(model, image: torch.Tensor, target: int, *, methods: tuple[str, ...] = METHODS) -> dict:
-    """Which steps moved the logit of class `target` (rowrnn.attribution) in one image, normalized float (28, 28)
-    (model_input's output): {"target", "class", "occlusion", "integrated-gradients"}, each method's scores an
+def attribution_scores(model, image: torch.Tensor, target: int, *, methods: tuple[str, ...] = METHODS,
+                       classes=None) -> dict:
+    """Which steps moved the logit of class `target` (rowrnn.attribution) in one image, normalized float (S, S)
+    (model_input's output): {"target", "class" (its name among `classes`, else models.class_names(model)),
+    "occlusion", "integrated-gradients"}, each method's scores an
     (R, T) tensor, or None when not finite, not among `methods` (not computed) or (occlusion) over
     OCCLUSION_BUDGET steps read."""
-    scores = {"target": target, "class": CLASSES[target]}
+    scores = {"target": target, "class": class_names(model, classes)[target]}
     for method in METHODS:
         if method not in methods or (method == "occlusion" and not occlusion_affordable(model)):
             scores[method] = None
@@ -184,7 +200,7 @@ UNROLLED_REASONS = ("not-recurrent", "hidden-size", "not-finite")    # why a vie
 
 
 def unrolled_numbers(model, image: torch.Tensor) -> tuple[dict | None, str | None]:
-    """For one normalized float image (28, 28) (model_input's output):
+    """For one normalized float image (S, S) (model_input's output):
     (rowrnn.unrolling.unroll's numbers rounded to DIGITS, None) for a recurrent model of hidden size up to
     MAX_UNROLLED_HIDDEN; else (None, why) with why one of UNROLLED_REASONS: "not-recurrent" (a CNN),
     "hidden-size" (over MAX_UNROLLED_HIDDEN), "not-finite" (a NaN or infinity in the recurrence's numbers)."""

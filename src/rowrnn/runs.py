@@ -32,6 +32,7 @@ import torch
 from . import files
 from .config import RunConfig, short_name
 from .errors import RowrnnError, python_api
+from .datasets import dataset_of
 from .models import build_model
 
 CONFIG_FILE, HISTORY_FILE, HISTORY_CSV = "config.json", "history.json", "history.csv"
@@ -44,7 +45,8 @@ RUN_FILES = (CONFIG_FILE, HISTORY_FILE, HISTORY_CSV, STATE_FILE, METRICS_FILE, C
              *(f"{w}.safetensors" for w in WEIGHTS), *(f"{f}.png" for f in FIGURES), *(f"{f}-last.png" for f in FIGURES))
 HISTORY_KEYS = ("train_loss", "train_metric", "val_loss", "val_metric", "lr", "seconds")
 # may differ between the original run and its resumption without changing the result
-RESUMABLE_DIFFERENCES = {("train", "device"), ("train", "amp"), ("data", "data_dir")}
+RESUMABLE_DIFFERENCES = {("train", "device"), ("train", "amp"), ("data", "data_dir"),
+                         ("data", "classes")}   # recorded by training from the data, not chosen: never a difference
 
 MAX_WEIGHTS_BYTES = 2 * 2**30       # > 100M float32 parameters (config.MAX_PARAMETERS) with room to spare
 MAX_STATE_BYTES = 4 * MAX_WEIGHTS_BYTES
@@ -608,8 +610,10 @@ def load_model(path, weights: str = "best", device="cpu"):
     named, the fix for a shared key prefix) or are not floating point (each tensor and its dtype named)."""
     run = run_of_weights(path, weights)
     run_dir, weights_path = resolve_weights(path, weights)
-    model = build_model(run.config.model)
+    info = dataset_of(run.config)                 # the run's classes and image size
+    model = build_model(run.config.model, num_classes=info.num_classes, image_size=info.image_size)
     model.load_state_dict(fit_weights(model, load_weights(weights_path), weights_path, run_dir / CONFIG_FILE))
+    model.classes = info.classes                  # what its outputs are called (models.class_names reads it)
     return model.to(device).eval(), run
 
 
@@ -641,18 +645,20 @@ def run_minutes(run: Run) -> RunMinutes:
 TEACHER_KEYS = {"run": str, "path": str, "weights_sha256": str, "train_minutes": (int, float), "preset": str}
 
 
-def teacher_record(path) -> tuple[dict, torch.nn.Module]:
+def teacher_record(path, *, classes=None, image_size: int | None = None) -> tuple[dict, torch.nn.Module]:
     """(record, model): what a student records of its --distill-from teacher, checked -- {"run": path as given,
     "path": absolute, "weights_sha256": of the best.safetensors bytes loaded, "train_minutes": what it cost
     (run_minutes(...).total), "preset": ...} -- and the teacher's network (eval mode, CPU) built from those very
     bytes, so the digest recorded is that of the weights that teach (the file is read once).
 
+    classes, image_size: the student's dataset's (datasets.dataset_of(student config)); left out, Fashion-MNIST's.
     Raises RowrnnError (one line naming --distill-from) for a teacher that is missing, not a run, not finished
-    (its metrics must describe its best weights), or whose classes are not Fashion-MNIST's ten."""
+    (its metrics must describe its best weights), or whose classes (names, in order) or image size are not the
+    student's: its logits would name other classes, or it would read other images."""
     from safetensors import SafetensorError
     from safetensors.torch import load
 
-    from .constants import CLASSES
+    from .constants import CLASSES, IMAGE_SIZE
     flag = f"--distill-from {path}"
     run_dir = Path(path)
     if not files.exists(run_dir):
@@ -664,14 +670,22 @@ def teacher_record(path) -> tuple[dict, torch.nn.Module]:
     if status != "finished":
         raise RowrnnError(f"{flag}: the teacher is not finished (its status is {status!r}): finish it with "
                           f"`rowrnn train --resume {run_dir}` first")
-    # every model rowrnn builds has NUM_CLASSES outputs: the classes its metrics name are what can differ
-    named = list((run.metrics or {}).get("per_class", {}) or CLASSES)
-    if named != list(CLASSES):
-        raise RowrnnError(f"{flag}: the teacher was tested on the classes {', '.join(map(str, named))}, not "
-                          f"Fashion-MNIST's {len(CLASSES)}: distill from a run trained on Fashion-MNIST's classes")
+    info = dataset_of(run.config)
+    wanted = [str(c) for c in (classes if classes is not None else CLASSES)]
+    # the classes it was tested on (its metrics) where they say, else those recorded in its config
+    named = [str(c) for c in ((run.metrics or {}).get("per_class", {}) or info.classes)]
+    if named != wanted:
+        shown_classes = ", ".join(named[:12]) + (f", ... ({len(named)} in all)" if len(named) > 12 else "")
+        raise RowrnnError(f"{flag}: the teacher was tested on the classes {shown_classes}, not this run's "
+                          f"{len(wanted)} ({', '.join(wanted[:12])}{', ...' if len(wanted) > 12 else ''}): "
+                          "distill from a run trained on this run's classes")
+    side = image_size or IMAGE_SIZE
+    if info.image_size != side:
+        raise RowrnnError(f"{flag}: the teacher reads {info.image_size}x{info.image_size} images, this run "
+                          f"{side}x{side}: distill from a run trained at --image-size {side}")
     weights_path = run_dir / "best.safetensors"
     raw = files.read_file(weights_path, limit=MAX_WEIGHTS_BYTES, what="weights file")
-    model = build_model(run.config.model)
+    model = build_model(run.config.model, num_classes=info.num_classes, image_size=info.image_size)
     try:
         tensors = load(raw)
     except (SafetensorError, ValueError, OSError) as e:

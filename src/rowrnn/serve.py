@@ -6,18 +6,20 @@
 The JSON endpoints are the contract the page uses (and scripts may too):
 
     GET  /api/runs                -> {"runs": [{id, name, preset, parameters, test_accuracy, recurrent, read,
-                                      steps, rows_per_step, hidden_width, hidden_size, permutation}], "classes": [...],
-                                      "test_images": N}
-    GET  /api/test-image/{index}  -> {"index", "label", "class", "pixels": 28x28 grey values 0-255}
+                                      steps, rows_per_step, hidden_width, hidden_size, permutation, classes,
+                                      image_size, step_lines}], "classes": [...], "image_size": S,
+                                      "dataset": name, "test_images": N}
+                                     (every run served reads the same classes at the same size S: see load_panels)
+    GET  /api/test-image/{index}  -> {"index", "label", "class", "pixels": SxS grey values 0-255}
                                      (index: plain ASCII digits, no sign, no leading zero)
-    POST /api/predict[?fit=trim|none]
+    POST /api/predict[?fit=trim|none]   (fit: left out, the runs' dataset's: rowrnn.datasets.photo_fit)
                                   body: an image file (Content-Type image/* or application/octet-stream), a
                                   multipart/form-data upload (its one file part: curl -F file=@shirt.jpg), or
-                                  JSON (application/json, text/json, application/*+json) {"pixels": 28x28
+                                  JSON (application/json, text/json, application/*+json) {"pixels": S rows of S
                                   values 0-255} or {"test_index": N}
-                                  -> {"image": 28x28 (what the networks saw), "label": int or null,
-                                      "models": [{id, name, steps: T x 10 probabilities (null for a CNN),
-                                      hidden: T x H (null for a CNN), final: 10 probabilities,
+                                  -> {"image": SxS (what the networks saw), "label": int or null,
+                                      "models": [{id, name, steps: T x C probabilities (null for a CNN),
+                                      hidden: T x H (null for a CNN), final: C probabilities,
                                       top: [{class, probability} x 3], unrolled: the recurrence's vectors at
                                       every step (rowrnn.unrolling.unroll's dict) for hidden size <= 16, else null,
                                       unrolled_reason: why it is null ("hidden-size", "not-finite",
@@ -61,10 +63,11 @@ from pathlib import Path
 import torch
 
 from . import files, guard, reading, runs
-from .constants import CLASSES, IMAGE_SIZE
+from .constants import IMAGE_SIZE
+from .datasets import dataset_of, prepare_picture
 from .errors import RowrnnError
 from .evaluation import load_test_set
-from .images import FITS, decode_image
+from .images import FITS
 from .reading import DIGITS, dumps as _dumps  # noqa: F401  (serve's names for them)
 
 WEB = Path(__file__).parent / "web"
@@ -102,20 +105,30 @@ class Panel:
         self.info = reading.panel_info(self.model, run, name, index=index,
                                        test_accuracy=weights_accuracy(path, run))
         self.config = run.config
+        self.dataset_info = dataset_of(run.config)          # the run's classes, image size and conversion
+        self.dataset = self.dataset_info.name if not self.dataset_info.is_folder else Path(self.dataset_info.name).name
         self.model.requires_grad_(False)
 
     def read(self, image: torch.Tensor) -> dict:
-        """uint8 (28, 28) -> {id, name, **rowrnn.reading.reading_view}: probabilities and hidden states at every
+        """uint8 (S, S) -> {id, name, **rowrnn.reading.reading_view}: probabilities and hidden states at every
         step, or {id, name, error} when the weights give NaN or infinite outputs (the other panels are unaffected).
         Without the attribution, which /api/explain computes on its own (0.1 s to 25 s a run: see above)."""
         return {"id": self.info["id"], "name": self.info["name"],
                 **reading.reading_view(self.model, image, attribution=False)}
 
     def explain(self, image: torch.Tensor) -> dict:
-        """uint8 (28, 28) -> {id, name, attribution: rowrnn.reading.attribution_view (None for a CNN or
+        """uint8 (S, S) -> {id, name, attribution: rowrnn.reading.attribution_view (None for a CNN or
         non-finite outputs)}."""
         return {"id": self.info["id"], "name": self.info["name"],
                 "attribution": reading.attribution_view(self.model, image)}
+
+
+def _dataset_words(panels, key) -> str:
+    """'mnist: 10 classes 0, 1, 2, ... at 28x28': what the runs of one group (classes, size) read."""
+    classes, side = key
+    names = sorted({p.dataset for p in panels if (tuple(p.info["classes"]), p.info["image_size"]) == key})
+    shown = ", ".join(classes[:4]) + (", ..." if len(classes) > 4 else "")
+    return f"{' and '.join(names)}: {len(classes)} classes {shown} at {side}x{side}"
 
 
 def weights_accuracy(path, run) -> float | None:
@@ -166,11 +179,24 @@ def _names(paths: list[Path]) -> list[str]:
 
 def load_panels(run_dirs, data_dir=None):
     """(panels, test split) for the runs given at start: run directories (their best weights) or weights files
-    beside their run's config.json (RUN/last.safetensors). Every problem is a one-line RowrnnError."""
+    beside their run's config.json (RUN/last.safetensors). Every problem is a one-line RowrnnError.
+
+    Runs are shown side by side only when they read the same classes (names, in order) at the same image size:
+    one picture, one set of class names and one test set (the first run's dataset's) serve them all. Runs of
+    datasets that differ so are refused in one line naming each group, to serve one group at a time (runs of
+    two datasets with the same classes and size, MNIST and a folder of digits named 0-9 at 28, may share)."""
     paths = [Path(p) for p in run_dirs]
     if not paths:
         raise RowrnnError("name at least one run directory: rowrnn serve RUN [RUN ...]")
     panels = [Panel(i, p, name) for i, (p, name) in enumerate(zip(paths, _names(paths)))]
+    groups: dict[tuple, list[str]] = {}
+    for panel in panels:
+        key = (tuple(panel.info["classes"]), panel.info["image_size"])
+        groups.setdefault(key, []).append(panel.info["name"])
+    if len(groups) > 1:
+        described = "; ".join(f"{', '.join(names)} ({_dataset_words(panels, key)})" for key, names in groups.items())
+        raise RowrnnError(f"these runs read different classes or image sizes, which one page cannot show side by "
+                          f"side: {described}: serve each group with its own rowrnn serve")
     # the first run's recorded folder, named as the run's if missing (a weights file's run is its folder)
     test_set = load_test_set(runs.resolve_weights(paths[0], "best")[0], data_dir)
     return panels, test_set
@@ -255,8 +281,12 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
     async def index(request: Request):
         return FileResponse(WEB / "index.html")
 
+    classes, side = panels[0].info["classes"], panels[0].info["image_size"]    # every panel's (load_panels)
+    dataset = panels[0].dataset
+
     async def list_runs(request: Request):
-        return answer({"runs": [p.info for p in panels], "classes": list(CLASSES), "test_images": len(test_set)})
+        return answer({"runs": [p.info for p in panels], "classes": classes, "image_size": side,
+                       "dataset": dataset, "test_images": len(test_set)})
 
     def get_test_image(request: Request):
         index = test_index_of(request.path_params["index"], len(test_set))
@@ -264,7 +294,7 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
             raise Refused(404, f"no test image {request.path_params['index']!r}: the test set has images "
                                f"0-{len(test_set) - 1}, named by plain digits (/api/test-image/7)")
         image, label = test_set.images[index], int(test_set.labels[index])
-        return answer({"index": index, "label": label, "class": CLASSES[label], "pixels": image.tolist()})
+        return answer({"index": index, "label": label, "class": classes[label], "pixels": image.tolist()})
 
     async def read_body(request: Request) -> bytes:
         body = bytearray()
@@ -294,8 +324,8 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
         if len(request.query_params.getlist("fit")) > 1:
             raise Refused(422, f"fit is given {len(request.query_params.getlist('fit'))} times in the query: "
                                f"give it once (?fit={' or ?fit='.join(FITS)})")
-        fit = request.query_params.get("fit", "trim")
-        if fit not in FITS:
+        fit = request.query_params.get("fit")
+        if fit is not None and fit not in FITS:
             raise Refused(422, f"fit must be one of {', '.join(FITS)}, got {guard.one_line(repr(fit), 40)}")
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limits.max_upload_bytes:
@@ -345,16 +375,17 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
             return None
         request = _request_json(body)
         if not isinstance(request, dict) or not ({"pixels", "test_index"} & set(request)):
-            raise RowrnnError('send {"pixels": 28 rows of 28 values 0-255} or {"test_index": N}')
+            raise RowrnnError(f'send {{"pixels": {side} rows of {side} values 0-255}} or {{"test_index": N}}')
         return request
 
     def image_of(body: bytes, kind: str, fit: str, request: dict | None) -> tuple[torch.Tensor, int | None]:
-        """(uint8 (28, 28), the test image's label or None) from a request's body (request: request_of's)."""
+        """(uint8 (S, S), the test image's label or None) from a request's body (request: request_of's); an
+        image file is converted for the runs' dataset (rowrnn.datasets.prepare_picture; fit None: its own)."""
         if request is None:
-            return decode_image(body, "the uploaded image", fit=fit), None
+            return prepare_picture(body, "the uploaded image", panels[0].dataset_info, fit=fit).image, None
         if "test_index" in request:
             return test_image(request["test_index"])
-        return _pixels(request["pixels"]), None
+        return _pixels(request["pixels"], side), None
 
     def panel_asked(asked: str | None, request: dict | None) -> Panel:
         """The one run /api/explain explains: ?run=ID, or a JSON body's "run" (both: the same id)."""
@@ -470,15 +501,15 @@ def _request_json(body: bytes):
                           'send {"pixels": [[...], ...]} or {"test_index": N}') from None
 
 
-def _pixels(value) -> torch.Tensor:
-    """A 28x28 JSON array of grey values 0-255 -> uint8 (28, 28)."""
-    if (not isinstance(value, list) or len(value) != IMAGE_SIZE
-            or not all(isinstance(row, list) and len(row) == IMAGE_SIZE for row in value)):
-        raise RowrnnError(f"pixels must be {IMAGE_SIZE} rows of {IMAGE_SIZE} numbers")
+def _pixels(value, size: int = IMAGE_SIZE) -> torch.Tensor:
+    """A size x size JSON array of grey values 0-255 (size: the runs' image size) -> uint8 (size, size)."""
+    if (not isinstance(value, list) or len(value) != size
+            or not all(isinstance(row, list) and len(row) == size for row in value)):
+        raise RowrnnError(f"pixels must be {size} rows of {size} numbers")
     flat = [v for row in value for v in row]
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 255 for v in flat):
         raise RowrnnError("pixels must be numbers from 0 (black) to 255 (white)")
-    return torch.tensor(flat, dtype=torch.float32).round().to(torch.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE)
+    return torch.tensor(flat, dtype=torch.float32).round().to(torch.uint8).reshape(size, size)
 
 
 class _QuietLog(logging.Filter):

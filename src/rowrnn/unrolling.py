@@ -307,7 +307,8 @@ def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS, valu
 
     model: a recurrent rowrnn.RNNClassifier (any cell, read, rows_per_step, layers, directions) whose
     hidden_size is at most max_hidden (16 by default: more numbers than a page can show). image: one image,
-    (28, 28), (1, 28, 28) or (1, 1, 28, 28), in the forms of rowrnn.pixels.model_input's table (uint8 pixels
+    (S, S), (1, S, S) or (1, 1, S, S) with S = model.image_size (28 for Fashion-MNIST), in the forms of
+    rowrnn.pixels.model_input's table (uint8 pixels
     normalized as the page's Panel.read does, or normalized floats; value_range=(0, 1) declares ToTensor()
     floats; a file or PIL image: rowrnn.load_image first).
     Computed on the CPU, without gradients, from the model's parameters of the FIRST reader's FIRST layer,
@@ -340,7 +341,8 @@ def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS, valu
         raise RowrnnError(f"model's hidden size {H} is more than max_hidden={max_hidden}: the numbers view is for "
                           f"small models; pass max_hidden={H} to see them anyway")
     parameter = next(model.parameters())
-    batch = model_input(image, value_range=value_range, name="image", single=True).to(parameter.device)
+    batch = model_input(image, value_range=value_range, name="image", single=True,
+                        size=model.image_size).to(parameter.device)
     with torch.no_grad():
         pixels = model.sequences(batch)[0][0].detach().float().cpu()            # (T, F): the first reader's steps
         terms, text, latex, nonlinearity, x = terms_of(model, pixels)

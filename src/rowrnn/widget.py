@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from . import reading, runs
-from .constants import CLASSES
+from .datasets import DEFAULT, DatasetInfo, dataset_of, prepare_picture
 from .errors import RowrnnError
-from .models import CNNClassifier, RNNClassifier
+from .models import CNNClassifier, RNNClassifier, class_names
 from .pixels import check_value_range, display_pixels, model_dtype, model_input
 from .webassets import inline_modules, scoped_css
 
@@ -113,6 +113,27 @@ def load_models(runs_or_models) -> list[dict]:
     return loaded
 
 
+def reading_dataset(loaded: list[dict]) -> DatasetInfo:
+    """The dataset every model of `loaded` (load_models') reads: the first run's (datasets.dataset_of), else a
+    bare model's classes (models.class_names) and image size, converted as Fashion-MNIST's pictures are.
+    Raises RowrnnError naming runs_or_models when the models read different classes (names, in order) or image
+    sizes: one widget shows one image and one set of class names, as one page of rowrnn serve does."""
+    seen = []
+    for entry in loaded:
+        model = entry["model"]
+        info = (dataset_of(entry["run"].config) if entry["run"] is not None else
+                DatasetInfo(DEFAULT, class_names(model), int(getattr(model, "image_size", 28))))
+        seen.append((entry["name"], info))
+    first = seen[0][1]
+    for name, info in seen[1:]:
+        if (info.classes, info.image_size) != (first.classes, first.image_size):
+            raise RowrnnError(f"runs_or_models read different classes or image sizes ({seen[0][0]}: "
+                              f"{len(first.classes)} classes at {first.image_size}x{first.image_size}; {name}: "
+                              f"{len(info.classes)} classes at {info.image_size}x{info.image_size}): show each "
+                              "dataset's models in their own show_reading")
+    return first
+
+
 def _language(language) -> str:
     """"en" or "es", in any case ("ES", "Es" -> "es"). Raises RowrnnError naming language for another."""
     if not isinstance(language, str) or language.strip().lower() not in LANGUAGES:
@@ -121,23 +142,28 @@ def _language(language) -> str:
 
 
 def load_reading_image(image, loaded: list[dict] | None = None, *, data_dir=None, verify: bool | None = None,
-                       fit: str = "trim", value_range=None):
-    """image -> (uint8 (28, 28) tensor, true label or None, test index or None).
+                       fit: str | None = None, value_range=None):
+    """image -> (uint8 (S, S) tensor, true label or None, test index or None), S the models' image size
+    (reading_dataset(loaded); Fashion-MNIST's 28 without models).
 
     image: a test index (int: the test split of the first run given, as `rowrnn predict --test-index` reads it;
     from data_dir or the usual places when only models are given; verify: check the files' SHA-256, by default
     as the run was trained, and always when only models are given), an image file (str or Path, any size:
-    trimmed and fitted by rowrnn.images with `fit`), a PIL image (the same), or one image as a tensor or numpy
-    array, (28, 28), (1, 28, 28) or (1, 1, 28, 28), in the forms of rowrnn.pixels.model_input's table (uint8
+    converted for the models' dataset by rowrnn.datasets.prepare_picture with `fit`: None for the dataset's own,
+    "trim" for Fashion-MNIST's, "none" for MNIST's family; a plain image folder's resize), a PIL image (the same),
+    or one image as a tensor or numpy array, (S, S), (1, S, S) or (1, 1, S, S), in the forms of
+    rowrnn.pixels.model_input's table (uint8
     pixels, or normalized floats; value_range=(0, 1) declares ToTensor() floats): floats are rounded to the
     nearest of the 256 grey levels the page draws and reads. Raises RowrnnError naming image (or fit, or
     value_range) for anything else, an index outside the test split, or a file that cannot be read."""
     from . import images
     check_value_range(value_range, "image")
-    if fit not in images.FITS:
+    if fit is not None and fit not in images.FITS:
         raise RowrnnError(f"fit must be one of {', '.join(images.FITS)}, got {fit!r}")
+    info = reading_dataset(loaded) if loaded else dataset_of(DEFAULT)
+    S = info.image_size
     if isinstance(image, (bool, np.bool_)):
-        raise RowrnnError(f"image must be a test index, an image file, a PIL image or a 28x28 array, got {image!r}")
+        raise RowrnnError(f"image must be a test index, an image file, a PIL image or a {S}x{S} array, got {image!r}")
     if isinstance(image, (int, np.integer)):
         test_set = _test_set(loaded or [], data_dir, verify)
         index = int(image)
@@ -146,15 +172,16 @@ def load_reading_image(image, loaded: list[dict] | None = None, *, data_dir=None
                               f"(0-{len(test_set) - 1})")
         return test_set.images[index].clone(), int(test_set.labels[index]), index
     if isinstance(image, (str, os.PathLike)):
-        return images.load_image(image, fit=fit), None, None
+        path = os.fsdecode(image)
+        return prepare_picture(images.read_image_file(path), images.display_name(path), info, fit=fit).image, None, None
     if type(image).__module__.startswith("PIL.") and hasattr(image, "save"):
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")                 # through rowrnn.images as a file would go
-        return images.decode_image(buffer.getvalue(), "image", fit=fit), None, None
+        return prepare_picture(buffer.getvalue(), "image", info, fit=fit).image, None, None
     if isinstance(image, (torch.Tensor, np.ndarray)):
-        x = model_input(image, value_range=value_range, name="image", single=True)      # (1, 1, 28, 28)
+        x = model_input(image, value_range=value_range, name="image", single=True, size=S)      # (1, 1, S, S)
         return display_pixels(x)[0, 0], None, None
-    raise RowrnnError(f"image must be a test index, an image file, a PIL image or a 28x28 array, "
+    raise RowrnnError(f"image must be a test index, an image file, a PIL image or a {S}x{S} array, "
                       f"got {type(image).__name__}")
 
 
@@ -182,6 +209,7 @@ def reading_figure_png(loaded: list[dict], image: torch.Tensor, label: int | Non
     from PIL import Image
 
     from .inference import reading_figure
+    classes = reading_dataset(loaded).classes
     pictures = []
     for k, entry in enumerate(loaded):
         model = entry["model"]
@@ -191,7 +219,7 @@ def reading_figure_png(loaded: list[dict], image: torch.Tensor, label: int | Non
                    reading_figure(model, image[None], attributions=given[1][None], attribution_method=given[0]))
         else:
             fig = _final_figure(model, image)
-        title = entry["name"] + (f" · expected {CLASSES[label]}" if label is not None else "")
+        title = entry["name"] + (f" · expected {classes[label]}" if label is not None else "")
         fig.suptitle(title, fontsize=10)
         pictures.append(Image.open(io.BytesIO(_png(fig))).convert("RGB"))
     width = max(p.width for p in pictures)
@@ -221,19 +249,21 @@ def _final_figure(model, image: torch.Tensor):
     import matplotlib.pyplot as plt
 
     with torch.no_grad():
-        x = model_input(image, name="image", single=True, dtype=model_dtype(model))      # (1, 1, 28, 28)
+        x = model_input(image, name="image", single=True, size=model.image_size,
+                        dtype=model_dtype(model))                                       # (1, 1, S, S)
         probs = model(x)[0].float().softmax(-1).numpy()
+    names = class_names(model)
     fig, (img_ax, bar_ax) = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained",
                                          gridspec_kw={"width_ratios": [1, 1.6]})
     img_ax.imshow(image.numpy(), cmap="gray")
     img_ax.set_xticks([])
     img_ax.set_yticks([])
-    bar_ax.barh(range(len(CLASSES)), probs, color="#3c8dbc")
-    bar_ax.set_yticks(range(len(CLASSES)), CLASSES, fontsize=8)
+    bar_ax.barh(range(len(names)), probs, color="#3c8dbc")
+    bar_ax.set_yticks(range(len(names)), names, fontsize=8)
     bar_ax.invert_yaxis()
     bar_ax.set_xlim(0, 1)
     bar_ax.set_xlabel("probability")
-    bar_ax.set_title(f"A CNN reads the whole image at once: {CLASSES[int(probs.argmax())]} ({probs.max():.0%})",
+    bar_ax.set_title(f"A CNN reads the whole image at once: {names[int(probs.argmax())]} ({probs.max():.0%})",
                      fontsize=9)
     return fig
 
@@ -252,8 +282,8 @@ def widget_class():
     class ReadingWidget(anywidget.AnyWidget):
         """Networks reading one garment step by step: the page's panels with a step slider and a play button.
 
-        Traits shared with the browser: runs ([{info, reading}], one per model), image (28x28 grey values),
-        classes, label and index (a test image's, else None), language ("en" or "es") and step (the slider's
+        Traits shared with the browser: runs ([{info, reading}], one per model), image (SxS grey values),
+        classes (the models' dataset's names, in label order), label and index (a test image's, else None), language ("en" or "es") and step (the slider's
         position, 1 to the longest reading's steps; set it to move the slider). Displayed, it is the widget
         where widgets run, and a PNG of the same reading (plus a line of text) where they do not."""
 
@@ -261,7 +291,7 @@ def widget_class():
         _css = widget_css()
         runs = traitlets.List().tag(sync=True)
         image = traitlets.List().tag(sync=True)
-        classes = traitlets.List(list(CLASSES)).tag(sync=True)
+        classes = traitlets.List([]).tag(sync=True)
         label = traitlets.Int(None, allow_none=True).tag(sync=True)
         index = traitlets.Int(None, allow_none=True).tag(sync=True)
         language = traitlets.Unicode("en").tag(sync=True)
@@ -283,7 +313,7 @@ def widget_class():
                                                "reading": view}))
             steps = max([v["info"]["steps"] for v in views if v["info"]["recurrent"]], default=1)
             super().__init__(runs=views, image=image.tolist(), label=label, index=index, language=language,
-                             step=steps)
+                             step=steps, classes=list(reading_dataset(loaded).classes))
             self._static = (loaded, image, label, scores)
             self._png = None
 
@@ -331,7 +361,7 @@ def widget_class():
 
 
 def show_reading(runs_or_models, image, *, language: str = "en", step: int | None = None, data_dir=None,
-                 verify: bool | None = None, fit: str = "trim", value_range=None):
+                 verify: bool | None = None, fit: str | None = None, value_range=None):
     """Watch networks read one garment step by step, in a notebook: the panels of `rowrnn serve` (the image lit
     as far as read with the current step outlined, the probability bars at that step, the steps x classes heat
     map, the hidden state h_t) with a step slider and a play button.
@@ -342,8 +372,10 @@ def show_reading(runs_or_models, image, *, language: str = "en", step: int | Non
     (uint8 pixels, or normalized floats; value_range=(0, 1) declares ToTensor() floats); see load_reading_image.
     language: "en" (default) or "es" (any case), the page's words. step: where the slider starts (default: the end of the
     reading). data_dir: the Fashion-MNIST folder for a test index (default: the run's); verify: check its
-    SHA-256 (default: as the run was trained; always without a run). fit: "trim" or "none", as for
-    rowrnn.load_image.
+    SHA-256 (default: as the run was trained; always without a run). fit: how an image file or PIL image is
+    converted for the models' dataset (rowrnn.datasets.prepare_picture): None (default) for the dataset's own
+    ("trim" for Fashion-MNIST, "none" for MNIST, KMNIST and EMNIST, a plain image folder's resize), or "trim" or
+    "none" as for rowrnn.load_image. Models of different classes or image sizes are refused (reading_dataset).
 
     Returns the widget (displayed as a cell's last value; `.step` moves it from Python). Where widgets cannot be
     drawn (GitHub, nbconvert without widget state) the same output shows a static PNG of the reading. Needs

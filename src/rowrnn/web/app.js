@@ -2,7 +2,7 @@
 import { explain, firstReading, getRuns, getTestImage, predictFile, predictTestImage } from "./api.js";
 import { cameraAvailability, cameraErrorKey, closeCamera, onCameraChange, openCamera, takePhoto } from "./camera.js";
 import { setupDrawing } from "./draw.js";
-import { className, fill, language, setLanguage, STRINGS, t } from "./i18n.js";
+import { className, classNamesIn, fill, language, setClasses, setLanguage, STRINGS, t } from "./i18n.js";
 import { classAxis, drawExplained, drawGlimpse, drawHidden, drawImage, drawLegend, drawNumbers, drawSteps,
          linesOfStep, renderBars, stepAxis, unitAxis } from "./render.js";
 
@@ -91,7 +91,7 @@ function drawMaps(panel, run, result, step, fresh) {
   panel.querySelector(".now").textContent = nowText(run, step);
   if (!fresh) return;
   const rowsTitle = fill(t("stepAxis")[linesOfStep(run, 1).kind], { k: run.rows_per_step });
-  classAxis(panel.querySelector("[data-testid=steps-column-axis]"), [...Array(10).keys()].map(className));
+  classAxis(panel.querySelector("[data-testid=steps-column-axis]"), classNamesIn(language(), state.classes));
   panel.querySelector("[data-testid=steps-row-title]").textContent = rowsTitle;
   drawLegend(panel.querySelector("[data-testid=steps-legend]"),
              { colors: "viridis", min: 0, max: 1, title: t("probabilityLegend"), digits: 0 });
@@ -214,7 +214,7 @@ function render() {
                                                                 { textContent: result.error }));
       continue;
     }
-    const names = [...Array(10).keys()].map(className);
+    const names = classNamesIn(language(), state.classes);
     renderBars(panel.querySelector(".bars"), run.recurrent ? result.steps[step - 1] : result.final, names);
     if (run.recurrent) {
       const key = `${state.ticket} ${language()} ${state.method} ${result.explained}`;   // what steps do not change
@@ -524,7 +524,8 @@ async function start() {
   try {
     const info = await getRuns();
     state.runs = info.runs;
-    state.classes = info.classes;
+    state.classes = info.classes;                     // the runs' classes and image size: read here, once
+    setClasses(info.classes);
     state.testImages = info.test_images;
     state.shown = new Set(info.runs.map((run) => run.id));
     $("test-index").max = String(info.test_images - 1);

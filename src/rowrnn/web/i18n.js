@@ -222,8 +222,22 @@ export function fill(text, values = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
 }
 
+// The names shown for the runs' classes (the server's, in label order: /api/runs' or the widget's classes):
+// Fashion-MNIST's are translated, any other dataset's are shown as the server names them.
+export function classNamesIn(lang, classes) {
+  const fashion = !classes || (classes.length === CLASS_NAMES.en.length
+                               && classes.every((name, i) => name === CLASS_NAMES.en[i]));
+  return fashion ? CLASS_NAMES[lang] : classes;
+}
+
+let runClasses = null;
+
+export function setClasses(classes) {
+  runClasses = classes;
+}
+
 export function className(index) {
-  return CLASS_NAMES[current][index];
+  return classNamesIn(current, runClasses)[index];
 }
 
 export function setLanguage(lang, root = document) {

@@ -1,8 +1,9 @@
-// Pictures on canvases: the 28x28 image (with what has been read lit), heat maps with their axes and colour
+// Pictures on canvases: the SxS image (28x28 for Fashion-MNIST; the run's image_size, with what has been read lit), heat maps with their axes and colour
 // legends, probability bars. Every function takes the element to draw in and the data (the server's JSON, and
 // words already translated): no lookups by id, no language, so the notebook widget draws with them too.
 
-const SIZE = 28;
+const DEFAULT_SIZE = 28;                       // Fashion-MNIST's; a run of another dataset sends its image_size
+const sizeOf = (run) => run?.image_size ?? DEFAULT_SIZE;
 // matplotlib's viridis and RdBu_r, sampled at a few stops and interpolated (as reading.png and hidden.png)
 const VIRIDIS = [[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137],
                  [53, 183, 121], [109, 205, 89], [180, 222, 44], [253, 231, 37]];
@@ -41,11 +42,13 @@ function paint(canvas, width, height, colorAt) {
 }
 
 export function drawImage(canvas, pixels) {
+  const SIZE = pixels.length;
   paint(canvas, SIZE, SIZE, (r, c) => { const v = pixels[r][c]; return [v, v, v]; });
 }
 
 // Which pixels a reader has seen after `step` steps, and which belong to the current step.
 export function readMask(run, step) {
+  const SIZE = sizeOf(run);
   const seen = Array.from({ length: SIZE }, () => new Array(SIZE).fill(false));
   const now = Array.from({ length: SIZE }, () => new Array(SIZE).fill(false));
   if (!run.recurrent) {
@@ -75,6 +78,7 @@ export function readMask(run, step) {
 }
 
 export function drawGlimpse(canvas, pixels, run, step) {
+  const SIZE = pixels.length;
   const { seen, now } = readMask(run, step);
   paint(canvas, SIZE, SIZE, (r, c) => {
     const v = pixels[r][c];
@@ -182,6 +186,7 @@ export function linesOfStep(run, step) {
   // what a reader takes in at step t (1-based): {kind: "row"|"rows"|"column"|"columns"|"row+column"|
   // "rows+columns", from, to} (image lines, 1-based) or {kind: "pixel", row, column}
   if (run.read === "pixels" || run.read === "permuted-pixels") {
+    const SIZE = sizeOf(run);
     const p = run.permutation ? run.permutation[step - 1] : step - 1;
     return { kind: "pixel", row: Math.floor(p / SIZE) + 1, column: (p % SIZE) + 1 };
   }
@@ -344,10 +349,11 @@ export function drawExplained(panel, run, explained, pixels, wanted, words) {
 }
 
 export function drawAttribution(canvas, pixels, scores, run, bound = attributionBound(scores)) {
-  // The image with its attribution strips, on a (28 + 1 + STRIP) square grid: a strip right of the image with
+  // The image with its attribution strips, on a (S + 1 + STRIP) square grid (S: the image's side): a strip right of the image with
   // the score of the step that read each row, one under it for each column (the columns reader's: the second
   // of rows+columns). A pixel reader's scores colour the pixels themselves (each by the step that read it).
   // Red: the step pushed the logit up (toward the class); blue: down. Returns the colour scale's bound.
+  const SIZE = pixels.length;
   const side = SIZE + 1 + STRIP;
   const k = run.rows_per_step || 1;
   const shade = (v) => color(RDBU, 0.5 + v / (2 * bound));

@@ -6,7 +6,7 @@
 // values), classes (rowrnn's class names, as reading_view's top names them), label and index (a test image's,
 // else null), language ("en" or "es"), panel_template (index.html's panel, filled here as app.js fills it) and
 // step (1..max_steps, the slider's position, shared with Python: widget.step = 5 moves it, the slider sets it).
-import { CLASS_NAMES, STRINGS, fill } from "./i18n.js";
+import { classNamesIn, STRINGS, fill } from "./i18n.js";
 import { classAxis, drawExplained, drawGlimpse, drawHidden, drawLegend, drawNumbers, drawSteps, linesOfStep,
          renderBars, stepAxis, unitAxis } from "./render.js";
 
@@ -66,7 +66,7 @@ function nowText(lang, info, step) {
   return fill(say(lang, "now")[lines.kind], { t: step, ...lines });
 }
 
-function drawMaps(lang, panel, info, reading, step) {
+function drawMaps(lang, panel, info, reading, step, names) {
   drawSteps(panel.querySelector(".steps-map"), reading.steps, step);
   const bound = drawHidden(panel.querySelector(".hidden-map"), reading.hidden, step);
   for (const testid of ["steps-row-axis", "hidden-row-axis"]) {
@@ -76,7 +76,7 @@ function drawMaps(lang, panel, info, reading, step) {
   }
   panel.querySelector(".now").textContent = nowText(lang, info, step);
   const rowsTitle = fill(say(lang, "stepAxis")[linesOfStep(info, 1).kind], { k: info.rows_per_step });
-  classAxis(panel.querySelector("[data-testid=steps-column-axis]"), CLASS_NAMES[lang]);
+  classAxis(panel.querySelector("[data-testid=steps-column-axis]"), names);
   panel.querySelector("[data-testid=steps-row-title]").textContent = rowsTitle;
   drawLegend(panel.querySelector("[data-testid=steps-legend]"),
              { colors: "viridis", min: 0, max: 1, title: say(lang, "probabilityLegend"), digits: 0 });
@@ -86,9 +86,9 @@ function drawMaps(lang, panel, info, reading, step) {
              { colors: "diverging", min: -bound, max: bound, title: say(lang, "hiddenLegend"), digits: 2 });
 }
 
-function drawExplanation(lang, panel, info, explained, pixels) {
+function drawExplanation(lang, panel, info, explained, pixels, names) {
   // occlusion where reading_view computed it, else integrated gradients (a pixel reader), as the page does
-  const words = { t: (key, values) => say(lang, key, values), className: (i) => CLASS_NAMES[lang][i], fill };
+  const words = { t: (key, values) => say(lang, key, values), className: (i) => names[i], fill };
   drawExplained(panel, info, explained, pixels, "occlusion", words);
 }
 
@@ -160,13 +160,13 @@ export function render({ model, el }) {
     stepText.textContent = say(lang, "step", { t: step, T: last });
     const index = model.get("index"), given = model.get("label");
     label.hidden = given == null;
-    label.textContent = given == null ? "" : (index == null ? CLASS_NAMES[lang][given]
-      : say(lang, "trueLabel", { name: CLASS_NAMES[lang][given], index }));
+    const classes = model.get("classes");               // the models' class names, in label order
+    const names = classNamesIn(lang, classes);          // as shown: Fashion-MNIST's translated, others as given
+    label.textContent = given == null ? "" : (index == null ? names[given]
+      : say(lang, "trueLabel", { name: names[given], index }));
     for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = say(lang, node.dataset.i18n);
     for (const node of root.querySelectorAll("[data-i18n-label]")) node.setAttribute("aria-label", say(lang, node.dataset.i18nLabel));
-    const names = CLASS_NAMES[lang];
     const image = model.get("image");
-    const classes = model.get("classes");               // the server's names, to find a class by (never shown)
     all.forEach((run, k) => {
       const panel = panels.children[k];
       const { info, reading } = run;
@@ -177,8 +177,8 @@ export function render({ model, el }) {
       if (reading.error) return;
       renderBars(panel.querySelector(".bars"), info.recurrent ? reading.steps[own - 1] : reading.final, names);
       if (info.recurrent) {
-        drawMaps(lang, panel, info, reading, own);
-        drawExplanation(lang, panel, info, reading.attribution, image);
+        drawMaps(lang, panel, info, reading, own, names);
+        drawExplanation(lang, panel, info, reading.attribution, image, names);
         drawNumbersOf(lang, panel, info, reading.unrolled, reading.unrolled_reason, own);
       } else {
         panel.querySelector("[data-testid=numbers]").hidden = true;
