@@ -65,7 +65,9 @@ def test_graph_equals_reading_view(case):
             assert graph.output_names[4:] == [f"unrolled.{t['name']}" for t in view["unrolled"]["terms"]]
             assert graph.unrolled_reason is None
         else:                      # a pixel reader's graph goes without the traced numbers (graphs.py says why)
-            assert graph.output_names[4:] == [] and graph.unrolled_reason == "steps"
+            from rowrnn.reading import MAX_UNROLLED_HIDDEN      # the first reason, as reading_view says it
+            reason = "hidden-size" if model.hidden_size > MAX_UNROLLED_HIDDEN else "steps"   # smnist's 128
+            assert graph.output_names[4:] == [] and graph.unrolled_reason == reason
     else:
         assert graph.output_names == ["logits", "final"] and graph.input_names == ["images"]
 
@@ -222,6 +224,54 @@ def test_site_holds_the_page_the_graphs_and_a_manifest(site):
         assert np.abs(np.array(got["steps"]) - view["steps"].numpy()).max() <= 0.5e-4
         assert np.abs(np.array(got["hidden"]) - view["hidden"].numpy()).max() <= 0.5e-4
         assert got["top"] == view["top"] and got["unrolled_reason"] == view["unrolled_reason"]
+
+
+def test_a_site_of_an_image_folder_run_reads_its_classes_at_its_size(two_runs, tmp_path):
+    # a run's own dataset (rowrnn.datasets.dataset_of): its classes, its 8x8 images, its own test split
+    from rowrnn import datasets, runs
+    from rowrnn.evaluation import load_test_set
+    from rowrnn.site import _session, graph_entry
+    generator = np.random.default_rng(0)
+    classes = ["dark", "light", "striped"]
+    labels = np.arange(36) % 3
+    images = np.stack([np.full((8, 8), 20 + 200 * (k == 1), np.uint8) for k in labels])
+    images[labels == 2, ::2] = 255
+    images = np.clip(images + generator.integers(0, 30, images.shape), 0, 255).astype(np.uint8)
+    folder = tmp_path / "shades"
+    datasets.write_image_folder(images[:24], labels[:24], classes, folder, split="train")
+    datasets.write_image_folder(images[24:], labels[24:], classes, folder, split="test")
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", str(folder), "--image-size", "8", "--quiet", "--no-figures", "--epochs", "1",
+                 "--cell", "gru", "--hidden-size", "4", "--batch-size", "8", "--out", str(run)]) == 0
+    report = build_site([run], tmp_path / "site")
+    out = tmp_path / "site"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["classes"], manifest["image_size"], manifest["dataset"]) == (classes, 8, "shades")
+    assert manifest["convert"] is False                         # the page's converter makes 28x28 images alone
+    order = 24 + np.argsort(labels[24:], kind="stable")         # the folder is read class by class
+    assert report["test_images"] == 12 and manifest["test_images"]["labels"] == labels[order].tolist()
+    assert (out / "test-images.bin").read_bytes() == images[order].tobytes()          # 64 bytes an image
+    assert manifest["test_images"]["bytes"] == 12 * 64
+    graph = manifest["runs"][0]["graph"]
+    assert graph["inputs"] == [{"name": "images", "shape": ["N", 1, 8, 8]}, {"name": "keep", "shape": ["N", 1, 8]}]
+    assert graph["outputs"][:4] == [{"name": "logits", "shape": ["N", 3]}, {"name": "final", "shape": ["N", 3]},
+                                    {"name": "probabilities", "shape": ["N", 8, 3]},
+                                    {"name": "hidden", "shape": ["N", 8, 4]}]
+    model = runs.load_model(run)[0]
+    data = (out / graph["file"]).read_bytes()
+    _, traced = reading_onnx(model)
+    assert check_reading(model, data, traced, load_test_set(run).images, whole=2) <= 1e-4
+    assert _session(data).get_inputs()[0].shape[1:] == [1, 8, 8]
+    assert graph_entry(traced, graph["file"], data, {"classes": classes, "image_size": 8})["inputs"] == graph["inputs"]
+    # runs of two datasets in one site: refused in one line naming each group, as rowrnn serve refuses them
+    data_dir, (gru, _) = two_runs
+    with pytest.raises(RowrnnError) as refusal:
+        build_site([run, gru], tmp_path / "mixed", data_dir=data_dir)
+    assert str(refusal.value) == (
+        "these runs read different classes or image sizes, which one page cannot show side by side: run (shades: "
+        "3 classes dark, light, striped at 8x8); gru (fashion-mnist: 10 classes T-shirt/top, Trouser, Pullover, "
+        "Dress, ... at 28x28): build a site of each group with its own rowrnn site")
+    assert not (tmp_path / "mixed").exists()
 
 
 @pytest.mark.slow

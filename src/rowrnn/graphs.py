@@ -1,7 +1,7 @@
 """A model's reading as one traceable graph: what the static site's page runs in the browser (as ONNX).
 
     graph = ReadingGraph(model)                     # an nn.Module over a loaded model (eval mode)
-    outputs = graph(images, keep)                   # images (N, 1, 28, 28) normalized; keep (N, R, T) 1 or 0
+    outputs = graph(images, keep)                   # images (N, 1, S, S) normalized; keep (N, R, T) 1 or 0
     dict(zip(graph.output_names, outputs))          # {"logits", "final", "probabilities", "hidden", "unrolled.h_t", ...}
 
 The outputs are what rowrnn.reading.reading_view gives, computed the same way (the same functions where they trace,
@@ -15,7 +15,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .constants import IMAGE_SIZE
 from .data import normalize
 from .reading import MAX_UNROLLED_HIDDEN, is_recurrent
 from .recurrences import reverse_within
@@ -25,17 +24,17 @@ INPUTS = ("images", "keep")          # a CNN's graph takes images alone
 # the recurrence's numbers are traced step by step (unrolling.terms_of): 28 steps make a graph of a few hundred
 # nodes, but a pixel reader's 784 made one of ~16,000 that took 46 s to export, 23 s to load in onnxruntime and
 # 2.5 MB (a GRU-4): a pixel reader's graph goes without them (its reason: "steps")
-MAX_UNROLLED_STEPS = IMAGE_SIZE
+MAX_UNROLLED_STEPS = 28         # a cost bound (Fashion-MNIST's rows), not an image size
 UNROLLED_PREFIX = "unrolled."
 
 
 class ReadingGraph(nn.Module):
-    """One model's reading for the page: forward(images (N, 1, 28, 28), keep (N, R, T)) -> a tuple, named by
+    """One model's reading for the page: forward(images (N, 1, S, S), keep (N, R, T)) -> a tuple, named by
     output_names:
 
-    logits (N, 10): the model's answer on the (kept) sequences; final (N, 10): the probabilities after the whole
+    logits (N, K): the model's answer on the (kept) sequences (K classes; S = image_size, the model's); final (N, K): the probabilities after the whole
     image (reading_view's final: the last row of probabilities, softmax(logits) for a CNN); and for a recurrent
-    model probabilities (N, T, 10) after every step t = 1..T (step_logits' softmax), hidden (N, T, H) (hidden_states),
+    model probabilities (N, T, K) after every step t = 1..T (step_logits' softmax), hidden (N, T, H) (hidden_states),
     and, for hidden size <= MAX_UNROLLED_HIDDEN and at most MAX_UNROLLED_STEPS steps, one output per term of rowrnn.unrolling.unroll ("unrolled.<name>",
     (T, n)) for the FIRST image of the batch. keep: 1 reads step t of reader r as it is, 0 replaces it by the
     background (a black pixel, normalize(0) = -1), as rowrnn.attribution's occlusion does; a CNN takes no keep.
@@ -45,6 +44,7 @@ class ReadingGraph(nn.Module):
         super().__init__()
         self.model = model.eval()
         self.recurrent = is_recurrent(model)
+        self.image_size = int(model.image_size)     # S: the run's dataset's, which the model was built for
         self.unrolls = (self.recurrent and model.hidden_size <= MAX_UNROLLED_HIDDEN
                         and model.num_steps <= MAX_UNROLLED_STEPS)
         # why a recurrent graph has no unrolled outputs (reading_view's unrolled_reason, plus "steps"), else None
@@ -56,7 +56,7 @@ class ReadingGraph(nn.Module):
         if self.recurrent:
             self.output_names += ["probabilities", "hidden"]
             if self.unrolls:   # the static part (equations, labels, kinds) once, from a blank image
-                self.unrolled = unroll(model, torch.zeros(IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8),
+                self.unrolled = unroll(model, torch.zeros(self.image_size, self.image_size, dtype=torch.uint8),
                                        max_hidden=MAX_UNROLLED_HIDDEN)
                 self.output_names += [UNROLLED_PREFIX + term["name"] for term in self.unrolled["terms"]]
             if model.bidirectional and not model.stacked:
@@ -72,13 +72,13 @@ class ReadingGraph(nn.Module):
 
     def example(self, batch: int = 2) -> tuple[torch.Tensor, ...]:
         """Inputs of the right shapes (zeros image, all steps kept), for tracing."""
-        images = torch.zeros(batch, 1, IMAGE_SIZE, IMAGE_SIZE)
+        images = torch.zeros(batch, 1, self.image_size, self.image_size)
         if not self.recurrent:
             return (images,)
         return images, torch.ones(batch, len(self.model.readers), self.model.num_steps)
 
     def forward(self, images: torch.Tensor, keep: torch.Tensor | None = None):
-        """images (N, 1, 28, 28) normalized, keep (N, R, T) (None for a CNN) -> the outputs, in output_names'
+        """images (N, 1, S, S) normalized, keep (N, R, T) (None for a CNN) -> the outputs, in output_names'
         order (see the class)."""
         m = self.model
         if not self.recurrent:
@@ -88,7 +88,7 @@ class ReadingGraph(nn.Module):
         sequences = [torch.where(keep[:, r, :, None] > 0.5, seq, blank)             # (N, T, F) per reader
                      for r, seq in enumerate(m.sequences(images))]
         logits = m.read_sequences(sequences)
-        probabilities = self._step_logits(sequences).softmax(-1)                  # (N, T, 10)
+        probabilities = self._step_logits(sequences).softmax(-1)                  # (N, T, K)
         hidden = torch.cat([m._read(reader, seq)[1] for reader, seq in zip(m.readers, sequences)], dim=2)
         outputs = [logits, probabilities[:, -1], probabilities, hidden]
         if self.unrolls:
@@ -96,7 +96,7 @@ class ReadingGraph(nn.Module):
         return tuple(outputs)
 
     def _step_logits(self, sequences: list[torch.Tensor]) -> torch.Tensor:
-        """RNNClassifier.step_logits from the sequences, written so that it traces into ONNX: (N, T, 10)."""
+        """RNNClassifier.step_logits from the sequences, written so that it traces into ONNX: (N, T, K)."""
         m = self.model
         if not m.bidirectional:        # one pass: the readout of every prefix (cummax as a loop, not in ONNX)
             return m._head(torch.cat([_prefix_features(m._read(reader, seq)[0], m.readout)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from . import files, reading, runs
-from .constants import CLASSES, IMAGE_SIZE, MEAN, STD
+from .datasets import dataset_of
 from .errors import RowrnnError, python_api
 from .evaluation import load_test_set
 from .graphs import ReadingGraph
@@ -60,6 +60,7 @@ RUNTIME = {
     "files": ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"),
 }
 MAX_RUNTIME_FILE = 64 * 2**20
+CONVERT_SIZE = 28        # web/convert.js's IMAGE_SIZE: uploads are converted in the page for 28x28 sites alone
 MIT = """MIT License
 
 {copyright}
@@ -85,10 +86,41 @@ SOFTWARE.
 
 
 def dataset_facts(run) -> dict:
-    """What a run's images are: {"classes": names, "image_size": 28, "normalization": {"mean", "std"}}. The one
-    place a site reads them from a run (a Run from runs.load_model); runs will carry their own dataset, and then
-    only this function reads it."""
-    return {"classes": list(CLASSES), "image_size": IMAGE_SIZE, "normalization": {"mean": MEAN, "std": STD}}
+    """What a run's images are, as the manifest says them: {"classes": names in label order, "image_size": S (the
+    side of its S x S images; 28 for Fashion-MNIST), "normalization": {"mean", "std"}}. The one place a site
+    reads them from a run (a Run from runs.load_model, or anything rowrnn.datasets.dataset_of takes), through
+    dataset_of. Raises RowrnnError as dataset_of does."""
+    info = dataset_of(run)
+    return {"classes": list(info.classes), "image_size": info.image_size,
+            "normalization": {"mean": info.mean, "std": info.std}}
+
+
+def _dataset_name(run) -> str:
+    """The dataset's name as serve's /api/runs sends it: a named dataset's name, an image folder's last part."""
+    info = dataset_of(run)
+    return Path(info.name).name if info.is_folder else info.name
+
+
+def _one_dataset(names: list[str], loaded) -> dict:
+    """The facts every run shares, or RowrnnError naming each group of runs as rowrnn serve does (its load_panels):
+    one page shows one set of classes at one image size (runs of two datasets with the same classes and size
+    may share)."""
+    groups: dict[str, tuple[dict, list[str], set]] = {}
+    for name, (_, run) in zip(names, loaded):
+        facts = dataset_facts(run)
+        entry = groups.setdefault(json.dumps(facts, sort_keys=True), (facts, [], set()))
+        entry[1].append(name)
+        entry[2].add(_dataset_name(run))
+    if len(groups) > 1:
+        def words(facts, datasets):
+            classes, side = facts["classes"], facts["image_size"]
+            shown = ", ".join(classes[:4]) + (", ..." if len(classes) > 4 else "")
+            return f"{' and '.join(sorted(datasets))}: {len(classes)} classes {shown} at {side}x{side}"
+        described = "; ".join(f"{', '.join(runs_)} ({words(facts, datasets)})"
+                              for facts, runs_, datasets in groups.values())
+        raise RowrnnError(f"these runs read different classes or image sizes, which one page cannot show side by "
+                          f"side: {described}: build a site of each group with its own rowrnn site")
+    return next(iter(groups.values()))[0]
 
 
 # -- one run's graph -------------------------------------------------------------------------------------------
@@ -107,7 +139,8 @@ def reading_onnx(model) -> tuple[bytes, ReadingGraph]:
         torch.onnx.export(graph, graph.example(), buffer, dynamo=False, input_names=graph.input_names,
                           output_names=graph.output_names, dynamic_axes=batched, opset_version=OPSET)
     proto = onnx.load_from_string(buffer.getvalue())
-    proto.doc_string = "rowrnn reading graph for the static site: normalized images (N, 1, 28, 28) -> the reading"
+    side = graph.image_size
+    proto.doc_string = f"rowrnn reading graph for the static site: normalized images (N, 1, {side}, {side}) -> the reading"
     onnx.checker.check_model(proto)
     return proto.SerializeToString(), graph
 
@@ -123,9 +156,9 @@ def _session(data: bytes):
 
 def run_graph(session, graph: ReadingGraph, images: torch.Tensor, keep: np.ndarray | None = None,
               names: list[str] | None = None) -> dict[str, np.ndarray]:
-    """The graph's outputs (all, or `names`) for uint8 images (N, 28, 28) in onnxruntime (keep: all steps)."""
+    """The graph's outputs (all, or `names`) for uint8 images (N, S, S) in onnxruntime (keep: all steps)."""
     from .data import normalize
-    x = normalize(images).reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE).numpy()
+    x = normalize(images).reshape(-1, 1, *images.shape[-2:]).numpy()
     feeds = {"images": x}
     if graph.recurrent:
         model = graph.model
@@ -144,7 +177,7 @@ def occlusion_keep(readers: int, steps: int) -> np.ndarray:
 
 def check_reading(model, data: bytes, graph: ReadingGraph, images: torch.Tensor, *, whole: int = 2) -> float:
     """The largest difference between the ONNX graph in onnxruntime and rowrnn's own numbers, raising RowrnnError
-    over TOLERANCE: logits against the model for every image (uint8 (N, 28, 28)); for the first `whole` images
+    over TOLERANCE: logits against the model for every image (uint8 (N, S, S), S the model's image size); for the first `whole` images
     every number the page shows against rowrnn.reading.reading_view (final, the probabilities after every step,
     the hidden states, the unrolled vectors, occlusion's scores where reading_view computes them)."""
     session = _session(data)
@@ -192,7 +225,7 @@ def occlusion_scores(session, graph: ReadingGraph, image: torch.Tensor, target: 
 
 
 def first_reading(models, names: list[str], image: torch.Tensor, label: int) -> str:
-    """What the page shows before its networks have loaded: the reading of one test image (uint8 (28, 28)) by
+    """What the page shows before its networks have loaded: the reading of one test image (uint8 (S, S)) by
     every model, as JSON text in the shape of /api/predict's answer ({"image", "label", "models": [{id, name,
     **reading_view without attribution}]}), numbers to reading.DIGITS decimals as serve sends them. The page
     replaces it by the reading its own graphs compute (within TOLERANCE of it, as check_reading made sure)."""
@@ -202,13 +235,15 @@ def first_reading(models, names: list[str], image: torch.Tensor, label: int) -> 
     return reading.dumps(answer)
 
 
-def graph_entry(graph: ReadingGraph, file: str, data: bytes) -> dict:
+def graph_entry(graph: ReadingGraph, file: str, data: bytes, facts: dict) -> dict:
     """What the manifest says of one run's graph: its file, size and SHA-256, its input and output names with
-    their shapes, whether occlusion is computed, and the static part of the unrolled numbers."""
+    their shapes (K classes and S x S images from facts, dataset_facts' dict), whether occlusion is computed, and
+    the static part of the unrolled numbers."""
     model = graph.model
+    K, S = len(facts["classes"]), facts["image_size"]
     T = model.num_steps if graph.recurrent else None
     H = (model.hidden_size * (2 if model.bidirectional else 1) * len(model.readers)) if graph.recurrent else None
-    shapes = {"logits": ["N", len(CLASSES)], "final": ["N", len(CLASSES)], "probabilities": ["N", T, len(CLASSES)],
+    shapes = {"logits": ["N", K], "final": ["N", K], "probabilities": ["N", T, K],
               "hidden": ["N", T, H]}
     outputs = [{"name": name, "shape": shapes.get(name)} for name in graph.output_names]
     unrolled = None
@@ -220,7 +255,7 @@ def graph_entry(graph: ReadingGraph, file: str, data: bytes) -> dict:
             entry["shape"] = [len(term["values"]), len(term["values"][0])]
     readers = len(model.readers) if graph.recurrent else None
     return {"file": file, "bytes": len(data), "sha256": files.sha256(data),
-            "inputs": [{"name": "images", "shape": ["N", 1, IMAGE_SIZE, IMAGE_SIZE]}]
+            "inputs": [{"name": "images", "shape": ["N", 1, S, S]}]
                       + ([{"name": "keep", "shape": ["N", readers, T]}] if graph.recurrent else []),
             "outputs": outputs, "readers": readers,
             "occlusion": bool(graph.recurrent and reading.occlusion_affordable(model)),
@@ -373,11 +408,7 @@ def build_site(run_dirs, out, *, test_images: int | None = None, data_dir=None,
     out = Path(out)
     _check_out(out)
     loaded = [runs.load_model(p, "best") for p in paths]
-    facts = dataset_facts(loaded[0][1])
-    for path, (_, run) in zip(paths, loaded):
-        if dataset_facts(run) != facts:
-            raise RowrnnError(f"RUN {path} reads another dataset (classes or image size) than {paths[0]}: "
-                              "a site shows runs of one dataset")
+    facts = _one_dataset(_names(paths), loaded)
     test_set = load_test_set(loaded[0][1], data_dir)
     if test_images is None:
         test_images = min(DEFAULT_TEST_IMAGES, len(test_set))
@@ -398,8 +429,8 @@ def build_site(run_dirs, out, *, test_images: int | None = None, data_dir=None,
             (work / file).write_bytes(data)
             sizes["models"] += len(data)
             info = reading.panel_info(model, run, name, index=index, test_accuracy=_accuracy(run))
-            entries.append({**info, "graph": graph_entry(graph, file, data)})
-        images = test_set.images[:test_images].numpy().astype(np.uint8)          # (N, 28, 28)
+            entries.append({**info, "graph": graph_entry(graph, file, data, facts)})
+        images = test_set.images[:test_images].numpy().astype(np.uint8)          # (N, S, S)
         labels = [int(v) for v in test_set.labels[:test_images]]
         first = first_reading([model for model, _ in loaded], [e["name"] for e in entries], test_set.images[0],
                               labels[0]).encode()
@@ -419,9 +450,10 @@ def build_site(run_dirs, out, *, test_images: int | None = None, data_dir=None,
             (work / name).write_bytes(text)
             sizes["code"] += len(text)
         manifest = {"format": FORMAT, "version": FORMAT_VERSION, "rowrnn": _version(), **facts,
+                    "dataset": _dataset_name(loaded[0][1]),
                     "runtime": {"package": RUNTIME["package"], "version": RUNTIME["version"], "path": "ort/",
                                 "files": list(RUNTIME["files"])},
-                    "convert": files.exists(work / "convert.js"),
+                    "convert": files.exists(work / "convert.js") and facts["image_size"] == CONVERT_SIZE,
                     "test_images": {"file": "test-images.bin", "count": len(labels), "bytes": images.nbytes,
                                     "sha256": files.sha256(images.tobytes()), "labels": labels},
                     "first_reading": {"file": FIRST_READING, "index": 0, "bytes": len(first),

@@ -10,9 +10,9 @@
 //   const { index, reading } = await firstReading();    // test image 0's reading, computed when the site was built
 import * as ort from "./ort/ort.wasm.min.mjs";
 
-const SIZE = 28;
 const MANIFEST = "manifest.json";
 const MAX_MODEL_BYTES = 256 * 2 ** 20;
+const MAX_SIZE = 256;              // rowrnn.datasets.MAX_FOLDER_SIDE: the largest image side a run reads
 const DEBUG = new URLSearchParams(location.search).get("debug") === "engine";
 
 ort.env.wasm.numThreads = 1;        // no cross-origin isolation needed, and none of a static host's headers
@@ -54,12 +54,12 @@ function checkManifest(m) {
   const why = (() => {
     if (!m || m.format !== "rowrnn-site") return "not a rowrnn site's manifest";
     if (m.version !== 1) return `format version ${m.version}, this page reads 1`;
-    if (m.image_size !== SIZE) return `image size ${m.image_size}, this page shows ${SIZE}x${SIZE}`;
+    if (!isInt(m.image_size, 1) || m.image_size > MAX_SIZE) return `image size ${m.image_size}`;
     if (!Array.isArray(m.classes) || !m.classes.length || !m.classes.every((c) => typeof c === "string")) return "no classes";
     const n = m.normalization;
     if (!n || !Number.isFinite(n.mean) || !Number.isFinite(n.std) || n.std <= 0) return "no normalization";
     const images = m.test_images;
-    if (!images || images.file !== "test-images.bin" || !isInt(images.count, 1) || images.bytes !== images.count * SIZE * SIZE
+    if (!images || images.file !== "test-images.bin" || !isInt(images.count, 1) || images.bytes !== images.count * m.image_size * m.image_size
         || !Array.isArray(images.labels) || images.labels.length !== images.count
         || !images.labels.every((l) => isInt(l) && l < m.classes.length)) return "no test images";
     if (!Array.isArray(m.runs) || !m.runs.length) return "no runs";
@@ -143,6 +143,7 @@ function session(run) {
 function inputOf(manifest, pixels, copies = 1) {
   // (x / 255 - mean) / std in float32, step by step as rowrnn.data.normalize computes it; copies of one image
   const { mean, std } = manifest.normalization;
+  const SIZE = manifest.image_size;
   const one = new Float32Array(SIZE * SIZE);
   for (let i = 0; i < one.length; i++) one[i] = Math.fround(Math.fround(Math.fround(pixels[i] / 255) - mean) / std);
   const data = new Float32Array(copies * one.length);
@@ -190,7 +191,7 @@ async function readRun(manifest, run, pixels) {
   return result;
 }
 
-function asGrid(pixels) {
+function asGrid(pixels, SIZE) {
   return Array.from({ length: SIZE }, (_, r) => Array.from(pixels.subarray(r * SIZE, (r + 1) * SIZE)));
 }
 
@@ -199,6 +200,7 @@ async function pixelsOf(source) {
   if (source.test_index != null) {
     const index = source.test_index;
     if (!isInt(index) || index >= manifest.test_images.count) throw fail("noTestImage", { index, count: manifest.test_images.count });
+    const SIZE = manifest.image_size;
     return { pixels: images.subarray(index * SIZE * SIZE, (index + 1) * SIZE * SIZE), label: manifest.test_images.labels[index] };
   }
   const flat = Uint8Array.from(source.pixels.flat());
@@ -208,7 +210,7 @@ async function pixelsOf(source) {
 async function predict(pixels, label) {
   const { manifest } = await loadSite();
   const models = await Promise.all(manifest.runs.map((run) => readRun(manifest, run, pixels)));
-  const reading = { image: asGrid(pixels), label, models };
+  const reading = { image: asGrid(pixels, manifest.image_size), label, models };
   if (DEBUG) {
     debug.readings = reading;
     showDebug();
@@ -233,7 +235,8 @@ export async function getRuns() {
   const { manifest } = await loadSite();
   for (const run of manifest.runs) session(run).catch(() => {});    // start loading every graph now
   const runs = manifest.runs.map(({ graph, ...info }) => info);
-  return { runs, classes: manifest.classes, test_images: manifest.test_images.count };
+  return { runs, classes: manifest.classes, image_size: manifest.image_size, dataset: manifest.dataset ?? null,
+           test_images: manifest.test_images.count };
 }
 
 export async function firstReading() {
@@ -249,7 +252,7 @@ export async function firstReading() {
     if (bytes.length !== first.bytes || (digest && digest !== first.sha256)) return null;
     const reading = JSON.parse(new TextDecoder().decode(bytes));
     const fits = Array.isArray(reading?.models) && reading.models.length === manifest.runs.length
-      && reading.models.every((model, id) => model?.id === id) && reading.image?.length === SIZE
+      && reading.models.every((model, id) => model?.id === id) && reading.image?.length === manifest.image_size
       && reading.label === manifest.test_images.labels[first.index];
     return fits ? { index: first.index, reading } : null;
   } catch {
@@ -260,7 +263,7 @@ export async function firstReading() {
 export async function getTestImage(index) {
   const { manifest } = await loadSite();
   const { pixels, label } = await pixelsOf({ test_index: index });
-  return { index, label, class: manifest.classes[label], pixels: asGrid(pixels) };
+  return { index, label, class: manifest.classes[label], pixels: asGrid(pixels, manifest.image_size) };
 }
 
 export async function predictTestImage(index) {
@@ -279,7 +282,8 @@ export async function predictFile(blob) {
     throw fail("imageRefused", { message: error?.message ?? String(error) });
   }
   const pixels = converted?.pixels;
-  if (!(pixels instanceof Uint8Array) || pixels.length !== SIZE * SIZE) throw fail("imageRefused", { message: "no 28x28 image" });
+  const SIZE = manifest.image_size;
+  if (!(pixels instanceof Uint8Array) || pixels.length !== SIZE * SIZE) throw fail("imageRefused", { message: `no ${SIZE}x${SIZE} image` });
   return predict(pixels, null);
 }
 
