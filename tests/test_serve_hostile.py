@@ -68,7 +68,7 @@ def made(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(made):
     app = serve.create_app([made["healthy"], made["broken"]], data_dir=made["data"])
-    with TestClient(app, base_url=OWN) as c:
+    with TestClient(app, base_url=OWN, client=("127.0.0.1", 50000)) as c:      # a browser on this machine
         yield c
 
 

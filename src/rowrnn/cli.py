@@ -190,8 +190,26 @@ def build_parser() -> Parser:
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories (one panel each)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback: only this machine)")
     p.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="a name or address other machines open the page by, with --host 0.0.0.0 (a classroom: "
+                        "--allow-host lab-pc.school.example,192.168.1.20); repeatable or comma-separated; no "
+                        "wildcards, no port. Any other name is refused (DNS-rebinding protection)")
     _add_run_arguments(p, run=None, weights=None, data_dir="directory with the Fashion-MNIST files (test images)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("site", formatter_class=fmt, help="the page as a static site that runs the networks in the "
+                                                         "browser (publish it anywhere: GitHub Pages, a USB stick)",
+                       description="Write into --out the page `rowrnn serve` shows, each run as an ONNX graph "
+                                   "checked against rowrnn's own numbers, a manifest, the first test images and "
+                                   "onnxruntime-web (fetched once from the npm registry into rowrnn's cache, "
+                                   "pinned by its sha512). Open index.html from any static web server.")
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories (one panel each)")
+    p.add_argument("--out", type=Path, required=True, help="a new or empty folder for the site")
+    p.add_argument("--test-images", type=int, default=None,
+                   help="how many of the first test images the page offers (default: 1000, or the whole test split "
+                        "when it is smaller)")
+    _add_run_arguments(p, run=None, weights=None, data_dir="directory with the Fashion-MNIST files (test images)")
+    p.set_defaults(func=cmd_site)
     return parser
 
 
@@ -332,7 +350,7 @@ def _agg_backend() -> None:
 
 
 # subcommands whose positional list may be interleaved with options: `rowrnn predict RUN --fit none a.jpg`
-_INTERMIXED = {"predict": "inputs", "serve": "runs"}
+_INTERMIXED = {"predict": "inputs", "serve": "runs", "site": "runs"}
 
 
 def _parse_intermixed(parser, argv):
@@ -659,11 +677,22 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_site(args) -> int:
+    """Build the static site of the runs and print where it is and its size by part."""
+    from .site import build_site
+    report = build_site(args.runs, args.out, test_images=args.test_images, data_dir=args.data_dir)
+    parts = ", ".join(f"{part} {size / 2**20:.1f} MB" for part, size in report["bytes"].items())
+    print(f"wrote {shown(report['path'])}: {len(report['runs'])} run{'s' if len(report['runs']) > 1 else ''} "
+          f"({', '.join(report['runs'])}), {report['test_images']} test images; {parts}. Open index.html from a "
+          f"static web server, e.g. python -m http.server -d {shown(report['path'])}")
+    return 0
+
+
 def cmd_serve(args) -> int:
     """Serve the page for the runs until SIGINT/SIGTERM; returns the server's exit code."""
     from .serve import serve
     try:
-        return serve(args.runs, host=args.host, port=args.port, data_dir=args.data_dir)
+        return serve(args.runs, host=args.host, port=args.port, data_dir=args.data_dir, allow_hosts=args.allow_host)
     except Signalled as e:
         # Stopped: the server writes nothing, so nothing is left to save. End now, skipping the interpreter's
         # teardown (about a second with torch loaded) and a decode still running in its thread: a stop takes

@@ -16,7 +16,9 @@ The threat model (the README's "Safe to leave running" section says it in prose)
 What it does not protect: a process that can already read the user's files, or anything once --host opens
 the port to other machines without a password (serve warns).
 
-Jupyter's server makes the same Host and Origin checks (jupyter_server's check_host and check_origin).
+Jupyter's server makes the same Host and Origin checks (jupyter_server's check_host and check_origin). Its
+local_hostnames is an exact list of names, as --allow-host is (allowed_hosts), but listening beyond loopback turns
+its Host check off (allow_remote_access); serve's stays on, the allowed names added one by one, never by pattern.
 """
 from __future__ import annotations
 
@@ -115,13 +117,89 @@ def split_host(value: str) -> tuple[str, int | None] | None:
     return (name, int(m.group(2)) if m.group(2) else None) if name else None
 
 
-class Origins:
-    """Which Host names and Origins are this server's own, from the address it listens on.
+_TRANSITIONAL = "\u00df\u03c2\u200c\u200d"        # ß, final sigma, ZWNJ, ZWJ: IDNA 2003 and browsers differ
+_LABEL = re.compile(r"[a-z0-9_-]{1,63}")
 
-    Host: always `localhost` and loopback addresses (127.0.0.0/8, ::1). When listening beyond loopback
-    (--host 0.0.0.0, ::, or an interface's address), also any IP literal -- a DNS-rebinding page always
-    reaches the server under a name it controls, never under an address -- and this machine's own names
-    (socket.gethostname(), socket.getfqdn()). Any other name is refused: open the page by address.
+
+def allowed_hosts(values, label: str = "--allow-host") -> tuple[str, ...]:
+    """--allow-host's values (each one or several names, comma-separated) -> the names and addresses as a Host
+    header carries them, in order, without repeats: lower case, no trailing dot, an international name in its
+    xn-- form (as browsers send it), an address in its short form (IPv6 without brackets).
+
+    No wildcards (`*.school.example` would let any machine of the domain, or a name someone there registers,
+    rebind to this server), no ports (the port is --port's; the Host check never compares it), no URLs, no
+    loopback names or addresses (always allowed, and never what another machine should be told to open).
+    Raises RowrnnError naming `label` (the flag or argument), the value and the fix.
+    """
+    out: list[str] = []
+    for value in values:
+        for item in str(value).split(","):
+            name = _allowed_host(item.strip(), str(value), label)
+            if name not in out:
+                out.append(name)
+    return tuple(out)
+
+
+def _allowed_host(item: str, value: str, label: str = "--allow-host") -> str:
+    """One name or address of --allow-host (see allowed_hosts)."""
+    def refuse(why: str):
+        return errors.RowrnnError(f"{label} {value!r}: {why}")
+    example = "give names such as lab-pc.school.example or addresses such as 192.168.1.20, comma-separated"
+    if not item:
+        raise refuse(f"an empty name (a comma too many?): {example}")
+    if "/" in item or "@" in item:
+        raise refuse("give the name alone, without http://, a path or a user (e.g. --allow-host lab-pc.school.example)")
+    if "*" in item:
+        raise refuse("wildcards are not accepted (any machine under them, or a name someone registers there, could "
+                     "reach the page): name each name, comma-separated")
+    bracketed = item.startswith("[") and item.endswith("]")
+    text = item[1:-1] if bracketed else item
+    if "%" in text:
+        raise refuse("an address with a zone (%...) opens in no browser: give a global address or a name")
+    ip = _ip(text)
+    if ip is None and (bracketed or re.fullmatch(r"(\[[^\]]*\]|[^:\[\]]+):[0-9]+", item)):
+        if bracketed:
+            raise refuse("brackets hold an IPv6 address only: give a name without them")
+        raise refuse("a port is not part of a name: give the name or address alone (the port is --port's)")
+    if ip is not None:
+        if ip.is_unspecified:
+            raise refuse(f"{ip} is not an address a browser can open: give this machine's address on the network")
+        if ip.is_loopback:
+            raise refuse(f"{ip} is a loopback address, always allowed: --allow-host names what other machines open")
+        return str(ip)
+    if any(ch in _TRANSITIONAL for ch in text):
+        raise refuse("write this name as the browser's address bar shows it (its xn-- form)")
+    try:
+        name = text.encode("idna").decode("ascii").lower() if not text.isascii() else text.lower()
+    except UnicodeError:
+        raise refuse(f"not a host name: {example}") from None
+    name = name[:-1] if name.endswith(".") else name
+    labels = name.split(".")
+    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise refuse(f"not a host name (letters, digits, hyphens and dots): {example}")
+    if re.fullmatch(r"[0-9]+|0x[0-9a-f]*", labels[-1]):      # a browser reads 192.168.1 or 010.0.0.1 as an address
+        raise refuse("neither a name nor an address (a name does not end in a number; an address is four numbers "
+                     "from 0 to 255, e.g. 192.168.1.20)")
+    if name == "localhost" or name.endswith(".localhost"):
+        raise refuse("localhost is always allowed: --allow-host names what other machines open")
+    return name
+
+
+def url_of(name: str, port: int | str) -> str:
+    """http://name:port/, with an IPv6 address in brackets."""
+    return f"http://[{name}]:{port}/" if ":" in name else f"http://{name}:{port}/"
+
+
+class Origins:
+    """Which Host names and Origins are this server's own, from the address it listens on and the names allowed.
+
+    Host: always `localhost` and loopback addresses (127.0.0.0/8, ::1), and the names and addresses given in
+    `allowed` (rowrnn.guard.allowed_hosts's form: `rowrnn serve --allow-host`, for a classroom). When listening
+    beyond loopback (--host 0.0.0.0, ::, or an interface's address), also any IP literal -- a DNS-rebinding page
+    always reaches the server under a name it controls, never under an address -- this machine's own names
+    (socket.gethostname(), socket.getfqdn()) and --host itself when it is a name. Any other name is refused: open
+    the page by address, or allow the name. Names are compared whole (lab-pc.school.example allows neither
+    www.lab-pc.school.example nor lab-pc), in any case, with or without the trailing dot.
     The port is not compared: an ssh tunnel (ssh -L 9000:localhost:8000) changes it, and a rebinding page
     must use the real port anyway.
     Origin: a browser request to /api/ must come from the page itself: Origin, when sent, equal to
@@ -129,26 +207,73 @@ class Origins:
     browser page (curl, scripts) and is allowed -- it could do whatever it sends anyway.
     """
 
-    def __init__(self, host: str):
+    def __init__(self, host: str, allowed: tuple[str, ...] = ()):
         ip = _ip(host.strip("[]"))
         self.local_only = ip.is_loopback if ip is not None else host.lower() == "localhost"
-        self.names = {"localhost"}
+        self.names = {"localhost", *(n for n in allowed if _ip(n) is None)}
+        self.addresses = {_ip(n) for n in allowed if _ip(n) is not None}
+        # what another machine is told to open: the allowed names, then --host when it is one address or name
+        self.advertised = tuple(allowed)
         if not self.local_only:
             self.names |= {n.lower().rstrip(".") for n in (socket.gethostname(), socket.getfqdn()) if n}
+            specific = host.strip("[]").lower().rstrip(".")
             if ip is None:
-                self.names.add(host.lower().rstrip("."))
+                self.names.add(specific)
+            if not (ip is not None and ip.is_unspecified) and specific not in self.advertised:
+                self.advertised += (str(ip) if ip is not None else specific,)
 
-    def host_refusal(self, host: str | None, port: int | str = "PORT") -> str | None:
-        """Why a Host header is refused, or None when it names this server (port: the one served on)."""
+    def urls(self, port: int | str, addresses=()) -> list[str]:
+        """The addresses another machine may open the page at: the advertised names, then `addresses` (this
+        machine's, as found) when IP literals are accepted; never a loopback one."""
+        shown = list(self.advertised)
+        if not self.local_only:
+            for address in addresses:
+                ip = _ip(str(address))
+                # an IPv6 link-local address needs a zone (%eth0), which no browser takes in a URL
+                unusable = (ip is None or ip.is_loopback or ip.is_unspecified
+                            or (ip.version == 6 and (ip.is_link_local or ip.scope_id is not None)))
+                if not unusable and str(ip) not in shown:
+                    shown.append(str(ip))
+        return [url_of(name, port) for name in shown]
+
+    def host_refusal(self, host: str | None, port: int | str = "PORT", client: str | None = None,
+                     arrived_at: str | None = None) -> str | None:
+        """Why a Host header is refused, or None when it names this server (port: the one served on).
+
+        The refusal says the real way in, for whoever asks: a client on this machine (client a loopback address)
+        is told http://127.0.0.1:PORT/; any other client (or an unknown one) the allowed names and the address
+        its connection arrived at (arrived_at, when IP literals are accepted), or, with none, to ask for
+        --allow-host -- never 127.0.0.1, which on its machine is itself."""
         if host is None:
             return None                                 # HTTP/1.0 without Host: not a browser
         parsed = split_host(host)
         if parsed is not None:
             ip = _ip(parsed[0])
-            if (ip is not None and (ip.is_loopback or not self.local_only)) or (ip is None and parsed[0] in self.names):
+            if ip is not None:
+                if ip.is_loopback or not self.local_only or ip in self.addresses:
+                    return None
+            elif parsed[0] in self.names:
                 return None
-        return (f"Host {host!r} is not this server's name (a DNS-rebinding page?): open the page at "
-                f"http://127.0.0.1:{port}/ or http://localhost:{port}/")
+        shown = host if len(host) <= 80 else host[:77] + "..."
+        refused = f"Host {shown!r} is not this server's name (a DNS-rebinding page?): "
+        client_ip = _ip(client) if client else None
+        if client_ip is not None and client_ip.is_loopback:
+            return refused + f"open the page at http://127.0.0.1:{port}/ or http://localhost:{port}/"
+        urls = self.urls(port, [arrived_at] if arrived_at else [])[:4]
+        try:
+            name = _allowed_host(parsed[0], parsed[0]) if parsed is not None and _ip(parsed[0]) is None else "NAME"
+        except errors.RowrnnError:
+            name = "NAME"
+        ask = ("ask whoever started rowrnn serve to " +
+               (f"start it with --host 0.0.0.0 --allow-host {name}" if self.local_only else f"add --allow-host {name}"))
+        if not urls:
+            return refused + ask
+        return refused + f"open the page at {' or '.join(urls)}" + ("" if self.has_names else f", or {ask}")
+
+    @property
+    def has_names(self) -> bool:
+        """Whether another machine is told a name (not only addresses) to open the page at."""
+        return any(_ip(name) is None for name in self.advertised)
 
     @staticmethod
     def origin_refusal(host: str | None, origin: str | None, fetch_site: str | None) -> str | None:
@@ -197,7 +322,8 @@ class Guard:
         cache = "no-cache" if path.startswith("/static/") else "no-store"
         send = _SecuredSend(send, cache, head=scope["method"] == "HEAD", path=path)
         server = scope.get("server") or (None, None)
-        refusal = self.origins.host_refusal(host, server[1] or "PORT")
+        client = scope.get("client") or (None, None)
+        refusal = self.origins.host_refusal(host, server[1] or "PORT", client=client[0], arrived_at=server[0])
         if refusal is None and path.startswith("/api/"):
             refusal = self.origins.origin_refusal(host, _header(headers, b"origin"),
                                                   _header(headers, b"sec-fetch-site"))

@@ -242,10 +242,14 @@ def test_index_of(text: str, size: int) -> int | None:
     return index if index < size else None
 
 
-def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guard.Limits | None = None):
+def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guard.Limits | None = None,
+               allow_hosts=()):
     """The ASGI app: the page (web/), its static files and the JSON API over the given runs, behind
-    rowrnn.guard.Guard (Host allow-list for `host`, the address served on; same-origin API; headers)."""
+    rowrnn.guard.Guard (Host allow-list for `host`, the address served on, and the names and addresses in
+    allow_hosts, rowrnn.guard.allowed_hosts's spellings; same-origin API; headers). Raises RowrnnError naming
+    allow_hosts for a name that is not one."""
     require_serve_extra()
+    allowed = guard.allowed_hosts(allow_hosts, "allow_hosts")
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.formparsers import MultiPartException, MultiPartParser
@@ -455,7 +459,7 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
               Mount("/static", StaticFiles(directory=WEB), name="static")]
     app = Starlette(routes=routes, exception_handlers={Refused: refused, RowrnnError: user_error,
                                                        HTTPException: http_error, Exception: internal})
-    return guard.Guard(app, guard.Origins(host))
+    return guard.Guard(app, guard.Origins(host, allowed))
 
 
 async def _in_daemon_thread(function, *args):
@@ -527,27 +531,68 @@ class _QuietLog(logging.Filter):
         return not str(record.msg).startswith(self.DROPPED)
 
 
+def machine_addresses(host: str) -> list[str]:
+    """The addresses other machines may reach this one at, when serving on `host`: itself when it is one
+    address; for a wildcard (0.0.0.0: IPv4, "::": both), the addresses of this machine's name and the one its
+    default route leaves from (a UDP socket's connect sends nothing), without loopback ones. Best effort, in
+    order, without repeats: a machine with no network gives []."""
+    import ipaddress
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return []
+    if not ip.is_unspecified:
+        return [] if ip.is_loopback else [str(ip)]
+    families = [socket.AF_INET] + ([socket.AF_INET6] if ip.version == 6 else [])
+    found = []
+    for family in families:
+        probe = "192.0.2.1" if family == socket.AF_INET else "2001:db8::1"     # documentation addresses
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as s:
+                s.connect((probe, 9))
+                found.append(s.getsockname()[0])
+        except OSError:
+            pass
+        try:
+            found += [info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, family, socket.SOCK_STREAM)]
+        except (OSError, UnicodeError):
+            pass
+    out = []
+    for address in found:
+        try:
+            a = ipaddress.ip_address(address)
+        except ValueError:                          # fe80::1%eth0: a zone, which no URL takes
+            continue
+        if not (a.is_loopback or a.is_unspecified or a.is_link_local) and str(a) not in out:
+            out.append(str(a))
+    return out
+
+
 def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None,
-          limits: guard.Limits | None = None) -> int:
+          limits: guard.Limits | None = None, allow_hosts=()) -> int:
     """Load the runs, bind host:port, print the address (stdout), and serve until SIGINT/SIGTERM.
 
+    allow_hosts: the names and addresses other machines may open the page by (--allow-host; each value one or
+    several, comma-separated: rowrnn.guard.allowed_hosts); beyond loopback, serve also prints the URLs other
+    machines can open (those names, then this machine's addresses) and, without names, how to allow one.
     A stop waits at most limits.graceful_shutdown seconds for running requests, whatever the clients do;
     the signal then ends the process as the CLI's handlers say (one line, exit 130/143). Raises RowrnnError
-    for a run that cannot be loaded, a port outside 0-65535, a host that is not this machine's, or an address
-    that cannot be listened on.
+    for a run that cannot be loaded, a port outside 0-65535, a host that is not this machine's, a name in
+    allow_hosts that is not one (naming --allow-host), or an address that cannot be listened on.
     """
     require_serve_extra()
     import uvicorn
     limits = limits or LIMITS
     if not 0 <= port <= 65535:
         raise RowrnnError(f"--port must be from 0 to 65535, got {port}")
+    allowed = guard.allowed_hosts(allow_hosts, "--allow-host")
     if re.fullmatch(r"\[[0-9A-Fa-f:.]+\]", host):       # [::1], as written in a URL
         host = host[1:-1]
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]     # IPv4 or IPv6 (::1)
     except (socket.gaierror, UnicodeError):
         raise RowrnnError(f"--host {host}: not an address of this machine: use 127.0.0.1 (or 0.0.0.0)") from None
-    app = create_app(run_dirs, data_dir, host=host, limits=limits)
+    app = create_app(run_dirs, data_dir, host=host, limits=limits, allow_hosts=allowed)
     try:
         sock = socket.create_server((host, port), family=family, backlog=limits.backlog)
     except OSError as e:
@@ -557,11 +602,22 @@ def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, data_dir=None,
         raise RowrnnError(f"cannot listen on {host}:{port} ({reason}): choose another --port (0 picks a free one)") from None
     bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    if not guard.Origins(host).local_only:      # the Host check's own rule: 127.0.0.0/8, ::1, localhost (any case)
+    origins = guard.Origins(host, allowed)
+    if not origins.local_only:      # the Host check's own rule: 127.0.0.0/8, ::1, localhost (any case)
         print(f"rowrnn: warning: --host {host} makes the page reachable from other machines; it has no password",
               file=sys.stderr, flush=True)
+    elif allowed:
+        print(f"rowrnn: warning: --allow-host names what other machines open, but --host {host} answers only this "
+              "one: add --host 0.0.0.0", file=sys.stderr, flush=True)
     print(f"rowrnn serve: http://{shown}:{bound_port}/ ({len(run_dirs)} run{'s' if len(run_dirs) > 1 else ''}; "
           "Ctrl-C to stop)", flush=True)
+    if not origins.local_only:
+        urls = origins.urls(bound_port, machine_addresses(host))
+        if urls:
+            print(f"rowrnn serve: other machines open {' or '.join(urls)}", flush=True)
+        if not origins.has_names:
+            print("rowrnn serve: to let them use a name this machine has on the network, start with --allow-host "
+                  "NAME (several: comma-separated)", flush=True)
     config = uvicorn.Config(
         app, http=guard.http_protocol(limits), ws="none", lifespan="off", log_level="warning", access_log=False,
         proxy_headers=False,            # X-Forwarded-* from any local process would change who the client is

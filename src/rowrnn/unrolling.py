@@ -279,6 +279,29 @@ def _rounded(values: torch.Tensor, decimals: int) -> list[list[float]]:
     return [[round(v, decimals) for v in row] for row in values.double().tolist()]
 
 
+def terms_of(model, pixels: torch.Tensor) -> tuple[list[Term], list[str], list[str], str | None, torch.Tensor]:
+    """The equations' vectors of the first reader's first layer, forward direction, for one sequence of steps as
+    model.sequences gives it: pixels (T, F) float32 on the CPU -> (terms, plain-text lines, LaTeX lines,
+    nonlinearity or None, x (T, n): what the cell reads). The one computation behind unroll and the static site's
+    graph (rowrnn.graphs), which traces it into ONNX outputs."""
+    reader, x, nonlinearity = model.readers[0], pixels, None                    # x_t: what the cell reads
+    if model.cell in _PARALLEL:
+        w = model.hidden_size
+        block = reader.blocks[0]
+        u = F.linear(pixels, reader.input.weight.detach().float().cpu(), reader.input.bias.detach().float().cpu())
+        norm = block.norm_cell
+        x = F.layer_norm(u, (w,), norm.weight.detach().float().cpu(), norm.bias.detach().float().cpu(),
+                         norm.eps)                                              # (T, F) -> (T, w)
+        terms, text, latex = _PARALLEL[model.cell](block.cell, x)
+        terms = [Term("p_t", "p_t", "p_t", "pixels", pixels), _x_term(x)] + terms
+        text, latex = [_BLOCK_INPUT[0]] + text, [_BLOCK_INPUT[1]] + latex
+    elif model.cell in ("rnn", "elman"):
+        terms, text, latex, nonlinearity = _rnn(reader, pixels, elman=model.cell == "elman")
+    else:
+        terms, text, latex, _ = {"gru": _gru, "lstm": _lstm}[model.cell](reader, pixels)
+    return terms, text, latex, nonlinearity, x
+
+
 def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS, value_range=None) -> dict:
     """The recurrence of a small recurrent model written out with its actual numbers at every step.
 
@@ -317,27 +340,12 @@ def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS, valu
     if H > max_hidden:
         raise RowrnnError(f"model's hidden size {H} is more than max_hidden={max_hidden}: the numbers view is for "
                           f"small models; pass max_hidden={H} to see them anyway")
-    reader = model.readers[0]
     parameter = next(model.parameters())
     batch = model_input(image, value_range=value_range, name="image", single=True,
                         size=model.image_size).to(parameter.device)
     with torch.no_grad():
         pixels = model.sequences(batch)[0][0].detach().float().cpu()            # (T, F): the first reader's steps
-        x, nonlinearity = pixels, None                                          # x_t: what the cell reads
-        if model.cell in _PARALLEL:
-            w = model.hidden_size
-            block = reader.blocks[0]
-            u = F.linear(pixels, reader.input.weight.detach().float().cpu(), reader.input.bias.detach().float().cpu())
-            norm = block.norm_cell
-            x = F.layer_norm(u, (w,), norm.weight.detach().float().cpu(), norm.bias.detach().float().cpu(),
-                             norm.eps)                                          # (T, F) -> (T, w)
-            terms, text, latex = _PARALLEL[model.cell](block.cell, x)
-            terms = [Term("p_t", "p_t", "p_t", "pixels", pixels), _x_term(x)] + terms
-            text, latex = [_BLOCK_INPUT[0]] + text, [_BLOCK_INPUT[1]] + latex
-        elif model.cell in ("rnn", "elman"):
-            terms, text, latex, nonlinearity = _rnn(reader, pixels, elman=model.cell == "elman")
-        else:
-            terms, text, latex, _ = {"gru": _gru, "lstm": _lstm}[model.cell](reader, pixels)
+        terms, text, latex, nonlinearity, x = terms_of(model, pixels)
     bad = torch.stack([~torch.isfinite(term.values).all(dim=1) for term in terms])   # (terms, T)
     if bad.any():   # name the first step that goes wrong, and its first term in the order of the equations
         step = int(bad.any(dim=0).nonzero()[0])
@@ -346,7 +354,7 @@ def unroll(model, image, *, max_hidden: int = 16, decimals: int = DECIMALS, valu
                           "broken (a diverged training?); retrain it, or pass another model")
     return {
         "cell": model.cell, "reader": model.read.split("+")[0], "layer": 0, "direction": "forward",
-        "num_layers": len(getattr(reader, "blocks", ())) or reader.num_layers,
+        "num_layers": len(getattr(model.readers[0], "blocks", ())) or model.readers[0].num_layers,
         "bidirectional": bool(model.bidirectional), "hidden_size": H,
         "input_size": int(x.shape[1]),
         "steps": int(pixels.shape[0]), "nonlinearity": nonlinearity,

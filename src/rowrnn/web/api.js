@@ -1,4 +1,9 @@
-// The server's JSON endpoints (documented in the README): every failure becomes an Error with one line.
+// The engine that answers the page: the server's JSON endpoints (documented in the README), or, on a static site
+// built by `rowrnn site` (its index.html names the engine), the networks run in this browser (engine-static.js).
+// Chosen once, here: the rest of the page does not know which answers. Every failure becomes an Error with one
+// line (or, from the static engine, a `key` the page translates).
+const local = document.querySelector('meta[name="rowrnn-engine"]')?.content === "static"
+  ? await import("./engine-static.js") : null;
 
 async function call(url, options) {
   let response;
@@ -12,17 +17,23 @@ async function call(url, options) {
   return body;
 }
 
-export const getRuns = () => call("/api/runs");
-export const getTestImage = (index) => call(`/api/test-image/${encodeURIComponent(index)}`);
+export const getRuns = () => (local ? local.getRuns() : call("/api/runs"));
+// A reading to show before the networks can answer ({index, reading} of a test image, or null): the static site
+// carries one computed when it was built; the server answers at once, so it has none.
+export const firstReading = () => (local ? local.firstReading() : Promise.resolve(null));
+export const getTestImage = (index) => (local ? local.getTestImage(index)
+  : call(`/api/test-image/${encodeURIComponent(index)}`));
 
 // Any file the person picks is sent as bytes: the server tells formats apart by their signature, so a PDF
 // or a HEIC photo is answered "not accepted: give a PNG, JPEG, ..." rather than a note about media types.
 export function predictFile(blob) {
+  if (local) return local.predictFile(blob);
   const type = blob.type.startsWith("image/") ? blob.type : "application/octet-stream";
   return call("/api/predict", { method: "POST", body: blob, headers: { "Content-Type": type } });
 }
 
 export function predictTestImage(index) {
+  if (local) return local.predictTestImage(index);
   return call("/api/predict", { method: "POST", body: JSON.stringify({ test_index: index }),
                                 headers: { "Content-Type": "application/json" } });
 }
@@ -31,6 +42,7 @@ export function predictTestImage(index) {
 // run): for the 28x28 the networks read (a test image by its number, any other by its pixels, which need no
 // decoding again).
 export function explain(source, run) {
+  if (local) return local.explain(source, run);
   return call(`/api/explain?run=${encodeURIComponent(run)}`, { method: "POST", body: JSON.stringify(source),
                                                                headers: { "Content-Type": "application/json" } });
 }

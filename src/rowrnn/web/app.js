@@ -1,5 +1,5 @@
 // The page: inputs -> the server's reading of every run -> panels that replay it step by step.
-import { explain, getRuns, getTestImage, predictFile, predictTestImage } from "./api.js";
+import { explain, firstReading, getRuns, getTestImage, predictFile, predictTestImage } from "./api.js";
 import { cameraAvailability, cameraErrorKey, closeCamera, onCameraChange, openCamera, takePhoto } from "./camera.js";
 import { setupDrawing } from "./draw.js";
 import { className, classNamesIn, fill, language, setClasses, setLanguage, STRINGS, t } from "./i18n.js";
@@ -24,6 +24,7 @@ function showMessage(key, values = {}) {
 
 function showError(error) {
   if (error?.unreachable) showMessage("unreachable");
+  else if (error?.key) showMessage(error.key, error.values);      // an engine's own message, translated
   else showMessage("serverSays", { message: error.message });
 }
 
@@ -120,6 +121,14 @@ function drawExplanation(panel, run, result, pixels) {
       status === "pending" ? t("explaining") : t("serverSays", { message: status });
     return;
   }
+  // a method the engine cannot compute (the static page has no gradients): its reason instead of the picture
+  const missing = result.attribution?.unavailable?.[state.method];
+  for (const part of figure.children) part.hidden = Boolean(missing) && part.dataset.testid !== "attribution-caption";
+  if (missing) {
+    figure.hidden = false;
+    panel.querySelector("[data-testid=attribution-caption]").textContent = t(missing);
+    return;
+  }
   drawExplained(panel, run, result.attribution, pixels, state.method, { t, className, fill });
 }
 
@@ -131,7 +140,8 @@ function drawNumbersOf(panel, run, unrolled, reason, step) {
   numbers.hidden = !unrolled;
   note.hidden = Boolean(unrolled);
   if (!unrolled) {
-    note.textContent = reason === "not-finite" ? t("numbersNotFinite") : t("numbersTooBig", { H: run.hidden_size });
+    note.textContent = reason === "not-finite" ? t("numbersNotFinite")
+      : reason === "steps" ? t("numbersSteps", { T: run.steps }) : t("numbersTooBig", { H: run.hidden_size });
     return;
   }
   const whole = !unrolled.bidirectional && unrolled.num_layers === 1 && run.read !== "rows+columns";
@@ -445,6 +455,16 @@ async function showTest(index, { step = null, push = true } = {}) {
   }
 }
 
+async function showFirst() {
+  // a page opened without an image: the engine's precomputed reading at once (the static site's networks take
+  // a moment to load), then the live reading of the same test image in its place
+  const first = await firstReading().catch(() => null);
+  if (!first || state.reading) return;
+  $("test-index").value = String(first.index);
+  show(first.reading, { label: first.reading.label, index: first.index, push: false });
+  showTest(first.index, { push: false });
+}
+
 async function start() {
   setLanguage(navigator.language?.startsWith("es") ? "es" : "en");
   const drawing = setupDrawing($("draw"), $("brush"), () => readDrawing());
@@ -511,6 +531,7 @@ async function start() {
     $("test-index").max = String(info.test_images - 1);
     buildPanels();
     await applyUrl();
+    if (!state.reading && !new URLSearchParams(location.search).has("test")) await showFirst();
     writeUrl();
     document.body.dataset.ready = "true";
   } catch (error) {
