@@ -302,6 +302,15 @@ def test_a_named_mnist_run_follows_its_dataset(tmp_path, monkeypatch, capsys):
     assert [t["class"] for t in top] == [c for c, _ in rowrnn.predict(model, trimmed[None])[0]]
     assert main(["summary", str(run)]) == 0
     assert "[1, 1, 28, 28]" in capsys.readouterr().out
+    # the ONNX export reads its own dataset's test split for --test-index, not Fashion-MNIST's
+    pytest.importorskip("onnxruntime")
+    assert main(["export", str(run), "--out", str(tmp_path / "m.onnx"), "--data-dir", str(tmp_path / "m")]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--onnx", str(tmp_path / "m.onnx"), "--test-index", "2",
+                 "--data-dir", str(tmp_path / "m"), "--json"]) == 0
+    onnx_answer = json.loads(capsys.readouterr().out)[0]
+    assert onnx_answer["expected"] == DIGITS[int(test_set.labels[2])]
+    assert [t["class"] for t in onnx_answer["top"]] == [t["class"] for t in answers[1]["top"]]
     pytest.importorskip("starlette")
     from starlette.testclient import TestClient
 

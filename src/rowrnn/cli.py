@@ -551,12 +551,14 @@ def cmd_predict(args) -> int:
         if args.explain is not None:
             raise RowrnnError("--explain draws the run's step-by-step reading, which an ONNX model does not "
                               "expose: give the run directory instead of --onnx")
-        from .data import load_split
         model = OnnxClassifier(args.onnx)
-        # the dataset its export recorded (a folder's conversion is not recorded: pictures get the plain one)
-        from .datasets import DEFAULT, DatasetInfo
+        # the dataset its export recorded (a folder's conversion is not recorded: pictures get the plain one);
+        # --test-index reads that dataset's test split, a folder's from its recorded path
+        from .datasets import DEFAULT, DatasetInfo, load_dataset
         info = DatasetInfo(model.metadata.get("rowrnn.dataset") or DEFAULT, model.classes, model.image_size)
-        load_tests = lambda: load_split(args.data_dir, "test", verify=args.verify is not False)  # noqa: E731
+        section = {"dataset": info.name, "data_dir": args.data_dir, "verify": args.verify is not False,
+                   "image_size": info.image_size, "classes": list(info.classes)}
+        load_tests = lambda: load_dataset(section, splits=("test",))[1]  # noqa: E731
     else:
         from . import runs
         if args.explain is not None:
