@@ -180,6 +180,33 @@ def dataset_of(source) -> DatasetInfo:
                        str(section.get("conversion") or "plain"))
 
 
+
+def short_name(info: DatasetInfo) -> str:
+    """A dataset's name as a page shows it: a named dataset's name, an image folder's last part."""
+    return Path(info.name).name if info.is_folder else info.name
+
+
+def one_page(runs, fix: str) -> DatasetInfo:
+    """The dataset a page of several runs shows: runs [(run name, DatasetInfo)] must read the same classes (names,
+    in order) at the same image size (two datasets that agree so may share: MNIST and a folder of digits named 0-9
+    at 28). Returns the first run's DatasetInfo. Raises RowrnnError naming each group of runs and what it reads,
+    ending with `fix` (what to do instead: serve, or build a site of, each group on its own)."""
+    groups: dict[tuple, tuple[list[str], set]] = {}
+    for name, info in runs:
+        names, datasets = groups.setdefault((tuple(info.classes), info.image_size), ([], set()))
+        names.append(name)
+        datasets.add(short_name(info))
+    if len(groups) > 1:
+        def words(key, datasets) -> str:
+            classes, side = key
+            shown = ", ".join(classes[:4]) + (", ..." if len(classes) > 4 else "")
+            return f"{' and '.join(sorted(datasets))}: {len(classes)} classes {shown} at {side}x{side}"
+        described = "; ".join(f"{', '.join(names)} ({words(key, datasets)})"
+                              for key, (names, datasets) in groups.items())
+        raise RowrnnError(f"these runs read different classes or image sizes, which one page cannot show side by "
+                          f"side: {described}: {fix}")
+    return runs[0][1]
+
 def _data_section(source) -> dict:
     """The data section of source as a dict (see dataset_of)."""
     if isinstance(source, str) and not files.exists(Path(source).expanduser() / "config.json"):

@@ -64,7 +64,7 @@ import torch
 
 from . import files, guard, reading, runs
 from .constants import IMAGE_SIZE
-from .datasets import dataset_of, prepare_picture
+from .datasets import dataset_of, one_page, prepare_picture, short_name
 from .errors import RowrnnError
 from .evaluation import load_test_set
 from .images import FITS
@@ -106,7 +106,7 @@ class Panel:
                                        test_accuracy=weights_accuracy(path, run))
         self.config = run.config
         self.dataset_info = dataset_of(run.config)          # the run's classes, image size and conversion
-        self.dataset = self.dataset_info.name if not self.dataset_info.is_folder else Path(self.dataset_info.name).name
+        self.dataset = short_name(self.dataset_info)
         self.model.requires_grad_(False)
 
     def read(self, image: torch.Tensor) -> dict:
@@ -121,14 +121,6 @@ class Panel:
         non-finite outputs)}."""
         return {"id": self.info["id"], "name": self.info["name"],
                 "attribution": reading.attribution_view(self.model, image)}
-
-
-def _dataset_words(panels, key) -> str:
-    """'mnist: 10 classes 0, 1, 2, ... at 28x28': what the runs of one group (classes, size) read."""
-    classes, side = key
-    names = sorted({p.dataset for p in panels if (tuple(p.info["classes"]), p.info["image_size"]) == key})
-    shown = ", ".join(classes[:4]) + (", ..." if len(classes) > 4 else "")
-    return f"{' and '.join(names)}: {len(classes)} classes {shown} at {side}x{side}"
 
 
 def weights_accuracy(path, run) -> float | None:
@@ -189,14 +181,8 @@ def load_panels(run_dirs, data_dir=None):
     if not paths:
         raise RowrnnError("name at least one run directory: rowrnn serve RUN [RUN ...]")
     panels = [Panel(i, p, name) for i, (p, name) in enumerate(zip(paths, _names(paths)))]
-    groups: dict[tuple, list[str]] = {}
-    for panel in panels:
-        key = (tuple(panel.info["classes"]), panel.info["image_size"])
-        groups.setdefault(key, []).append(panel.info["name"])
-    if len(groups) > 1:
-        described = "; ".join(f"{', '.join(names)} ({_dataset_words(panels, key)})" for key, names in groups.items())
-        raise RowrnnError(f"these runs read different classes or image sizes, which one page cannot show side by "
-                          f"side: {described}: serve each group with its own rowrnn serve")
+    one_page([(panel.info["name"], panel.dataset_info) for panel in panels],
+             "serve each group with its own rowrnn serve")
     # the first run's recorded folder, named as the run's if missing (a weights file's run is its folder)
     test_set = load_test_set(runs.resolve_weights(paths[0], "best")[0], data_dir)
     return panels, test_set

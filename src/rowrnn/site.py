@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from . import files, reading, runs
-from .datasets import dataset_of
+from .datasets import dataset_of, one_page, short_name
 from .errors import RowrnnError, python_api
 from .evaluation import load_test_set
 from .graphs import ReadingGraph
@@ -95,32 +95,12 @@ def dataset_facts(run) -> dict:
             "normalization": {"mean": info.mean, "std": info.std}}
 
 
-def _dataset_name(run) -> str:
-    """The dataset's name as serve's /api/runs sends it: a named dataset's name, an image folder's last part."""
-    info = dataset_of(run)
-    return Path(info.name).name if info.is_folder else info.name
-
-
 def _one_dataset(names: list[str], loaded) -> dict:
-    """The facts every run shares, or RowrnnError naming each group of runs as rowrnn serve does (its load_panels):
-    one page shows one set of classes at one image size (runs of two datasets with the same classes and size
-    may share)."""
-    groups: dict[str, tuple[dict, list[str], set]] = {}
-    for name, (_, run) in zip(names, loaded):
-        facts = dataset_facts(run)
-        entry = groups.setdefault(json.dumps(facts, sort_keys=True), (facts, [], set()))
-        entry[1].append(name)
-        entry[2].add(_dataset_name(run))
-    if len(groups) > 1:
-        def words(facts, datasets):
-            classes, side = facts["classes"], facts["image_size"]
-            shown = ", ".join(classes[:4]) + (", ..." if len(classes) > 4 else "")
-            return f"{' and '.join(sorted(datasets))}: {len(classes)} classes {shown} at {side}x{side}"
-        described = "; ".join(f"{', '.join(runs_)} ({words(facts, datasets)})"
-                              for facts, runs_, datasets in groups.values())
-        raise RowrnnError(f"these runs read different classes or image sizes, which one page cannot show side by "
-                          f"side: {described}: build a site of each group with its own rowrnn site")
-    return next(iter(groups.values()))[0]
+    """The facts every run shares (dataset_facts), or RowrnnError naming each group of runs as rowrnn serve
+    does (rowrnn.datasets.one_page): one page shows one set of classes at one image size."""
+    one_page([(name, dataset_of(run)) for name, (_, run) in zip(names, loaded)],
+             "build a site of each group with its own rowrnn site")
+    return dataset_facts(loaded[0][1])
 
 
 # -- one run's graph -------------------------------------------------------------------------------------------
@@ -450,7 +430,7 @@ def build_site(run_dirs, out, *, test_images: int | None = None, data_dir=None,
             (work / name).write_bytes(text)
             sizes["code"] += len(text)
         manifest = {"format": FORMAT, "version": FORMAT_VERSION, "rowrnn": _version(), **facts,
-                    "dataset": _dataset_name(loaded[0][1]),
+                    "dataset": short_name(dataset_of(loaded[0][1])),
                     "runtime": {"package": RUNTIME["package"], "version": RUNTIME["version"], "path": "ort/",
                                 "files": list(RUNTIME["files"])},
                     "convert": files.exists(work / "convert.js") and facts["image_size"] == CONVERT_SIZE,
