@@ -276,6 +276,19 @@ def test_refusals_are_the_same_line_as_python(page, name, data):
     assert answer == {"error": str(python.value), "refused": True}
 
 
+def test_every_format_outside_the_allow_list_is_named_as_python_names_it(page):
+    """convert.js's identifyFormat against images.identify_format over test_images.py's whole table of refused
+    files (HEIC, AVIF, videos, PDF, EPS, PSD, JPEG XL/2000, ICO, TGA, Netpbm, DDS, camera RAW files, SVG, HTML,
+    text, Office files and archives, unknown bytes): the same line, word for word."""
+    from test_images import REFUSED
+    made = {name: make() for name, make, _, _ in REFUSED}
+    answers = through_browser(page[0], {name: (data, "trim") for name, data in made.items()})
+    for name, data in made.items():
+        with pytest.raises(RowrnnError) as python:
+            decode_image(data, name)
+        assert answers[name] == {"error": str(python.value), "refused": True}, name
+
+
 def test_what_only_the_browser_refuses_says_why_in_one_line(page):
     tiff = io.BytesIO()
     Image.new("L", (40, 30), 200).save(tiff, "TIFF")

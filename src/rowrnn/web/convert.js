@@ -28,8 +28,6 @@ const PILLOW_MAX_IMAGE_PIXELS = Math.trunc(1024 * 1024 * 1024 / 4 / 3);   // Ima
 const SIGNATURES = [[[0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "PNG"], [[0xff, 0xd8, 0xff], "JPEG"],
   [ascii("GIF87a"), "GIF"], [ascii("GIF89a"), "GIF"], [ascii("BM"), "BMP"], [[0x49, 0x49, 0x2a, 0x00], "TIFF"],
   [[0x4d, 0x4d, 0x00, 0x2a], "TIFF"]];
-const KNOWN = [[ascii("%!PS"), "PostScript"], [[0xc5, 0xd0, 0xd3, 0xc6], "EPS"], [ascii("%PDF"), "PDF"],
-  [[0, 0, 1, 0], "ICO"], [ascii("8BPS"), "PSD"], [ascii("<svg"), "SVG"], [ascii("<?xml"), "XML"]];
 
 function ascii(text) {
   return Array.from(text, (c) => c.charCodeAt(0));
@@ -45,14 +43,176 @@ function refuse(message) {
 
 // ----------------------------------------------------------------------------- the file: checked before decoding
 
-// Pillow's format name for the bytes, from their signature (images.py's sniff_format), or a refusal.
+// Pillow's format name for the bytes, from their signature (images.py's sniff_format), or a refusal that names
+// what the file is and what to do (images.py's identify_format, below, the same table).
 export function sniffFormat(bytes, name = "image") {
   if (bytes.length === 0) throw refuse(`${name}: empty file (0 bytes): give a PNG or JPEG image`);
   if (startsWith(bytes, ascii("RIFF")) && startsWith(bytes, ascii("WEBP"), 8)) return "WEBP";
-  for (const [signature, format] of SIGNATURES) if (startsWith(bytes, signature)) return format;
-  const known = KNOWN.find(([prefix]) => startsWith(bytes, prefix));
-  const what = known ? `${known[1]} is not accepted` : "unknown format";
-  throw refuse(`${name}: not an image PIL can read (${what}): give a ${ALLOWED} image`);
+  let seen, advice;
+  const signature = SIGNATURES.find(([prefix]) => startsWith(bytes, prefix));
+  if (signature) {
+    const raw = signature[1] === "TIFF" ? tiffRawKind(bytes) : null;
+    if (raw === null) return signature[1];
+    [seen, advice] = [raw, RAW_ADVICE];
+  } else {
+    [seen, advice] = identifyFormat(bytes);
+  }
+  throw refuse(`${name}: ${seen}, not one of the formats rowrnn reads (${ALLOWED}): ${advice}`);
+}
+
+const SAVE = "save it as PNG or JPEG";
+const RAW_ADVICE = "export it as JPEG from the camera's app or a photo editor";
+const HEIC_ADVICE = "share or export it as JPEG (on an iPhone, Settings > Camera > Formats > Most Compatible "
+  + "takes JPEG photos from then on), or " + SAVE;
+const AVIF_ADVICE = SAVE + " (AVIF's decoded size cannot be checked before decoding, so rowrnn does not decode it)";
+const VIDEO_ADVICE = "take a screenshot of the frame you want and save it as PNG or JPEG";
+const HEIF_BRANDS = ["heic", "heix", "hevc", "hevx", "heim", "heis", "hevm", "hevs", "mif1", "msf1", "mif2", "miaf"];
+const VIDEO_BRANDS = ["isom", "iso2", "iso4", "iso5", "iso6", "mp41", "mp42", "avc1", "qt  ", "M4V ", "M4VP", "3gp4",
+  "3gp5", "3gp6", "3g2a", "dash", "MSNV", "f4v "];
+const latin1 = (text) => Array.from(text, (c) => c.charCodeAt(0));   // a byte string as images.py writes it
+// (prefix, what it is, what to do): images.py's _PREFIXES, in its order
+const PREFIXES = [
+  ["%PDF-", "a PDF document", "export the page or the picture in it as PNG or JPEG"],
+  ["%!PS", "a PostScript/EPS file", "export it as PNG or JPEG"],
+  ["\xc5\xd0\xd3\xc6", "an EPS file (binary PostScript)", "export it as PNG or JPEG"],
+  ["8BPS", "a Photoshop document (PSD)", "export it as PNG or JPEG"],
+  ["\x00\x00\x00\x0cJXL \r\n\x87\n", "a JPEG XL image", SAVE],
+  ["\xff\x0a", "a JPEG XL image", SAVE],
+  ["\x00\x00\x00\x0cjP  \r\n\x87\n", "a JPEG 2000 image", SAVE],
+  ["\xff\x4f\xff\x51", "a JPEG 2000 image", SAVE],
+  ["\x00\x00\x01\x00", "a Windows icon (ICO)", SAVE],
+  ["\x00\x00\x02\x00", "a Windows cursor (CUR)", SAVE],
+  ["icns", "a macOS icon (ICNS)", SAVE],
+  ["qoif", "a QOI image", SAVE],
+  ["DDS ", "a DirectDraw texture (DDS)", SAVE],
+  ["gimp xcf", "a GIMP document (XCF)", "export it as PNG or JPEG"],
+  ["v/1\x01", "an OpenEXR image", SAVE],
+  ["#?RADIANCE", "a Radiance HDR image", SAVE],
+  ["SIMPLE  =", "a FITS image", SAVE],
+  ["IIRO", "a camera RAW file (Olympus ORF)", RAW_ADVICE],
+  ["IIRS", "a camera RAW file (Olympus ORF)", RAW_ADVICE],
+  ["MMOR", "a camera RAW file (Olympus ORF)", RAW_ADVICE],
+  ["IIU\x00", "a camera RAW file (Panasonic RW2)", RAW_ADVICE],
+  ["FUJIFILMCCD-RAW", "a camera RAW file (Fujifilm RAF)", RAW_ADVICE],
+  ["II\x1a\x00\x00\x00HEAPCCDR", "a camera RAW file (Canon CRW)", RAW_ADVICE],
+  ["FOVb", "a camera RAW file (Sigma X3F)", RAW_ADVICE],
+  ["\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an older Microsoft Office document (DOC, XLS or PPT)",
+    "save the picture in it as PNG or JPEG"],
+  ["\x1f\x8b", "a gzip-compressed file", "uncompress it and give the image inside"],
+  ["7z\xbc\xaf\x27\x1c", "a 7z archive", "unpack it and give the image files inside"],
+  ["Rar!\x1a\x07", "a RAR archive", "unpack it and give the image files inside"],
+  ["\x1a\x45\xdf\xa3", "a video (WebM/MKV)", VIDEO_ADVICE],
+].map(([prefix, seen, advice]) => [latin1(prefix), seen, advice]);
+
+const text4 = (b, i) => String.fromCharCode(...b.subarray(i, i + 4));
+
+// [what the file is, what to do] for a file outside the allow-list, from its bytes alone: images.py's
+// identify_format (tests/test_convert_parity.py checks the two give the same lines).
+export function identifyFormat(b) {
+  if (b.length >= 12 && text4(b, 4) === "ftyp") {
+    const size = u32be(b, 0);
+    const brands = new Set([text4(b, 8)]);
+    for (let i = 16; i < Math.min(Math.max(size, 16), 256, b.length) - 3; i += 4) brands.add(text4(b, i));
+    if (brands.has("avif") || brands.has("avis")) return ["an AVIF image", AVIF_ADVICE];
+    if (HEIF_BRANDS.some((brand) => brands.has(brand))) {
+      return ["a HEIC/HEIF photo (the iPhone camera's format)", HEIC_ADVICE];
+    }
+    if (brands.has("crx ")) return ["a camera RAW file (Canon CR3)", RAW_ADVICE];
+    if (VIDEO_BRANDS.some((brand) => brands.has(brand))) return ["a video (MP4/MOV)", VIDEO_ADVICE];
+  }
+  if (startsWith(b, ascii("RIFF")) && startsWith(b, ascii("AVI "), 8)) return ["a video (AVI)", VIDEO_ADVICE];
+  if (b.length >= 44 && startsWith(b, latin1("TRUEVISION-XFILE.\x00"), b.length - 18)) return ["a TGA image", SAVE];
+  for (const [prefix, seen, advice] of PREFIXES) if (startsWith(b, prefix)) return [seen, advice];
+  if (startsWith(b, latin1("PK\x03\x04"))) return zipKind(b);
+  const text = textHead(b);
+  if (text !== null) {
+    const head = text.trimStart().toLowerCase();
+    if (head.startsWith("<svg") || ((head.startsWith("<?xml") || head.startsWith("<!doctype svg"))
+                                    && head.includes("<svg"))) {
+      return ["an SVG drawing (vector graphics)", "export it as PNG"];
+    }
+    if (["<!doctype html", "<html", "<head", "<body"].some((s) => head.startsWith(s))
+        || head.slice(0, 1024).includes("<html")) {
+      return ["an HTML web page", "save the picture itself (right-click > Save image as) as PNG or JPEG"];
+    }
+    if (head.startsWith("<?xml")) return ["an XML file", SAVE];
+    if (["p1", "p2", "p3"].some((s) => head.startsWith(s)) && /^\s$/.test(head.charAt(2))) {
+      return ["a Netpbm image (PBM/PGM/PPM)", SAVE];
+    }
+    return ["plain text", "give the picture's own file, saved as PNG or JPEG"];
+  }
+  if (b[0] === 0x50 && b.length >= 3 && [0x34, 0x35, 0x36].includes(b[1]) && /^\s$/.test(String.fromCharCode(b[2]))) {
+    return ["a Netpbm image (PBM/PGM/PPM)", SAVE];
+  }
+  const hex = Array.from(b.subarray(0, 8), (x) => x.toString(16).padStart(2, "0")).join(" ");
+  return [`an unrecognized format (first bytes ${hex})`, SAVE];
+}
+
+// The first 4 KB as text when the file looks like text (UTF-8 or UTF-16 with a BOM, no control bytes): _text_head.
+function textHead(b) {
+  let head = b.subarray(0, 4096), encoding = "utf-8";
+  for (const [bom, codec] of [[[0xef, 0xbb, 0xbf], "utf-8"], [[0xff, 0xfe], "utf-16le"], [[0xfe, 0xff], "utf-16be"]]) {
+    if (startsWith(head, bom)) {
+      head = head.subarray(bom.length);
+      encoding = codec;
+      break;
+    }
+  }
+  let text;
+  if (encoding === "utf-8") {
+    // Python's decode("utf-8", "ignore") drops what does not decode; so does this, byte by byte
+    text = new TextDecoder("utf-8", { fatal: false }).decode(head).replaceAll("\ufffd", "");
+  } else {
+    text = new TextDecoder(encoding, { fatal: false }).decode(head.subarray(0, head.length - (head.length % 2)))
+      .replaceAll("\ufffd", "");
+  }
+  if (!text.trim() || /[\x00-\x08\x0b\x0e-\x1f]/.test(text)) return null;
+  if (encoding === "utf-8" && new TextEncoder().encode(text).length < head.length - 3) return null;
+  return text;
+}
+
+// What a ZIP file is, from the member names in its local headers: _zip_kind.
+function zipKind(b) {
+  const inside = "save or export the picture in it as PNG or JPEG";
+  const start = String.fromCharCode(...b.subarray(0, 200));
+  if (start.includes("mimetypeapplication/vnd.oasis.opendocument")) {
+    return ["an OpenDocument file (ODT, ODS or ODP)", inside];
+  }
+  for (const [member, seen] of [["word/", "a Word document (DOCX)"], ["xl/", "an Excel workbook (XLSX)"],
+                                ["ppt/", "a PowerPoint presentation (PPTX)"]]) {
+    const name = latin1(member);
+    for (let at = b.indexOf(0x50); at >= 0 && at + 30 + name.length <= b.length; at = b.indexOf(0x50, at + 1)) {
+      if (startsWith(b, latin1("PK\x03\x04"), at) && startsWith(b, name, at + 30)) return [seen, inside];
+    }
+  }
+  return ["a ZIP archive", "unpack it and give the image files inside"];
+}
+
+// 'a camera RAW file (...)' when a file with a TIFF signature is a camera's RAW file, null for a plain TIFF:
+// _tiff_raw_kind (CR2 by 'CR' at byte 8; DNGVersion; a colour filter array; SubIFDs beside Make).
+function tiffRawKind(b) {
+  if (b[8] === 0x43 && b[9] === 0x52) return "a camera RAW file (Canon CR2)";
+  const little = b[0] === 0x49;
+  const u16 = (i) => (little ? u16le(b, i) : u16be(b, i)), u32 = (i) => (little ? u32le(b, i) : u32be(b, i));
+  const tags = new Map();
+  try {
+    if (b.length < 8) return null;
+    const offset = u32(4);
+    if (offset + 2 > b.length) return null;
+    const count = u16(offset);
+    for (let i = 0; i < Math.min(count, 512); i++) {
+      const at = offset + 2 + 12 * i;
+      if (at + 12 > b.length) return null;              // a damaged TIFF: struct.error in Python, None there
+      tags.set(u16(at), u16(at + 2) === 3 ? u16(at + 8) : null);
+    }
+  } catch {
+    return null;
+  }
+  if (tags.has(50706)) return "a camera RAW file (DNG)";
+  if (tags.get(262) === 32803 || (tags.has(330) && tags.has(271))) {
+    return "a camera RAW file (TIFF-based, such as NEF, ARW or PEF)";
+  }
+  return null;
 }
 
 function damaged(name, reason = "its header cannot be read") {
