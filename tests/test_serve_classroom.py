@@ -89,7 +89,7 @@ def test_the_page_posts_from_an_allowed_name(run):
     "null",
 ])
 def test_an_allowed_host_with_a_foreign_origin_is_refused_before_the_decoder(run, origin, monkeypatch):
-    monkeypatch.setattr(serve, "decode_image", lambda *a, **k: pytest.fail("a cross-origin body reached the decoder"))
+    monkeypatch.setattr(serve, "prepare_picture", lambda *a, **k: pytest.fail("a cross-origin body reached the decoder"))
     with _client(run) as client:
         response = client.post("/api/predict", content=b"\x89PNG", headers={
             "Host": f"{LAB}:8765", "Origin": origin, "Content-Type": "image/png"})

@@ -97,7 +97,7 @@ def _assert_error(response, status, message=""):
 ])
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_cross_origin_requests_never_reach_the_decoder(client, made, headers, endpoint, monkeypatch):
-    monkeypatch.setattr(serve, "decode_image", lambda *a, **k: pytest.fail("a cross-origin body reached the decoder"))
+    monkeypatch.setattr(serve, "prepare_picture", lambda *a, **k: pytest.fail("a cross-origin body reached the decoder"))
     error = _assert_error(client.post(endpoint, content=_png(np.zeros((28, 28))), headers=headers), 403,
                           "cross-origin request refused")
     assert error.startswith("cross-origin request refused: rowrnn serve answers its API only to its own page")
@@ -349,8 +349,8 @@ def test_panel_names_are_unique(made):
 def test_predictions_beyond_the_limit_are_503_with_retry_after(made, monkeypatch):
     limits = guard.Limits(max_predictions=1, slot_wait=0.2)
     app = serve.create_app([made["healthy"]], data_dir=made["data"], limits=limits)
-    real = serve.decode_image
-    monkeypatch.setattr(serve, "decode_image", lambda *a, **k: (time.sleep(1.5), real(*a, **k))[1])
+    real = serve.prepare_picture
+    monkeypatch.setattr(serve, "prepare_picture", lambda *a, **k: (time.sleep(1.5), real(*a, **k))[1])
     results = []
     with TestClient(app, base_url=OWN) as c:
         def post():
