@@ -22,7 +22,7 @@ from rowrnn.recurrences import (LRU, PARALLEL_CELLS, MinGRU, MinLSTM, ResidualSt
                                 reverse_within, set_scan, step_scan)
 
 CELLS = list(PARALLEL_CELLS)
-x4 = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+x4 = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1   # images in the models' units, [-1, 1]
 
 
 # ----------------------------------------------------------------------------- written-out recurrences

@@ -87,7 +87,8 @@ def test_fit_never_loads_the_test_split(train_set, tmp_path, monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("fit loaded the data files, test split included")
     monkeypatch.setattr(data_module, "load_fashion_mnist", forbidden)
-    monkeypatch.setattr("rowrnn.lifecycle.load_fashion_mnist", forbidden)
+    monkeypatch.setattr(data_module, "find_data", forbidden)
+    monkeypatch.setattr("rowrnn.lifecycle.load_dataset", forbidden)   # the one reader of a run's dataset
     assert len(_fit(train_set, tmp_path).history["val_metric"]) == 3
 
 

@@ -168,12 +168,15 @@ def predict_files(path, images, weights: str = "best", top: int = 3, fit: str | 
             if not (_is_array(p) or isinstance(p, (str, bytes, PurePath))):
                 raise RowrnnError(f"images[{k}] must be an image file or one image as a tensor or numpy array, "
                                   f"got {type(p).__name__}{_hint(p, 'images')}")
-        from .images import display_name, read_image_file
+        from .images import display_name, read_image_file, sniff_format
+        files = {k: read_image_file(p) for k, p in enumerate(images) if not _is_array(p)}
+        for k, data in files.items():    # a file that is no accepted image is named before the run is read
+            sniff_format(data, display_name(images[k]))
         info = dataset_of(resolve_weights(path, weights)[0])
         S = info.image_size
         batch = torch.cat([model_input(p, value_range=value_range, name=f"images[{k}]", single=True, size=S)
                            if _is_array(p) else model_input(prepare_picture(
-                               read_image_file(p), display_name(p), info, fit=fit).image, size=S)
+                               files[k], display_name(p), info, fit=fit).image, size=S)
                            for k, p in enumerate(images)])
     model, _ = load_model(path, weights)
     return predict(model, batch, top=top, value_range=(-1, 1))
