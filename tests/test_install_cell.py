@@ -74,7 +74,10 @@ def _environment(tmp_path: Path) -> tuple[Path, Path]:
     shadow.mkdir()
     for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
         # .pth files (rowrnn's editable finder among them) would only run from a site directory: left out
-        if entry.name not in hidden and entry.suffix != ".pth" and entry.name != "__pycache__":
+        # rowrnn's own entries by name too: its RECORD is read through this process's sys.path, which an earlier
+        # test may have pointed at another rowrnn (a built wheel), leaving this environment's dist-info visible
+        ours = re.match(r"(__editable__[._])?rowrnn([-_.].*)?$", entry.name, flags=re.IGNORECASE)
+        if entry.name not in hidden and not ours and entry.suffix != ".pth" and entry.name != "__pycache__":
             (shadow / entry.name).symlink_to(entry)
     (site / "this-environment.pth").write_text(f"{shadow}\n")
     return python, site
