@@ -222,9 +222,45 @@ parámetro extra.
 
 **Para quedarse.** Una red recurrente es un bucle con memoria; cómo *lee* (el orden, qué guarda de cada paso) y
 cómo se *entrena* importan tanto como su tamaño. Siguiente: la lección 02 abre el bucle."""),
+    md("""## Share it: the reading as a web page
+
+`build_site` writes the page `rowrnn serve` shows (draw a garment, upload a photo, watch it read row by row)
+as a folder of plain files: the network runs in the visitor's browser (onnxruntime-web, fetched once from the
+npm registry and kept in the cache), so the folder can be published anywhere (GitHub Pages, a department web
+space) and shared as a link. A photo never leaves the visitor's device.""",
+       """## Compártelo: la lectura como página web
+
+`build_site` escribe la página que muestra `rowrnn serve` (dibuja una prenda, sube una foto, mira cómo la lee
+fila a fila) como una carpeta de ficheros normales: la red se ejecuta en el navegador de quien la visita
+(onnxruntime-web, descargado una vez del registro de npm y guardado en la caché), así que la carpeta se puede
+publicar en cualquier sitio (GitHub Pages, el espacio web de un departamento) y compartir con un enlace. Una foto
+nunca sale del dispositivo de quien la visita."""),
+    code('''from pathlib import Path
+from rowrnn.site import build_site, runtime_dir
+
+try:
+    runtime_dir()             # onnxruntime-web: from the npm registry the first time, then from the cache
+    import onnx, onnxruntime  # noqa: F401  (the export needs them: pip install 'rowrnn[onnx]')
+except (utils.RowrnnError, ImportError) as error:   # offline the first time: the lesson ends without a site
+    print(f"no site this time: {error}")
+else:
+    Path("sites").mkdir(exist_ok=True)
+    site = build_site([tiny.path], Path("sites") / tiny.path.name)
+    print(f"the site of {tiny.path.name} is in {site['path']}/: try it with "
+          f"python -m http.server -d {site['path']} and open http://127.0.0.1:8000/")'''),
 ]
 
 SPANISH = {
+    "# onnxruntime-web: from the npm registry the first time, then from the cache":
+        "# onnxruntime-web: del registro de npm la primera vez, después de la caché",
+    "# noqa: F401  (the export needs them: pip install 'rowrnn[onnx]')":
+        "# noqa: F401  (la exportación los necesita: pip install 'rowrnn[onnx]')",
+    "# offline the first time: the lesson ends without a site":
+        "# sin conexión la primera vez: la lección termina sin sitio",
+    'f"no site this time: {error}"': 'f"esta vez no hay sitio: {error}"',
+    "f\"the site of {tiny.path.name} is in {site['path']}/: try it with \"":
+        "f\"el sitio de {tiny.path.name} está en {site['path']}/: pruébalo con \"",
+    "and open http://127.0.0.1:8000/\"": "y abre http://127.0.0.1:8000/\"",
     'utils.show_reading(reader, 0, language="en")   # test image 0: the ankle boot':
         'utils.show_reading(reader, 0, language="es")   # imagen de test 0: el botín',
     "# the course calls its helpers `utils`: rowrnn keeps their names":
