@@ -15,6 +15,8 @@ import dataclasses
 import hashlib
 import io
 import logging
+import math
+import numbers
 import os
 import unicodedata
 import zipfile
@@ -519,7 +521,9 @@ def _class_files(root: Path, classes: list[str], report: FolderReport, shown: st
                 dirnames[:] = []
                 continue
             seen.add(real)
-            dirnames.sort()
+            # hidden folders (.ipynb_checkpoints, .git, .thumbnails) are passed over like hidden files: copies
+            # and caches, not the class's images
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for f in sorted(filenames):
                 if f.startswith("."):    # .DS_Store, macOS's ._name resource forks, editors' files
                     continue
@@ -614,16 +618,20 @@ def read_image_folder(folder, *, image_size: int = IMAGE_SIZE, conversion: str =
     when given (a run's recorded ones), must be those. Files: any of EXTENSIONS in any case, walked in sorted
     order, each converted by convert_folder_image. Answers, each said in the report or refused in one line:
     a file that is not an image or fails to decode is skipped and counted; a file without an image extension is
-    ignored and counted; a class with no image is refused (naming it); a test class unknown to training is
+    ignored and counted; a class with no readable training image (none there, or every one skipped) is refused
+    (naming it); a test class unknown to training is
     refused; a test file whose bytes are also a training file (SHA-256) is dropped and counted; hidden files
-    (".name": .DS_Store, macOS's ._name) and Thumbs.db, desktop.ini are passed over; files and folders beside
+    and folders (".name": .DS_Store, macOS's ._name, .ipynb_checkpoints) and Thumbs.db, desktop.ini are passed over; files and folders beside
     the class folders are ignored and counted; links are followed, a linked folder already read (a loop) is
     skipped and counted; class names are matched in Unicode NFC (folder_classes); train/ without test/ (or
     test/ alone) is refused, and so is a test_split other than DEFAULT_TEST_SPLIT with train/ and test/ (it would
-    be ignored: check_test_split). Limits:
+    be ignored: check_test_split); test_split must be a number in (0, 1). Limits:
     MAX_FOLDER_IMAGES images and MAX_FOLDER_BYTES held. Raises RowrnnError for all of these and a missing folder.
     """
     check_folder_options(image_size, conversion)
+    if (isinstance(test_split, bool) or not isinstance(test_split, numbers.Real) or not math.isfinite(test_split)
+            or not 0.0 < test_split < 1.0):
+        raise RowrnnError(f"test_split must be a number between 0 and 1 (exclusive), got {test_split!r}")
     folder = Path(folder).expanduser()
     shown = images.display_name(folder)
     found_classes = folder_classes(folder)
@@ -690,6 +698,12 @@ def read_image_folder(folder, *, image_size: int = IMAGE_SIZE, conversion: str =
     finally:
         if bar is not None:
             bar.close()
+    # a class whose every training file was skipped is as empty as an empty folder: the model would have an
+    # output no image ever taught
+    unread = [c for label, c in enumerate(found_classes) if not bool((out["train"][1] == label).any())]
+    if unread:
+        raise RowrnnError(f"--dataset {shown}: class folder(s) {unread} hold no readable training image ({report}): "
+                          "add images or remove the folder")
     for split, (x, _) in out.items():
         if len(x) == 0:
             raise RowrnnError(f"--dataset {shown}: no readable image in the {split} split"
@@ -700,9 +714,8 @@ def read_image_folder(folder, *, image_size: int = IMAGE_SIZE, conversion: str =
 
 def _held_out(per_class: dict, test_split: float) -> dict:
     """{"train": {class: files}, "test": {class: files}}: each class's files permuted by SPLIT_SEED, the first
-    round(test_split x n) (at least 1 when n >= 2) held out as test, both kept in sorted order."""
-    if not 0.0 < test_split < 1.0:
-        raise RowrnnError(f"--test-split must be between 0 and 1 (exclusive), got {test_split}")
+    round(test_split x n) (at least 1 when n >= 2) held out as test, both kept in sorted order. test_split is
+    checked by read_image_folder."""
     out = {"train": {}, "test": {}}
     for k, (name, paths) in enumerate(per_class.items()):
         n = len(paths)
