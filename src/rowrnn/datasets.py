@@ -619,10 +619,9 @@ def read_image_folder(folder, *, image_size: int = IMAGE_SIZE, conversion: str =
     order, each converted by convert_folder_image. Answers, each said in the report or refused in one line:
     a file that is not an image or fails to decode is skipped and counted; a file without an image extension is
     ignored and counted; a class with no readable training image (none there, or every one skipped) is refused
-    (naming it); a test class unknown to training is
-    refused; a test file whose bytes are also a training file (SHA-256) is dropped and counted; hidden files
-    and folders (".name": .DS_Store, macOS's ._name, .ipynb_checkpoints) and Thumbs.db, desktop.ini are passed over; files and folders beside
-    the class folders are ignored and counted; links are followed, a linked folder already read (a loop) is
+    (naming it); a test class unknown to training is refused; a test file whose bytes are also a training file
+    (SHA-256) is dropped and counted; hidden files and folders (".name": .DS_Store, macOS's ._name,
+    .ipynb_checkpoints) and Thumbs.db, desktop.ini are passed over; files and folders beside the class folders are ignored and counted; links are followed, a linked folder already read (a loop) is
     skipped and counted; class names are matched in Unicode NFC (folder_classes); train/ without test/ (or
     test/ alone) is refused, and so is a test_split other than DEFAULT_TEST_SPLIT with train/ and test/ (it would
     be ignored: check_test_split); test_split must be a number in (0, 1). Limits:
@@ -730,23 +729,44 @@ def _held_out(per_class: dict, test_split: float) -> dict:
 def write_image_folder(images_, labels, classes, directory, *, split: str | None = None) -> Path:
     """Write images as an image folder: directory[/split]/<class>/<index:05d>.png, one grey PNG per image.
 
-    images_: uint8 (N, S, S) (tensor or array); labels: (N,) ints indexing classes; split: "train", "test" or
-    None (the one-folder layout). Class names must be usable as folder names (no "/" , not "." or ".."); every
-    class gets its folder, even one with no image. Returns the folder written. Raises RowrnnError otherwise.
+    images_: uint8 (N, S, S) (tensor or array); labels: (N,) integers indexing classes; classes: a list (or
+    tuple) of distinct class names (str), usable as folder names (no "/", "\\" or NUL, not starting with "."),
+    distinct also in Unicode NFC (as read_image_folder reads them); split: "train", "test" or None (the
+    one-folder layout). Every class gets its folder, even one with no image. Returns the folder written.
+    Raises RowrnnError (one line, before anything is written) for any other images, labels, classes or split,
+    and for a directory that cannot be created.
     """
     from PIL import Image
     array = np.asarray(images_)
-    labels = np.asarray(labels).astype(np.int64)
+    raw_labels = np.asarray(labels)
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[1] != array.shape[2]:
         raise RowrnnError(f"images must be uint8 of shape (N, S, S), got {array.dtype} {array.shape}")
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, (list, tuple)) or not all(
+            isinstance(c, str) for c in classes):
+        raise RowrnnError(f"classes must be a list of class names (str), got {classes!r}")
+    if raw_labels.size and not (np.issubdtype(raw_labels.dtype, np.integer) or raw_labels.dtype == bool):
+        raise RowrnnError(f"labels must be {len(array)} ints from 0 to {len(classes) - 1}, got {raw_labels.dtype} "
+                          "values")
+    labels = raw_labels.astype(np.int64)
     if labels.shape != (len(array),) or (len(labels) and (labels.min() < 0 or labels.max() >= len(classes))):
         raise RowrnnError(f"labels must be {len(array)} ints from 0 to {len(classes) - 1}")
-    bad = [c for c in classes if not c or "/" in c or "\\" in c or c in (".", "..") or c.startswith(".")]
+    bad = [c for c in classes if not c or "/" in c or "\\" in c or "\0" in c or c in (".", "..") or c.startswith(".")]
     if bad:
         raise RowrnnError(f"class names {bad} cannot be folder names: rename them")
+    nfc = [unicodedata.normalize("NFC", c) for c in classes]
+    twice = sorted({c for c in nfc if nfc.count(c) > 1})
+    if twice:
+        raise RowrnnError(f"classes {twice} appear twice (one folder each): give each class its own name")
+    if split not in (None, "train", "test"):
+        raise RowrnnError(f"split must be 'train', 'test' or None (one folder of class folders), got {split!r}")
     root = Path(directory) / split if split else Path(directory)
-    for name in classes:
-        (root / name).mkdir(parents=True, exist_ok=True)
+    try:
+        for name in classes:
+            (root / name).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RowrnnError(f"directory {images.display_name(directory)}: cannot create the folder "
+                          f"{images.display_name(root / name)} ({files.describe(e)}): give a folder that can be "
+                          "created") from None
     for i, (image, label) in enumerate(zip(array, labels)):
         buffer = io.BytesIO()
         Image.fromarray(image, mode="L").save(buffer, format="PNG")
