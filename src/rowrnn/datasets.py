@@ -621,11 +621,12 @@ def read_image_folder(folder, *, image_size: int = IMAGE_SIZE, conversion: str =
     ignored and counted; a class with no readable training image (none there, or every one skipped) is refused
     (naming it); a test class unknown to training is refused; a test file whose bytes are also a training file
     (SHA-256) is dropped and counted; hidden files and folders (".name": .DS_Store, macOS's ._name,
-    .ipynb_checkpoints) and Thumbs.db, desktop.ini are passed over; files and folders beside the class folders are ignored and counted; links are followed, a linked folder already read (a loop) is
-    skipped and counted; class names are matched in Unicode NFC (folder_classes); train/ without test/ (or
-    test/ alone) is refused, and so is a test_split other than DEFAULT_TEST_SPLIT with train/ and test/ (it would
-    be ignored: check_test_split); test_split must be a number in (0, 1). Limits:
-    MAX_FOLDER_IMAGES images and MAX_FOLDER_BYTES held. Raises RowrnnError for all of these and a missing folder.
+    .ipynb_checkpoints) and Thumbs.db, desktop.ini are passed over; files and folders beside the class folders
+    are ignored and counted; links are followed, a linked folder already read (a loop) is skipped and counted;
+    class names are matched in Unicode NFC (folder_classes); train/ without test/ (or test/ alone) is refused,
+    and so is a test_split other than DEFAULT_TEST_SPLIT with train/ and test/ (it would be ignored:
+    check_test_split); test_split must be a number in (0, 1). Limits: MAX_FOLDER_IMAGES images and
+    MAX_FOLDER_BYTES held. Raises RowrnnError for all of these and a missing folder.
     """
     check_folder_options(image_size, conversion)
     if (isinstance(test_split, bool) or not isinstance(test_split, numbers.Real) or not math.isfinite(test_split)
