@@ -124,8 +124,8 @@ WORDS = {
         "mean_best_val_metric": "mejor exactitud macro en validación (media de las semillas)",
         "one_seed": "{preset} (1 semilla)",
         "seeds": "{preset} ({seeds} semillas)",
-        "read_rows": "filas leídas", "read_columns": "columnas leídas", "read_rows+columns": "filas y columnas leídas",
-        "read_pixels": "píxeles leídos",
+        "read_rows": "filas leídas", "read_columns": "columnas leídas",
+        "read_rows+columns": "filas y columnas leídas", "read_pixels": "píxeles leídos",
         "method_occlusion": "oclusión", "method_integrated-gradients": "gradientes integrados",
     },
 }
@@ -219,8 +219,8 @@ def plot_confusion(confusion, classes=CLASSES, ax=None, title=None, *, language:
     im = ax.imshow(rates, cmap=cmap, vmin=0, vmax=1)
     for i in range(len(classes)):
         for j in range(len(classes)):
-            ax.text(j, i, str(counts[i, j]) if support[i, 0] else say["not_available"], ha="center", va="center", fontsize=8,
-                    color="white" if rates[i, j] > 0.5 else "black")
+            ax.text(j, i, str(counts[i, j]) if support[i, 0] else say["not_available"], ha="center", va="center",
+                    fontsize=8, color="white" if rates[i, j] > 0.5 else "black")
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), [c if n else say["no_images"].format(name=c)
                                         for c, n in zip(classes, support[:, 0])])
