@@ -63,7 +63,7 @@ def test_every_entry_of_a_translation_table_translates_something(key):
 def test_the_spanish_class_names_are_written_once():
     """One Spanish class list (lessons/common.py), the same in every notebook that shows class names."""
     defining = [c for key in build.NOTEBOOKS for c in build.build(key, "es").cells if "CLASES = [" in c.source]
-    assert [c.id for c in defining] == ["01-07", "02-11", "03-09", "04-12"]
+    assert [c.id for c in defining] == ["01-07", "02-09", "03-09", "04-12"]
     assert all(build.common.CLASES in c.source for c in defining)
     content = "".join(p.read_text() for p in (ROOT / "notebooks").rglob("*.py"))
     assert content.count('"Camiseta/top"') == 1

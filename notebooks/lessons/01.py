@@ -279,9 +279,9 @@ SPANISH = {
     'columns=["weight", "shape", "parameters", "what it is"]':
         'columns=["peso", "forma", "parámetros", "qué es (en inglés)"]',
     "test: loss {result['loss']:.3f}, macro accuracy": "test: pérdida {result['loss']:.3f}, exactitud macro",
-    "test_set.labels[:25], predictions)": "test_set.labels[:25], predictions, classes=CLASES)",
+    "test_set.labels[:25], predictions)": 'test_set.labels[:25], predictions, classes=CLASES, language="es")',
     "# (4 images, 28 steps, 10 classes)": "# (4 imágenes, 28 pasos, 10 clases)",
-    "probabilities, labels=": "probabilities, classes=CLASES, labels=",
+    "probabilities, labels=": 'probabilities, classes=CLASES, language="es", labels=',
     "{TINY_EPOCHS} epochs: test accuracy": "{TINY_EPOCHS} épocas: exactitud en test",
     ')[0])} parameters")': ')[0])} parámetros")',
     'f"with {utils': 'f"con {utils',

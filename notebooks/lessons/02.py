@@ -238,14 +238,17 @@ SPANISH = {
     '"{method}: the rows that moved the answer most:"': '"{method}: las filas que más movieron la respuesta:"',
     "utils.plot_attribution(test_set.images[0], scores[\"occlusion\"], read=\"rows\",":
         "utils.plot_attribution(test_set.images[0], scores[\"occlusion\"], read=\"rows\", classes=CLASES,",   # CLASES: above
+    "label=int(test_set.labels[0]))": 'label=int(test_set.labels[0]), language="es")',
     "# each training below takes from 10 to 30 seconds on a laptop CPU":
         "# cada entrenamiento de abajo tarda de 10 a 30 segundos en la CPU de un portátil",
     "# 5 sequences of 28 steps of 28 numbers": "# 5 secuencias de 28 pasos de 28 números",
     '"largest difference:"': '"mayor diferencia:"',
     "\"the loop's last memory equals nn.RNN's:\"": '"la última memoria del bucle es la de nn.RNN:"',
     "# (1, 1, 28, 28): an ankle boot": "# (1, 1, 28, 28): un botín",
+    "utils.plots.plot_hidden_states(": CLASES + "\nutils.plots.plot_hidden_states(",
+    "states, label=test_set.labels[0])": 'states, label=test_set.labels[0], classes=CLASES, language="es")',
     "# (28 steps, 8 units)": "# (28 pasos, 8 unidades)",
-    "# (28 steps, 10 classes)": "# (28 pasos, 10 clases)" + "\n" + CLASES,
+    "# (28 steps, 10 classes)": "# (28 pasos, 10 clases)",   # CLASES: defined with the hidden states, above
     "columns=utils.CLASSES,": "columns=CLASES,",
     '"""|dLoss/dx_t| for every step t, averaged over the images."""':
         '"""|dPérdida/dx_t| para cada paso t, promediado sobre las imágenes."""',

@@ -198,7 +198,8 @@ SPANISH = {
     'f"{max(result.history[\'val_metric\']):.4f}, test accuracy {': 'f"{max(result.history[\'val_metric\']):.4f}, exactitud en test {',
     "# (4 images, 14 steps, 10 classes)": "# (4 imágenes, 14 pasos, 10 clases)",
     "utils.plots.plot_reading(images, probabilities, labels=labels, read=cfg.model.read)":
-        CLASES + "\nutils.plots.plot_reading(images, probabilities, labels=labels, read=cfg.model.read, classes=CLASES)",
+        CLASES + "\nutils.plots.plot_reading(images, probabilities, labels=labels, read=cfg.model.read, classes=CLASES,"
+                 '\n                         language="es")',
     ':,} parameters")': ':,} parámetros")',
     "# the best epoch's weights, chosen on validation": "# los pesos de la mejor época, elegida con la validación",
     'f"mingru, this notebook\'s {EPOCHS} epochs: test accuracy {':

@@ -181,6 +181,8 @@ SPANISH = {
         ":.4f} en {result.metrics['images']} imágenes (azar: 0.1)\"",
     "# the first test 0, 3 and 7": "# el primer 0, 3 y 7 del test",
     "# (3, 8 steps, 10 digits)": "# (3, 8 pasos, 10 dígitos)",
+    "labels=test.labels[picked])": 'labels=test.labels[picked], language="es")',
     'table.index.name = "digit"': 'table.columns = ["precisión", "exhaustividad", "F1", "imágenes"]\ntable.index.name = "dígito"',
     'f"digits, 8 steps of 8 pixels: accuracy {': 'f"dígitos, 8 pasos de 8 píxeles: exactitud {',
+    "classes=names,\n": 'classes=names, language="es",\n',
 }

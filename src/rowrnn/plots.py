@@ -1,9 +1,10 @@
 """The pictures: learning curves, the prediction grid, the confusion matrix, how the RNN reads and which steps decided.
 
 Every function takes data (histories, arrays) and returns a matplotlib Figure;
-callers decide where to save it.
+callers decide where to save it. Every plotting function takes language="en" or "es": the words it draws
+(titles, axis and colour-bar labels, legends, notes) come from one table, WORDS; class names are drawn as given.
 
-    fig = plot_curves(history)        # the notebook's pd.DataFrame(history).plot(logy=True)
+    fig = plot_curves(history, language="es")   # the notebook's pd.DataFrame(history).plot(logy=True), in Spanish
     fig.savefig("curves.png")
 """
 from __future__ import annotations
@@ -18,24 +19,153 @@ from .errors import RowrnnError
 from .pixels import display_pixels, model_input
 
 CURVE_KEYS = ("train_loss", "val_loss", "train_metric", "val_metric")
+LANGUAGES = ("en", "es")          # rowrnn.widget.LANGUAGES's, the web page's i18n.js's
+
+# Every word a figure draws, once per language: a template's {fields} are filled by the function that draws it
+# (numbers are formatted the same in both: a decimal point). The two tables have the same keys (tested).
+WORDS = {
+    "en": {
+        "epoch": "Epoch num.",
+        "curves_y": "loss / macro accuracy (log scale)",
+        "curves_title": "Learning curves",
+        "train_loss": "train_loss", "val_loss": "val_loss", "train_metric": "train_metric", "val_metric": "val_metric",
+        "expected_predicted": "Expected: {expected}\nPredicted: {predicted}",
+        "expected": "Expected: {expected}",
+        "predicted_axis": "Predicted",
+        "expected_axis": "Expected",
+        "not_available": "n/a",
+        "no_images": "{name} (no images)",
+        "confusion_title": "Confusion matrix ({images} images, accuracy {accuracy:.3f})",
+        "fraction_expected": "fraction of the expected class",
+        "decided": "Which steps decided ({method})",
+        "decided_expected": "Which steps decided ({method}) -- expected: {expected}",
+        "attribution": "attribution",
+        "attribution_to": "attribution to {target}",
+        "logit": "{what} (logit)",
+        "network_saw": "the {side}x{side} the network saw",
+        "guess": "Guess after each step: finally {final} ({probability:.0%})",
+        "probability": "probability",
+        "original": "original",
+        "test_image": "a test image:\nalready 28x28",
+        "pixel_column": "pixel column",
+        "pixel_row": "pixel row",
+        "each_pixel": "each pixel coloured by the step that read it ({steps} steps)",
+        "step": "step",
+        "step_rows": "step (rows read)",
+        "step_columns": "step (columns read)",
+        "hidden_unit": "hidden unit (of {width})",
+        "step_t": "step t ({read})",
+        "hidden_title": "Hidden state h_t while reading ({steps} steps)",
+        "activation": "activation",
+        "leaderboard_x": "test accuracy (10,000 images)",
+        "leaderboard_title": "rowrnn leaderboard",
+        "pareto": "Pareto front",
+        "pareto_presets": "Pareto front of the presets",
+        "minutes_x": "training minutes (sum of epoch times, log scale)",
+        "minutes_x_seeds": "training minutes (sum of epoch times, log scale; bars: the seeds' range)",
+        "test_accuracy": "test accuracy",
+        "minutes_title": "Accuracy against training time, every run",
+        "presets_title": "Accuracy against training time, one point per preset",
+        "mean_test_accuracy": "test accuracy (mean of seeds)",
+        "mean_best_val_metric": "best validation macro accuracy (mean of seeds)",
+        "one_seed": "{preset} (1 seed)",
+        "seeds": "{preset} ({seeds} seeds)",
+        # what was read, as the heat maps' axes say it ("rows read"), by the model's read
+        "read_rows": "rows read", "read_columns": "columns read", "read_rows+columns": "rows and columns read",
+        "read_pixels": "pixels read",
+        # rowrnn.attribution.METHODS, as a title names them (a method not listed here is drawn as given)
+        "method_occlusion": "occlusion", "method_integrated-gradients": "integrated-gradients",
+    },
+    "es": {
+        "epoch": "Época",
+        "curves_y": "pérdida / exactitud macro (escala logarítmica)",
+        "curves_title": "Curvas de aprendizaje",
+        "train_loss": "pérdida (entrenamiento)", "val_loss": "pérdida (validación)",
+        "train_metric": "exactitud macro (entrenamiento)", "val_metric": "exactitud macro (validación)",
+        "expected_predicted": "Esperada: {expected}\nPredicha: {predicted}",
+        "expected": "Esperada: {expected}",
+        "predicted_axis": "Predicha",
+        "expected_axis": "Esperada",
+        "not_available": "n/d",
+        "no_images": "{name} (sin imágenes)",
+        "confusion_title": "Matriz de confusión ({images} imágenes, exactitud {accuracy:.3f})",
+        "fraction_expected": "fracción de la clase esperada",
+        "decided": "Qué pasos decidieron ({method})",
+        "decided_expected": "Qué pasos decidieron ({method}) -- esperada: {expected}",
+        "attribution": "atribución",
+        "attribution_to": "atribución a {target}",
+        "logit": "{what} (logit)",
+        "network_saw": "la imagen de {side}x{side} que vio la red",
+        "guess": "Predicción tras cada paso: al final, {final} ({probability:.0%})",
+        "probability": "probabilidad",
+        "original": "original",
+        "test_image": "una imagen de test:\nya es de 28x28",
+        "pixel_column": "columna de píxeles",
+        "pixel_row": "fila de píxeles",
+        "each_pixel": "cada píxel, del color del paso que lo leyó ({steps} pasos)",
+        "step": "paso",
+        "step_rows": "paso (filas leídas)",
+        "step_columns": "paso (columnas leídas)",
+        "hidden_unit": "unidad oculta (de {width})",
+        "step_t": "paso t ({read})",
+        "hidden_title": "Estado oculto h_t durante la lectura ({steps} pasos)",
+        "activation": "activación",
+        "leaderboard_x": "exactitud en test (10 000 imágenes)",
+        "leaderboard_title": "Clasificación de rowrnn",
+        "pareto": "Frente de Pareto",
+        "pareto_presets": "Frente de Pareto de los presets",
+        "minutes_x": "minutos de entrenamiento (suma de los tiempos por época, escala logarítmica)",
+        "minutes_x_seeds": ("minutos de entrenamiento (suma de los tiempos por época, escala logarítmica; barras: "
+                            "el rango de las semillas)"),
+        "test_accuracy": "exactitud en test",
+        "minutes_title": "Exactitud frente a tiempo de entrenamiento, cada ejecución",
+        "presets_title": "Exactitud frente a tiempo de entrenamiento, un punto por preset",
+        "mean_test_accuracy": "exactitud en test (media de las semillas)",
+        "mean_best_val_metric": "mejor exactitud macro en validación (media de las semillas)",
+        "one_seed": "{preset} (1 semilla)",
+        "seeds": "{preset} ({seeds} semillas)",
+        "read_rows": "filas leídas", "read_columns": "columnas leídas",
+        "read_rows+columns": "filas y columnas leídas", "read_pixels": "píxeles leídos",
+        "method_occlusion": "oclusión", "method_integrated-gradients": "gradientes integrados",
+    },
+}
+
+
+def words(language: str = "en") -> dict:
+    """The table of the words a figure draws in language: "en" (default) or "es", in any case ("ES" -> "es"),
+    as rowrnn.show_reading takes it. Returns WORDS[language] (templates with {fields}). Raises RowrnnError naming
+    language for another value."""
+    if not isinstance(language, str) or language.strip().lower() not in LANGUAGES:
+        raise RowrnnError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+    return WORDS[language.strip().lower()]
+
+
+def _method(method: str, say: dict) -> str:
+    """An attribution method's name in the figure's language (as given when the table does not know it)."""
+    return say.get(f"method_{method}", method)
 
 
 def _np(a):
     return a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
 
 
-def plot_curves(history: dict):
-    """Loss and metric per epoch, train vs validation, log y axis, as the notebook plots its history."""
+def plot_curves(history: dict, *, language: str = "en"):
+    """Loss and metric per epoch, train vs validation, log y axis, as the notebook plots its history.
+
+    history: a run's history (lists per epoch under CURVE_KEYS; other keys ignored). language: "en" (default) or
+    "es" (any case), the words drawn. Returns the Figure. Raises RowrnnError naming language for another value.
+    """
+    say = words(language)
     fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     for key in CURVE_KEYS:
         if history.get(key):
             values = history[key]
-            ax.plot(range(1, len(values) + 1), values, label=key,
+            ax.plot(range(1, len(values) + 1), values, label=say[key],
                     linestyle="-" if key.startswith("train") else "--", marker="o", markersize=3)
     ax.set_yscale("log")
-    ax.set_xlabel("Epoch num.")
-    ax.set_ylabel("loss / macro accuracy (log scale)")
-    ax.set_title("Learning curves")
+    ax.set_xlabel(say["epoch"])
+    ax.set_ylabel(say["curves_y"])
+    ax.set_title(say["curves_title"])
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     return fig
@@ -48,8 +178,14 @@ def _square(image) -> np.ndarray:
     return image.reshape(side, side)
 
 
-def plot_predictions(images, labels, predictions, classes=CLASSES, columns=5):
-    """The notebook's grid: each image titled with the expected and predicted class, green if right, red if wrong."""
+def plot_predictions(images, labels, predictions, classes=CLASSES, columns=5, *, language: str = "en"):
+    """The notebook's grid: each image titled with the expected and predicted class, green if right, red if wrong.
+
+    images: (N, S, S) (or N flat S*S); labels, predictions: (N,) class indices into classes (the names drawn,
+    as given: the run's; default Fashion-MNIST's); columns: images per row. language: "en" (default) or "es"
+    (any case), the words of the titles. Returns the Figure. Raises RowrnnError naming language for another value.
+    """
+    say = words(language)
     images, labels, predictions = _np(images), _np(labels), _np(predictions)
     rows = -(-len(images) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(2.3 * columns, 2.6 * rows), layout="constrained",
@@ -59,18 +195,22 @@ def plot_predictions(images, labels, predictions, classes=CLASSES, columns=5):
     for ax, image, y, y_hat in zip(axes.flat, images, labels, predictions):
         right = int(y) == int(y_hat)
         ax.imshow(_square(image), cmap="Greens" if right else "Reds")
-        ax.set_title(f"Expected: {classes[int(y)]}\nPredicted: {classes[int(y_hat)]}", fontsize=8,
+        ax.set_title(say["expected_predicted"].format(expected=classes[int(y)], predicted=classes[int(y_hat)]),
+                     fontsize=8,
                      color="darkgreen" if right else "darkred")
     return fig
 
 
-def plot_confusion(confusion, classes=CLASSES, ax=None, title=None):
+def plot_confusion(confusion, classes=CLASSES, ax=None, title=None, *, language: str = "en"):
     """Counts in each cell, shading by the row-normalized rate (recall along the diagonal).
 
     confusion: (C, C) counts (rows: expected, columns: predicted). A class with no images (an empty row) has no
     rate: its row is grey, its cells read n/a and its label says "(no images)", never a recall of 0.
-    ax draws into an existing Axes (confusion matrices side by side); title replaces the default.
+    ax draws into an existing Axes (confusion matrices side by side); title replaces the default. language: "en"
+    (default) or "es" (any case), the words drawn (classes as given). Returns the Figure. Raises RowrnnError
+    naming language for another value.
     """
+    say = words(language)
     counts = _np(confusion).astype(int)
     support = counts.sum(axis=1, keepdims=True)                                # (C, 1) images of each class
     rates = np.where(support > 0, counts / np.maximum(support, 1), np.nan)     # NaN rows: drawn grey
@@ -79,21 +219,22 @@ def plot_confusion(confusion, classes=CLASSES, ax=None, title=None):
     im = ax.imshow(rates, cmap=cmap, vmin=0, vmax=1)
     for i in range(len(classes)):
         for j in range(len(classes)):
-            ax.text(j, i, str(counts[i, j]) if support[i, 0] else "n/a", ha="center", va="center", fontsize=8,
-                    color="white" if rates[i, j] > 0.5 else "black")
+            ax.text(j, i, str(counts[i, j]) if support[i, 0] else say["not_available"], ha="center", va="center",
+                    fontsize=8, color="white" if rates[i, j] > 0.5 else "black")
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(classes)), [c if n else f"{c} (no images)" for c, n in zip(classes, support[:, 0])])
-    ax.set_xlabel("Predicted")
-    ax.set_ylabel("Expected")
+    ax.set_yticks(range(len(classes)), [c if n else say["no_images"].format(name=c)
+                                        for c, n in zip(classes, support[:, 0])])
+    ax.set_xlabel(say["predicted_axis"])
+    ax.set_ylabel(say["expected_axis"])
     accuracy = np.trace(counts) / max(counts.sum(), 1)
-    ax.set_title(title or f"Confusion matrix ({counts.sum()} images, accuracy {accuracy:.3f})")
-    fig.colorbar(im, ax=ax, label="fraction of the expected class")
+    ax.set_title(title or say["confusion_title"].format(images=counts.sum(), accuracy=accuracy))
+    fig.colorbar(im, ax=ax, label=say["fraction_expected"])
     return fig
 
 
 def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read="rows", total_steps=None,
                  originals=None, attributions=None, targets=None, rows_per_step=1, permutation=None,
-                 attribution_method="occlusion"):
+                 attribution_method="occlusion", *, language: str = "en"):
     """Each image beside a heat map of its class probabilities after every step read (T x C).
 
     With total_steps > T (a long pixel sequence sampled at T evenly spaced points), the rows are
@@ -104,8 +245,11 @@ def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read=
     (N, R, T) scores of each step
     (rowrnn.attribution.step_attribution, for the classes `targets`, attribution_method naming how); when given,
     a panel after the 28x28 paints each step's score over the pixels it read (attribution_map), with its colour
-    bar; rows_per_step and permutation say which pixels those are.
+    bar; rows_per_step and permutation say which pixels those are. language: "en" (default) or "es" (any case),
+    the words drawn (classes as given; the method's name translated). Returns the Figure. Raises RowrnnError
+    naming language for another value.
     """
+    say = words(language)
     images, probs = _np(images), _np(step_probabilities)
     n, steps = len(images), probs.shape[1]
     read_at = np.rint(np.linspace(1, total_steps or steps, steps)).astype(int)  # steps read at each row
@@ -113,11 +257,10 @@ def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read=
     fig, axes = plt.subplots(n, 2 + extra + explained, figsize=(9 + 3 * extra + 3.6 * explained, 3.2 * n),
                              layout="constrained", squeeze=False,
                              gridspec_kw={"width_ratios": [1] * extra + [1] + [1.25] * explained + [1.6]})
-    unit = _unit(read)
     side = int(images.shape[-1])                  # S: the run's image size (28 for Fashion-MNIST)
     for k in range(n):
         if extra:
-            plot_original(axes[k][0], originals[k])
+            plot_original(axes[k][0], originals[k], language=language)
         img_ax, heat_ax = axes[k][extra], axes[k][-1]
         if explained:
             scores = _np(attributions)[k]
@@ -127,44 +270,47 @@ def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read=
             attr_ax.imshow(_square(images[k]), cmap="gray")
             attr_ax.imshow(attribution_map(scores, read, rows_per_step, permutation, image_size=side),
                            cmap=ATTRIBUTION_CMAP, norm=norm, alpha=0.75, interpolation="nearest")
-            _label_pixels(attr_ax, side)
-            attr_ax.set_title(f"Which steps decided ({attribution_method})", fontsize=9)
+            _label_pixels(attr_ax, side, say)
+            attr_ax.set_title(say["decided"].format(method=_method(attribution_method, say)), fontsize=9)
             fig.colorbar(plt.cm.ScalarMappable(norm, ATTRIBUTION_CMAP), ax=attr_ax,
-                         label=f"attribution to {classes[target]} (logit)")
+                         label=say["logit"].format(what=say["attribution_to"].format(target=classes[target])))
         if extra:
-            img_ax.set_title(f"the {side}x{side} the network saw", fontsize=9)
+            img_ax.set_title(say["network_saw"].format(side=side), fontsize=9)
         img_ax.imshow(_square(images[k]), cmap="gray")
         img_ax.set_xticks([])
         img_ax.set_yticks([])
         if labels is not None:
-            img_ax.set_title(f"Expected: {classes[int(_np(labels)[k])]}", fontsize=9)
+            img_ax.set_title(say["expected"].format(expected=classes[int(_np(labels)[k])]), fontsize=9)
         im = heat_ax.imshow(probs[k], aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
         heat_ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
-        heat_ax.set_ylabel(f"{unit} read")
+        heat_ax.set_ylabel(_read_axis(read, say))
         heat_ax.set_yticks(range(0, steps, 3), [str(read_at[t]) for t in range(0, steps, 3)], fontsize=7)
         final = probs[k][-1]
-        heat_ax.set_title(f"Guess after each step: finally {classes[int(final.argmax())]} ({final.max():.0%})",
+        heat_ax.set_title(say["guess"].format(final=classes[int(final.argmax())], probability=final.max()),
                           fontsize=9)
-        fig.colorbar(im, ax=heat_ax, label="probability")
+        fig.colorbar(im, ax=heat_ax, label=say["probability"])
     return fig
 
 
-def plot_original(ax, original, title="original") -> None:
-    """The picture as given (uint8 RGB (h, w, 3), upright, transparency composited) in `ax`, titled; None
-    (a test image, already 28x28) leaves the panel empty but for a note."""
+def plot_original(ax, original, title=None, *, language: str = "en") -> None:
+    """The picture as given (uint8 RGB (h, w, 3), upright, transparency composited) in `ax`, titled (title: default
+    "original"); None (a test image, already 28x28) leaves the panel empty but for a note. language: "en" (default)
+    or "es" (any case), the words drawn. Raises RowrnnError naming language for another value."""
+    say = words(language)
     ax.set_xticks([])
     ax.set_yticks([])
     if original is None:
-        ax.text(0.5, 0.5, "a test image:\nalready 28x28", ha="center", va="center", fontsize=9,
+        ax.text(0.5, 0.5, say["test_image"], ha="center", va="center", fontsize=9,
                 transform=ax.transAxes)
         ax.set_frame_on(False)
         return
     ax.imshow(_np(original))
-    ax.set_title(title, fontsize=9)
+    ax.set_title(say["original"] if title is None else title, fontsize=9)
 
 
-def _unit(read: str) -> str:
-    return {"rows": "rows", "columns": "columns", "rows+columns": "rows and columns"}.get(read, "pixels")
+def _read_axis(read: str, say: dict) -> str:
+    """What a reading has read after t steps, in the figure's words: "rows read", ..., "pixels read" (pixel reads)."""
+    return say.get(f"read_{read}", say["read_pixels"])
 
 
 ATTRIBUTION_CMAP = "RdBu_r"    # diverging, white at 0: red pushed the class's logit up, blue pulled it down
@@ -177,11 +323,11 @@ def _centred_norm(scores):
     return Normalize(-bound, bound)
 
 
-def _label_pixels(ax, size: int = IMAGE_SIZE) -> None:
+def _label_pixels(ax, size: int = IMAGE_SIZE, say: dict = WORDS["en"]) -> None:
     """Pixel row and column axes for an image size x size: ticks every 7 pixels at 28, about 4 ticks at others."""
     stride = 7 if size == IMAGE_SIZE else max(1, round(size / 4))
-    ax.set_xlabel("pixel column", fontsize=8)
-    ax.set_ylabel("pixel row", fontsize=8)
+    ax.set_xlabel(say["pixel_column"], fontsize=8)
+    ax.set_ylabel(say["pixel_row"], fontsize=8)
     ax.set_xticks(range(0, size, stride))
     ax.set_yticks(range(0, size, stride))
     ax.tick_params(labelsize=7)
@@ -247,7 +393,7 @@ def attribution_map(scores, read="rows", rows_per_step=1, permutation=None, *, i
 
 
 def plot_attribution(image, scores, read="rows", rows_per_step=1, permutation=None, target=None, label=None,
-                     classes=CLASSES, method="occlusion", value_range=None):
+                     classes=CLASSES, method="occlusion", value_range=None, *, language: str = "en"):
     """One image beside which of its reading steps decided: the scores of rowrnn.attribution.step_attribution.
 
     image: one image, (S, S), (1, S, S) or (1, 1, S, S) (S: its side, the run's image size; 28 for
@@ -262,24 +408,29 @@ def plot_attribution(image, scores, read="rows", rows_per_step=1, permutation=No
     label: the expected class index, for the title. Returns the Figure. Raises RowrnnError (one line, naming the
     argument) for an image model_input refuses, an unknown read, a bad rows_per_step, or scores not shaped (R, T)
     for that read and rows_per_step (R = 2 for rows+columns, else 1; T = S * S for pixels, else S / rows_per_step).
-    classes: the names `target` and `label` index (the run's; default Fashion-MNIST's).
+    classes: the names `target` and `label` index (the run's; default Fashion-MNIST's), drawn as given.
+    language: "en" (default) or "es" (any case), the words drawn (the method's name translated); another value
+    raises RowrnnError naming language.
     """
+    say = words(language)
     shape = tuple(getattr(image, "shape", ()))
     side = int(shape[-1]) if len(shape) >= 2 and shape[-1] == shape[-2] else IMAGE_SIZE
     image = display_pixels(model_input(image, value_range=value_range, name="image", single=True,
                                        size=side))[0, 0].numpy()
     scores = _step_scores(scores, read, rows_per_step, side)                  # (R, T)
     norm, cmap = _centred_norm(scores), plt.get_cmap(ATTRIBUTION_CMAP)
-    what = f"attribution to {classes[int(target)]}" if target is not None else "attribution"
-    title = f"Which steps decided ({method})" + (f" -- expected: {classes[int(label)]}" if label is not None else "")
+    what = say["attribution_to"].format(target=classes[int(target)]) if target is not None else say["attribution"]
+    what = say["logit"].format(what=what)                                     # "attribution to Coat (logit)"
+    title = (say["decided"].format(method=_method(method, say)) if label is None else
+             say["decided_expected"].format(method=_method(method, say), expected=classes[int(label)]))
     if read in ("pixels", "permuted-pixels"):
         fig, ax = plt.subplots(figsize=(5.6, 4.6), layout="constrained")
         ax.imshow(image, cmap="gray", vmin=0, vmax=255)
         ax.imshow(attribution_map(scores, read, rows_per_step, permutation, image_size=side), cmap=cmap, norm=norm,
                   alpha=0.75, interpolation="nearest")
-        _label_pixels(ax, side)
-        ax.set_title(title + f"\neach pixel coloured by the step that read it ({scores.shape[1]} steps)", fontsize=9)
-        fig.colorbar(plt.cm.ScalarMappable(norm, cmap), ax=ax, label=f"{what} (logit)")
+        _label_pixels(ax, side, say)
+        ax.set_title(title + "\n" + say["each_pixel"].format(steps=scores.shape[1]), fontsize=9)
+        fig.colorbar(plt.cm.ScalarMappable(norm, cmap), ax=ax, label=what)
         return fig
     beside, under = read in ("rows", "rows+columns"), read in ("columns", "rows+columns")
     fig = plt.figure(figsize=(4.2 + 2.4 * beside, 4.2 + 2.2 * under), layout="constrained")
@@ -296,8 +447,8 @@ def plot_attribution(image, scores, read="rows", rows_per_step=1, permutation=No
         ax = fig.add_subplot(grid[0, 1], sharey=img_ax)
         ax.barh(centres, scores[0], height=0.9 * k, color=cmap(norm(scores[0])), edgecolor="none")
         ax.set_yticks(centres[ticks], [str(t + 1) for t in ticks])
-        ax.set_ylabel("step (rows read)" if read == "rows+columns" else "step", fontsize=9)
-        ax.set_xlabel(f"{what} (logit)", fontsize=9)
+        ax.set_ylabel(say["step_rows"] if read == "rows+columns" else say["step"], fontsize=9)
+        ax.set_xlabel(what, fontsize=9)
         ax.axvline(0, color="gray", linewidth=0.8)
         ax.set_xlim(1.05 * norm.vmin, 1.05 * norm.vmax)         # the colour bar's scale: both readers compare
         bar_axes.append(ax)
@@ -305,18 +456,25 @@ def plot_attribution(image, scores, read="rows", rows_per_step=1, permutation=No
         ax = fig.add_subplot(grid[1, 0], sharex=img_ax)
         ax.bar(centres, scores[-1], width=0.9 * k, color=cmap(norm(scores[-1])), edgecolor="none")
         ax.set_xticks(centres[ticks], [str(t + 1) for t in ticks])
-        ax.set_xlabel("step (columns read)" if read == "rows+columns" else "step", fontsize=9)
-        ax.set_ylabel(f"{what} (logit)", fontsize=9)
+        ax.set_xlabel(say["step_columns"] if read == "rows+columns" else say["step"], fontsize=9)
+        ax.set_ylabel(what, fontsize=9)
         ax.axhline(0, color="gray", linewidth=0.8)
         ax.set_ylim(1.05 * norm.vmin, 1.05 * norm.vmax)
         bar_axes.append(ax)
     fig.suptitle(title, fontsize=10)
-    fig.colorbar(plt.cm.ScalarMappable(norm, cmap), ax=bar_axes, label=f"{what} (logit)", shrink=0.8)
+    fig.colorbar(plt.cm.ScalarMappable(norm, cmap), ax=bar_axes, label=what, shrink=0.8)
     return fig
 
 
-def plot_hidden_states(image, states, read="rows", label=None, classes=CLASSES):
-    """One image beside its hidden state h_t at every step: a T x H heat map, read top to bottom."""
+def plot_hidden_states(image, states, read="rows", label=None, classes=CLASSES, *, language: str = "en"):
+    """One image beside its hidden state h_t at every step: a T x H heat map, read top to bottom.
+
+    image: (S, S) or flat S*S; states: (T, H) (rowrnn.unrolling's hidden states of that image); read: the model's
+    read (names the steps); label: the expected class index into classes (drawn as given), or None. language:
+    "en" (default) or "es" (any case), the words drawn. Returns the Figure. Raises RowrnnError naming language
+    for another value.
+    """
+    say = words(language)
     image, states = _np(image), _np(states)
     steps, width = states.shape
     fig, (img_ax, heat_ax) = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained",
@@ -325,18 +483,24 @@ def plot_hidden_states(image, states, read="rows", label=None, classes=CLASSES):
     img_ax.set_xticks([])
     img_ax.set_yticks([])
     if label is not None:
-        img_ax.set_title(f"Expected: {classes[int(label)]}", fontsize=9)
+        img_ax.set_title(say["expected"].format(expected=classes[int(label)]), fontsize=9)
     bound = max(float(np.abs(states).max()), 1e-6)
     im = heat_ax.imshow(states, aspect="auto", cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest")
-    heat_ax.set_xlabel(f"hidden unit (of {width})")
-    heat_ax.set_ylabel(f"step t ({_unit(read)} read)")
-    heat_ax.set_title(f"Hidden state h_t while reading ({steps} steps)", fontsize=9)
-    fig.colorbar(im, ax=heat_ax, label="activation")
+    heat_ax.set_xlabel(say["hidden_unit"].format(width=width))
+    heat_ax.set_ylabel(say["step_t"].format(read=_read_axis(read, say)))
+    heat_ax.set_title(say["hidden_title"].format(steps=steps), fontsize=9)
+    fig.colorbar(im, ax=heat_ax, label=say["activation"])
     return fig
 
 
-def plot_leaderboard(summary: list[dict], references: dict | None = None):
-    """Horizontal bars of mean test accuracy per preset (seed range as error bars), reference lines beside."""
+def plot_leaderboard(summary: list[dict], references: dict | None = None, *, language: str = "en"):
+    """Horizontal bars of mean test accuracy per preset (seed range as error bars), reference lines beside.
+
+    summary: compare.summarize's lines ("preset", "test_accuracy", "test_accuracy_each"); references: name ->
+    accuracy, dashed lines labelled with the names as given. language: "en" (default) or "es" (any case), the
+    words drawn. Returns the Figure. Raises RowrnnError naming language for another value.
+    """
+    say = words(language)
     names = [r["preset"] for r in summary][::-1]
     acc = np.array([r["test_accuracy"] for r in summary][::-1])
     lo = acc - np.array([min(r["test_accuracy_each"]) for r in summary][::-1])
@@ -348,8 +512,8 @@ def plot_leaderboard(summary: list[dict], references: dict | None = None):
     for (label, value), style in zip((references or {}).items(), ("--", "-.", ":")):
         ax.axvline(value, color="gray", linestyle=style, label=f"{label}: {value:.3f}")
     ax.set_xlim(min(0.5, float(acc.min()) - 0.05), 1.0)
-    ax.set_xlabel("test accuracy (10,000 images)")
-    ax.set_title("rowrnn leaderboard")
+    ax.set_xlabel(say["leaderboard_x"])
+    ax.set_title(say["leaderboard_title"])
     if references:
         ax.legend(loc="lower right", fontsize=7)
     return fig
@@ -365,8 +529,14 @@ def pareto_front(points):
     return front
 
 
-def plot_accuracy_vs_minutes(rows: list[dict]):
-    """Test accuracy against training minutes, one point per run (preset x seed), the Pareto front drawn."""
+def plot_accuracy_vs_minutes(rows: list[dict], *, language: str = "en"):
+    """Test accuracy against training minutes, one point per run (preset x seed), the Pareto front drawn.
+
+    rows: one dict per run ("preset", "train_minutes", "test_accuracy"); log x axis. language: "en" (default) or
+    "es" (any case), the words drawn (preset names as given). Returns the Figure. Raises RowrnnError naming
+    language for another value.
+    """
+    say = words(language)
     fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
     presets = list(dict.fromkeys(r["preset"] for r in rows))
     colors = plt.get_cmap("tab10")
@@ -377,17 +547,20 @@ def plot_accuracy_vs_minutes(rows: list[dict]):
     front = pareto_front([(r["train_minutes"], r["test_accuracy"]) for r in rows])
     if front:
         xs, ys = zip(*front)
-        ax.step(xs, ys, where="post", color="black", linewidth=1, alpha=0.6, label="Pareto front", zorder=2)
+        ax.step(xs, ys, where="post", color="black", linewidth=1, alpha=0.6, label=say["pareto"], zorder=2)
     ax.set_xscale("log")
-    ax.set_xlabel("training minutes (sum of epoch times, log scale)")
-    ax.set_ylabel("test accuracy")
-    ax.set_title("Accuracy against training time, every run")
+    ax.set_xlabel(say["minutes_x"])
+    ax.set_ylabel(say["test_accuracy"])
+    ax.set_title(say["minutes_title"])
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     return fig
 
 
-def plot_pareto_presets(summary: list[dict], accuracy: str = "test_accuracy"):
+PARETO_ACCURACIES = ("test_accuracy", "best_val_metric")
+
+
+def plot_pareto_presets(summary: list[dict], accuracy: str = "test_accuracy", *, language: str = "en"):
     """Accuracy against training minutes, one point per preset: the mean of its seeds, with bars from the seeds'
     lowest to highest accuracy and minutes (their spread), and the Pareto front of the presets' means (a preset
     on it is beaten by none in both less time and more accuracy).
@@ -395,11 +568,14 @@ def plot_pareto_presets(summary: list[dict], accuracy: str = "test_accuracy"):
     summary: compare.summarize's lines, which hold each seed's numbers ("test_accuracy_each",
     "best_val_metric_each", "train_minutes_each"); accuracy: "test_accuracy" or "best_val_metric" (the best
     epoch's validation macro accuracy, the mean of the per-class recalls). Minutes are training minutes (a
-    distilled run's include its teacher's), log scale.
-    Returns the Figure.
+    distilled run's include its teacher's), log scale. language: "en" (default) or "es" (any case), the words
+    drawn (preset names as given).
+    Returns the Figure. Raises RowrnnError naming accuracy or language for another value.
     """
-    label = {"test_accuracy": "test accuracy (mean of seeds)",
-             "best_val_metric": "best validation macro accuracy (mean of seeds)"}[accuracy]
+    say = words(language)
+    if accuracy not in PARETO_ACCURACIES:
+        raise RowrnnError(f"accuracy must be one of {', '.join(PARETO_ACCURACIES)}, got {accuracy!r}")
+    label = say[f"mean_{accuracy}"]
     fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
     colors = plt.get_cmap("tab10")
     means = []
@@ -412,17 +588,18 @@ def plot_pareto_presets(summary: list[dict], accuracy: str = "test_accuracy"):
         means.append((x, y))
         ax.errorbar([x], [y], xerr=[[x - min(each_min)], [max(each_min) - x]],
                     yerr=[[y - min(each_acc)], [max(each_acc) - y]], fmt="o", color=colors(i % 10), capsize=3,
-                    markersize=6, zorder=3, label=f"{r['preset']} ({len(each_acc)} seed{'s' if len(each_acc) > 1 else ''})")
+                    markersize=6, zorder=3, label=(say["one_seed"] if len(each_acc) == 1 else say["seeds"]).format(
+                        preset=r["preset"], seeds=len(each_acc)))
         ax.annotate(r["preset"], (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
     front = pareto_front(means)
     if front:
         xs, ys = zip(*front)
-        ax.step(xs, ys, where="post", color="black", linewidth=1, alpha=0.6, label="Pareto front of the presets",
+        ax.step(xs, ys, where="post", color="black", linewidth=1, alpha=0.6, label=say["pareto_presets"],
                 zorder=2)
     ax.set_xscale("log")
-    ax.set_xlabel("training minutes (sum of epoch times, log scale; bars: the seeds' range)")
+    ax.set_xlabel(say["minutes_x_seeds"])
     ax.set_ylabel(label)
-    ax.set_title("Accuracy against training time, one point per preset")
+    ax.set_title(say["presets_title"])
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     return fig
