@@ -552,12 +552,20 @@ def cmd_predict(args) -> int:
             raise RowrnnError("--explain draws the run's step-by-step reading, which an ONNX model does not "
                               "expose: give the run directory instead of --onnx")
         model = OnnxClassifier(args.onnx)
-        # the dataset its export recorded (a folder's conversion is not recorded: pictures get the plain one);
-        # --test-index reads that dataset's test split, a folder's from its recorded path
-        from .datasets import DEFAULT, DatasetInfo, load_dataset
-        info = DatasetInfo(model.metadata.get("rowrnn.dataset") or DEFAULT, model.classes, model.image_size)
-        section = {"dataset": info.name, "data_dir": args.data_dir, "verify": args.verify is not False,
-                   "image_size": info.image_size, "classes": list(info.classes)}
+        # the dataset its export recorded, with its run's data section (rowrnn.config) where there is one: a
+        # folder's --test-split and --conversion, so --test-index reads the test split the run read and pictures
+        # are converted as the run's were; exports without it: the dataset, classes and size alone
+        import json
+        from .datasets import DEFAULT, dataset_of, load_dataset
+        try:
+            recorded = json.loads(model.metadata.get("rowrnn.config") or "{}").get("data") or {}
+        except (ValueError, AttributeError):
+            recorded = {}
+        section = {**(recorded if isinstance(recorded, dict) else {}),
+                   "dataset": model.metadata.get("rowrnn.dataset") or DEFAULT, "data_dir": args.data_dir,
+                   "verify": args.verify is not False, "image_size": model.image_size,
+                   "classes": list(model.classes)}
+        info = dataset_of(section)
         load_tests = lambda: load_dataset(section, splits=("test",))[1]  # noqa: E731
     else:
         from . import runs

@@ -1,0 +1,164 @@
+"""Issue 28 attacked as a hostile user would: image folders with odd content, the API's arguments, and an exported
+model that must read the same test split and convert pictures as its run did."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import rowrnn
+from rowrnn import datasets
+from rowrnn.cli import main
+from rowrnn.config import build_config
+from rowrnn.errors import RowrnnError
+from test_datasets import _digit, _png, make_folder
+
+
+# ---------------------------------------------------------------------------------- classes with nothing to read
+
+@pytest.mark.parametrize("bad", [[b""], [b"junk"], [b"", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20]])
+def test_a_class_whose_every_training_file_is_unreadable_is_refused_like_an_empty_class(tmp_path, bad):
+    root = make_folder(tmp_path / "f", ["a", "b", "c"])
+    for path in (root / "train" / "b").iterdir():
+        path.unlink()
+    for i, content in enumerate(bad):
+        (root / "train" / "b" / f"{i}.png").write_bytes(content)
+    with pytest.raises(RowrnnError) as e:
+        datasets.read_image_folder(root, image_size=8)
+    message = str(e.value)
+    assert message.startswith(f"--dataset {root}: class folder(s) ['b'] hold no readable training image (")
+    assert f"skipped {len(bad)} unreadable image(s) (first: {root}/train/b/0.png: " in message
+    assert message.endswith(": add images or remove the folder") and "\n" not in message
+
+
+def test_a_one_folder_class_whose_files_are_all_damaged_is_refused(tmp_path):
+    root = make_folder(tmp_path / "f", ["a", "b"], per_class=5, split=False)
+    for path in (root / "a").iterdir():
+        path.write_bytes(b"not an image")
+    with pytest.raises(RowrnnError, match=r"class folder\(s\) \['a'\] hold no readable training image"):
+        datasets.read_image_folder(root, image_size=8)
+
+
+def test_a_class_left_with_readable_images_is_kept_and_the_skip_said(tmp_path):
+    root = make_folder(tmp_path / "f", ["a", "b"])
+    (root / "train" / "b" / "9.png").write_bytes(b"")
+    train, test, report = datasets.read_image_folder(root, image_size=8)
+    assert train.labels.tolist() == [0, 0, 0, 0, 1, 1, 1, 1] and len(test) == 8
+    assert str(report).startswith("skipped 1 unreadable image(s) (first: ")
+
+
+# ---------------------------------------------------------------------------------- hidden folders inside classes
+
+def test_hidden_folders_inside_a_class_are_passed_over_like_hidden_files(tmp_path):
+    root = make_folder(tmp_path / "f", ["a", "b"])
+    for hidden in (".ipynb_checkpoints", ".thumbnails", ".git"):
+        (root / "train" / "a" / hidden).mkdir()
+        (root / "train" / "a" / hidden / "copy.png").write_bytes(_png(_digit(5)))
+        (root / "train" / "a" / hidden / "notes.txt").write_text("x")
+    (root / "train" / "a" / "nested").mkdir()                 # a visible subfolder is read, as ImageFolder does
+    (root / "train" / "a" / "nested" / "more.png").write_bytes(_png(_digit(7)))
+    train, _, report = datasets.read_image_folder(root, image_size=12)
+    assert train.labels.tolist() == [0] * 5 + [1] * 4
+    assert str(report) == ""
+    assert torch.equal(train.images[4], torch.from_numpy(_digit(7)))   # nested/ walked after the class's files
+
+
+# ---------------------------------------------------------------------------------- the API's arguments
+
+@pytest.mark.parametrize("test_split,message", [
+    ("0.2", "test_split must be a number between 0 and 1 (exclusive), got '0.2'"),
+    (True, "test_split must be a number between 0 and 1 (exclusive), got True"),
+    (None, "test_split must be a number between 0 and 1 (exclusive), got None"),
+    (float("nan"), "test_split must be a number between 0 and 1 (exclusive), got nan"),
+    (1.0, "test_split must be a number between 0 and 1 (exclusive), got 1.0"),
+])
+def test_read_image_folder_refuses_a_test_split_that_is_not_a_fraction(tmp_path, test_split, message):
+    root = make_folder(tmp_path / "f", ["a", "b"], split=False)
+    with pytest.raises(RowrnnError) as e:
+        datasets.read_image_folder(root, image_size=8, test_split=test_split)
+    assert str(e.value) == message
+
+
+def _arrays(n=4):
+    return np.zeros((n, 8, 8), np.uint8), np.arange(n) % 2
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"labels": [0.5, 1, 0, 1]}, "labels must be 4 ints from 0 to 1, got float64 values"),
+    ({"labels": [0, 1, 0, 2]}, "labels must be 4 ints from 0 to 1"),
+    ({"classes": "ab"}, "classes must be a list of class names (str), got 'ab'"),
+    ({"classes": [0, 1]}, "classes must be a list of class names (str), got [0, 1]"),
+    ({"classes": ["a", "a"]}, "classes ['a'] appear twice (one folder each): give each class its own name"),
+    ({"classes": ["\u00e9", "e\u0301"]}, "classes ['é'] appear twice (one folder each): give each class its own "
+                                          "name"),
+    ({"classes": ["a\0", "b"]}, "class names ['a\\x00'] cannot be folder names: rename them"),
+    ({"classes": ["a", ".."]}, "class names ['..'] cannot be folder names: rename them"),
+    ({"split": "val"}, "split must be 'train', 'test' or None (one folder of class folders), got 'val'"),
+])
+def test_write_image_folder_refuses_before_writing_anything(tmp_path, change, message):
+    images, labels = _arrays()
+    arguments = {"labels": labels, "classes": ["a", "b"], "split": None, **change}
+    with pytest.raises(RowrnnError) as e:
+        datasets.write_image_folder(images, arguments["labels"], arguments["classes"], tmp_path / "w",
+                                    split=arguments["split"])
+    assert str(e.value) == message
+    assert not (tmp_path / "w").exists()
+
+
+def test_write_image_folder_into_a_file_is_one_line(tmp_path):
+    images, labels = _arrays()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RowrnnError) as e:
+        datasets.write_image_folder(images, labels, ["a", "b"], tmp_path / "file")
+    assert str(e.value).startswith(f"directory {tmp_path / 'file'}: cannot create the folder ")
+    assert str(e.value).endswith(": give a folder that can be created") and "\n" not in str(e.value)
+
+
+def test_write_image_folder_accepts_integer_arrays_and_tensors_and_reads_back(tmp_path):
+    images = np.stack([_digit(k) for k in range(4)])
+    datasets.write_image_folder(torch.from_numpy(images), torch.tensor([0, 1, 0, 1]), ("x", "y"), tmp_path / "w")
+    assert sorted(p.name for p in (tmp_path / "w" / "y").iterdir()) == ["00001.png", "00003.png"]
+    train, test, _ = datasets.read_image_folder(tmp_path / "w", image_size=12, test_split=0.5)
+    assert tuple(train.classes) == ("x", "y") and len(train) + len(test) == 4
+
+
+# ---------------------------------------------------------------------------------- an export follows its run
+
+def _exported_run(tmp_path, overrides, size):
+    pytest.importorskip("onnxruntime")
+    folder = make_folder(tmp_path / "f", ["a", "b", "c"], per_class=6, split=False, size=size)
+    cfg = build_config("notebook", {"dataset": str(folder), "image_size": size, "epochs": 1, "batch_size": 4,
+                                    **overrides})
+    run = rowrnn.fit(cfg, tmp_path / "run", figures=False).path
+    assert main(["export", str(run)]) == 0
+    return folder, run
+
+
+def _predict_json(capsys, argv):
+    capsys.readouterr()
+    assert main(["predict", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_an_exported_folder_run_reads_the_test_split_its_run_read(tmp_path, capsys):
+    _, run = _exported_run(tmp_path, {"test_split": 0.5, "val_split": 0.34}, 12)
+    indices = [a for i in range(9) for a in ("--test-index", str(i))]   # 3 of each class's 6 held out: 9 images
+    by_run = _predict_json(capsys, [str(run), *indices])
+    by_onnx = _predict_json(capsys, ["--onnx", str(run / "model.onnx"), *indices])
+    assert [r["expected"] for r in by_onnx] == [r["expected"] for r in by_run] == ["a"] * 3 + ["b"] * 3 + ["c"] * 3
+    for mine, theirs in zip(by_onnx, by_run):
+        assert [t["class"] for t in mine["top"]] == [t["class"] for t in theirs["top"]]
+        assert np.allclose([t["probability"] for t in mine["top"]], [t["probability"] for t in theirs["top"]],
+                           atol=1e-5)
+
+
+def test_an_exported_photo_folder_run_converts_pictures_as_its_run_does(tmp_path, capsys):
+    _, run = _exported_run(tmp_path, {"conversion": "photo"}, 28)
+    picture = np.full((40, 30, 3), 240, np.uint8)                # a dark shape on a light page, off-centre
+    picture[5:20, 3:12] = 20
+    (tmp_path / "shirt.png").write_bytes(_png(picture))
+    by_run = _predict_json(capsys, [str(run), str(tmp_path / "shirt.png"), "--top", "3"])
+    by_onnx = _predict_json(capsys, ["--onnx", str(run / "model.onnx"), str(tmp_path / "shirt.png"), "--top", "3"])
+    assert np.allclose([t["probability"] for t in by_onnx[0]["top"]], [t["probability"] for t in by_run[0]["top"]],
+                       atol=1e-5)
+    assert [t["class"] for t in by_onnx[0]["top"]] == [t["class"] for t in by_run[0]["top"]]
