@@ -41,14 +41,17 @@ function renderMessage() {
 
 // The runs' image size S: what the captions say, and, at a side other than Fashion-MNIST's 28, how a person's
 // picture becomes an image for them (an image folder converted "plain", the only conversion at other sizes:
-// datasets.prepare_picture, convert.js's "plain"): the hints say so, and the brush draws strokes about as wide,
-// in pixels of S x S, as 28's default brush draws in the photo conversion (1.5 of S; the whole pad is resized).
+// datasets.prepare_picture, convert.js's "plain"): the hints say so, and the brush draws strokes 1.5 pixels of
+// S x S wide by default (the whole pad is resized to S x S, not trimmed to the drawing as at 28).
 const PHOTO_SIZE = 28;
 const STROKE_PIXELS = 1.5;
 
 function useImageSize(size) {
   setImageSize(size);
   if (size === PHOTO_SIZE) return;
+  // the preview's canvas: whole canvas pixels a cell (8 of 224 at 28; 28 at 8, 7 at 32, 22 at 10: 220)
+  const preview = $("preview"), cell = Math.max(1, Math.round(preview.width / size));
+  preview.width = preview.height = cell * size;
   document.querySelector("[data-i18n=drawHint]").dataset.i18n = "drawHintPlain";
   document.querySelector("[data-i18n=uploadHint]").dataset.i18n = "uploadHintPlain";
   const brush = $("brush"), pad = $("draw").width;

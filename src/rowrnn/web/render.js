@@ -314,7 +314,7 @@ export function formatSigned(value, digits = 2) {
   return text.startsWith("\u2212") || Number(text) === 0 ? text : `+${text}`;
 }
 
-const STRIP = 3;       // cells of a strip, beside (rows) or under (columns) the 28x28, after a gap of one
+const STRIP = 3;       // cells of a strip, beside (rows) or under (columns) the SxS, after a gap of one
 
 const METHOD_KEYS = { occlusion: "methodOcclusion", "integrated-gradients": "methodIntegratedGradients" };
 
