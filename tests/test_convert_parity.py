@@ -344,3 +344,103 @@ def test_on_pillows_decoded_pixels_the_port_is_bit_for_bit(files, tmp_path):
     done = subprocess.run([NODE, str(tmp_path / "run.mjs")], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"checked": len(files) - 1, "wrong": []}
+
+
+# ---- other sizes: a run of an image folder converted "plain" (datasets.convert_folder_image: grey, resized to its
+# S x S); the page converts a person's picture for it as serve does (datasets.prepare_picture). The same files and
+# tolerance as at 28; 8 and 14 shrink, 32 enlarges, 28 is the "plain" folder at Fashion-MNIST's size.
+PLAIN_SIZES = (8, 14, 28, 32)
+
+
+def folder_info(size: int):
+    """The facts of a run of an image folder of digits converted "plain" at size x size."""
+    from rowrnn.datasets import DatasetInfo
+    return DatasetInfo(name="my-digits", classes=tuple("0123456789"), image_size=size, conversion="plain")
+
+
+@pytest.fixture(scope="module")
+def plain(page, files):
+    """{(name, size): (python's uint8 (S, S) from prepare_picture, chromium's uint8 (S, S))} for every file."""
+    from rowrnn.datasets import prepare_picture
+    out = {}
+    for size in PLAIN_SIZES:
+        answers = page[0].evaluate("(files) => window.convertFiles(files)", [
+            {"name": name, "data": base64.b64encode(data).decode(), "fit": None,
+             "options": {"conversion": "plain", "size": size}} for name, (data, _) in files.items()])
+        for (name, (data, _)), answer in zip(files.items(), answers):
+            assert "error" not in answer, f"{name} at {size}: {answer}"
+            python = prepare_picture(data, name, folder_info(size)).image.numpy()
+            assert python.shape == (size, size)
+            out[name, size] = (python, np.array(answer["pixels"], np.uint8).reshape(size, size))
+    return out
+
+
+@pytest.mark.parametrize("size", PLAIN_SIZES)
+def test_every_family_gives_the_same_plain_image_at_each_size_in_chromium_as_in_python(plain, files, size):
+    report = {}
+    for name in files:
+        python, js = plain[name, size]
+        difference = np.abs(python.astype(int) - js.astype(int))
+        report[name] = (int(difference.max()), round(float(difference.mean()), 4))
+    assert {n: r for n, r in report.items() if r[0] > MAX_LEVELS or r[1] > MEAN_LEVELS} == {}
+    # as at 28: every file but the drafted JPEG decodes to the same bytes in both, so those agree exactly
+    assert {n: r for n, r in report.items() if not n.startswith("large") and r[0] != 0} == {}
+
+
+def test_a_plain_image_is_grey_resized_not_trimmed_or_negated(plain, files):
+    """What sets "plain" apart from the photo conversion, so a port that ran the photo steps would fail: white
+    paper stays light (not negated) and the garment is not trimmed (the paper's border is in the image)."""
+    name = "white paper, 60 % of the frame #0"
+    python, js = plain[name, 28]
+    assert js[0, 0] > 200 and js[-1, -1] > 200 and np.array_equal(python, js)
+    photo = decode_image(files[name][0], name).numpy()              # the photo conversion: negated, trimmed
+    assert photo[0, 0] == 0 and np.abs(photo.astype(int) - js.astype(int)).mean() > 50
+    # the Fashion-MNIST image at 28 is passed through bit for bit ("plain" resizes only a size that differs)
+    python, js = plain["a Fashion-MNIST image (passed through)", 28]
+    assert np.array_equal(js, python)
+
+
+def test_a_drawing_is_converted_for_an_8x8_run_as_serve_converts_its_png(page):
+    """The drawing pad's canvas (280 x 280, dark strokes on white) -> 8x8 as serve converts the PNG it receives
+    for a run of a plain folder at 8 (datasets.prepare_picture): bit for bit."""
+    from rowrnn.datasets import prepare_picture
+    strokes = [[[140, 40], [140, 250]], [[100, 80], [140, 40]]]          # a "1"
+    answer = page[0].evaluate("([s, w, h, o, b]) => window.convertDrawing(s, w, h, o, b)",
+                              [strokes, 280, 280, {"conversion": "plain", "size": 8}, 40])
+    python = prepare_picture(base64.b64decode(answer["png"]), "drawing", folder_info(8)).image.numpy()
+    js = np.array(answer["pixels"], np.uint8).reshape(8, 8)
+    assert np.array_equal(js, python)
+    assert js[:, 4].min() < 150 and js[0, 0] == 255 and js[-1, 0] == 255   # the stroke's column dark, corners white
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"conversion": "photo", "size": 8}, "size 8: the photo conversion (fit trim or none) makes 28x28 images: "
+                                         "give size 28, or conversion plain for 8x8"),
+    ({"size": 14}, "size 14: the photo conversion (fit trim or none) makes 28x28 images: give size 28, "
+                   "or conversion plain for 14x14"),
+    ({"conversion": "plain", "size": 3}, "size must be an integer from 4 to 256 pixels, got 3"),
+    ({"conversion": "plain", "size": 257}, "size must be an integer from 4 to 256 pixels, got 257"),
+    ({"conversion": "plain", "size": 8.5}, "size must be an integer from 4 to 256 pixels, got 8.5"),
+    ({"conversion": "plain", "size": "8"}, "size must be an integer from 4 to 256 pixels, got '8'"),
+    ({"conversion": "plain", "size": 8, "fit": "trim"},
+     "fit 'trim': a plain conversion (grey, resized to 8x8) has no fit: drop fit"),
+    ({"conversion": "grey", "size": 8}, "conversion must be one of photo, plain, got 'grey'"),
+])
+def test_options_a_size_cannot_use_are_refused_in_one_line_naming_the_option(page, files, options, message):
+    data = files["white paper, 60 % of the frame #0"][0]
+    answer = page[0].evaluate("(files) => window.convertFiles(files)", [
+        {"name": "shirt.png", "data": base64.b64encode(data).decode(), "fit": options.pop("fit", None),
+         "options": options}])[0]
+    assert answer == {"error": message, "refused": True}
+
+
+@pytest.mark.parametrize("name, data", [("empty.png", b""), ("paper.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"),
+                                        ("huge.png", png_header_only(10_000, 10_000))])
+def test_refusals_at_another_size_are_the_same_line_as_python(page, name, data):
+    from rowrnn.datasets import prepare_picture
+    with pytest.raises(RowrnnError) as python:
+        prepare_picture(data, name, folder_info(8))
+    answer = page[0].evaluate("(files) => window.convertFiles(files)", [
+        {"name": name, "data": base64.b64encode(data).decode(), "fit": None,
+         "options": {"conversion": "plain", "size": 8}}])[0]
+    assert answer == {"error": str(python.value), "refused": True}

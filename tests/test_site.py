@@ -199,6 +199,7 @@ def test_site_holds_the_page_the_graphs_and_a_manifest(site):
     assert sorted(p.name for p in (out / "ort").iterdir()) == sorted([*RUNTIME["files"], "LICENSE", "RUNTIME.json"])
     assert (out / "test-images.bin").stat().st_size == 40 * 784
     assert manifest["format"] == "rowrnn-site" and manifest["image_size"] == 28 and len(manifest["classes"]) == 10
+    assert manifest["convert"] is True and manifest["picture"] == {"conversion": "photo", "fit": "trim", "size": 28}
     assert len(manifest["test_images"]["labels"]) == 40
     gru, pixels = manifest["runs"]
     assert (gru["name"], gru["read"], gru["steps"], gru["hidden_width"]) == ("gru", "rows", 28, 8)
@@ -247,7 +248,8 @@ def test_a_site_of_an_image_folder_run_reads_its_classes_at_its_size(two_runs, t
     out = tmp_path / "site"
     manifest = json.loads((out / "manifest.json").read_text())
     assert (manifest["classes"], manifest["image_size"], manifest["dataset"]) == (classes, 8, "shades")
-    assert manifest["convert"] is False                         # the page's converter makes 28x28 images alone
+    # a person's picture is converted in the page as serve converts it for this run: grey, resized to 8x8
+    assert manifest["convert"] is True and manifest["picture"] == {"conversion": "plain", "size": 8}
     order = 24 + np.argsort(labels[24:], kind="stable")         # the folder is read class by class
     assert report["test_images"] == 12 and manifest["test_images"]["labels"] == labels[order].tolist()
     assert (out / "test-images.bin").read_bytes() == images[order].tobytes()          # 64 bytes an image

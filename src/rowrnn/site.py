@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from . import files, reading, runs
-from .datasets import dataset_of, one_page, short_name
+from .datasets import dataset_of, one_page, photo_fit, short_name
 from .errors import RowrnnError, python_api
 from .evaluation import load_test_set
 from .graphs import ReadingGraph
@@ -60,7 +60,6 @@ RUNTIME = {
     "files": ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"),
 }
 MAX_RUNTIME_FILE = 64 * 2**20
-CONVERT_SIZE = 28        # web/convert.js's IMAGE_SIZE: uploads are converted in the page for 28x28 sites alone
 MIT = """MIT License
 
 {copyright}
@@ -87,12 +86,24 @@ SOFTWARE.
 
 def dataset_facts(run) -> dict:
     """What a run's images are, as the manifest says them: {"classes": names in label order, "image_size": S (the
-    side of its S x S images; 28 for Fashion-MNIST), "normalization": {"mean", "std"}}. The one place a site
-    reads them from a run (a Run from runs.load_model, or anything rowrnn.datasets.dataset_of takes), through
-    dataset_of. Raises RowrnnError as dataset_of does."""
+    side of its S x S images; 28 for Fashion-MNIST), "normalization": {"mean", "std"}, "picture": how a person's
+    picture becomes such an image (picture_options)}. The one place a site reads them from a run (a Run from
+    runs.load_model, or anything rowrnn.datasets.dataset_of takes), through dataset_of. Raises RowrnnError as
+    dataset_of does."""
     info = dataset_of(run)
     return {"classes": list(info.classes), "image_size": info.image_size,
-            "normalization": {"mean": info.mean, "std": info.std}}
+            "normalization": {"mean": info.mean, "std": info.std}, "picture": picture_options(info)}
+
+
+def picture_options(info) -> dict:
+    """web/convert.js's convertImage options that convert an upload, photo or drawing for a run of this dataset
+    (info: a datasets.DatasetInfo) as rowrnn serve converts it (datasets.prepare_picture with the dataset's own
+    fit, datasets.photo_fit): {"conversion": "photo", "fit": "trim" or "none", "size": 28} (rowrnn.images), or
+    {"conversion": "plain", "size": S} for a folder converted plain at S x S (datasets.convert_folder_image)."""
+    fit = photo_fit(info)
+    if fit is None:
+        return {"conversion": "plain", "size": info.image_size}
+    return {"conversion": "photo", "fit": fit, "size": info.image_size}
 
 
 def _one_dataset(names: list[str], loaded) -> dict:
@@ -433,7 +444,7 @@ def build_site(run_dirs, out, *, test_images: int | None = None, data_dir=None,
                     "dataset": short_name(dataset_of(loaded[0][1])),
                     "runtime": {"package": RUNTIME["package"], "version": RUNTIME["version"], "path": "ort/",
                                 "files": list(RUNTIME["files"])},
-                    "convert": files.exists(work / "convert.js") and facts["image_size"] == CONVERT_SIZE,
+                    "convert": files.exists(work / "convert.js"),      # with facts' "picture": its options
                     "test_images": {"file": "test-images.bin", "count": len(labels), "bytes": images.nbytes,
                                     "sha256": files.sha256(images.tobytes()), "labels": labels},
                     "first_reading": {"file": FIRST_READING, "index": 0, "bytes": len(first),
@@ -457,5 +468,5 @@ def _version() -> str:
     return __version__
 
 
-__all__ = ["build_site", "reading_onnx", "check_reading", "runtime_dir", "dataset_facts", "page_html", "CSP",
-           "RUNTIME"]
+__all__ = ["build_site", "reading_onnx", "check_reading", "runtime_dir", "dataset_facts", "picture_options",
+           "page_html", "CSP", "RUNTIME"]

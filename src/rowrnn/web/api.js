@@ -39,7 +39,7 @@ export function predictTestImage(index) {
 }
 
 // Which steps decided one run's answer (run: its id), asked apart from the reading (it costs 0.1 s to seconds a
-// run): for the 28x28 the networks read (a test image by its number, any other by its pixels, which need no
+// run): for the S x S image the networks read (a test image by its number, any other by its pixels, which need no
 // decoding again).
 export function explain(source, run) {
   if (local) return local.explain(source, run);

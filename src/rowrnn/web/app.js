@@ -2,7 +2,7 @@
 import { explain, firstReading, getRuns, getTestImage, predictFile, predictTestImage } from "./api.js";
 import { cameraAvailability, cameraErrorKey, closeCamera, onCameraChange, openCamera, takePhoto } from "./camera.js";
 import { setupDrawing } from "./draw.js";
-import { className, classNamesIn, fill, language, setClasses, setLanguage, STRINGS, t } from "./i18n.js";
+import { className, classNamesIn, fill, language, setClasses, setImageSize, setLanguage, STRINGS, t } from "./i18n.js";
 import { classAxis, drawExplained, drawGlimpse, drawHidden, drawImage, drawLegend, drawNumbers, drawSteps,
          linesOfStep, renderBars, stepAxis, unitAxis } from "./render.js";
 
@@ -39,8 +39,29 @@ function renderMessage() {
   message.textContent = state.message ? t(state.message.key, state.message.values) : "";
 }
 
+// The runs' image size S: what the captions say, and, at a side other than Fashion-MNIST's 28, how a person's
+// picture becomes an image for them (an image folder converted "plain", the only conversion at other sizes:
+// datasets.prepare_picture, convert.js's "plain"): the hints say so, and the brush draws strokes 1.5 pixels of
+// S x S wide by default (the whole pad is resized to S x S, not trimmed to the drawing as at 28).
+const PHOTO_SIZE = 28;
+const STROKE_PIXELS = 1.5;
+
+function useImageSize(size) {
+  setImageSize(size);
+  if (size === PHOTO_SIZE) return;
+  // the preview's canvas: whole canvas pixels a cell (8 of 224 at 28; 28 at 8, 7 at 32, 22 at 10: 220)
+  const preview = $("preview"), cell = Math.max(1, Math.round(preview.width / size));
+  preview.width = preview.height = cell * size;
+  document.querySelector("[data-i18n=drawHint]").dataset.i18n = "drawHintPlain";
+  document.querySelector("[data-i18n=uploadHint]").dataset.i18n = "uploadHintPlain";
+  const brush = $("brush"), pad = $("draw").width;
+  const width = Math.round((STROKE_PIXELS * pad) / size);
+  brush.max = String(Math.max(Number(brush.max), 2 * width));
+  brush.value = String(Math.min(Number(brush.max), Math.max(Number(brush.min), width)));
+}
+
 function showOriginal(blob) {
-  // the picture as given (upload, photo, drawing) beside the 28x28; a test image is its own 28x28
+  // the picture as given (upload, photo, drawing) beside the S x S; a test image is its own S x S
   if (state.original) URL.revokeObjectURL(state.original);
   state.original = blob ? URL.createObjectURL(blob) : null;
   $("original-figure").hidden = !blob;
@@ -126,7 +147,7 @@ function drawExplanation(panel, run, result, pixels) {
   for (const part of figure.children) part.hidden = Boolean(missing) && part.dataset.testid !== "attribution-caption";
   if (missing) {
     figure.hidden = false;
-    panel.querySelector("[data-testid=attribution-caption]").textContent = t(missing);
+    panel.querySelector("[data-testid=attribution-caption]").textContent = t(missing, { T: run.steps });
     return;
   }
   drawExplained(panel, run, result.attribution, pixels, state.method, { t, className, fill });
@@ -526,6 +547,7 @@ async function start() {
     state.runs = info.runs;
     state.classes = info.classes;                     // the runs' classes and image size: read here, once
     setClasses(info.classes);
+    useImageSize(info.image_size ?? PHOTO_SIZE);
     state.testImages = info.test_images;
     state.shown = new Set(info.runs.map((run) => run.id));
     $("test-index").max = String(info.test_images - 1);

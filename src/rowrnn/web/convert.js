@@ -1,9 +1,11 @@
 // Pictures from the world -> the 28x28 light-on-black grey images Fashion-MNIST is made of, inside the browser:
-// rowrnn.images (src/rowrnn/images.py) written again, step by step, for the static site. The two are pinned
-// together by tests/test_convert_parity.py (the same files through both, the 28x28 results compared).
+// rowrnn.images (src/rowrnn/images.py) written again, step by step, for the static site; and, for a run of an
+// image folder converted "plain" (any side S), rowrnn.datasets.convert_folder_image's grey S x S. The two are
+// pinned together by tests/test_convert_parity.py (the same files through both, the S x S results compared).
 //
 //   const { pixels } = await convertImage(file);               // a File/Blob (upload, camera), a canvas, ImageData
 //   const { pixels } = await convertImage(file, { fit: "none" });   // a picture already cropped by hand
+//   const { pixels } = await convertImage(file, { conversion: "plain", size: 8 });   // 64 bytes, for an 8x8 run
 //   convertPixels({ data, width, height }, { orientation: 6, channels: 3, alpha: false });   // pure, no browser
 //
 // Decoding is the browser's (createImageBitmap, with the EXIF orientation, colour management and premultiplied
@@ -13,6 +15,11 @@
 
 export const IMAGE_SIZE = 28;
 export const FITS = ["trim", "none"];
+// how a run's own pictures are made (rowrnn.datasets.CONVERSIONS): "photo" is rowrnn.images' conversion (a fit,
+// 28x28 only); "plain" is an image folder's (grey, resized to the run's S x S, datasets.convert_folder_image)
+export const CONVERSIONS = ["photo", "plain"];
+export const MIN_SIZE = 4;       // datasets.check_folder_options' bounds on --image-size
+export const MAX_SIZE = 256;     // datasets.MAX_FOLDER_SIDE
 export const MAX_FILE_BYTES = 64 * 2 ** 20;
 export const MAX_PIXELS = 50_000_000;
 export const MAX_DECODE_BYTES = 128 * 2 ** 20;
@@ -39,6 +46,32 @@ function startsWith(bytes, prefix, at = 0) {
 
 function refuse(message) {
   return Object.assign(new Error(message), { refused: true });
+}
+
+const shown = (value) => (typeof value === "string" ? `'${value}'` : String(value));   // as Python's !r says it
+
+// The options of convertImage and convertPixels, checked as rowrnn.datasets checks a run's (check_folder_options,
+// prepare_picture) -> {fit, size, conversion}; a refusal names the option and what to give instead.
+function conversionOf({ fit, size = IMAGE_SIZE, conversion = "photo" }) {
+  if (!CONVERSIONS.includes(conversion)) {
+    throw refuse(`conversion must be one of ${CONVERSIONS.join(", ")}, got ${shown(conversion)}`);
+  }
+  if (!Number.isInteger(size) || size < MIN_SIZE || size > MAX_SIZE) {
+    throw refuse(`size must be an integer from ${MIN_SIZE} to ${MAX_SIZE} pixels, got ${shown(size)}`);
+  }
+  if (conversion === "plain") {
+    if (fit !== undefined) {
+      throw refuse(`fit ${shown(fit)}: a plain conversion (grey, resized to ${size}x${size}) has no fit: drop fit`);
+    }
+    return { fit, size, conversion };
+  }
+  fit ??= "trim";
+  if (!FITS.includes(fit)) throw refuse(`fit must be one of ${FITS.join(", ")}, got ${shown(fit)}`);
+  if (size !== IMAGE_SIZE) {
+    throw refuse(`size ${size}: the photo conversion (fit trim or none) makes ${IMAGE_SIZE}x${IMAGE_SIZE} images: `
+                 + `give size ${IMAGE_SIZE}, or conversion plain for ${size}x${size}`);
+  }
+  return { fit, size, conversion };
 }
 
 // ----------------------------------------------------------------------------- the file: checked before decoding
@@ -948,6 +981,15 @@ function toUint8(data, light) {
   return Uint8Array.from(data, (v) => Math.min(255, Math.max(0, roundHalfEven(light ? 255 - v : v))));
 }
 
+// datasets.convert_folder_image's "plain": transparency composited, grey (ITU-R 601), resized to size x size by
+// Pillow's BILINEAR in mode F (antialiased when shrinking) only when its size differs -> Uint8Array(size * size).
+function convertPlain(colour, alpha, size) {
+  const grey = toGrey(composite(colour, alpha));
+  const resized = grey.width === size && grey.height === size ? grey.data
+    : resamplePlane(grey.data, grey.width, grey.height, size, size, "bilinear", false);
+  return toUint8(resized, false);
+}
+
 // images.py's convert: float colour (h, w, c) at 0-255 and alpha (h*w, 0-1) or null -> Uint8Array(784).
 function convertColour(colour, alpha, fit) {
   if (isConverted(colour, alpha)) return toUint8(toGrey(colour).data, false);
@@ -980,13 +1022,14 @@ function convertColour(colour, alpha, fit) {
  * options: orientation (EXIF 1-8, default 1); channels (1 for a grey file such as a grey PNG or JPEG, whose
  *   red band is read, else 3; default 3); alpha (whether the file has transparency, default true; false ignores
  *   the alpha band); draft (a large JPEG's Pillow draft scale, 1, 2, 4 or 8, from checkBudget; default 1);
- *   fit ("trim", the default, or "none", as images.py's convert).
- * Returns {pixels: Uint8Array(784), the 28x28 light-on-black grey image row by row; original: {data:
- *   Uint8ClampedArray RGBA, width, height}, the upright picture with transparency composited, at most 512 a side}.
- * Throws an Error for a fit that is not "trim" or "none".
+ *   conversion, fit and size as convertImage's.
+ * Returns {pixels: Uint8Array(size * size), the size x size grey image row by row (784 bytes, light on black, for
+ *   the photo conversion); original: {data: Uint8ClampedArray RGBA, width, height}, the upright picture with
+ *   transparency composited, at most 512 a side}.
+ * Throws an Error (error.refused true) for options convertImage refuses.
  */
-export function convertPixels(image, { orientation = 1, channels = 3, alpha = true, draft = 1, fit = "trim" } = {}) {
-  if (!FITS.includes(fit)) throw refuse(`fit must be one of ${FITS.join(", ")}, got ${typeof fit === "string" ? `'${fit}'` : fit}`);
+export function convertPixels(image, { orientation = 1, channels = 3, alpha = true, draft = 1, ...options } = {}) {
+  const { fit, size, conversion } = conversionOf(options);
   let picture = { data: image.data, width: image.width, height: image.height, alpha, channels };
   if (draft > 1) picture = reduceImage(picture, draft);
   const factor = Math.floor(Math.max(picture.width, picture.height) / WORK_SIZE);
@@ -1006,7 +1049,7 @@ export function convertPixels(image, { orientation = 1, channels = 3, alpha = tr
     alphas = new Float32Array(n);
     for (let i = 0; i < n; i++) alphas[i] = data[4 * i + 3] / 255;
   }
-  const pixels = convertColour(colour, alphas, fit);
+  const pixels = conversion === "plain" ? convertPlain(colour, alphas, size) : convertColour(colour, alphas, fit);
   const shown = composite(colour, alphas), original = new Uint8ClampedArray(4 * n);
   for (let i = 0; i < n; i++) {
     for (let k = 0; k < 3; k++) original[4 * i + k] = roundHalfEven(shown.data[i * channels + (channels === 1 ? 0 : k)]);
@@ -1091,18 +1134,23 @@ function canvasBlob(canvas) {
  *
  * input: a File or Blob (the file's bytes: PNG, JPEG, WebP, GIF or BMP, told apart by their signature), an
  *   HTMLCanvasElement or OffscreenCanvas (the drawing, read as the PNG serve receives), or ImageData (RGBA).
- * options.fit: "trim" (default: the paper flattened, the garment trimmed and centred) or "none" (a picture
- *   cropped by hand: resized whole).
- * Resolves to {pixels: Uint8Array(784), row by row, light garment on black; original: {data, width, height},
- *   the upright picture, at most 512 a side, for showing beside it; format: "PNG", "JPEG", ...}.
+ * options.conversion: "photo" (default: rowrnn.images' conversion, 28x28) or "plain" (an image folder's,
+ *   datasets.convert_folder_image: grey, resized to size x size, neither trimmed nor negated).
+ * options.fit, for "photo" only: "trim" (default: the paper flattened, the garment trimmed and centred) or "none"
+ *   (a picture cropped by hand: resized whole); a "plain" conversion takes none (as datasets.prepare_picture).
+ * options.size: the side S of the image made, in pixels, an integer 4-256; default 28, the only one of "photo".
+ * Resolves to {pixels: Uint8Array(S * S), row by row (784 bytes, light garment on black, for "photo"); original:
+ *   {data, width, height}, the upright picture, at most 512 a side, for showing beside it; format: "PNG", ...}.
  * Rejects with an Error (error.refused true) whose message is images.py's one line: an empty file, a format
  *   outside the allow-list, a file over 64 MiB, a picture over 50 megapixels or 128 MB of decoding, a damaged
- *   file, a TIFF (this browser has no decoder for it), a fit other than the two.
+ *   file, a TIFF (this browser has no decoder for it), a fit other than the two; and, naming the option, a
+ *   conversion other than the two, a size that is not an integer 4-256, a size other than 28 for "photo", a fit
+ *   given for "plain".
  */
-export async function convertImage(input, { fit = "trim" } = {}) {
-  if (!FITS.includes(fit)) throw refuse(`fit must be one of ${FITS.join(", ")}, got ${typeof fit === "string" ? `'${fit}'` : fit}`);
+export async function convertImage(input, options = {}) {
+  const checked = conversionOf(options);            // before any decoding, as images.py checks fit first
   if (typeof ImageData !== "undefined" && input instanceof ImageData) {
-    return { ...convertPixels(input, { fit, channels: 3, alpha: true }), format: "ImageData" };
+    return { ...convertPixels(input, { ...checked, channels: 3, alpha: true }), format: "ImageData" };
   }
   if (typeof input?.getContext === "function") input = await canvasBlob(input);
   if (!(input instanceof Blob)) throw refuse("give a File, Blob, canvas or ImageData to convert");
@@ -1136,5 +1184,5 @@ export async function convertImage(input, { fit = "trim" } = {}) {
                         + `${header.width}x${header.height}`);
   }
   const { channels, alpha } = settleFromPixels(header, decoded.data);
-  return { ...convertPixels(decoded, { orientation: header.orientation, channels, alpha, draft, fit }), format };
+  return { ...convertPixels(decoded, { orientation: header.orientation, channels, alpha, draft, ...checked }), format };
 }

@@ -277,7 +277,7 @@ export async function predictFile(blob) {
   let converted;
   try {
     const { convertImage } = await import("./convert.js");
-    converted = await convertImage(blob);
+    converted = await convertImage(blob, manifest.picture);     // the run's conversion and size (site.picture_options)
   } catch (error) {
     throw fail("imageRefused", { message: error?.message ?? String(error) });
   }

@@ -7,12 +7,14 @@ export const STRINGS = {
     inputTitle: "1. Give it a garment",
     drawTitle: "Draw",
     drawHint: "Draw one garment with the mouse or a finger, dark on light, at any size and anywhere: it is trimmed and centred as a photo is.",
+    drawHintPlain: "Draw with the mouse or a finger: the whole square is made grey and resized to {S}×{S}, as this run's own images were, neither trimmed nor centred; fill most of it.",
     drawLabel: "drawing area",
     brush: "Brush",
     clear: "Clear",
     readDrawing: "Read my drawing",
     uploadTitle: "Upload a photo",
-    uploadHint: "A photo or scan of one garment on a plain background (PNG, JPEG, WebP, GIF, BMP or TIFF): trimmed, centred, fitted into 28×28 and turned light on black, as Fashion-MNIST was made and as rowrnn predict does.",
+    uploadHint: "A photo or scan of one garment on a plain background (PNG, JPEG, WebP, GIF, BMP or TIFF): trimmed, centred, fitted into {S}×{S} and turned light on black, as Fashion-MNIST was made and as rowrnn predict does.",
+    uploadHintPlain: "A picture (PNG, JPEG, WebP, GIF, BMP or TIFF): made grey and resized whole to {S}×{S}, as this run's own images were, neither trimmed nor turned light on black.",
     cameraTitle: "Take a photo",
     cameraHint: "One garment on plain paper, in good light, filling most of the picture; the photo is read as an upload is.",
     cameraLabel: "camera preview",
@@ -31,9 +33,9 @@ export const STRINGS = {
     random: "Random",
     seenTitle: "What the networks see",
     originalCaption: "Your picture",
-    originalUnshown: "This browser cannot show the file; the 28×28 beside it is what was read.",
-    previewCaption: "The 28×28 they read",
-    previewLabel: "the 28 by 28 image",
+    originalUnshown: "This browser cannot show the file; the {S}×{S} beside it is what was read.",
+    previewCaption: "The {S}×{S} they read",
+    previewLabel: "the {S} by {S} image",
     readingTitle: "2. Watch it read",
     readingHint: "Drag the slider or press play: each panel shows the network after it has read the first t steps of the image.",
     play: "Play",
@@ -76,7 +78,7 @@ export const STRINGS = {
     numbersNotFinite: "The recurrence's numbers are not shown: some of them are not finite (NaN or infinite) for this image.",
     numbersSteps: "The static page shows the recurrence's numbers for readers of up to 28 steps; this one reads {T}.",
     gradientsStatic: "Integrated gradients need gradients, which this static page does not compute: choose occlusion, or open the page with rowrnn serve.",
-    occlusionStatic: "Neither method is available here: occlusion is not computed for 784 steps, and integrated gradients need rowrnn serve.",
+    occlusionStatic: "Neither method is available here: occlusion is not computed for {T} steps, and integrated gradients need rowrnn serve.",
     siteMissing: "This site's file {file} could not be read: the site is incomplete; build it again with rowrnn site.",
     siteDamaged: "This site's file {file} is damaged or not a rowrnn site's ({why}): build it again with rowrnn site.",
     noTestImage: "There is no test image {index} on this site: it holds images 0 to {count} − 1.",
@@ -92,7 +94,7 @@ export const STRINGS = {
     stripsWhere: { rows: "Beside the image: one cell per row read.", columns: "Under the image: one cell per column read.",
                    "rows+columns": "Beside the image: the rows read; under it: the columns.",
                    pixels: "Each pixel is coloured by the step that read it." },
-    occlusionSkipped: "Occlusion is not computed for 784 steps (it would read the image 784 times): integrated gradients shown.",
+    occlusionSkipped: "Occlusion is not computed for {T} steps (it would read the image {T} times): integrated gradients shown.",
     logitLegend: "logit change",
     explaining: "Working out which steps decided…",
     decisiveTitle: "The most decisive steps:",
@@ -105,12 +107,14 @@ export const STRINGS = {
     inputTitle: "1. Dale una prenda",
     drawTitle: "Dibuja",
     drawHint: "Dibuja una prenda con el ratón o con el dedo, oscuro sobre claro, del tamaño que quieras y donde quieras: se recorta y se centra como una foto.",
+    drawHintPlain: "Dibuja con el ratón o con el dedo: el cuadro entero se pasa a grises y se reduce a {S}×{S}, como las imágenes de este modelo, sin recortarlo ni centrarlo; llénalo casi entero.",
     drawLabel: "zona de dibujo",
     brush: "Pincel",
     clear: "Borrar",
     readDrawing: "Leer mi dibujo",
     uploadTitle: "Sube una foto",
-    uploadHint: "Una foto o un escaneo de una prenda sobre un fondo liso (PNG, JPEG, WebP, GIF, BMP o TIFF): se recorta, se centra, se encaja en 28×28 y queda clara sobre negro, como se hizo Fashion-MNIST y como hace rowrnn predict.",
+    uploadHint: "Una foto o un escaneo de una prenda sobre un fondo liso (PNG, JPEG, WebP, GIF, BMP o TIFF): se recorta, se centra, se encaja en {S}×{S} y queda clara sobre negro, como se hizo Fashion-MNIST y como hace rowrnn predict.",
+    uploadHintPlain: "Una imagen (PNG, JPEG, WebP, GIF, BMP o TIFF): se pasa a grises y se redimensiona entera a {S}×{S}, como las imágenes de este modelo, sin recortarla ni dejarla clara sobre negro.",
     cameraTitle: "Haz una foto",
     cameraHint: "Una prenda sobre papel liso, con buena luz, ocupando casi toda la imagen; la foto se lee como una subida.",
     cameraLabel: "vista de la cámara",
@@ -129,9 +133,9 @@ export const STRINGS = {
     random: "Al azar",
     seenTitle: "Lo que ven las redes",
     originalCaption: "Tu imagen",
-    originalUnshown: "Este navegador no puede mostrar el archivo; el 28×28 de al lado es lo que se leyó.",
-    previewCaption: "El 28×28 que leen",
-    previewLabel: "la imagen de 28 por 28",
+    originalUnshown: "Este navegador no puede mostrar el archivo; el {S}×{S} de al lado es lo que se leyó.",
+    previewCaption: "El {S}×{S} que leen",
+    previewLabel: "la imagen de {S} por {S}",
     readingTitle: "2. Mira cómo lee",
     readingHint: "Arrastra el deslizador o pulsa reproducir: cada panel muestra la red tras leer los t primeros pasos de la imagen.",
     play: "Reproducir",
@@ -175,7 +179,7 @@ export const STRINGS = {
     numbersNotFinite: "Los números de la recurrencia no se muestran: algunos no son finitos (NaN o infinitos) para esta imagen.",
     numbersSteps: "La página estática muestra los números de la recurrencia para lectores de hasta 28 pasos; este lee {T}.",
     gradientsStatic: "Los gradientes integrados necesitan gradientes, que esta página estática no calcula: elige la oclusión, o abre la página con rowrnn serve.",
-    occlusionStatic: "Aquí no hay ningún método disponible: la oclusión no se calcula para 784 pasos, y los gradientes integrados necesitan rowrnn serve.",
+    occlusionStatic: "Aquí no hay ningún método disponible: la oclusión no se calcula para {T} pasos, y los gradientes integrados necesitan rowrnn serve.",
     siteMissing: "No se pudo leer el archivo {file} de este sitio: el sitio está incompleto; vuelve a crearlo con rowrnn site.",
     siteDamaged: "El archivo {file} de este sitio está dañado o no es de un sitio de rowrnn ({why}): vuelve a crearlo con rowrnn site.",
     noTestImage: "Este sitio no tiene la imagen de prueba {index}: tiene las imágenes 0 a {count} − 1.",
@@ -191,7 +195,7 @@ export const STRINGS = {
     stripsWhere: { rows: "Junto a la imagen: una celda por fila leída.", columns: "Bajo la imagen: una celda por columna leída.",
                    "rows+columns": "Junto a la imagen: las filas leídas; debajo: las columnas.",
                    pixels: "Cada píxel tiene el color del paso que lo leyó." },
-    occlusionSkipped: "La oclusión no se calcula para 784 pasos (leería la imagen 784 veces): se muestran los gradientes integrados.",
+    occlusionSkipped: "La oclusión no se calcula para {T} pasos (leería la imagen {T} veces): se muestran los gradientes integrados.",
     logitLegend: "cambio del logit",
     explaining: "Calculando qué pasos decidieron…",
     decisiveTitle: "Los pasos más decisivos:",
@@ -212,9 +216,17 @@ export function language() {
   return current;
 }
 
+// The side S of the runs' S x S images, which the page's strings say ({S}): 28 until the runs say theirs.
+let imageSize = 28;
+
+export function setImageSize(size) {
+  imageSize = size;
+}
+
 export function t(key, values = {}) {
   const text = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
-  return typeof text === "string" ? text.replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "") : text;
+  const filled = { S: imageSize, ...values };
+  return typeof text === "string" ? text.replace(/\{(\w+)\}/g, (_, name) => filled[name] ?? "") : text;
 }
 
 export function fill(text, values = {}) {

@@ -314,7 +314,7 @@ export function formatSigned(value, digits = 2) {
   return text.startsWith("\u2212") || Number(text) === 0 ? text : `+${text}`;
 }
 
-const STRIP = 3;       // cells of a strip, beside (rows) or under (columns) the 28x28, after a gap of one
+const STRIP = 3;       // cells of a strip, beside (rows) or under (columns) the SxS, after a gap of one
 
 const METHOD_KEYS = { occlusion: "methodOcclusion", "integrated-gradients": "methodIntegratedGradients" };
 
@@ -334,7 +334,7 @@ export function drawExplained(panel, run, explained, pixels, wanted, words) {
   drawLegend(panel.querySelector("[data-testid=attribution-legend]"),
              { colors: "diverging", min: -bound, max: bound, title: words.t("logitLegend"), digits });
   const where = words.t("stripsWhere")[run.read.endsWith("pixels") ? "pixels" : run.read];
-  const skipped = method !== wanted ? ` ${words.t("occlusionSkipped")}` : "";
+  const skipped = method !== wanted ? ` ${words.t("occlusionSkipped", { T: run.steps })}` : "";
   panel.querySelector("[data-testid=attribution-caption]").textContent =
     `${words.t("attributionHelp", { class: words.className(explained.target), method: words.t(METHOD_KEYS[method]) })}` +
     ` ${where}${skipped}`;

@@ -1,0 +1,271 @@
+"""The reading page at an image size other than 28 (issues 27/28): a run of scikit-learn's 8x8 digits as an image
+folder converted "plain", in Chromium, served by rowrnn serve and as a static site built by rowrnn site. On both: a
+drawing made with the mouse and an uploaded photo are read (nothing is switched off at 8x8), the image the page
+shows is the one Python makes of the same file for that run (datasets.prepare_picture), the reading is Python's
+for it, and the captions say 8×8 in English and in Spanish."""
+import base64
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from rowrnn.cli import main
+from rowrnn.datasets import dataset_of, prepare_picture
+from rowrnn.reading import reading_view
+from rowrnn.runs import load_model
+from test_browser import CHROMIUM, CHROMIUM_FLAGS, open_page
+from test_own_data import digits_folder
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+SIZE = 8
+CAPTIONS = {   # what the page says about its 8x8 images, in each language
+    "en": {"preview-caption": "The 8×8 they read",
+           "upload-hint": "A picture (PNG, JPEG, WebP, GIF, BMP or TIFF): made grey and resized whole to 8×8, as "
+                          "this run's own images were, neither trimmed nor turned light on black.",
+           "draw-hint": "Draw with the mouse or a finger: the whole square is made grey and resized to 8×8, as this "
+                        "run's own images were, neither trimmed nor centred; fill most of it.",
+           "preview-label": "the 8 by 8 image"},
+    "es": {"preview-caption": "El 8×8 que leen",
+           "upload-hint": "Una imagen (PNG, JPEG, WebP, GIF, BMP o TIFF): se pasa a grises y se redimensiona entera "
+                          "a 8×8, como las imágenes de este modelo, sin recortarla ni dejarla clara sobre negro.",
+           "draw-hint": "Dibuja con el ratón o con el dedo: el cuadro entero se pasa a grises y se reduce a 8×8, "
+                        "como las imágenes de este modelo, sin recortarlo ni centrarlo; llénalo casi entero.",
+           "preview-label": "la imagen de 8 por 8"},
+}
+# a "7" drawn across the pad, as fractions of its side
+SEVEN = [(0.2, 0.15), (0.8, 0.15), (0.45, 0.9)]
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sizes")
+    folder, digits = digits_folder(tmp / "digits")
+    run = tmp / "digits-gru"
+    assert main(["train", "--dataset", str(folder), "--image-size", str(SIZE), "--cell", "gru", "--hidden-size",
+                 "16", "--epochs", "3", "--batch-size", "64", "--lr", "0.01", "--quiet", "--no-figures",
+                 "--out", str(run)]) == 0
+    return run, digits
+
+
+@pytest.fixture(scope="module")
+def photo(digits_run):
+    """A colour photo of a digit: test digit 0 (dark on beige paper, 160x120, light noise) as PNG bytes."""
+    _, digits = digits_run
+    ink = np.asarray(Image.fromarray(np.rint(digits.images[0] * 255 / 16).astype(np.uint8)).resize(
+        (120, 120), Image.Resampling.BILINEAR), np.float32) / 255
+    paper = np.full((120, 160, 3), (236, 228, 205), np.float32)
+    paper[:, 20:140] *= 1 - 0.8 * ink[:, :, None]
+    paper += np.random.default_rng(0).normal(0, 3, paper.shape)
+    out = io.BytesIO()
+    Image.fromarray(np.clip(np.rint(paper), 0, 255).astype(np.uint8)).save(out, "PNG")
+    return out.getvalue()
+
+
+def texts(page):
+    """The page's words about its image size -> {name: text}, as CAPTIONS holds them."""
+    return {"preview-caption": page.inner_text("[data-testid=preview-caption]"),
+            "upload-hint": page.locator("[data-testid=upload]").locator("xpath=..").locator(".hint").inner_text(),
+            "draw-hint": page.locator("[data-testid=draw-canvas]").locator("xpath=..").locator(".hint").inner_text(),
+            "preview-label": page.get_attribute("[data-testid=preview]", "aria-label")}
+
+
+def preview(page):
+    """The S x S image the page shows (#preview, square cells) -> uint8 (S, S)."""
+    grid = page.evaluate("""(size) => { const c = document.getElementById('preview').getContext('2d');
+        const cell = c.canvas.width / size, out = [];
+        for (let r = 0; r < size; r++) for (let k = 0; k < size; k++)
+            out.push(c.getImageData(Math.floor((k + 0.5) * cell), Math.floor((r + 0.5) * cell), 1, 1).data[0]);
+        return out; }""", SIZE)
+    return np.array(grid, np.uint8).reshape(SIZE, SIZE)
+
+
+def draw(page, path):
+    box = page.get_by_test_id("draw-canvas").bounding_box()
+    page.mouse.move(box["x"] + path[0][0] * box["width"], box["y"] + path[0][1] * box["height"])
+    page.mouse.down()
+    for x, y in path[1:]:
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=8)
+    page.mouse.up()
+
+
+def drawing_png(page) -> bytes:
+    return base64.b64decode(page.evaluate("() => document.getElementById('draw').toDataURL('image/png')")
+                            .split(",", 1)[1])
+
+
+def top_shown(page):
+    """The first panel's top three as shown -> [(class name, percent)]."""
+    items = page.locator("[data-testid=panel]").first.locator("[data-testid=top3] li").all_inner_texts()
+    return [(m.group(1), float(m.group(2))) for m in (re.fullmatch(r"(\S+) (\d+\.\d)%", i.strip()) for i in items)]
+
+
+def same_top(shown, view):
+    assert [name for name, _ in shown] == [t["class"] for t in view["top"]]
+    assert np.abs(np.array([p for _, p in shown]) - [100 * t["probability"] for t in view["top"]]).max() <= 0.05 + 1e-6
+
+
+def check_words(page):
+    """The captions and hints say 8×8 in English, then in Spanish (and back to English)."""
+    assert texts(page) == CAPTIONS["en"]
+    page.click("[data-testid=lang-es]")
+    assert texts(page) == CAPTIONS["es"]
+    page.click("[data-testid=lang-en]")
+    assert texts(page) == CAPTIONS["en"]
+
+
+def test_served_page_draws_uploads_and_says_8x8(digits_run, photo, tmp_path):
+    run, _ = digits_run
+    model, _ = load_model(run)
+    info = dataset_of(run)
+    proc = subprocess.Popen([sys.executable, "-m", "rowrnn", "serve", str(run), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"http://[^/\s]+/", line)
+        assert match, f"rowrnn serve did not start: {line} {proc.stderr.read()}"
+        from playwright.sync_api import sync_playwright
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            try:
+                page, problems = open_page(browser, match.group(0))
+                check_words(page)
+                # a stroke of the default brush at 8x8 is 1.5 of its pixels wide: 53 of the pad's 280
+                assert page.input_value("[data-testid=brush]") == "53"
+
+                def read(before, what):
+                    # shown once the server's answer is: the picture as given (a new blob URL) beside its 8x8
+                    page.wait_for_function("(before) => { const img = document.getElementById('original');"
+                                           " return img.getAttribute('src') && img.getAttribute('src') !== before"
+                                           " && !document.getElementById('original-figure').hidden; }", arg=before)
+                    page.wait_for_function("(n) => document.querySelector('[data-testid=step]').textContent"
+                                           " === `step ${n} of ${n}`", arg=SIZE)
+                    assert page.get_attribute("#message", "hidden") is not None, what    # no error line
+                    return preview(page), page.get_attribute("#original", "src")
+
+                page.click("[data-testid=clear]")
+                draw(page, SEVEN)
+                shown, src = read(None, "the drawing")
+                python = prepare_picture(drawing_png(page), "drawing", info).image.numpy()
+                assert np.array_equal(shown, python)
+                assert python[1, 4] < 100 and python[-1, 0] == 255     # the stroke dark on the white pad, not trimmed
+                same_top(top_shown(page), reading_view(model, torch.from_numpy(python), attribution=False))
+
+                before = shown
+                file = tmp_path / "digit.png"
+                file.write_bytes(photo)
+                page.set_input_files("[data-testid=upload]", str(file))
+                shown, _ = read(src, "the photo")
+                python = prepare_picture(photo, "the uploaded image", info).image.numpy()
+                assert not np.array_equal(shown, before) and np.array_equal(shown, python)
+                same_top(top_shown(page), reading_view(model, torch.from_numpy(python), attribution=False))
+                assert problems == []
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def test_static_site_draws_uploads_and_says_8x8(digits_run, photo, tmp_path):
+    """The page of `rowrnn site` converts in the browser (convert.js "plain" at 8, the manifest's picture) and
+    runs the graph in onnxruntime-web: the image is Python's for the same file bit for bit, the reading within
+    1e-4 of reading_view's; nothing leaves for another origin, nothing but GETs of the site's own files."""
+    import http.server
+    import threading
+    from functools import partial
+
+    from playwright.sync_api import sync_playwright
+
+    from rowrnn.site import build_site
+    run, _ = digits_run
+    model, _ = load_model(run)
+    info = dataset_of(run)
+    out = tmp_path / "site"
+    build_site([run], out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["image_size"] == SIZE and manifest["picture"] == {"conversion": "plain", "size": SIZE}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(
+        type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda self, *a: None}),
+        directory=str(out)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            context = browser.new_context(viewport={"width": 1400, "height": 1100}, locale="en-US")
+            foreign, requests, problems = [], [], []
+
+            def routed(route):
+                if route.request.url.startswith(base):
+                    route.continue_()
+                else:
+                    foreign.append(route.request.url)
+                    route.abort()
+
+            context.route("**/*", routed)
+            context.on("request", lambda r: requests.append((r.method, r.url)))
+            page = context.new_page()
+            page.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error"
+                    else None)
+            page.goto(base + "index.html?debug=engine")
+            page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+            check_words(page)
+
+            def engine():
+                debug = page.locator("[data-testid=engine-debug]")
+                return json.loads((debug.text_content() if debug.count() else "") or "null")
+
+            def next_reading(previous, what):
+                for _ in range(600):
+                    found = engine()
+                    if found and found["readings"] and found["readings"]["image"] != previous:
+                        break
+                    page.wait_for_timeout(100)
+                else:
+                    raise AssertionError(f"no reading of {what}: {page.text_content('#message')!r}; "
+                                         f"{problems}")
+                page.wait_for_function("() => /[0-9]/.test(document.querySelector('[data-testid=step]')"
+                                       ".textContent)")
+                shown = preview(page)
+                assert shown.tolist() == found["readings"]["image"], what
+                return found["readings"], shown
+
+            def same_reading(answer, image):
+                view = reading_view(model, torch.from_numpy(image), attribution=False)
+                got = answer["models"][0]
+                assert np.abs(np.array(got["final"]) - np.array(view["final"])).max() <= 1e-4
+                assert np.abs(np.array(got["steps"]) - view["steps"].numpy()).max() <= 1e-4
+                assert [t["class"] for t in got["top"]] == [t["class"] for t in view["top"]]
+
+            first, _ = next_reading(None, "test image 0")
+            page.click("[data-testid=clear]")
+            draw(page, SEVEN)
+            drawn, shown = next_reading(first["image"], "the drawing")
+            python = prepare_picture(drawing_png(page), "drawing", info).image.numpy()
+            assert np.array_equal(shown, python) and python[-1, 0] == 255
+            assert drawn["label"] is None
+            same_reading(drawn, shown)
+
+            page.get_by_test_id("upload").set_input_files(files=[{"name": "digit.png", "mimeType": "image/png",
+                                                                   "buffer": photo}])
+            uploaded, shown = next_reading(drawn["image"], "the photo")
+            python = prepare_picture(photo, "digit.png", info).image.numpy()
+            assert np.array_equal(shown, python)
+            same_reading(uploaded, shown)
+            assert page.get_by_test_id("original").get_attribute("src").startswith("blob:" + base[:-1])
+            assert page.get_attribute("#message", "hidden") is not None        # no error line
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert foreign == [] and problems == []
+    assert {method for method, _ in requests} == {"GET"}
+    assert all(url.startswith(base) for _, url in requests)
