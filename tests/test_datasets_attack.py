@@ -162,3 +162,34 @@ def test_an_exported_photo_folder_run_converts_pictures_as_its_run_does(tmp_path
     assert np.allclose([t["probability"] for t in by_onnx[0]["top"]], [t["probability"] for t in by_run[0]["top"]],
                        atol=1e-5)
     assert [t["class"] for t in by_onnx[0]["top"]] == [t["class"] for t in by_run[0]["top"]]
+
+
+# ---------------------------------------------------------------------------------- strips of another side than 28
+
+@pytest.mark.parametrize("size,rows_per_step,steps", [(8, 8, 1), (12, 3, 4), (12, 6, 2), (32, 16, 2), (14, 14, 1)])
+def test_rows_per_step_is_any_divisor_of_the_folders_image_side(tmp_path, capsys, size, rows_per_step, steps):
+    folder = make_folder(tmp_path / "f", ["a", "b"], per_class=8, split=False, size=size)
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", str(folder), "--image-size", str(size), "--rows-per-step", str(rows_per_step),
+                 "--epochs", "1", "--batch-size", "4", "--val-split", "0.25", "--out", str(run), "--quiet",
+                 "--no-figures"]) == 0
+    model, _ = rowrnn.load_model(run)
+    assert model.rows_per_step == rows_per_step
+    assert tuple(model(torch.zeros(2, 1, size, size)).shape) == (2, 2)
+    assert json.loads((run / "config.json").read_text())["model"]["rows_per_step"] == rows_per_step
+    assert model.num_steps == steps
+    assert main(["evaluate", str(run), "--json"]) == 0
+
+
+@pytest.mark.parametrize("size,rows_per_step,message", [
+    (12, 5, "rows_per_step 5 does not divide the image side 12: choose one of 1, 2, 3, 4, 6, 12"),
+    (8, 7, "rows_per_step 7 does not divide the image side 8: choose one of 1, 2, 4, 8"),
+    (28, 3, "rows_per_step 3 does not divide the image side 28: choose one of 1, 2, 4, 7, 14, 28"),
+    (28, 0, "rows_per_step must be a positive integer, got 0"),
+])
+def test_a_rows_per_step_that_does_not_divide_the_side_names_the_sides_divisors(tmp_path, size, rows_per_step,
+                                                                               message):
+    with pytest.raises(RowrnnError) as e:
+        build_config("notebook", {"dataset": "mnist" if size == 28 else "my/folder", "image_size": size,
+                                  "rows_per_step": rows_per_step})
+    assert str(e.value) == message

@@ -78,7 +78,7 @@ def test_config_lists_the_tables_datasets():
                                             "folders: drop it"),
     ({"image_size": 3}, "--image-size must be from 4 to 256 pixels, got 3"),
     ({"dataset": "my/drawings", "image_size": 8, "rows_per_step": 7}, "--rows-per-step 7 does not divide the image side 8: choose one of "
-                                            "1, 2, 4"),
+                                            "1, 2, 4, 8"),
     ({"test_split": 1.0}, "--test-split must be between 0 and 1 (exclusive), got 1.0"),
     ({"dataset": "my/drawings", "conversion": "photo", "image_size": 16}, "--conversion photo makes Fashion-MNIST's 28x28 images: drop "
                                                 "--image-size 16, or use --conversion plain"),

@@ -50,8 +50,10 @@ class ModelConfig:
     read: str = _opt("rows", "reading order of the image", READS)
     permutation_seed: int = _opt(0, "seed of the fixed pixel permutation for --read permuted-pixels")
     init: str = _opt("default", "weight initialization of the recurrent layers", INITS)
-    rows_per_step: int = _opt(1, "rows (or columns) read per step: strips of k lines, 28/k steps",
-                              models.STRIP_HEIGHTS)
+    # any divisor of the image side (28: 1, 2, 4, 7, 14, 28; an image folder's --image-size has its own), so no
+    # argparse choices: validate() names the side's divisors
+    rows_per_step: int = _opt(1, "rows (or columns) read per step: strips of k lines, S/k steps for S x S images "
+                              "(k divides S)")
     readout_dropout: float = _opt(0.0, "dropout on the features the linear head reads")
 
     def validate(self, image_size: int = 28, num_classes: int = 10) -> None:
@@ -65,7 +67,7 @@ class ModelConfig:
         _check_choice("read", self.read, READS)
         _check_choice("init", self.init, INITS)
         _check_seed("permutation-seed", self.permutation_seed)
-        _check_choice("rows-per-step", self.rows_per_step, models.STRIP_HEIGHTS)
+        _check_positive_int("rows-per-step", self.rows_per_step)
         _check_positive_int("hidden-size", self.hidden_size)
         _check_positive_int("num-layers", self.num_layers)
         for name in ("dropout", "readout_dropout"):
@@ -85,7 +87,7 @@ class ModelConfig:
                               "drop --init")
         if self.arch == "recurrent" and "pixels" not in self.read and image_size % self.rows_per_step:
             raise RowrnnError(f"--rows-per-step {self.rows_per_step} does not divide the image side {image_size}: "
-                              f"choose one of {', '.join(str(k) for k in models.STRIP_HEIGHTS if image_size % k == 0)}")
+                              f"choose one of {', '.join(str(k) for k in range(1, image_size + 1) if image_size % k == 0)}")
         parameters = models.parameter_count(self, num_classes=num_classes, image_size=image_size)
         if parameters > MAX_PARAMETERS:
             raise RowrnnError(f"the model would have {parameters:.3g} parameters, over the limit of "

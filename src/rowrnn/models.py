@@ -127,10 +127,11 @@ class RNNClassifier(_CheckedLoading, nn.Module):
         super().__init__()
         for name, value, valid in (("cell", cell, RECURRENT_CELLS), ("readout", readout, READOUTS),
                                    ("read", read, READS), ("nonlinearity", nonlinearity, NONLINEARITIES),
-                                   ("init", init, INITS), ("rows_per_step", rows_per_step, STRIP_HEIGHTS),
-                                   ("scan", scan, SCANS)):
+                                   ("init", init, INITS), ("scan", scan, SCANS)):
             if value not in valid:
                 raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(map(str, valid))}")
+        if isinstance(rows_per_step, bool) or not isinstance(rows_per_step, int) or rows_per_step < 1:
+            raise ValueError(f"rows_per_step must be a positive integer dividing image_size, got {rows_per_step!r}")
         if "pixels" in read and rows_per_step != 1:
             raise ValueError("rows_per_step applies to reading rows or columns, not pixels")
         if "pixels" not in read and image_size % rows_per_step:
