@@ -193,3 +193,22 @@ def test_a_rows_per_step_that_does_not_divide_the_side_names_the_sides_divisors(
         build_config("notebook", {"dataset": "mnist" if size == 28 else "my/folder", "image_size": size,
                                   "rows_per_step": rows_per_step})
     assert str(e.value) == message
+
+
+# ---------------------------------------------------------------------------------- the model card's own conversion
+
+@pytest.mark.parametrize("conversion,size,said", [
+    ("plain", 12, "- Pictures of your own differ from the folder's images; `rowrnn predict` converts them as the "
+                  "folder's\n  files were (grey, resized to 12×12), but accuracy on them is not measured here."),
+    ("photo", 28, "- Pictures of your own differ from the folder's images; `rowrnn predict` converts them (grey, "
+                  "background\n  trimmed, fitted into 28×28, inverted on light backgrounds), but accuracy on them "
+                  "is not measured here."),
+])
+def test_a_folder_runs_model_card_says_its_own_conversion_of_pictures(tmp_path, conversion, size, said):
+    folder = make_folder(tmp_path / "f", ["a", "b"], per_class=8, split=False, size=size)
+    cfg = build_config("notebook", {"dataset": str(folder), "image_size": size, "conversion": conversion,
+                                    "epochs": 1, "batch_size": 4, "val_split": 0.25})
+    card = (rowrnn.fit(cfg, tmp_path / "run", figures=False).path / "MODEL_CARD.md").read_text()
+    assert said in card
+    assert "Fashion-MNIST" not in card
+    assert card.count(f"{size}×{size}") == 4              # the input, the data, the intended use and this line

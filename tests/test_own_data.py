@@ -140,6 +140,10 @@ def test_an_emnist_letters_run_has_26_outputs_and_letter_names(tmp_path, monkeyp
     assert "Input: one 28×28 grey image," in card and "logits over the 26 EMNIST letters classes" in card
     assert "EMNIST letters: 26 classes (a, b, c, d, e, f, g, h, i, j, k, l, …), 28×28 grey." in card
     assert "It knows 26 classes and nothing else" in card and "garments" not in card
+    assert ("- Photographs and drawings differ from the images of EMNIST letters; `rowrnn predict` converts "
+            "them (grey,\n  fitted whole into 28×28, inverted on light backgrounds), but accuracy on them is not "
+            "measured here."
+            in card) and "Fashion-MNIST" not in card
     assert "--dataset emnist-letters" in card
 
 

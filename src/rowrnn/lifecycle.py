@@ -504,6 +504,22 @@ garments, 28×28 grey, light garment on a black background.""" if fashion else
                  + (f", converted from its files ({cfg.data.conversion} conversion)" if info.is_folder else "") + ".")
     confused = ("; garments that\n  look alike (shirt, T-shirt, pullover, coat) are confused most." if fashion
                 else "; the confusion matrix (confusion.png) shows which classes it mixes up.")
+    # how `rowrnn predict` converts a person's pictures for this dataset (datasets.photo_fit), said as it is done
+    if fashion:
+        pictures = ("- Photographs differ from Fashion-MNIST (backgrounds, lighting, angles); `rowrnn predict` "
+                    "converts them\n  (grey, fitted into 28×28, inverted on light backgrounds), but accuracy on "
+                    "them is not measured here.")
+    elif not info.is_folder:
+        pictures = (f"- Photographs and drawings differ from the images of {title}; `rowrnn predict` converts them "
+                    "(grey,\n  fitted whole into 28×28, inverted on light backgrounds), but accuracy on them is "
+                    "not measured here.")
+    elif info.conversion == "photo":
+        pictures = ("- Pictures of your own differ from the folder's images; `rowrnn predict` converts them (grey, "
+                    "background\n  trimmed, fitted into 28×28, inverted on light backgrounds), but accuracy on "
+                    "them is not measured here.")
+    else:
+        pictures = ("- Pictures of your own differ from the folder's images; `rowrnn predict` converts them as the "
+                    f"folder's\n  files were (grey, resized to {S}×{S}), but accuracy on them is not measured here.")
     use = ("Fashion-MNIST-like data: centred 28×28 grey garments, light on dark." if fashion else
            f"data like {title}'s: {S}×{S} grey images of its {C} classes.")
     return f"""# Model card: {run.path.name}
@@ -538,8 +554,7 @@ Teaching and comparing recurrent networks that read images as sequences, and as 
 
 ## Limitations
 - It knows {C} classes and nothing else: any input gets one of them, a cat included.
-- Photographs differ from Fashion-MNIST (backgrounds, lighting, angles); `rowrnn predict` converts them
-  (grey, fitted into 28×28, inverted on light backgrounds), but accuracy on them is not measured here.
+{pictures}
 - {ranked}{confused}
 - Numbers come from one training run (seed {tc.seed}); other seeds differ (see the leaderboard for spreads).
 """
