@@ -97,7 +97,8 @@ class ReadingGraph(nn.Module):
             logits = step_logits[:, -1]
         else:
             reads = [m._read(reader, seq) for reader, seq in zip(m.readers, sequences)]   # (N, T, w), (N, T, H)
-            logits = m.read_sequences(sequences)          # the same reads (the exporter merges the traces)
+            # m.read_sequences from the same reads (the exporter's CSE merged a second trace only in part)
+            logits = m._head(torch.cat([m._features(out) for out, _ in reads], dim=1))
             # one pass: the readout of every prefix (cummax as log2(T) shifted maxima: ONNX has none)
             step_logits = m._head(torch.cat([_prefix_features(out, m.readout) for out, _ in reads], dim=2))
         probabilities = step_logits.softmax(-1)                                   # (N, T, K)
