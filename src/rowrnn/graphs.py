@@ -87,32 +87,47 @@ class ReadingGraph(nn.Module):
         blank = torch.full((), self.background, dtype=images.dtype)
         sequences = [torch.where(keep[:, r, :, None] > 0.5, seq, blank)             # (N, T, F) per reader
                      for r, seq in enumerate(m.sequences(images))]
-        logits = m.read_sequences(sequences)
-        probabilities = self._step_logits(sequences).softmax(-1)                  # (N, T, K)
-        hidden = torch.cat([m._read(reader, seq)[1] for reader, seq in zip(m.readers, sequences)], dim=2)
+        if m.bidirectional:
+            # every prefix is read again (its backward direction starts at its end), and the whole sequence is
+            # the last prefix: the logits and hidden states come from that read, so that each reader is traced
+            # once, not twice. onnxruntime's session set-up grows faster than the graph: the mingru preset's
+            # 2,839 nodes took 1.1 s in onnxruntime-web (Chromium, wasm loaded), its 1,683 now 0.4 s; the
+            # bidirectional LSTMs' graphs also stop carrying their weights twice (bilstm: 2.6 MB -> 1.3 MB)
+            step_logits, reads = self._prefix_reading(sequences)
+            logits = step_logits[:, -1]
+        else:
+            reads = [m._read(reader, seq) for reader, seq in zip(m.readers, sequences)]   # (N, T, w), (N, T, H)
+            # m.read_sequences from the same reads (the exporter's CSE merged a second trace only in part)
+            logits = m._head(torch.cat([m._features(out) for out, _ in reads], dim=1))
+            # one pass: the readout of every prefix (cummax as log2(T) shifted maxima: ONNX has none)
+            step_logits = m._head(torch.cat([_prefix_features(out, m.readout) for out, _ in reads], dim=2))
+        probabilities = step_logits.softmax(-1)                                   # (N, T, K)
+        hidden = torch.cat([states for _, states in reads], dim=2)                # (N, T, H * directions * R)
         outputs = [logits, probabilities[:, -1], probabilities, hidden]
         if self.unrolls:
             outputs += [term.values for term in terms_of(m, sequences[0][0])[0]]   # (T, n) each
         return tuple(outputs)
 
-    def _step_logits(self, sequences: list[torch.Tensor]) -> torch.Tensor:
-        """RNNClassifier.step_logits from the sequences, written so that it traces into ONNX: (N, T, K)."""
+    def _prefix_reading(self, sequences: list[torch.Tensor]):
+        """A bidirectional model's RNNClassifier.step_logits, written so that it traces into ONNX, and its
+        reading of the whole sequences: -> (step logits (N, T, K), [(what the readout reads (N, T, w), what
+        hidden_states shows (N, T, H)) per reader], as RNNClassifier._read gives them)."""
         m = self.model
-        if not m.bidirectional:        # one pass: the readout of every prefix (cummax as a loop, not in ONNX)
-            return m._head(torch.cat([_prefix_features(m._read(reader, seq)[0], m.readout)
-                                      for reader, seq in zip(m.readers, sequences)], dim=2))
         T = sequences[0].shape[1]
         # (N*T,): prefix lengths 1..T for each image, from the data so that the batch size stays dynamic in ONNX
         steps = torch.ones_like(sequences[0][:, :, 0], dtype=torch.long).cumsum(1).reshape(-1)
-        feats = []
+        feats, reads = [], []
         for r, (reader, seq) in enumerate(zip(m.readers, sequences)):
             padded = seq.repeat_interleave(T, dim=0)                              # (N*T, T, F), read up to steps
             if m.stacked:      # the stack reads each sequence up to its length; its stream mixes both directions
-                feats.append(_masked_readout(reader(padded, lengths=steps)[0], steps, m.readout, None))
+                out, states = reader(padded, lengths=steps)
+                feats.append(_masked_readout(out, steps, m.readout, None))
             else:
-                feats.append(_masked_readout(_bidirectional_classic(self.directions[r], reader, padded, steps),
-                                             steps, m.readout, m.hidden_size))
-        return m._head(torch.cat(feats, dim=1)).reshape(-1, T, m.fc.out_features)
+                out = states = _bidirectional_classic(self.directions[r], reader, padded, steps)
+                feats.append(_masked_readout(out, steps, m.readout, m.hidden_size))
+            # copy n*T + T-1 read image n's whole sequence: (N*T, T, w) -> (N, T, w)
+            reads.append((out.reshape(-1, T, *out.shape[1:])[:, -1], states.reshape(-1, T, *states.shape[1:])[:, -1]))
+        return m._head(torch.cat(feats, dim=1)).reshape(-1, T, m.fc.out_features), reads
 
 
 def _prefix_features(out: torch.Tensor, readout: str) -> torch.Tensor:

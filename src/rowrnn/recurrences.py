@@ -47,6 +47,25 @@ def log_space_scan(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
     return (a_star + torch.logcumsumexp(log_b.to(dtype) - a_star, dim=1)).exp()
 
 
+def doubling_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The same recurrence as step_scan in ceil(log2 T) rounds (Hillis and Steele's scan): (B, T, H) twice -> h.
+
+    After round k, (a_t, b_t) is the composition of steps t-2^k+1 .. t (h_t = a_t * h_{t-2^k} + b_t, the
+    steps before the first taken as (1, 0)); composing with the pair `shift` steps back is
+    (a, b) o (a', b') = (a * a', a * b' + b). What an ONNX export of minGRU and minLSTM holds: about a dozen nodes
+    a round, so a graph's size grows with log2 T, not T (784 pixels: 10 rounds, not 784 steps). Any a and b
+    (no logarithms: a may be 0); it does more arithmetic than the loop (T log2 T), so training keeps the others.
+    """
+    T, shift = a.shape[1], 1
+    while shift < T:
+        # (B, T, H): each step's pair `shift` steps back, the identity (1, 0) before the first step
+        b = a * torch.cat([torch.zeros_like(b[:, :shift]), b[:, :-shift]], dim=1) + b
+        if 2 * shift < T:                           # the last round needs no a
+            a = a * torch.cat([torch.ones_like(a[:, :shift]), a[:, :-shift]], dim=1)
+        shift *= 2
+    return b
+
+
 def step_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """The same recurrence as log_space_scan, one step at a time: (B, T, H) twice -> h (B, T, H)."""
     h, states = b.new_zeros(b.shape[0], b.shape[2]), []
@@ -74,7 +93,9 @@ class _MinimalCell(nn.Module):
     """What minGRU and minLSTM share: one Linear(size -> GATES * size) from the input, nothing from h."""
 
     GATES = 1
-    ONNX_SCAN = "step"     # ONNX has no logcumsumexp: an export traces the step loop
+    # ONNX has no logcumsumexp: an export traces doubling_scan, log2(T) rounds (a traced step loop made a pixel
+    # reader's graph 12,871 nodes, 2 MB, and onnxruntime-web took about a minute to load it)
+    ONNX_SCAN = "doubling"
 
     def __init__(self, size: int, scan: str = "auto"):
         super().__init__()
@@ -93,8 +114,8 @@ class MinGRU(_MinimalCell):
     z_t = sigmoid(Linear_z(x_t)), h~_t = g(Linear_h(x_t)), h_t = (1 - z_t) * h_{t-1} + z_t * h~_t, h_0 = 0,
     with the paper's g (x + 0.5 for x >= 0, else sigmoid(x)) keeping h~ positive so that the parallel scan
     can work with logarithms. (B, T, size) -> (B, T, size). One Linear(size -> 2 size) holds [z | h~].
-    scan="parallel" is Heinsen's log-space scan; scan="step" the explicit loop. Under ONNX export the step
-    loop is traced (ONNX has no logcumsumexp).
+    scan="parallel" is Heinsen's log-space scan; scan="step" the explicit loop. Under ONNX export (ONNX has no
+    logcumsumexp) doubling_scan is traced, or the loop for scan="step".
     Note the candidate: the paper's first, plain form has h~ = Linear_h(x); its log-space form, used here in
     both scans, has h~ = g(Linear_h(x)) > 0.
     """
@@ -109,7 +130,7 @@ class MinGRU(_MinimalCell):
             # log(1 - z) = -softplus(k_z), log z = -softplus(-k_z)
             return log_space_scan(-F.softplus(k_z), -F.softplus(-k_z) + log_g(k_h))
         z = torch.sigmoid(k_z)
-        return step_scan(torch.sigmoid(-k_z), z * g(k_h))                   # 1 - z, exactly, for large k_z
+        return _linear_scan(self, scan, x)(torch.sigmoid(-k_z), z * g(k_h))   # 1 - z, exactly, for large k_z
 
 
 class MinLSTM(_MinimalCell):
@@ -130,7 +151,7 @@ class MinLSTM(_MinimalCell):
         diff = F.softplus(-k_f) - F.softplus(-k_i)                          # log i - log f
         if _scan(self, scan, x) == "parallel":
             return log_space_scan(-F.softplus(diff), -F.softplus(-diff) + log_g(k_h))   # log f', log i' + log h~
-        return step_scan(torch.sigmoid(-diff), torch.sigmoid(diff) * g(k_h))
+        return _linear_scan(self, scan, x)(torch.sigmoid(-diff), torch.sigmoid(diff) * g(k_h))
 
 
 class LRU(nn.Module):
@@ -229,13 +250,20 @@ class LRU(nn.Module):
 
 def _scan(cell: nn.Module, scan: str | None, x: torch.Tensor) -> str:
     """The scan a call uses: its argument, else the cell's own; "auto" is the loop on a CPU, the scan elsewhere;
-    a traced ONNX export takes one that ONNX can hold."""
+    a traced ONNX export takes one that ONNX can hold, of few nodes (the cell's ONNX_SCAN: "doubling" for
+    minGRU and minLSTM, "parallel" for the LRU), or the loop where "step" is asked for."""
     scan = _check_scan(scan or cell.scan)
     if torch.onnx.is_in_onnx_export():
         return "step" if scan == "step" else cell.ONNX_SCAN
     if scan == "auto":
         return "step" if x.device.type == "cpu" else "parallel"
     return scan
+
+
+def _linear_scan(cell: nn.Module, scan: str | None, x: torch.Tensor):
+    """The function computing a minimal cell's recurrence from (a, b) when its log-space scan is not taken:
+    doubling_scan in an ONNX export (the cell's ONNX_SCAN), else step_scan."""
+    return doubling_scan if _scan(cell, scan, x) == "doubling" else step_scan
 
 
 PARALLEL_CELLS = {"mingru": MinGRU, "minlstm": MinLSTM, "lru": LRU}

@@ -92,7 +92,9 @@ function exclusive(work) {
 
 let site = null;                  // the manifest and the test images, read once
 const sessions = new Map();       // run id -> promise of its onnxruntime session
-const debug = { readings: null, explanations: {} };
+// ?debug=engine's numbers; first_reading_ms: when the first reading was computed (performance.now(), from the
+// page's start), kept here because the page's next step (occlusion) holds its one thread right after
+const debug = { readings: null, explanations: {}, first_reading_ms: null };
 
 function loadSite() {
   site ??= (async () => {
@@ -213,6 +215,7 @@ async function predict(pixels, label) {
   const reading = { image: asGrid(pixels, manifest.image_size), label, models };
   if (DEBUG) {
     debug.readings = reading;
+    debug.first_reading_ms ??= performance.now();
     showDebug();
   }
   return reading;
