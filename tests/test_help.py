@@ -117,7 +117,7 @@ def test_no_doubled_or_false_defaults(command, monkeypatch):
     ("predict", "--no-verify", "skip the Fashion-MNIST checksums (default: as the run was trained)"),
     ("predict", "--top", "classes listed per image (default: 3)"),
     ("evaluate", "--weights", "which weights (default: best)"),
-    ("evaluate", "--data-dir", "--data-dir DATA_DIR directory with the Fashion-MNIST files"),
+    ("evaluate", "--data-dir", "by default), or its image folder's new place"),
     ("serve", "--port", "port (0: any free port) (default: 8000)"),
     ("summary", "run", "a run directory (default: build from flags)"),
 ])

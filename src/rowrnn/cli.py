@@ -80,8 +80,13 @@ def _overrides(args) -> dict:
     return {k: v for k, v in vars(args).items() if k in names}
 
 
+# --data-dir of the commands that read a run's dataset: a named dataset's files, or a folder moved since training
+DATA_DIR_HELP = ("directory with the run's dataset: its files for a named dataset (Fashion-MNIST's by default), "
+                 "or its image folder's new place")
+
+
 def _add_run_arguments(parser, run: str | None = "run directory", weights: str | None = "which weights",
-                       data_dir: str = "directory with the Fashion-MNIST files") -> None:
+                       data_dir: str = DATA_DIR_HELP) -> None:
     """The arguments that name a run and what of it to read: RUN (positional; None: the subcommand names its
     inputs itself), --weights (None: no such flag) and --data-dir, each with its help text."""
     from .runs import WEIGHTS
@@ -132,7 +137,7 @@ def build_parser() -> Parser:
                    help="also predict an image shipped with rowrnn (repeatable; e.g. boot-on-white)")
     p.add_argument("--test-index", type=int, action="append", default=[], metavar="N",
                    help="also predict test image N (repeatable)")
-    _add_run_arguments(p, run=None, data_dir="directory with the Fashion-MNIST files (for --test-index)")
+    _add_run_arguments(p, run=None, data_dir=DATA_DIR_HELP + " (for --test-index)")
     p.add_argument("--top", type=int, default=3, help="classes listed per image")
     p.add_argument("--json", action="store_true", help="print the predictions as JSON")
     p.add_argument("--explain", type=Path, default=None, metavar="PNG",
@@ -153,9 +158,10 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("export", formatter_class=fmt, help="export a run's weights for use outside PyTorch",
                        description="Write the run's weights as an ONNX model (input: normalized float images "
-                                   "(N, 1, 28, 28); output: logits (N, 10); class names and normalization in its "
+                                   "(N, 1, S, S), S the run's image side, 28 for Fashion-MNIST; output: logits (N, C) "
+                                   "over its C classes; class names, image size and normalization in its "
                                    "metadata), checked against onnxruntime on 1,000 test images before it is kept.")
-    _add_run_arguments(p, data_dir="directory with the Fashion-MNIST files (for the check)")
+    _add_run_arguments(p, data_dir=DATA_DIR_HELP + " (for the check)")
     p.add_argument("--format", default="onnx", choices=["onnx"], help="export format")
     p.add_argument("--out", type=Path, default=None, help="output file (default: RUN/model.onnx)")
     p.set_defaults(func=cmd_export)
@@ -173,7 +179,7 @@ def build_parser() -> Parser:
     p.add_argument("--out", type=Path, default=Path("runs/compare"), help="where the runs and the leaderboard go")
     p.add_argument("--parallel", type=int, default=1, help="training processes at a time (threads are shared)")
     p.add_argument("--epochs", type=int, default=None, help="override every preset's epochs (quick looks)")
-    _add_run_arguments(p, run=None, weights=None)
+    _add_run_arguments(p, run=None, weights=None, data_dir="directory with the Fashion-MNIST files")
     p.add_argument("--no-verify", dest="verify", action="store_false", help="skip the Fashion-MNIST checksums")
     p.set_defaults(func=cmd_compare)
 
@@ -194,7 +200,7 @@ def build_parser() -> Parser:
                    help="a name or address other machines open the page by, with --host 0.0.0.0 (a classroom: "
                         "--allow-host lab-pc.school.example,192.168.1.20); repeatable or comma-separated; no "
                         "wildcards, no port. Any other name is refused (DNS-rebinding protection)")
-    _add_run_arguments(p, run=None, weights=None, data_dir="directory with the Fashion-MNIST files (test images)")
+    _add_run_arguments(p, run=None, weights=None, data_dir=DATA_DIR_HELP + " (test images)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("site", formatter_class=fmt, help="the page as a static site that runs the networks in the "
@@ -208,7 +214,7 @@ def build_parser() -> Parser:
     p.add_argument("--test-images", type=int, default=None,
                    help="how many of the first test images the page offers (default: 1000, or the whole test split "
                         "when it is smaller)")
-    _add_run_arguments(p, run=None, weights=None, data_dir="directory with the Fashion-MNIST files (test images)")
+    _add_run_arguments(p, run=None, weights=None, data_dir=DATA_DIR_HELP + " (test images)")
     p.set_defaults(func=cmd_site)
     return parser
 
