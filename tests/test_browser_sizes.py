@@ -2,7 +2,9 @@
 folder converted "plain", in Chromium, served by rowrnn serve and as a static site built by rowrnn site. On both: a
 drawing made with the mouse and an uploaded photo are read (nothing is switched off at 8x8), the image the page
 shows is the one Python makes of the same file for that run (datasets.prepare_picture), the reading is Python's
-for it, and the captions say 8×8 in English and in Spanish."""
+for it, and the captions say 8×8 in English and in Spanish. The digits are light on dark (config.json's
+background "dark"): the pad is black and draws light strokes, so the 8x8 the network reads of a drawing is light
+on dark as its own images are; an uploaded photo is converted as it is (dark on light)."""
 import base64
 import io
 import json
@@ -28,15 +30,19 @@ SIZE = 8
 CAPTIONS = {   # what the page says about its 8x8 images, in each language
     "en": {"preview-caption": "The 8×8 they read",
            "upload-hint": "A picture (PNG, JPEG, WebP, GIF, BMP or TIFF): made grey and resized whole to 8×8, as "
-                          "this run's own images were, neither trimmed nor turned light on black.",
-           "draw-hint": "Draw with the mouse or a finger: the whole square is made grey and resized to 8×8, as this "
-                        "run's own images were, neither trimmed nor centred; fill most of it.",
+                          "this run's own images were made from their files, and never inverted: give one light on "
+                          "dark, like them.",
+           "draw-hint": "Draw light on dark with the mouse or a finger, as this run's own images are: the whole "
+                        "square is made grey and resized to 8×8 as drawn, neither trimmed, centred nor inverted; "
+                        "fill most of it.",
            "preview-label": "the 8 by 8 image"},
     "es": {"preview-caption": "El 8×8 que leen",
            "upload-hint": "Una imagen (PNG, JPEG, WebP, GIF, BMP o TIFF): se pasa a grises y se redimensiona entera "
-                          "a 8×8, como las imágenes de este modelo, sin recortarla ni dejarla clara sobre negro.",
-           "draw-hint": "Dibuja con el ratón o con el dedo: el cuadro entero se pasa a grises y se reduce a 8×8, "
-                        "como las imágenes de este modelo, sin recortarlo ni centrarlo; llénalo casi entero.",
+                          "a 8×8, como se hicieron las imágenes de este modelo a partir de sus ficheros, y nunca se "
+                          "invierte: dale una clara sobre oscuro, como ellas.",
+           "draw-hint": "Dibuja claro sobre oscuro con el ratón o con el dedo, como son las imágenes de este modelo: "
+                        "el cuadro entero se pasa a grises y se reduce a 8×8 tal como lo dibujas, sin recortarlo, "
+                        "centrarlo ni invertirlo; llénalo casi entero.",
            "preview-label": "la imagen de 8 por 8"},
 }
 # a "7" drawn across the pad, as fractions of its side
@@ -95,6 +101,19 @@ def draw(page, path):
     page.mouse.up()
 
 
+def check_dark_pad(page):
+    """The pad of a dark-background run: black before anything is drawn (every pixel), marked data-ground="dark"."""
+    assert page.get_attribute("[data-testid=draw-canvas]", "data-ground") == "dark"
+    pixels = np.asarray(Image.open(io.BytesIO(drawing_png(page))).convert("L"))
+    assert pixels.shape == (280, 280) and int(pixels.max()) == 0
+
+
+def check_light_stroke(image):
+    """A drawn "7" in the S x S the network reads: light strokes (its top bar, row 1) on a dark ground."""
+    assert image[1, 4] > 150 and image[1, 2:6].min() > 100      # the bar: light
+    assert image[-1, 0] == 0 and image[-1, -1] == 0 and image[4, 0] == 0      # the ground: black, as drawn
+
+
 def drawing_png(page) -> bytes:
     return base64.b64decode(page.evaluate("() => document.getElementById('draw').toDataURL('image/png')")
                             .split(",", 1)[1])
@@ -149,12 +168,14 @@ def test_served_page_draws_uploads_and_says_8x8(digits_run, photo, tmp_path):
                     assert page.get_attribute("#message", "hidden") is not None, what    # no error line
                     return preview(page), page.get_attribute("#original", "src")
 
+                assert page.evaluate("() => fetch('/api/runs').then((r) => r.json())").get("pad") == "dark"
                 page.click("[data-testid=clear]")
+                check_dark_pad(page)
                 draw(page, SEVEN)
                 shown, src = read(None, "the drawing")
                 python = prepare_picture(drawing_png(page), "drawing", info).image.numpy()
                 assert np.array_equal(shown, python)
-                assert python[1, 4] < 100 and python[-1, 0] == 255     # the stroke dark on the white pad, not trimmed
+                check_light_stroke(python)                  # light on the black pad, as the digits are; not trimmed
                 same_top(top_shown(page), reading_view(model, torch.from_numpy(python), attribution=False))
 
                 before = shown
@@ -191,6 +212,7 @@ def test_static_site_draws_uploads_and_says_8x8(digits_run, photo, tmp_path):
     build_site([run], out)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["image_size"] == SIZE and manifest["picture"] == {"conversion": "plain", "size": SIZE}
+    assert (manifest["background"], manifest["pad"]) == ("dark", "dark")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(
         type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda self, *a: None}),
         directory=str(out)))
@@ -247,10 +269,12 @@ def test_static_site_draws_uploads_and_says_8x8(digits_run, photo, tmp_path):
 
             first, _ = next_reading(None, "test image 0")
             page.click("[data-testid=clear]")
+            check_dark_pad(page)
             draw(page, SEVEN)
             drawn, shown = next_reading(first["image"], "the drawing")
             python = prepare_picture(drawing_png(page), "drawing", info).image.numpy()
-            assert np.array_equal(shown, python) and python[-1, 0] == 255
+            assert np.array_equal(shown, python)
+            check_light_stroke(python)
             assert drawn["label"] is None
             same_reading(drawn, shown)
 

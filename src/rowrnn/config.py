@@ -176,6 +176,7 @@ class TrainConfig:
 
 DATASET_NAMES = ("fashion-mnist", "mnist", "kmnist", "emnist-letters", "emnist-balanced")  # rowrnn.datasets.TABLE's
 CONVERSIONS = ("plain", "photo")          # how an image folder's files become grey (rowrnn.datasets)
+BACKGROUNDS = ("dark", "light")           # an image folder's background (rowrnn.datasets.image_background)
 FOLDER_SIDES = (4, 256)                   # the --image-size an image folder may be converted to, pixels
 
 
@@ -185,7 +186,9 @@ class DataConfig:
     downloaded) or an image folder, converted to grey images of image_size pixels a side. classes is not a flag:
     training records the dataset's class names there (rowrnn.datasets.dataset_of reads them back); nor is
     split_sha256, what an image folder's train and test splits held when training started (None for named
-    datasets, whose files are checked by their own checksums, and left out of their config.json)."""
+    datasets, whose files are checked by their own checksums, and left out of their config.json), nor background,
+    an image folder's background as training found it in its training images (None for named datasets, whose
+    background is known, and for folder runs recorded before it: left out of config.json)."""
 
     data_dir: str | None = _opt(None, "directory with the dataset's IDX files (default: search, then download)")
     verify: bool = _opt(True, "check the files against the dataset's published checksums (--no-verify for your own "
@@ -203,6 +206,10 @@ class DataConfig:
         "help": "an image folder run's splits as training read them: {split: {images, sha256}}, recorded by "
                 "training (datasets.split_digest); resume and evaluate compare the folder with it",
         "choices": None, "flag": False, "kind": "digests"})
+    background: str | None = field(default=None, metadata={
+        "help": "an image folder run's background, dark or light (BACKGROUNDS), decided from its training images and "
+                "recorded by training (datasets.image_background); the page's drawing pad follows it",
+        "choices": None, "flag": False})
 
     def validate(self) -> None:
         """Raises RowrnnError (naming the flag) for a dataset, image size, split or conversion out of range."""
@@ -210,6 +217,9 @@ class DataConfig:
         if not self.dataset:
             raise RowrnnError("--dataset must be a dataset name (" + ", ".join(DATASET_NAMES) + ") or an image folder")
         _check_choice("conversion", self.conversion, CONVERSIONS)
+        if self.background is not None and self.background not in BACKGROUNDS:
+            raise RowrnnError(f"config.json's background must be \"dark\", \"light\" or null, got "
+                              f"{self.background!r}: restore the run's own config.json")
         low, high = FOLDER_SIDES
         if not low <= self.image_size <= high:
             raise RowrnnError(f"--image-size must be from {low} to {high} pixels, got {self.image_size}")
@@ -304,6 +314,8 @@ class RunConfig:
         d = dataclasses.asdict(self)
         if d["data"]["split_sha256"] is None:
             del d["data"]["split_sha256"]
+        if d["data"]["background"] is None:      # a named dataset's config.json stays as it was
+            del d["data"]["background"]
         return d
 
     @classmethod

@@ -32,6 +32,7 @@ from .errors import RowrnnError
 
 DEFAULT = "fashion-mnist"
 CONVERSIONS = ("plain", "photo")
+BACKGROUNDS = ("dark", "light")   # an image's background, below or from 128 (image_background)
 MAX_FOLDER_IMAGES = 200_000     # an image folder is read whole into memory: at 28x28, 157 MB of uint8
 MAX_FOLDER_SIDE = 256           # the largest --image-size: 256x256 x 200k images would be 13 GB, so the
 MAX_FOLDER_BYTES = 2 * 2**30    # images held (N x side x side bytes) are also capped at 2 GiB
@@ -132,6 +133,9 @@ class DatasetInfo:
     mean, std: the normalization x in [0, 1] -> (x - mean) / std (the course notebook's 0.5, 0.5 for all).
     conversion: how a folder's files became images ("plain" or "photo", CONVERSIONS; "plain" for named datasets,
     whose files are images already).
+    background: "dark" or "light" (BACKGROUNDS), what the images' background is: "dark" for every named dataset
+    (MNIST's family is light on black); a folder's, decided from its training images when a run is trained
+    (image_background) and recorded in config.json; None for a folder run recorded before backgrounds were.
     """
     name: str
     classes: tuple
@@ -140,6 +144,7 @@ class DatasetInfo:
     mean: float = MEAN
     std: float = STD
     conversion: str = "plain"
+    background: str | None = None
 
     @property
     def num_classes(self) -> int:
@@ -178,8 +183,12 @@ def dataset_of(source) -> DatasetInfo:
         classes = TABLE[dataset].classes
     else:
         classes = tuple(folder_classes(Path(dataset).expanduser()))
+    # a named dataset's background is known (dark); a folder's is what training recorded, None for a run recorded
+    # before it was (the page then draws as it always did: dark ink on white)
+    background = "dark" if dataset in TABLE else section.get("background")
+    background = background if background in BACKGROUNDS else None
     return DatasetInfo(dataset, classes, int(size), 1, float(mean), float(std),
-                       str(section.get("conversion") or "plain"))
+                       str(section.get("conversion") or "plain"), background)
 
 
 
@@ -561,6 +570,37 @@ def convert_folder_image(data_bytes: bytes, source: str, image_size: int = IMAGE
         grey = np.asarray(Image.fromarray(grey.astype(np.float32), mode="F").resize(
             (image_size, image_size), Image.Resampling.BILINEAR))
     return images.to_uint8(grey)
+
+
+def image_background(images_) -> str:
+    """"dark" or "light": the background of a dataset's images, decided from its TRAINING images (never the test
+    split's): the median of every image's border pixels (first and last row and column), dark below 128.
+
+    images_: uint8 (N, S, S), N >= 1, S >= 2 (tensor or array). Raises RowrnnError for anything else.
+    """
+    array = np.asarray(images_)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[1] != array.shape[2] or array.shape[1] < 2 \
+            or len(array) == 0:
+        raise RowrnnError(f"images must be uint8 of shape (N, S, S) with N >= 1 and S >= 2, got {array.dtype} "
+                          f"{array.shape}")
+    # (N, S, S) -> (N, 4S - 4): the two full rows, then the columns without the corners counted already
+    border = np.concatenate([array[:, 0, :], array[:, -1, :], array[:, 1:-1, 0], array[:, 1:-1, -1]], axis=1)
+    counts = np.cumsum(np.bincount(border.ravel(), minlength=256))
+    n = int(counts[-1])
+    # the median exactly, by counting (n of up to 200,000 x 1,020 values): the mean of the two middle values
+    low, high = np.searchsorted(counts, (n - 1) // 2 + 1), np.searchsorted(counts, n // 2 + 1)
+    return "dark" if (int(low) + int(high)) / 2 < 128 else "light"
+
+
+def drawing_ground(info: DatasetInfo) -> str:
+    """"dark" or "light": the ground of the page's drawing pad for a run of this dataset, so that a drawing reaches
+    the network as the dataset's own images look. "dark" (light ink on black) for a folder converted "plain"
+    whose background is dark (sklearn's digits, MNIST-like folders): the plain conversion keeps the drawing's
+    polarity. "light" (dark ink on white) otherwise: the photo conversions (Fashion-MNIST, MNIST's family, folders
+    converted "photo") turn a light background dark themselves, a light-background plain folder is drawn as it
+    looks, and a folder run recorded without a background keeps the page as it was. (Uploads are never inverted:
+    a plain folder's own images were made from files as a person's upload is.)"""
+    return "dark" if photo_fit(info) is None and info.background == "dark" else "light"
 
 
 def photo_fit(info: DatasetInfo) -> str | None:

@@ -26,7 +26,7 @@ from . import files, runs
 from .config import PRESETS, RunConfig, build_config, config_fields
 from .constants import CLASSES, NUM_CLASSES
 from .data import Batches, ImageDataset
-from .datasets import TABLE, dataset_of, load_dataset
+from .datasets import TABLE, dataset_of, image_background, load_dataset
 from .devices import distributed_context
 from .errors import RowrnnError, RowrnnNote, python_api
 from .models import build_model, count_parameters
@@ -118,6 +118,8 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
         # the dataset's facts are recorded in config.json: class names from the data (a folder's, a named
         # dataset's) or, for a train_set given by the caller, its .classes
         cfg.data.classes = list(getattr(train_set, "classes", None) or dataset_of(cfg).classes)
+        if not resume and dataset_of(cfg).is_folder:   # from the training images only; a resume keeps the record
+            cfg.data.background = image_background(train_set.images)
         cfg.validate()
         train_idx, val_idx = split_indices(len(train_set), tc.val_split, tc.seed)
         if len(val_idx) == 0 or len(train_idx) == 0:

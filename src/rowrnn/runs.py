@@ -48,7 +48,7 @@ HISTORY_KEYS = ("train_loss", "train_metric", "val_loss", "val_metric", "lr", "s
 RESUMABLE_DIFFERENCES = {("train", "device"), ("train", "amp"), ("data", "data_dir"),
                          # recorded by training from the data, not chosen: never a difference (a folder's
                          # split_sha256 is compared with the folder itself, by lifecycle._fit and load_test_set)
-                         ("data", "classes"), ("data", "split_sha256")}
+                         ("data", "classes"), ("data", "split_sha256"), ("data", "background")}
 
 MAX_WEIGHTS_BYTES = 2 * 2**30       # > 100M float32 parameters (config.MAX_PARAMETERS) with room to spare
 MAX_STATE_BYTES = 4 * MAX_WEIGHTS_BYTES

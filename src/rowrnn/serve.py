@@ -8,7 +8,9 @@ The JSON endpoints are the contract the page uses (and scripts may too):
     GET  /api/runs                -> {"runs": [{id, name, preset, parameters, test_accuracy, recurrent, read,
                                       steps, rows_per_step, hidden_width, hidden_size, permutation, classes,
                                       image_size, step_lines}], "classes": [...], "image_size": S,
-                                      "dataset": name, "test_images": N}
+                                      "dataset": name, "test_images": N, "background": "dark", "light" or
+                                      null (the dataset's: rowrnn.datasets.DatasetInfo.background), "pad":
+                                      "dark" or "light" (the drawing pad's ground: datasets.drawing_ground)}
                                      (every run served reads the same classes at the same size S: see load_panels)
     GET  /api/test-image/{index}  -> {"index", "label", "class", "pixels": SxS grey values 0-255}
                                      (index: plain ASCII digits, no sign, no leading zero)
@@ -64,7 +66,7 @@ import torch
 
 from . import files, guard, reading, runs
 from .constants import IMAGE_SIZE
-from .datasets import dataset_of, one_page, prepare_picture, short_name
+from .datasets import dataset_of, drawing_ground, one_page, prepare_picture, short_name
 from .errors import RowrnnError
 from .evaluation import load_test_set
 from .images import FITS
@@ -269,10 +271,11 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
 
     classes, side = panels[0].info["classes"], panels[0].info["image_size"]    # every panel's (load_panels)
     dataset = panels[0].dataset
+    drawn = {"background": panels[0].dataset_info.background, "pad": drawing_ground(panels[0].dataset_info)}
 
     async def list_runs(request: Request):
         return answer({"runs": [p.info for p in panels], "classes": classes, "image_size": side,
-                       "dataset": dataset, "test_images": len(test_set)})
+                       "dataset": dataset, "test_images": len(test_set), **drawn})
 
     def get_test_image(request: Request):
         index = test_index_of(request.path_params["index"], len(test_set))

@@ -39,21 +39,24 @@ function renderMessage() {
   message.textContent = state.message ? t(state.message.key, state.message.values) : "";
 }
 
-// The runs' image size S: what the captions say, and, at a side other than Fashion-MNIST's 28, how a person's
-// picture becomes an image for them (an image folder converted "plain", the only conversion at other sizes:
-// datasets.prepare_picture, convert.js's "plain"): the hints say so, and the brush draws strokes 1.5 pixels of
-// S x S wide by default (the whole pad is resized to S x S, not trimmed to the drawing as at 28).
+// The runs' image size S: what the captions say, and, at a side other than Fashion-MNIST's 28 or with a dark pad,
+// how a person's picture becomes an image for them (an image folder converted "plain", the only conversion at
+// other sizes and the only one a dark pad is given to: datasets.prepare_picture, convert.js's "plain"): the hints
+// say so, and the brush draws strokes 1.5 pixels of S x S wide by default (the whole pad is resized to S x S, not
+// trimmed to the drawing as at 28). ground: /api/runs' "pad" (datasets.drawing_ground), "dark" for a plain run whose
+// images are light on dark: the pad is then drawn light on black, as the network will see it.
 const PHOTO_SIZE = 28;
 const STROKE_PIXELS = 1.5;
 
-function useImageSize(size) {
+function useImageSize(size, ground) {
   setImageSize(size);
-  if (size === PHOTO_SIZE) return;
+  const dark = ground === "dark";
+  if (size === PHOTO_SIZE && !dark) return;
   // the preview's canvas: whole canvas pixels a cell (8 of 224 at 28; 28 at 8, 7 at 32, 22 at 10: 220)
   const preview = $("preview"), cell = Math.max(1, Math.round(preview.width / size));
   preview.width = preview.height = cell * size;
-  document.querySelector("[data-i18n=drawHint]").dataset.i18n = "drawHintPlain";
-  document.querySelector("[data-i18n=uploadHint]").dataset.i18n = "uploadHintPlain";
+  document.querySelector("[data-i18n=drawHint]").dataset.i18n = dark ? "drawHintPlainDark" : "drawHintPlain";
+  document.querySelector("[data-i18n=uploadHint]").dataset.i18n = dark ? "uploadHintPlainDark" : "uploadHintPlain";
   const brush = $("brush"), pad = $("draw").width;
   const width = Math.round((STROKE_PIXELS * pad) / size);
   brush.max = String(Math.max(Number(brush.max), 2 * width));
@@ -492,7 +495,7 @@ async function start() {
   async function readDrawing() {
     if (drawing.isEmpty()) return;
     stopCamera();
-    const picture = await drawing.toBlob();           // the whole canvas: the server trims and centres it
+    const picture = await drawing.toBlob();           // the whole canvas: converted as the run's dataset's pictures
     read(predictFile(picture), { original: picture });
   }
   $("clear").addEventListener("click", () => drawing.clear());
@@ -547,7 +550,8 @@ async function start() {
     state.runs = info.runs;
     state.classes = info.classes;                     // the runs' classes and image size: read here, once
     setClasses(info.classes);
-    useImageSize(info.image_size ?? PHOTO_SIZE);
+    if (info.pad === "dark") drawing.setGround("dark");   // else the white pad the page always had
+    useImageSize(info.image_size ?? PHOTO_SIZE, info.pad);
     state.testImages = info.test_images;
     state.shown = new Set(info.runs.map((run) => run.id));
     $("test-index").max = String(info.test_images - 1);

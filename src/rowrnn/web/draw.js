@@ -1,12 +1,20 @@
-// The drawing canvas: mouse, pen and touch through Pointer Events; dark strokes on a white ground.
+// The drawing canvas: mouse, pen and touch through Pointer Events; dark strokes on a white ground, or light
+// strokes on a black ground for a run whose images are light on dark and reach it unconverted (setGround("dark"):
+// /api/runs' "pad", rowrnn.datasets.drawing_ground), so the learner draws what the network sees.
+
+const GROUNDS = {
+  light: { ground: "#ffffff", ink: "#111111" },
+  dark: { ground: "#000000", ink: "#eeeeee" },      // the light ground's colours negated
+};
 
 export function setupDrawing(canvas, brush, onStrokeEnd) {
   const context = canvas.getContext("2d");
   let drawing = false;
   let last = null;
+  let colours = GROUNDS.light;
 
   function clear() {
-    context.fillStyle = "#ffffff";
+    context.fillStyle = colours.ground;
     context.fillRect(0, 0, canvas.width, canvas.height);
   }
 
@@ -17,8 +25,8 @@ export function setupDrawing(canvas, brush, onStrokeEnd) {
   }
 
   function stroke(to) {
-    context.strokeStyle = "#111111";
-    context.fillStyle = "#111111";
+    context.strokeStyle = colours.ink;
+    context.fillStyle = colours.ink;
     context.lineWidth = Number(brush.value);
     context.lineCap = "round";
     context.lineJoin = "round";
@@ -54,10 +62,18 @@ export function setupDrawing(canvas, brush, onStrokeEnd) {
   clear();
   return {
     clear,
+    // "light" (the default) or "dark": the pad's ground; clears what was drawn
+    setGround(ground) {
+      colours = GROUNDS[ground] ?? GROUNDS.light;
+      canvas.dataset.ground = colours === GROUNDS.dark ? "dark" : "light";
+      clear();
+    },
     isEmpty() {
+      // a pixel 5 levels or more away from the ground's is ink
       const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+      const dark = colours === GROUNDS.dark;
       for (let i = 0; i < pixels.length; i += 4) {
-        if (pixels[i] < 250) return false;
+        if (dark ? pixels[i] > 5 : pixels[i] < 250) return false;
       }
       return true;
     },

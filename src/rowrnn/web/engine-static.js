@@ -239,7 +239,8 @@ export async function getRuns() {
   for (const run of manifest.runs) session(run).catch(() => {});    // start loading every graph now
   const runs = manifest.runs.map(({ graph, ...info }) => info);
   return { runs, classes: manifest.classes, image_size: manifest.image_size, dataset: manifest.dataset ?? null,
-           test_images: manifest.test_images.count };
+           test_images: manifest.test_images.count,
+           background: manifest.background ?? null, pad: manifest.pad ?? "light" };
 }
 
 export async function firstReading() {
