@@ -216,3 +216,18 @@ def test_the_lessons_widget_call_asks_for_spanish():
                                                       if not line.lstrip().startswith(("%", "!")))))
              if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "show_reading"]
     assert [{k.arg: ast.literal_eval(k.value) for k in c.keywords} for c in calls] == [{"language": "es"}]
+
+
+def test_the_text_line_beside_the_picture_is_in_the_widgets_language(models):
+    rnn, cnn = models
+    view = rowrnn.show_reading([rnn, cnn], IMAGE, language="es", step=5)
+    tops = [run["reading"]["top"][0] for run in view.runs]
+    answers = [f"{SPANISH[CLASSES.index(top['class'])]} {100 * top['probability']:.1f}%" for top in tops]
+    assert view.summary() == (f"lectura de rowrnn de una imagen en el paso 5 de 28 — RNNClassifier (gru, rows): "
+                              f"{answers[0]}; CNNClassifier: {answers[1]}")
+    view.index = 3
+    view.language = "en"
+    assert view.summary() == (f"rowrnn reading of test image 3 at step 5 of 28 — RNNClassifier (gru, rows): "
+                              f"{tops[0]['class']} {100 * tops[0]['probability']:.1f}%; CNNClassifier: "
+                              f"{tops[1]['class']} {100 * tops[1]['probability']:.1f}%")
+    assert widget.SUMMARY["en"].keys() == widget.SUMMARY["es"].keys()

@@ -34,6 +34,14 @@ WEB = Path(__file__).parent / "web"
 MODULES = ("i18n.js", "render.js", "widget.js")      # what the widget's module is made of; widget.js imports the rest
 ENTRY = "widget.js"
 LANGUAGES = ("en", "es")                              # i18n.js's
+# the one line of text/plain beside the widget (ReadingWidget.summary), once per language; the figure's words
+# are rowrnn.plots.WORDS
+SUMMARY = {
+    "en": {"line": "rowrnn reading of {what} at step {step} of {steps} — ", "test_image": "test image {index}",
+           "image": "an image"},
+    "es": {"line": "lectura de rowrnn de {what} en el paso {step} de {steps} — ",
+           "test_image": "la imagen de test {index}", "image": "una imagen"},
+}
 FIGURE_DPI = 80                                       # the static fallback's resolution (a notebook output, not print)
 
 def widget_css() -> str:
@@ -339,15 +347,18 @@ def widget_class():
             return max([run["info"]["steps"] for run in self.runs if run["info"]["recurrent"]], default=1)
 
         def summary(self) -> str:
-            """One line: what is read, by whom, and each final answer (a notebook's text/plain)."""
-            what = f"test image {self.index}" if self.index is not None else "an image"
+            """One line in the widget's language: what is read, by whom, and each final answer (a notebook's
+            text/plain), e.g. "rowrnn reading of test image 3 at step 28 of 28 — tiny: Coat 71.2%"."""
+            say = SUMMARY[self.language]
+            what = say["test_image"].format(index=self.index) if self.index is not None else say["image"]
+            shown = class_names_in(self.classes, self.language)               # the names in label order
             answers = []
             for run in self.runs:
                 view = run["reading"]
                 answer = view["error"] if "error" in view else \
-                    f"{view['top'][0]['class']} {100 * view['top'][0]['probability']:.1f}%"
+                    f"{shown[self.classes.index(view['top'][0]['class'])]} {100 * view['top'][0]['probability']:.1f}%"
                 answers.append(f"{run['info']['name']}: {answer}")
-            return f"rowrnn reading of {what} at step {self.step} of {self.max_steps} — " + "; ".join(answers)
+            return say["line"].format(what=what, step=self.step, steps=self.max_steps) + "; ".join(answers)
 
         def png(self) -> bytes:
             """The static figure of the reading in the widget's language (made once per language, on first
