@@ -66,7 +66,9 @@ CREDIT = {
            "CC BY-NC-SA). Esta lección está escrita de nuevo para rowrnn y no comparte texto con él."),
 }
 
-# rowrnn.CLASSES in Spanish, as a line of code: a Spanish cell that shows class names defines it first
+# rowrnn.CLASSES in Spanish, as a line of code: a Spanish cell that shows class names defines it first. The names
+# are rowrnn.datasets' (TABLE["fashion-mnist"].classes_es, what class_names_in(CLASSES, "es") gives and the
+# widget's static picture draws) and web/i18n.js's: tests/test_widget_language.py pins the three equal
 CLASES = '''CLASES = ["Camiseta/top", "Pantalón", "Jersey", "Vestido", "Abrigo",
           "Sandalia", "Camisa", "Zapatilla", "Bolso", "Botín"]   # utils.CLASSES, en español'''
 

@@ -54,6 +54,8 @@ class NamedDataset:
     label_offset: subtracted from every label (EMNIST letters' labels are 1-26; see LETTERS_NOTE).
     transposed: the files store each image transposed (EMNIST): it is transposed back on reading.
     folder: the folder torchvision's own layout uses (ROOT/<folder>/raw).
+    classes_es: the classes' names in Spanish, in label order, where the dataset has them (Fashion-MNIST's,
+    the same as web/i18n.js's CLASS_NAMES.es); () keeps the names as given in both languages (class_names_in).
     """
     name: str
     title: str
@@ -66,6 +68,7 @@ class NamedDataset:
     label_offset: int = 0
     transposed: bool = False
     folder: str = ""
+    classes_es: tuple = ()
 
     @property
     def mirror_variable(self) -> str:
@@ -98,7 +101,9 @@ _EMNIST_MIRRORS = ("https://biometrics.nist.gov/cs_links/EMNIST/", "https://www.
 # checked against its MD5; an uncompressed file has only its header, shape and image count checked.
 TABLE: dict[str, NamedDataset] = {d.name: d for d in (
     NamedDataset("fashion-mnist", "Fashion-MNIST", CLASSES, _mnist_files(), (data.OFFICIAL_URL,),
-                 sha256=dict(data.SHA256), folder="FashionMNIST"),
+                 sha256=dict(data.SHA256), folder="FashionMNIST",
+                 classes_es=("Camiseta/top", "Pantalón", "Jersey", "Vestido", "Abrigo", "Sandalia", "Camisa",
+                             "Zapatilla", "Bolso", "Botín")),
     NamedDataset("mnist", "MNIST", _DIGITS, _mnist_files(),
                  ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
                  md5={"train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
@@ -121,6 +126,22 @@ TABLE: dict[str, NamedDataset] = {d.name: d for d in (
                  archive=_EMNIST_ZIP, transposed=True, folder="EMNIST"),
 )}
 NAMES = tuple(TABLE)
+
+
+def class_names_in(classes, language: str = "en") -> tuple:
+    """classes (names in label order: a DatasetInfo's or a model's) as a figure or the page shows them in
+    language, "en" (default) or "es" (any case): in Spanish, a named dataset's classes_es where classes are
+    exactly its names (Fashion-MNIST's: "Ankle boot" -> "Botín", as web/i18n.js's classNamesIn does); every
+    other dataset's and image folder's names as given, in both languages. Raises RowrnnError naming language
+    for another value."""
+    if not isinstance(language, str) or language.strip().lower() not in ("en", "es"):
+        raise RowrnnError(f"language must be one of en, es, got {language!r}")
+    classes = tuple(classes)
+    if language.strip().lower() == "es":
+        for entry in TABLE.values():
+            if entry.classes_es and entry.classes == classes:
+                return entry.classes_es
+    return classes
 EMNIST_SPLITS = ("letters", "balanced")   # the EMNIST splits rowrnn knows by name (torchvision knows six)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path, PurePath
 import torch
 
 from .constants import IMAGE_SIZE
-from .datasets import DEFAULT, dataset_of, prepare_picture
+from .datasets import DEFAULT, class_names_in, dataset_of, prepare_picture
 from .errors import RowrnnError
 from .images import FITS, decode_image, load_image, prepare_image  # noqa: F401  (re-exported: older imports)
 from .pixels import display_pixels, model_dtype, model_input
@@ -98,19 +98,24 @@ def explain_method(num_steps: int) -> str:
 
 
 def reading_figure(model, images: torch.Tensor, originals=None, *, attributions: torch.Tensor | None = None,
-                   attribution_method: str | None = None, value_range=None):
-    """How the guess forms while a recurrent model reads images (N, 28, 28) (any form of rowrnn.pixels.model_input's
-    table: uint8 pixels, normalized floats, value_range=(0, 1) for ToTensor() floats): a matplotlib Figure with, per
-    image, the picture as given (when originals, a list as long as images of RGB arrays or None, holds any),
-    the 28x28 the network saw with which steps decided its final guess painted over it (rowrnn.attribution,
+                   attribution_method: str | None = None, value_range=None, labels=None, language: str = "en"):
+    """How the guess forms while a recurrent model reads images (N, S, S), S the model's image size (28 for
+    Fashion-MNIST), in any form of rowrnn.pixels.model_input's table (uint8 pixels, normalized floats,
+    value_range=(0, 1) for ToTensor() floats): a matplotlib Figure (rowrnn.plots.plot_reading) with, per image,
+    the picture as given (when originals, a list as long as images of RGB arrays or None, holds any), the S x S
+    the network saw with which steps decided its final guess painted over it (rowrnn.attribution,
     explain_method) and its class probabilities after each step (at most 28 points).
     attributions: (N, R, T) scores already computed for the final guesses (rowrnn.attribution.step_attribution,
-    by attribution_method, default explain_method's), drawn as given instead of computed again.
-    Raises RowrnnError for a model that does not read step by step (a CNN), images model_input refuses, or
-    attributions of another shape."""
+    by attribution_method, default explain_method's), drawn as given instead of computed again. labels: (N,)
+    expected class indices, or None, for the images' titles. language: "en" (default) or "es" (any case), the
+    figure's words, and the class names for Fashion-MNIST's (rowrnn.datasets.class_names_in; other datasets'
+    as the model names them).
+    Raises RowrnnError for a model that does not read step by step (a CNN), images model_input refuses,
+    attributions of another shape, or a language that is not one (naming language)."""
     from . import plots
     from .attribution import step_attribution
     from .models import class_names
+    plots.words(language)                                           # a bad language: refused before any work
     if not hasattr(model, "step_probabilities"):
         raise RowrnnError("--explain shows how a recurrent model reads; this run is a CNN")
     x = model_input(images, value_range=value_range, size=model.image_size, dtype=model_dtype(model))  # (N, 1, S, S)
@@ -126,8 +131,8 @@ def reading_figure(model, images: torch.Tensor, originals=None, *, attributions:
         if tuple(scores.shape) != expected:
             raise RowrnnError(f"attributions has shape {tuple(scores.shape)}, not (N, R, T) = {expected}: give "
                               "step_attribution's scores for these images")
-    return plots.plot_reading(display_pixels(x)[:, 0], probs, class_names(model), read=model.read,
-                              total_steps=model.num_steps,
+    return plots.plot_reading(display_pixels(x)[:, 0], probs, class_names_in(class_names(model), language),
+                              labels=labels, read=model.read, total_steps=model.num_steps, language=language,
                               originals=originals if originals and any(o is not None for o in originals) else None,
                               attributions=scores, targets=targets, rows_per_step=model.rows_per_step,
                               permutation=getattr(model, "permutation", None), attribution_method=method)

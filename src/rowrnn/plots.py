@@ -45,8 +45,9 @@ WORDS = {
         "network_saw": "the {side}x{side} the network saw",
         "guess": "Guess after each step: finally {final} ({probability:.0%})",
         "probability": "probability",
+        "whole_image": "A CNN reads the whole image at once: {final} ({probability:.0%})",   # the widget's CNN panel
         "original": "original",
-        "test_image": "a test image:\nalready 28x28",
+        "test_image": "a test image:\nalready {side}x{side}",
         "pixel_column": "pixel column",
         "pixel_row": "pixel row",
         "each_pixel": "each pixel coloured by the step that read it ({steps} steps)",
@@ -98,8 +99,9 @@ WORDS = {
         "network_saw": "la imagen de {side}x{side} que vio la red",
         "guess": "Predicción tras cada paso: al final, {final} ({probability:.0%})",
         "probability": "probabilidad",
+        "whole_image": "Una CNN lee la imagen entera de una vez: {final} ({probability:.0%})",
         "original": "original",
-        "test_image": "una imagen de test:\nya es de 28x28",
+        "test_image": "una imagen de test:\nya es de {side}x{side}",
         "pixel_column": "columna de píxeles",
         "pixel_row": "fila de píxeles",
         "each_pixel": "cada píxel, del color del paso que lo leyó ({steps} pasos)",
@@ -241,13 +243,14 @@ def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read=
     labelled with the number of steps each point had read. originals: a list as long as images of
     uint8 RGB pictures (h, w, 3) or None; when given, each row starts with the picture as the person
     gave it beside the S x S image the network saw (plot_original; S from images' shape, 28 for
-    Fashion-MNIST). classes: the names of the C columns (the run's; default Fashion-MNIST's). attributions:
-    (N, R, T) scores of each step
-    (rowrnn.attribution.step_attribution, for the classes `targets`, attribution_method naming how); when given,
-    a panel after the 28x28 paints each step's score over the pixels it read (attribution_map), with its colour
-    bar; rows_per_step and permutation say which pixels those are. language: "en" (default) or "es" (any case),
-    the words drawn (classes as given; the method's name translated). Returns the Figure. Raises RowrnnError
-    naming language for another value.
+    Fashion-MNIST), titled so. classes: the names of the C columns (the run's; default Fashion-MNIST's).
+    labels: (N,) the expected class indices into classes, or None; when given, the S x S image's title says
+    "Expected: Coat" (under "the 28x28 the network saw" when originals are given). attributions: (N, R, T)
+    scores of each step (rowrnn.attribution.step_attribution, for the classes `targets`, attribution_method
+    naming how); when given, a panel after the S x S image paints each step's score over the pixels it read
+    (attribution_map), with its colour bar; rows_per_step and permutation say which pixels those are.
+    language: "en" (default) or "es" (any case), the words drawn (classes as given; the method's name
+    translated). Returns the Figure. Raises RowrnnError naming language for another value.
     """
     say = words(language)
     images, probs = _np(images), _np(step_probabilities)
@@ -260,7 +263,7 @@ def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read=
     side = int(images.shape[-1])                  # S: the run's image size (28 for Fashion-MNIST)
     for k in range(n):
         if extra:
-            plot_original(axes[k][0], originals[k], language=language)
+            plot_original(axes[k][0], originals[k], language=language, image_size=side)
         img_ax, heat_ax = axes[k][extra], axes[k][-1]
         if explained:
             scores = _np(attributions)[k]
@@ -274,13 +277,15 @@ def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read=
             attr_ax.set_title(say["decided"].format(method=_method(attribution_method, say)), fontsize=9)
             fig.colorbar(plt.cm.ScalarMappable(norm, ATTRIBUTION_CMAP), ax=attr_ax,
                          label=say["logit"].format(what=say["attribution_to"].format(target=classes[target])))
-        if extra:
-            img_ax.set_title(say["network_saw"].format(side=side), fontsize=9)
+        # the image's title: what it is beside the original, and the expected class; both when both are known
+        title = [say["network_saw"].format(side=side)] if extra else []
+        if labels is not None:
+            title.append(say["expected"].format(expected=classes[int(_np(labels)[k])]))
+        if title:
+            img_ax.set_title("\n".join(title), fontsize=9)
         img_ax.imshow(_square(images[k]), cmap="gray")
         img_ax.set_xticks([])
         img_ax.set_yticks([])
-        if labels is not None:
-            img_ax.set_title(say["expected"].format(expected=classes[int(_np(labels)[k])]), fontsize=9)
         im = heat_ax.imshow(probs[k], aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
         heat_ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
         heat_ax.set_ylabel(_read_axis(read, say))
@@ -292,15 +297,16 @@ def plot_reading(images, step_probabilities, classes=CLASSES, labels=None, read=
     return fig
 
 
-def plot_original(ax, original, title=None, *, language: str = "en") -> None:
+def plot_original(ax, original, title=None, *, language: str = "en", image_size: int = IMAGE_SIZE) -> None:
     """The picture as given (uint8 RGB (h, w, 3), upright, transparency composited) in `ax`, titled (title: default
-    "original"); None (a test image, already 28x28) leaves the panel empty but for a note. language: "en" (default)
-    or "es" (any case), the words drawn. Raises RowrnnError naming language for another value."""
+    "original"); None (a test image, already the run's S x S, S = image_size: default 28, Fashion-MNIST's) leaves
+    the panel empty but for a note saying so ("a test image: already 32x32"). language: "en" (default) or "es"
+    (any case), the words drawn. Raises RowrnnError naming language for another value."""
     say = words(language)
     ax.set_xticks([])
     ax.set_yticks([])
     if original is None:
-        ax.text(0.5, 0.5, say["test_image"], ha="center", va="center", fontsize=9,
+        ax.text(0.5, 0.5, say["test_image"].format(side=image_size), ha="center", va="center", fontsize=9,
                 transform=ax.transAxes)
         ax.set_frame_on(False)
         return

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from . import reading, runs
-from .datasets import DEFAULT, DatasetInfo, dataset_of, prepare_picture
+from .datasets import DEFAULT, DatasetInfo, class_names_in, dataset_of, prepare_picture
 from .errors import RowrnnError
 from .models import CNNClassifier, RNNClassifier, class_names
 from .pixels import check_value_range, display_pixels, model_dtype, model_input
@@ -34,6 +34,14 @@ WEB = Path(__file__).parent / "web"
 MODULES = ("i18n.js", "render.js", "widget.js")      # what the widget's module is made of; widget.js imports the rest
 ENTRY = "widget.js"
 LANGUAGES = ("en", "es")                              # i18n.js's
+# the one line of text/plain beside the widget (ReadingWidget.summary), once per language; the figure's words
+# are rowrnn.plots.WORDS
+SUMMARY = {
+    "en": {"line": "rowrnn reading of {what} at step {step} of {steps} — ", "test_image": "test image {index}",
+           "image": "an image"},
+    "es": {"line": "lectura de rowrnn de {what} en el paso {step} de {steps} — ",
+           "test_image": "la imagen de test {index}", "image": "una imagen"},
+}
 FIGURE_DPI = 80                                       # the static fallback's resolution (a notebook output, not print)
 
 def widget_css() -> str:
@@ -198,30 +206,46 @@ def _test_set(loaded: list[dict], data_dir, verify: bool | None):
 # The widget
 
 
-def reading_figure_png(loaded: list[dict], image: torch.Tensor, label: int | None = None,
-                       attributions: list | None = None) -> bytes:
-    """The static reading (what a notebook without widgets shows): per model, rowrnn.inference.reading_figure
-    (the image beside which steps decided and its class probabilities after every step) titled with its name,
-    or for a CNN its final probabilities; the figures stacked top to bottom -> PNG bytes.
+def reading_figures(loaded: list[dict], image: torch.Tensor, label: int | None = None,
+                    attributions: list | None = None, language: str = "en") -> list:
+    """The static reading's matplotlib Figures, one per model of `loaded` (load_models'): for a recurrent model
+    rowrnn.inference.reading_figure (the image beside which steps decided and its class probabilities after
+    every step), for a CNN its final probabilities (_final_figure); each titled with the model's name and, for a
+    test image, its expected class ("tiny · Expected: Ankle boot").
 
-    attributions: per model, the scores already computed ((method, (R, T) tensor) for the predicted class, as
-    the widget's reading_view gave them), or None to have reading_figure compute them."""
-    from PIL import Image
-
+    image: uint8 (S, S); label: the expected class index, or None. attributions: per model, the scores already
+    computed ((method, (R, T) tensor) for the predicted class, as the widget's reading_view gave them), or None
+    to have reading_figure compute them. language: "en" (default) or "es" (any case): every word drawn, from
+    rowrnn.plots.words, and Fashion-MNIST's class names (rowrnn.datasets.class_names_in; other datasets' as
+    given). Raises RowrnnError naming language for another value."""
     from .inference import reading_figure
-    classes = reading_dataset(loaded).classes
-    pictures = []
+    from .plots import words
+    say = words(language)
+    classes = class_names_in(reading_dataset(loaded).classes, language)
+    figures = []
     for k, entry in enumerate(loaded):
         model = entry["model"]
         if reading.is_recurrent(model):
             given = attributions[k] if attributions is not None else None
-            fig = (reading_figure(model, image[None]) if given is None else
-                   reading_figure(model, image[None], attributions=given[1][None], attribution_method=given[0]))
+            fig = (reading_figure(model, image[None], language=language) if given is None else
+                   reading_figure(model, image[None], attributions=given[1][None], attribution_method=given[0],
+                                  language=language))
         else:
-            fig = _final_figure(model, image)
-        title = entry["name"] + (f" · expected {classes[label]}" if label is not None else "")
+            fig = _final_figure(model, image, classes, say)
+        title = entry["name"] + (" · " + say["expected"].format(expected=classes[label]) if label is not None else "")
         fig.suptitle(title, fontsize=10)
-        pictures.append(Image.open(io.BytesIO(_png(fig))).convert("RGB"))
+        figures.append(fig)
+    return figures
+
+
+def reading_figure_png(loaded: list[dict], image: torch.Tensor, label: int | None = None,
+                       attributions: list | None = None, language: str = "en") -> bytes:
+    """The static reading (what a notebook without widgets shows): reading_figures' figures (same arguments)
+    stacked top to bottom -> PNG bytes, at FIGURE_DPI. Raises RowrnnError naming language for another value."""
+    from PIL import Image
+
+    pictures = [Image.open(io.BytesIO(_png(fig))).convert("RGB")
+                for fig in reading_figures(loaded, image, label, attributions, language)]
     width = max(p.width for p in pictures)
     sheet = Image.new("RGB", (width, sum(p.height for p in pictures)), "white")
     top = 0
@@ -244,26 +268,26 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def _final_figure(model, image: torch.Tensor):
-    """A model that reads the whole image at once (a CNN): the image beside its final class probabilities."""
+def _final_figure(model, image: torch.Tensor, classes: tuple, say: dict):
+    """A model that reads the whole image at once (a CNN): the image beside its final class probabilities.
+    classes: the names drawn (in the figure's language); say: rowrnn.plots.words' table."""
     import matplotlib.pyplot as plt
 
     with torch.no_grad():
         x = model_input(image, name="image", single=True, size=model.image_size,
                         dtype=model_dtype(model))                                       # (1, 1, S, S)
-        probs = model(x)[0].float().softmax(-1).numpy()
-    names = class_names(model)
+        probs = model(x)[0].float().softmax(-1).numpy()                                 # (C,)
     fig, (img_ax, bar_ax) = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained",
                                          gridspec_kw={"width_ratios": [1, 1.6]})
     img_ax.imshow(image.numpy(), cmap="gray")
     img_ax.set_xticks([])
     img_ax.set_yticks([])
-    bar_ax.barh(range(len(names)), probs, color="#3c8dbc")
-    bar_ax.set_yticks(range(len(names)), names, fontsize=8)
+    bar_ax.barh(range(len(classes)), probs, color="#3c8dbc")
+    bar_ax.set_yticks(range(len(classes)), classes, fontsize=8)
     bar_ax.invert_yaxis()
     bar_ax.set_xlim(0, 1)
-    bar_ax.set_xlabel("probability")
-    bar_ax.set_title(f"A CNN reads the whole image at once: {names[int(probs.argmax())]} ({probs.max():.0%})",
+    bar_ax.set_xlabel(say["probability"])
+    bar_ax.set_title(say["whole_image"].format(final=classes[int(probs.argmax())], probability=probs.max()),
                      fontsize=9)
     return fig
 
@@ -315,7 +339,7 @@ def widget_class():
             super().__init__(runs=views, image=image.tolist(), label=label, index=index, language=language,
                              step=steps, classes=list(reading_dataset(loaded).classes))
             self._static = (loaded, image, label, scores)
-            self._png = None
+            self._png = {}                       # language -> PNG bytes
 
         @property
         def max_steps(self) -> int:
@@ -323,21 +347,25 @@ def widget_class():
             return max([run["info"]["steps"] for run in self.runs if run["info"]["recurrent"]], default=1)
 
         def summary(self) -> str:
-            """One line: what is read, by whom, and each final answer (a notebook's text/plain)."""
-            what = f"test image {self.index}" if self.index is not None else "an image"
+            """One line in the widget's language: what is read, by whom, and each final answer (a notebook's
+            text/plain), e.g. "rowrnn reading of test image 3 at step 28 of 28 — tiny: Coat 71.2%"."""
+            say = SUMMARY[self.language]
+            what = say["test_image"].format(index=self.index) if self.index is not None else say["image"]
+            shown = class_names_in(self.classes, self.language)               # the names in label order
             answers = []
             for run in self.runs:
                 view = run["reading"]
                 answer = view["error"] if "error" in view else \
-                    f"{view['top'][0]['class']} {100 * view['top'][0]['probability']:.1f}%"
+                    f"{shown[self.classes.index(view['top'][0]['class'])]} {100 * view['top'][0]['probability']:.1f}%"
                 answers.append(f"{run['info']['name']}: {answer}")
-            return f"rowrnn reading of {what} at step {self.step} of {self.max_steps} — " + "; ".join(answers)
+            return say["line"].format(what=what, step=self.step, steps=self.max_steps) + "; ".join(answers)
 
         def png(self) -> bytes:
-            """The static figure of the reading (made once, on first display): see reading_figure_png."""
-            if self._png is None:
-                self._png = reading_figure_png(*self._static)
-            return self._png
+            """The static figure of the reading in the widget's language (made once per language, on first
+            display): see reading_figure_png."""
+            if self.language not in self._png:
+                self._png[self.language] = reading_figure_png(*self._static, language=self.language)
+            return self._png[self.language]
 
         def _repr_mimebundle_(self, **kwargs):
             bundle = super()._repr_mimebundle_(**kwargs)
