@@ -370,7 +370,7 @@ def test_a_dataset_that_is_neither_a_name_nor_a_folder(tmp_path, make, reason):
         datasets.read_image_folder(tmp_path / "mnsit")
     assert str(e.value) == (f"--dataset {tmp_path / 'mnsit'}: neither a dataset name (fashion-mnist, mnist, kmnist, "
                             f"emnist-letters, emnist-balanced) nor a readable folder ({reason}): give one of those "
-                            "names, or an image folder")
+                            "names, or the path of an image folder")
 
 
 def test_the_split_layout_says_what_it_does_not_read(tmp_path):
@@ -484,8 +484,8 @@ def test_resuming_after_the_training_images_changed_is_refused(tmp_path, capsys,
     _add_image(folder / where)
     assert main(["train", "--resume", str(run), "--quiet", "--no-figures"]) == 2
     assert capsys.readouterr().err == (
-        f"rowrnn: error: --dataset {folder}: the folder's training images changed since {run} started ({now} images "
-        f"now, {then} then): resume needs the same images; start a new run with --out\n")
+        f"rowrnn: error: the run's image folder {folder}: the folder's training images changed since {run} started "
+        f"({now} images now, {then} then): resume needs the same images; start a new run with --out\n")
     assert (run / "state.pt").read_bytes() == before and not (run / "metrics.json").exists()
 
 
@@ -505,9 +505,9 @@ def test_resuming_after_the_test_images_changed_is_refused(tmp_path, capsys):
     (folder / "test" / "c" / "0.png").unlink()
     assert main(["train", "--resume", str(run), "--quiet", "--no-figures"]) == 2
     assert capsys.readouterr().err == (
-        f"rowrnn: error: --dataset {folder}: the folder's test images changed since {run} started (17 images now, "
-        "18 then): its metrics must describe the test images it started with; restore them, or start a new run "
-        "with --out\n")
+        f"rowrnn: error: the run's image folder {folder}: the folder's test images changed since {run} started "
+        "(17 images now, 18 then): its metrics must describe the test images it started with; restore them, or start "
+        "a new run with --out\n")
 
 
 def test_evaluate_after_the_test_images_changed_notes_it_and_save_refuses(tmp_path, capsys):

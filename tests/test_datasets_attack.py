@@ -212,3 +212,127 @@ def test_a_folder_runs_model_card_says_its_own_conversion_of_pictures(tmp_path, 
     assert said in card
     assert "Fashion-MNIST" not in card
     assert card.count(f"{size}×{size}") == 4              # the input, the data, the intended use and this line
+
+
+# ---------------------------------------------------------------------------------- a mistyped --dataset
+
+NAMES = "fashion-mnist, mnist, kmnist, emnist-letters, emnist-balanced"
+
+
+@pytest.mark.parametrize("given,guess", [
+    ("MNIST", "did you mean mnist? Else give"),
+    ("KMNIST", "did you mean kmnist? Else give"),
+    ("fashion_mnist", "did you mean fashion-mnist? Else give"),
+    ("Fashion MNIST", "did you mean fashion-mnist? Else give"),
+    ("mnist-fashion", "did you mean fashion-mnist? Else give"),
+    ("emnist", "did you mean emnist-letters or emnist-balanced? Else give"),
+    ("mnsit", "did you mean mnist? Else give"),
+    ("cifar10", "give"),
+])
+def test_a_mistyped_dataset_is_refused_before_anything_is_printed_or_made(tmp_path, monkeypatch, capsys, given,
+                                                                         guess):
+    monkeypatch.chdir(tmp_path)
+    expected = (f"{given}: neither a dataset name ({NAMES}) nor a readable folder (no such directory): {guess} one "
+                "of those names, or the path of an image folder")
+    assert main(["train", "--dataset", given, "--epochs", "1", "--out", "run"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""                                   # no "training ... into run" before the refusal
+    assert captured.err == f"rowrnn: error: --dataset {expected}\n"
+    assert list(tmp_path.iterdir()) == []                       # no run folder made
+    with pytest.raises(RowrnnError) as e:                       # the Python API names its argument
+        build_config("notebook", {"dataset": given})
+    assert str(e.value) == f"dataset {expected}"
+
+
+def test_a_mistyped_dataset_in_a_config_given_to_fit_is_refused_before_the_run_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = build_config("notebook", {"epochs": 1})
+    cfg.data.dataset = "Mnist"                                  # set after build_config's check
+    with pytest.raises(RowrnnError) as e:
+        rowrnn.fit(cfg, tmp_path / "run", figures=False)
+    assert str(e.value) == (f"dataset Mnist: neither a dataset name ({NAMES}) nor a readable folder (no such "
+                            "directory): did you mean mnist? Else give one of those names, or the path of an image "
+                            "folder")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_folder_named_like_a_dataset_is_read_as_a_folder(tmp_path, monkeypatch):
+    from test_datasets import make_folder
+    monkeypatch.chdir(tmp_path)
+    make_folder(tmp_path / "MNIST", ["a", "b"])
+    assert build_config("notebook", {"dataset": "MNIST", "image_size": 12}).data.dataset == "MNIST"
+
+
+def test_close_dataset_names():
+    from rowrnn.config import close_dataset_names
+    assert close_dataset_names("EMNIST_Letters") == ["emnist-letters"]
+    assert close_dataset_names("balanced-emnist") == ["emnist-balanced"]
+    assert close_dataset_names("fmnist") == ["mnist"]
+    assert close_dataset_names("digits") == []
+
+
+# ---------------------------------------------------------------------------------- a run's folder, read again
+
+def _trained_folder_run(tmp_path):
+    from test_datasets import make_folder
+    folder = make_folder(tmp_path / "f", ["a", "b", "c"], per_class=4)
+    assert main(["train", "--dataset", str(folder), "--image-size", "12", "--epochs", "1", "--batch-size", "4",
+                 "--val-split", "0.25", "--hidden-size", "4", "--out", str(tmp_path / "run"), "--quiet",
+                 "--no-figures"]) == 0
+    return folder, tmp_path / "run"
+
+
+FIX = ("restore the folder as the run was trained on it, or pass --data-dir with where that folder is now; for the "
+       "folder as it is, train a new run on it")
+
+
+def test_commands_without_dataset_name_the_runs_folder_and_what_their_user_can_do(tmp_path, capsys):
+    folder, run = _trained_folder_run(tmp_path)
+    capsys.readouterr()
+    (folder / "train" / "c").rename(folder / "train" / "d")
+    changed = (f"rowrnn: error: the run's image folder {folder}: its classes are now ['a', 'b', 'd'], the run trained "
+               f"with ['a', 'b', 'c']: {FIX}\n")
+    assert main(["evaluate", str(run)]) == 2
+    assert capsys.readouterr().err == changed
+    assert main(["predict", str(run), "--test-index", "0"]) == 2
+    assert capsys.readouterr().err == changed
+    (folder / "train" / "d").rename(folder / "train" / "c")
+    for path in (folder / "train" / "b").iterdir():             # a class left with no image
+        path.unlink()
+    assert main(["evaluate", str(run)]) == 2
+    assert capsys.readouterr().err == (f"rowrnn: error: the run's image folder {folder}: class folder(s) ['b'] hold "
+                                       f"no image file (.png, .jpg, .jpeg, .webp, .gif, .bmp, .tif, .tiff, any "
+                                       f"case): {FIX}\n")
+    (folder / "test").rename(tmp_path / "test")                 # train/ without test/
+    assert main(["evaluate", str(run)]) == 2
+    assert capsys.readouterr().err == (f"rowrnn: error: the run's image folder {folder}: has train/ but no test/: "
+                                       f"{FIX}\n")
+
+
+def test_evaluate_of_a_moved_folder_with_data_dir_names_the_given_folder(tmp_path, capsys):
+    folder, run = _trained_folder_run(tmp_path)
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    (moved / "train" / "a").rename(moved / "train" / "z")
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data-dir", str(moved)]) == 2
+    assert capsys.readouterr().err == (f"rowrnn: error: the run's image folder {moved}: its classes are now ['b', "
+                                       f"'c', 'z'], the run trained with ['a', 'b', 'c']: {FIX}\n")
+    (moved / "train" / "z").rename(moved / "train" / "a")
+    assert main(["evaluate", str(run), "--data-dir", str(moved), "--json"]) == 0
+
+
+def test_training_on_a_folder_still_names_dataset(tmp_path, capsys):
+    from test_datasets import make_folder
+    folder = make_folder(tmp_path / "f", ["a", "b"])
+    for path in (folder / "train" / "b").iterdir():
+        path.unlink()
+    assert main(["train", "--dataset", str(folder), "--image-size", "12", "--epochs", "1", "--out",
+                 str(tmp_path / "run")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (f"rowrnn: error: --dataset {folder}: class folder(s) ['b'] hold no image file (.png, .jpg, "
+                            ".jpeg, .webp, .gif, .bmp, .tif, .tiff, any case): add images or remove the folder\n")
+    with pytest.raises(RowrnnError) as e:
+        rowrnn.fit(build_config("notebook", {"dataset": str(folder), "image_size": 12}), tmp_path / "run2")
+    assert str(e.value).startswith(f"dataset {folder}: class folder(s) ['b'] hold no image file")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "run2").exists()

@@ -572,6 +572,8 @@ def cmd_predict(args) -> int:
                    "verify": args.verify is not False, "image_size": model.image_size,
                    "classes": list(model.classes)}
         info = dataset_of(section)
+        if info.is_folder and args.data_dir is not None:   # --data-dir: the image folder's new place, as for a run
+            section["dataset"] = os.fspath(args.data_dir)
         load_tests = lambda: load_dataset(section, splits=("test",))[1]  # noqa: E731
     else:
         from . import runs

@@ -180,6 +180,52 @@ BACKGROUNDS = ("dark", "light")           # an image folder's background (rowrnn
 FOLDER_SIDES = (4, 256)                   # the --image-size an image folder may be converted to, pixels
 
 
+def close_dataset_names(dataset: str) -> list[str]:
+    """The DATASET_NAMES a mistyped dataset may have meant, best first ([] for none): the name itself in another
+    case or with "_" or spaces for "-" ("MNIST", "fashion_mnist"); the same words in another order
+    ("mnist-fashion"); the names of a family it is the start of ("emnist": emnist-letters, emnist-balanced);
+    else difflib.get_close_matches' best (cutoff 0.6), compared in lower case."""
+    import difflib
+    import re
+    key = re.sub(r"[\s_]+", "-", str(dataset).strip().lower())
+    if key in DATASET_NAMES:
+        return [key]
+    words = sorted(key.split("-"))
+    for found in ([n for n in DATASET_NAMES if sorted(n.split("-")) == words],
+                  [n for n in DATASET_NAMES if n.startswith(key + "-")]):
+        if found:
+            return found
+    return difflib.get_close_matches(key, DATASET_NAMES, n=1)
+
+
+def unknown_dataset(dataset: str, reason: str = "") -> str:
+    """The refusal of a --dataset that is neither a dataset name nor a readable folder: the names, "did you mean
+    X?" where close_dataset_names finds one, and that an image folder's path is accepted too. reason: why it is
+    not a folder (e.g. "no such directory"), said in brackets."""
+    close = close_dataset_names(dataset)
+    fix = "give one of those names, or the path of an image folder"
+    fix = f"did you mean {' or '.join(close)}? Else {fix}" if close else fix
+    because = f" ({reason})" if reason else ""
+    return (f"--dataset {dataset}: neither a dataset name ({', '.join(DATASET_NAMES)}) nor a readable folder"
+            f"{because}: {fix}")
+
+
+def check_dataset(dataset) -> None:
+    """Raises RowrnnError (naming --dataset, unknown_dataset's words) for a dataset that is neither one of
+    DATASET_NAMES nor a readable folder: checked by build_config, before anything is printed or written."""
+    if dataset in DATASET_NAMES:
+        return
+    from pathlib import Path
+
+    from .files import check_readable_dir
+    folder = Path(os.path.expanduser(dataset))
+    try:
+        check_readable_dir(folder)
+    except RowrnnError as e:
+        reason = str(e).removeprefix(f"{folder}: ")
+        raise RowrnnError(unknown_dataset(dataset, reason)) from None
+
+
 @dataclass
 class DataConfig:
     """Which dataset a run reads and where its files are: a named dataset (None data_dir: searched for, then
@@ -407,7 +453,8 @@ def preset_dataset(preset: str) -> str:
 def build_config(preset: str = "notebook", overrides: dict | None = None) -> RunConfig:
     """A preset's config (its dataset from PRESET_DATA, else Fashion-MNIST) with flat overrides ({'hidden_size': 16,
     'lr': 0.01, 'data_dir': ...}), validated.
-    Raises RowrnnError for an unknown preset or field, or a value RunConfig.validate refuses."""
+    Raises RowrnnError for an unknown preset or field, a value RunConfig.validate refuses, or a dataset that is
+    neither a dataset name nor a readable folder (check_dataset, with "did you mean mnist?")."""
     if preset not in PRESETS:
         raise RowrnnError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
     _, model_over, train_over = PRESETS[preset]
@@ -419,7 +466,9 @@ def build_config(preset: str = "notebook", overrides: dict | None = None) -> Run
         if owner is None:
             raise RowrnnError(f"unknown config field {key!r}")
         setattr(owner, key, value)
-    return cfg.validate()
+    cfg.validate()
+    check_dataset(cfg.data.dataset)   # after the other options' checks: a dataset folder is read by path
+    return cfg
 
 
 def config_fields():

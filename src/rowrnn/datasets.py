@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from . import data, files, images
+from .config import unknown_dataset
 from .constants import CLASSES, IMAGE_SIZE, MEAN, STD
 from .errors import RowrnnError
 
@@ -483,22 +484,43 @@ def _sorted_entries(folder: Path) -> list[os.DirEntry]:
         raise RowrnnError(f"{images.display_name(folder)}: cannot list the folder ({files.describe(e)})") from None
 
 
-def folder_classes(folder: Path) -> list[str]:
+# A run's recorded folder is read again by evaluate, predict, export, serve, site and a resume, which have no
+# --dataset flag: their refusals name the folder as the run's and say what their user can do instead.
+RECORDED_FIX = ("restore the folder as the run was trained on it, or pass --data-dir with where that folder is now; "
+                "for the folder as it is, train a new run on it")
+
+
+@dataclass(frozen=True)
+class _Naming:
+    """How a refusal about an image folder names it: as training's --dataset (recorded False), or as a run's
+    recorded folder (recorded True: read by a command without --dataset, so the fix is RECORDED_FIX)."""
+    recorded: bool = False
+
+    def refuse(self, folder, problem: str, fix: str) -> RowrnnError:
+        """The one-line RowrnnError "<folder named>: <problem>: <fix>"."""
+        if self.recorded:
+            return RowrnnError(f"the run's image folder {images.display_name(folder)}: {problem}: {RECORDED_FIX}")
+        return RowrnnError(f"--dataset {images.display_name(folder)}: {problem}: {fix}")
+
+
+def folder_classes(folder: Path, *, recorded: bool = False) -> list[str]:
     """The class names of an image folder: its subfolders' names in Unicode NFC form (macOS writes names
     decomposed, NFD; the same folder copied to Linux or Windows is NFC: both give the same classes), sorted as
     torchvision's ImageFolder sorts them (plain sorted(): by code point, so "B" before "a"), hidden ones
     (".name") left out. For the DIR/train, DIR/test layout, those of DIR/train. Raises RowrnnError for a
     path that is not a readable folder, a folder with train/ but no test/ (or test/ alone), no classes, or two
-    class folders whose names differ only in Unicode form."""
-    root = folder / "train" if _has_splits(folder) else folder
-    names = list(_class_dirs(root))
+    class folders whose names differ only in Unicode form. recorded: the folder is a run's (its messages
+    name it so, with RECORDED_FIX), not training's --dataset."""
+    naming = _Naming(recorded)
+    root = folder / "train" if _has_splits(folder, naming) else folder
+    names = list(_class_dirs(root, naming))
     if not names:
-        raise RowrnnError(f"--dataset {images.display_name(folder)}: no class folders in it: lay it out as "
-                          "DIR/<class>/<image files>, or DIR/train/<class>/... and DIR/test/<class>/...")
+        raise naming.refuse(folder, "no class folders in it", "lay it out as DIR/<class>/<image files>, or "
+                            "DIR/train/<class>/... and DIR/test/<class>/...")
     return names
 
 
-def _class_dirs(root: Path) -> dict[str, str]:
+def _class_dirs(root: Path, naming: _Naming = _Naming()) -> dict[str, str]:
     """NFC class name -> the folder's name on disk, for root's visible subfolders (links followed), sorted by
     the NFC names. Raises RowrnnError for two folders whose names are one name in two Unicode forms."""
     found: dict[str, str] = {}
@@ -507,14 +529,14 @@ def _class_dirs(root: Path) -> dict[str, str]:
             continue
         name = unicodedata.normalize("NFC", entry.name)
         if name in found:
-            raise RowrnnError(f"--dataset {images.display_name(root)}: the folders {ascii(found[name])} "
-                              f"and {ascii(entry.name)} are one class name written in two Unicode "
-                              "forms (composed and decomposed, as different systems write accents): merge them")
+            raise naming.refuse(root, f"the folders {ascii(found[name])} and {ascii(entry.name)} are one class "
+                                "name written in two Unicode forms (composed and decomposed, as different "
+                                "systems write accents)", "merge them")
         found[name] = entry.name
     return dict(sorted(found.items()))
 
 
-def _has_splits(folder: Path) -> bool:
+def _has_splits(folder: Path, naming: _Naming = _Naming()) -> bool:
     """Whether folder uses the DIR/train, DIR/test layout (else DIR/<class>). Raises RowrnnError for a path that
     is not a readable folder, and for train/ without test/ or test/ without train/ (neither layout)."""
     shown = images.display_name(folder)
@@ -522,23 +544,25 @@ def _has_splits(folder: Path) -> bool:
         files.check_readable_dir(folder)
     except RowrnnError as e:
         reason = str(e).removeprefix(f"{folder}: ")
-        raise RowrnnError(f"--dataset {shown}: neither a dataset name ({', '.join(NAMES)}) nor a readable folder "
-                          f"({reason}): give one of those names, or an image folder") from None
+        if naming.recorded:
+            raise naming.refuse(folder, f"not a readable folder here ({reason})", "") from None
+        raise RowrnnError(unknown_dataset(shown, reason)) from None
     train, test = files.is_dir(folder / "train"), files.is_dir(folder / "test")
     if train != test:
         have, lack = ("train", "test") if train else ("test", "train")
-        raise RowrnnError(f"--dataset {shown}: has {have}/ but no {lack}/: add {shown}/{lack}/<class>/... with the "
-                          f"same class folders, or put the class folders directly in {shown} for a seeded split "
-                          "(--test-split)")
+        raise naming.refuse(folder, f"has {have}/ but no {lack}/", f"add {shown}/{lack}/<class>/... with the "
+                            f"same class folders, or put the class folders directly in {shown} for a seeded split "
+                            "(--test-split)")
     return train
 
 
-def _class_files(root: Path, classes: list[str], report: FolderReport, shown: str) -> dict[str, list[Path]]:
+def _class_files(root: Path, classes: list[str], report: FolderReport, folder: Path,
+                 naming: _Naming = _Naming()) -> dict[str, list[Path]]:
     """class -> its image files (recursively, sorted walk, links followed, each real folder read once per
     class), extensions compared in any case. Files and folders beside the class folders go to report.outside.
-    Raises RowrnnError (naming shown, the --dataset folder) once more than MAX_FOLDER_IMAGES image files are
+    Raises RowrnnError (naming the folder as naming does) once more than MAX_FOLDER_IMAGES image files are
     listed, before any is read (a link to a huge tree is not walked to its end)."""
-    dirs = _class_dirs(root)
+    dirs = _class_dirs(root, naming)
     report.outside.extend(str(root / e.name) for e in _sorted_entries(root) if not e.name.startswith(".")
                           and unicodedata.normalize("NFC", e.name) not in dirs)
     found = {}
@@ -561,8 +585,8 @@ def _class_files(root: Path, classes: list[str], report: FolderReport, shown: st
                     paths.append(Path(dirpath) / f)
                     report.walked += 1
                     if report.walked > MAX_FOLDER_IMAGES:
-                        raise RowrnnError(f"--dataset {shown}: more than {MAX_FOLDER_IMAGES:,} image files, over "
-                                          "the limit held in memory: use a smaller folder")
+                        raise naming.refuse(folder, f"more than {MAX_FOLDER_IMAGES:,} image files, over the "
+                                            "limit held in memory", "use a smaller folder")
                 elif f not in SYSTEM_FILES:
                     report.other_files += 1
         found[name] = paths
@@ -687,7 +711,9 @@ def read_image_folder(folder, *, image_size: int = IMAGE_SIZE, conversion: str =
     class names are matched in Unicode NFC (folder_classes); train/ without test/ (or test/ alone) is refused,
     and so is a test_split other than DEFAULT_TEST_SPLIT with train/ and test/ (it would be ignored:
     check_test_split); test_split must be a number in (0, 1). Limits: MAX_FOLDER_IMAGES images and
-    MAX_FOLDER_BYTES held. Raises RowrnnError for all of these and a missing folder.
+    MAX_FOLDER_BYTES held. Raises RowrnnError for all of these and a missing folder, naming the folder as
+    training's --dataset, or, when classes are given (a run's folder read again by evaluate, predict, export,
+    serve, site or a resume, which have no --dataset), as "the run's image folder" with RECORDED_FIX.
     """
     check_folder_options(image_size, conversion)
     if (isinstance(test_split, bool) or not isinstance(test_split, numbers.Real) or not math.isfinite(test_split)
@@ -695,35 +721,36 @@ def read_image_folder(folder, *, image_size: int = IMAGE_SIZE, conversion: str =
         raise RowrnnError(f"test_split must be a number between 0 and 1 (exclusive), got {test_split!r}")
     folder = Path(folder).expanduser()
     shown = images.display_name(folder)
-    found_classes = folder_classes(folder)
+    naming = _Naming(recorded=classes is not None)
+    found_classes = folder_classes(folder, recorded=naming.recorded)
     if classes is not None and [unicodedata.normalize("NFC", c) for c in classes] != found_classes:
-        raise RowrnnError(f"--dataset {shown}: its classes are now {found_classes}, the run trained with "
-                          f"{list(classes)}: restore the folder's class folders")
+        raise naming.refuse(folder, f"its classes are now {found_classes}, the run trained with {list(classes)}",
+                            "")
     report = FolderReport()
-    if _has_splits(folder):
+    if _has_splits(folder, naming):
         if test_split != DEFAULT_TEST_SPLIT:
             check_test_split(folder, test_split)
-        test_names = list(_class_dirs(folder / "test"))
+        test_names = list(_class_dirs(folder / "test", naming))
         unknown = sorted(set(test_names) - set(found_classes))
         if unknown:
-            raise RowrnnError(f"--dataset {shown}: test classes {unknown} are not among the training classes "
-                              f"({', '.join(found_classes)}): add them to {shown}/train or remove them from test")
+            raise naming.refuse(folder, f"test classes {unknown} are not among the training classes "
+                                f"({', '.join(found_classes)})", f"add them to {shown}/train or remove them from test")
         report.outside.extend(str(folder / e.name) for e in _sorted_entries(folder)
                               if not e.name.startswith(".") and e.name not in ("train", "test"))
-        split_files = {"train": _class_files(folder / "train", found_classes, report, shown),
+        split_files = {"train": _class_files(folder / "train", found_classes, report, folder, naming),
                        "test": _class_files(folder / "test", [c for c in found_classes if c in test_names], report,
-                                            shown)}
+                                            folder, naming)}
     else:
-        split_files = _held_out(_class_files(folder, found_classes, report, shown), test_split)
+        split_files = _held_out(_class_files(folder, found_classes, report, folder, naming), test_split)
     empty = [c for c in found_classes if not split_files["train"].get(c)]
     if empty:
-        raise RowrnnError(f"--dataset {shown}: class folder(s) {empty} hold no image file ({', '.join(EXTENSIONS)}, "
-                          "any case): add images or remove the folder")
+        raise naming.refuse(folder, f"class folder(s) {empty} hold no image file ({', '.join(EXTENSIONS)}, any case)",
+                            "add images or remove the folder")
     total = sum(len(v) for s in split_files.values() for v in s.values())
     if total > MAX_FOLDER_IMAGES or total * image_size ** 2 > MAX_FOLDER_BYTES:
-        raise RowrnnError(f"--dataset {shown}: {total:,} image files at {image_size}x{image_size}, over the limit of "
-                          f"{MAX_FOLDER_IMAGES:,} images and {MAX_FOLDER_BYTES // 2**30} GiB held in memory: "
-                          "use a smaller folder or --image-size")
+        raise naming.refuse(folder, f"{total:,} image files at {image_size}x{image_size}, over the limit of "
+                            f"{MAX_FOLDER_IMAGES:,} images and {MAX_FOLDER_BYTES // 2**30} GiB held in memory",
+                            "use a smaller folder or --image-size")
     bar = None
     if progress and total > PROGRESS_AFTER:
         from tqdm.auto import tqdm
@@ -763,12 +790,12 @@ def read_image_folder(folder, *, image_size: int = IMAGE_SIZE, conversion: str =
     # output no image ever taught
     unread = [c for label, c in enumerate(found_classes) if not bool((out["train"][1] == label).any())]
     if unread:
-        raise RowrnnError(f"--dataset {shown}: class folder(s) {unread} hold no readable training image ({report}): "
-                          "add images or remove the folder")
+        raise naming.refuse(folder, f"class folder(s) {unread} hold no readable training image ({report})",
+                            "add images or remove the folder")
     for split, (x, _) in out.items():
         if len(x) == 0:
-            raise RowrnnError(f"--dataset {shown}: no readable image in the {split} split"
-                              + (f" ({report})" if str(report) else "") + ": add images")
+            raise naming.refuse(folder, f"no readable image in the {split} split"
+                                + (f" ({report})" if str(report) else ""), "add images")
     named = tuple(found_classes)
     return (data.ImageDataset(*out["train"], classes=named), data.ImageDataset(*out["test"], classes=named), report)
 
@@ -909,15 +936,3 @@ def check_test_split(dataset, test_split) -> None:
     if files.is_dir(folder) and files.is_dir(folder / "train") and files.is_dir(folder / "test"):
         raise RowrnnError(f"--test-split {test_split}: {images.display_name(folder)} has train/ and test/, and its "
                           "test/ is the test split: drop --test-split (it splits a folder of class folders)")
-
-
-def check_dataset(dataset: str) -> None:
-    """Raises RowrnnError (naming --dataset) for a dataset that is neither a name of TABLE nor a folder."""
-    if dataset in TABLE:
-        return
-    if not isinstance(dataset, str) or not dataset:
-        raise RowrnnError(f"--dataset must be one of {', '.join(NAMES)} or an image folder, got {dataset!r}")
-    if not files.is_dir(Path(dataset).expanduser()):
-        raise RowrnnError(f"--dataset {images.display_name(dataset)}: neither a dataset name "
-                          f"({', '.join(NAMES)}) nor a folder: give one of those names, or an image folder")
-

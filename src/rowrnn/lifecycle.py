@@ -111,7 +111,8 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
                 cfg.data.dataset = info.name
             test_set = test_set if test_set is not None or not finishing else loaded_test
             if main and getattr(train_set, "report", ""):   # files skipped or dropped: said, never silent
-                warnings.warn(f"--dataset {info.name}: {train_set.report}", RowrnnNote, stacklevel=3)
+                named = "the run's image folder" if resume else "--dataset"   # a resume has no --dataset
+                warnings.warn(f"{named} {info.name}: {train_set.report}", RowrnnNote, stacklevel=3)
             if info.is_folder:   # what the folder held: recorded at the start, the same on resume
                 _same_folder_images(cfg, run_dir, info, train_set, loaded_test, resume,
                                     check_test=bool(finishing) and test_set is loaded_test)
@@ -153,13 +154,13 @@ def _same_folder_images(cfg: RunConfig, run_dir: Path, info, train_set, test_set
     one must read the same: other training images would change the validation split, and could train on images
     that earlier epochs validated on; other test images would make its metrics describe another test set
     (check_test False: not finishing here, not checked). A run recorded before digests is not checked.
-    Raises RowrnnError (one line, naming --dataset, the run and the counts) for a split that changed."""
+    Raises RowrnnError (one line, naming the run's folder, the run and the counts) for a split that changed."""
     from .datasets import changed_split, split_digest
     from .images import display_name
     if not resume:
         cfg.data.split_sha256 = {"train": split_digest(train_set), "test": split_digest(test_set)}
         return
-    shown = f"--dataset {display_name(info.name)}"
+    shown = f"the run's image folder {display_name(info.name)}"   # a resume: no --dataset to name
     how = changed_split(cfg.data.split_sha256, train_set, "train")
     if how:
         raise RowrnnError(f"{shown}: the folder's training images changed since {run_dir} started {how}: resume "
