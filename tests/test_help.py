@@ -112,9 +112,14 @@ def test_no_doubled_or_false_defaults(command, monkeypatch):
     ("train", "--preset", "starting configuration (default: notebook)"),
     ("train", "--out", "a new or empty run directory (default: runs/<UTC time>-<preset>)"),
     ("train", "--quiet", "--quiet print only the final result"),
-    ("compare", "--no-verify", "--no-verify skip the Fashion-MNIST checksums"),
+    ("compare", "--no-verify", "--no-verify skip checking the presets' dataset files against their published "
+                               "checksums (Fashion-MNIST's SHA-256 of each file; MNIST's, KMNIST's and EMNIST's MD5 of "
+                               "each downloaded .gz or zip)"),
     ("compare", "--seeds", "comma-separated seeds (default: 0)"),
-    ("predict", "--no-verify", "skip the Fashion-MNIST checksums (default: as the run was trained)"),
+    ("predict", "--no-verify", "skip checking the run's dataset files against their published checksums "
+                               "(Fashion-MNIST's SHA-256 of each file; MNIST's, KMNIST's and EMNIST's MD5 of each "
+                               "downloaded .gz or zip; an image folder has none) (default: as the run was trained)"),
+    ("compare", "--data-dir", "directory with the presets' dataset files (Fashion-MNIST's by default)"),
     ("predict", "--top", "classes listed per image (default: 3)"),
     ("evaluate", "--weights", "which weights (default: best)"),
     ("evaluate", "--data-dir", "by default), or its image folder's new place"),

@@ -85,6 +85,11 @@ DATA_DIR_HELP = ("directory with the run's dataset: its files for a named datase
                  "or its image folder's new place")
 
 
+# --no-verify: what each named dataset's check is (rowrnn.datasets.TABLE); an image folder has no published checksums
+CHECKSUMS = ("Fashion-MNIST's SHA-256 of each file; MNIST's, KMNIST's and EMNIST's MD5 of each downloaded .gz or "
+             "zip; an image folder has none")
+
+
 def _add_run_arguments(parser, run: str | None = "run directory", weights: str | None = "which weights",
                        data_dir: str = DATA_DIR_HELP) -> None:
     """The arguments that name a run and what of it to read: RUN (positional; None: the subcommand names its
@@ -149,7 +154,8 @@ def build_parser() -> Parser:
                         "pictures cropped by hand); default: the run's dataset's (trim for Fashion-MNIST, none "
                         "for MNIST, KMNIST and EMNIST; an image folder's pictures are converted as its files were)")
     p.add_argument("--no-verify", dest="verify", action="store_false", default=None,
-                   help="skip the Fashion-MNIST checksums (default: as the run was trained)")
+                   help=f"skip checking the run's dataset files against their published checksums ({CHECKSUMS}) "
+                        "(default: as the run was trained)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("plot", formatter_class=fmt, help="(re)draw a run's figures")
@@ -179,8 +185,11 @@ def build_parser() -> Parser:
     p.add_argument("--out", type=Path, default=Path("runs/compare"), help="where the runs and the leaderboard go")
     p.add_argument("--parallel", type=int, default=1, help="training processes at a time (threads are shared)")
     p.add_argument("--epochs", type=int, default=None, help="override every preset's epochs (quick looks)")
-    _add_run_arguments(p, run=None, weights=None, data_dir="directory with the Fashion-MNIST files")
-    p.add_argument("--no-verify", dest="verify", action="store_false", help="skip the Fashion-MNIST checksums")
+    _add_run_arguments(p, run=None, weights=None,
+                       data_dir="directory with the presets' dataset files (Fashion-MNIST's by default)")
+    p.add_argument("--no-verify", dest="verify", action="store_false",
+                   help="skip checking the presets' dataset files against their published checksums "
+                        f"({CHECKSUMS.split('; an image folder')[0]})")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("summary", formatter_class=fmt, help="layer-by-layer summary with the true parameter count")
