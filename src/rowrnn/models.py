@@ -89,7 +89,6 @@ NONLINEARITIES = tuple(ElmanRNN.ACTIVATIONS)                  # for the rnn and 
 READOUTS = ("last", "mean", "max", "mean+max")
 READS = ("rows", "columns", "rows+columns", "pixels", "permuted-pixels")
 INITS = ("default", "orthogonal")
-STRIP_HEIGHTS = tuple(k for k in range(1, IMAGE_SIZE + 1) if IMAGE_SIZE % k == 0)  # 1, 2, 4, 7, 14, 28
 
 
 def pixel_permutation(seed: int, image_size: int = IMAGE_SIZE) -> torch.Tensor:

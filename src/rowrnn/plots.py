@@ -340,7 +340,6 @@ def _label_pixels(ax, size: int = IMAGE_SIZE, say: dict = WORDS["en"]) -> None:
 
 
 ATTRIBUTION_READS = ("rows", "columns", "rows+columns", "pixels", "permuted-pixels")
-STRIP_HEIGHTS = tuple(k for k in range(1, IMAGE_SIZE + 1) if IMAGE_SIZE % k == 0)      # 1, 2, 4, 7, 14, 28
 
 
 def _step_scores(scores, read: str, rows_per_step: int, size: int = IMAGE_SIZE) -> np.ndarray:
