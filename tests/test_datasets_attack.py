@@ -336,3 +336,16 @@ def test_training_on_a_folder_still_names_dataset(tmp_path, capsys):
         rowrnn.fit(build_config("notebook", {"dataset": str(folder), "image_size": 12}), tmp_path / "run2")
     assert str(e.value).startswith(f"dataset {folder}: class folder(s) ['b'] hold no image file")
     assert not (tmp_path / "run").exists() and not (tmp_path / "run2").exists()
+
+
+def test_predict_onnx_reads_a_moved_folder_from_data_dir_and_names_a_changed_one_as_the_runs(tmp_path, capsys):
+    folder, run = _exported_run(tmp_path, {"test_split": 0.5, "val_split": 0.34}, 12)
+    before = _predict_json(capsys, ["--onnx", str(run / "model.onnx"), "--test-index", "4"])
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    assert _predict_json(capsys, ["--onnx", str(run / "model.onnx"), "--test-index", "4", "--data-dir",
+                                  str(moved)]) == before
+    (moved / "c").rename(moved / "d")
+    assert main(["predict", "--onnx", str(run / "model.onnx"), "--test-index", "4", "--data-dir", str(moved)]) == 2
+    assert capsys.readouterr().err == (f"rowrnn: error: the run's image folder {moved}: its classes are now ['a', "
+                                       f"'b', 'd'], the run trained with ['a', 'b', 'c']: {FIX}\n")
