@@ -9,6 +9,7 @@ import base64
 import io
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -293,3 +294,147 @@ def test_static_site_draws_uploads_and_says_8x8(digits_run, photo, tmp_path):
     assert foreign == [] and problems == []
     assert {method for method, _ in requests} == {"GET"}
     assert all(url.startswith(base) for _, url in requests)
+
+
+# ---- the hints follow the runs' conversion (/api/runs' and the manifest's "picture"), not their image size ----
+
+HINTS_28 = {   # (upload hint, draw hint) at 28x28 for each conversion, in each language
+    "plain": {
+        "en": ("A picture (PNG, JPEG, WebP, GIF, BMP or TIFF): made grey and resized whole to 28×28, as this run's "
+               "own images were, neither trimmed nor turned light on black.",
+               "Draw with the mouse or a finger: the whole square is made grey and resized to 28×28, as this run's "
+               "own images were, neither trimmed nor centred; fill most of it."),
+        "es": ("Una imagen (PNG, JPEG, WebP, GIF, BMP o TIFF): se pasa a grises y se redimensiona entera a 28×28, "
+               "como las imágenes de este modelo, sin recortarla ni dejarla clara sobre negro.",
+               "Dibuja con el ratón o con el dedo: el cuadro entero se pasa a grises y se reduce a 28×28, como las "
+               "imágenes de este modelo, sin recortarlo ni centrarlo; llénalo casi entero.")},
+    "none": {
+        "en": ("A picture cropped to what it shows (PNG, JPEG, WebP, GIF, BMP or TIFF): made grey, fitted whole into "
+               "28×28 (its border's colour fills the rest) and turned light on black if that colour is light, as "
+               "rowrnn predict does for this run; neither trimmed nor centred.",
+               "Draw dark on light with the mouse or a finger: the whole square is made grey, resized to 28×28 and "
+               "turned light on black, like this run's own images, neither trimmed nor centred; fill most of it."),
+        "es": ("Una imagen ya recortada a lo que muestra (PNG, JPEG, WebP, GIF, BMP o TIFF): se pasa a grises, se "
+               "encaja entera en 28×28 (el color de su borde rellena el resto) y queda clara sobre negro si ese "
+               "color es claro, como hace rowrnn predict con este modelo; sin recortarla ni centrarla.",
+               "Dibuja oscuro sobre claro con el ratón o con el dedo: el cuadro entero se pasa a grises, se reduce a "
+               "28×28 y queda claro sobre negro, como las imágenes de este modelo, sin recortarlo ni centrarlo; "
+               "llénalo casi entero.")},
+    "trim": {      # Fashion-MNIST's page, as it always was
+        "en": ("A photo or scan of one garment on a plain background (PNG, JPEG, WebP, GIF, BMP or TIFF): trimmed, "
+               "centred, fitted into 28×28 and turned light on black, as Fashion-MNIST was made and as rowrnn "
+               "predict does.",
+               "Draw one garment with the mouse or a finger, dark on light, at any size and anywhere: it is trimmed "
+               "and centred as a photo is."),
+        "es": ("Una foto o un escaneo de una prenda sobre un fondo liso (PNG, JPEG, WebP, GIF, BMP o TIFF): se "
+               "recorta, se centra, se encaja en 28×28 y queda clara sobre negro, como se hizo Fashion-MNIST y como "
+               "hace rowrnn predict.",
+               "Dibuja una prenda con el ratón o con el dedo, oscuro sobre claro, del tamaño que quieras y donde "
+               "quieras: se recorta y se centra como una foto.")},
+}
+# the default brush: 1.5 pixels of 28 (15 of the pad's 280) where the whole pad is resized; index.html's 18 at trim
+BRUSH_28 = {"plain": "15", "none": "15", "trim": "18"}
+
+
+@pytest.fixture(scope="module")
+def light_run(tmp_path_factory):
+    """A GRU-4 of 300 digits negated (dark on light), an image folder converted plain at 28x28: background light."""
+    from test_picture_told import light_digits_folder
+    tmp = tmp_path_factory.mktemp("light")
+    folder = light_digits_folder(tmp / "light-digits")
+    run = tmp / "light-gru"
+    assert main(["train", "--dataset", str(folder), "--image-size", "28", "--cell", "gru", "--hidden-size", "4",
+                 "--epochs", "1", "--batch-size", "64", "--quiet", "--no-figures", "--out", str(run)]) == 0
+    assert json.loads((run / "config.json").read_text())["data"]["background"] == "light"
+    return run
+
+
+def check_hints(page, conversion):
+    """The upload and draw hints, the preview's 28x28 and the default brush of a page of runs converted so."""
+    for language in ("es", "en"):
+        page.click(f"[data-testid=lang-{language}]")
+        shown = texts(page)
+        assert (shown["upload-hint"], shown["draw-hint"]) == HINTS_28[conversion][language], (conversion, language)
+    assert shown["preview-caption"] == "The 28×28 they read"
+    assert page.eval_on_selector("#preview", "(c) => [c.width, c.height]") == [224, 224]
+    assert page.input_value("[data-testid=brush]") == BRUSH_28[conversion]
+    assert page.get_attribute("[data-testid=draw-canvas]", "data-ground") != "dark"     # the white pad, untouched
+
+
+def test_served_light_plain_folder_at_28_says_plain_hints(light_run):
+    """A light-background folder converted plain at 28: before, the page told it Fashion-MNIST's trimmed, centred
+    and inverted photo, which its conversion does none of."""
+    proc = subprocess.Popen([sys.executable, "-m", "rowrnn", "serve", str(light_run), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"http://[^/\s]+/", line)
+        assert match, f"rowrnn serve did not start: {line} {proc.stderr.read()}"
+        from playwright.sync_api import sync_playwright
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            try:
+                page, problems = open_page(browser, match.group(0))
+                assert page.evaluate("() => fetch('/api/runs').then((r) => r.json())")["picture"] == \
+                    {"conversion": "plain", "size": 28}
+                check_hints(page, "plain")
+                assert problems == []
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def test_static_sites_say_their_conversions_hints(light_run, tmp_path, monkeypatch):
+    """Sites of a light plain folder at 28, of MNIST (photo, fit none: not trimmed) and of Fashion-MNIST (as it
+    was), each from its manifest's "picture"; and a site built before "picture" was written (the manifest without
+    it) keeps the rule it was built with: Fashion-MNIST's hints at 28 with a light pad."""
+    import http.server
+    import threading
+    from functools import partial
+
+    from playwright.sync_api import sync_playwright
+
+    from conftest import write_dataset
+    from rowrnn.site import build_site
+    from test_datasets import patched, write_named
+    fashion = write_dataset(tmp_path / "fashion", n_train=200, n_test=40)
+    written = write_named(tmp_path / "mnist", "mnist", n=(120, 40))
+    patched(monkeypatch, "mnist", written, counts=(120, 40))
+    flags = ["--quiet", "--no-figures", "--epochs", "1", "--cell", "gru", "--hidden-size", "4"]
+    assert main(["train", *flags, "--data-dir", str(fashion), "--no-verify", "--out", str(tmp_path / "f")]) == 0
+    assert main(["train", *flags, "--dataset", "mnist", "--data-dir", str(tmp_path / "mnist"),
+                 "--out", str(tmp_path / "m")]) == 0
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    build_site([light_run], sites / "plain", test_images=4)
+    build_site([tmp_path / "m"], sites / "none", test_images=4, data_dir=tmp_path / "mnist")
+    build_site([tmp_path / "f"], sites / "trim", test_images=4, data_dir=fashion)
+    shutil.copytree(sites / "trim", sites / "old")
+    manifest = json.loads((sites / "old" / "manifest.json").read_text())
+    del manifest["picture"]
+    (sites / "old" / "manifest.json").write_text(json.dumps(manifest))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(
+        type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda self, *a: None}),
+        directory=str(sites)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            try:
+                for site, conversion in (("plain", "plain"), ("none", "none"), ("trim", "trim"), ("old", "trim")):
+                    page = browser.new_page(viewport={"width": 1400, "height": 1100}, locale="en-US")
+                    problems = []
+                    page.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
+                    page.goto(f"{base}{site}/index.html")
+                    page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+                    check_hints(page, conversion)
+                    assert problems == [], site
+                    page.close()
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()

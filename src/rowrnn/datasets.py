@@ -660,6 +660,18 @@ def photo_fit(info: DatasetInfo) -> str | None:
     return "trim" if info.name == DEFAULT or info.conversion == "photo" else "none"
 
 
+def picture_options(info: DatasetInfo) -> dict:
+    """How a person's picture (an upload, a photo, a drawing) becomes an image for a run of this dataset, as the
+    page is told it (/api/runs' and the static site's manifest's "picture", web/convert.js's convertImage
+    options): {"conversion": "photo", "fit": "trim" or "none", "size": 28} (rowrnn.images' conversion with the
+    dataset's own fit, photo_fit) or {"conversion": "plain", "size": S} for a folder converted plain at S x S
+    (convert_folder_image). The page picks its hints, brush and preview from it, not from S."""
+    fit = photo_fit(info)
+    if fit is None:
+        return {"conversion": "plain", "size": info.image_size}
+    return {"conversion": "photo", "fit": fit, "size": info.image_size}
+
+
 def prepare_picture(data: bytes, source: str, info: DatasetInfo, *, fit: str | None = None,
                     flag: str = "fit") -> "images.PreparedImage":
     """A person's picture (the bytes of an image file) -> images.PreparedImage(image uint8 (S, S), original RGB)

@@ -10,7 +10,11 @@ The JSON endpoints are the contract the page uses (and scripts may too):
                                       image_size, step_lines}], "classes": [...], "image_size": S,
                                       "dataset": name, "test_images": N, "background": "dark", "light" or
                                       null (the dataset's: rowrnn.datasets.DatasetInfo.background), "pad":
-                                      "dark" or "light" (the drawing pad's ground: datasets.drawing_ground)}
+                                      "dark" or "light" (the drawing pad's ground: datasets.drawing_ground),
+                                      "picture": how a person's picture becomes an S x S image for these runs
+                                      ({"conversion": "photo", "fit": "trim"|"none", "size": 28} or
+                                      {"conversion": "plain", "size": S}: datasets.picture_options, as the
+                                      static site's manifest says it)}
                                      (every run served reads the same classes at the same size S: see load_panels)
     GET  /api/test-image/{index}  -> {"index", "label", "class", "pixels": SxS grey values 0-255}
                                      (index: plain ASCII digits, no sign, no leading zero)
@@ -66,7 +70,7 @@ import torch
 
 from . import files, guard, reading, runs
 from .constants import IMAGE_SIZE
-from .datasets import dataset_of, drawing_ground, one_page, prepare_picture, short_name
+from .datasets import dataset_of, drawing_ground, one_page, picture_options, prepare_picture, short_name
 from .errors import RowrnnError
 from .evaluation import load_test_set
 from .images import FITS
@@ -271,7 +275,8 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
 
     classes, side = panels[0].info["classes"], panels[0].info["image_size"]    # every panel's (load_panels)
     dataset = panels[0].dataset
-    drawn = {"background": panels[0].dataset_info.background, "pad": drawing_ground(panels[0].dataset_info)}
+    drawn = {"background": panels[0].dataset_info.background, "pad": drawing_ground(panels[0].dataset_info),
+             "picture": picture_options(panels[0].dataset_info)}      # the manifest's too (site.dataset_facts)
 
     async def list_runs(request: Request):
         return answer({"runs": [p.info for p in panels], "classes": classes, "image_size": side,

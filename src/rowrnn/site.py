@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from . import files, reading, runs
-from .datasets import dataset_of, drawing_ground, one_page, photo_fit, short_name
+from .datasets import dataset_of, drawing_ground, one_page, picture_options, short_name
 from .errors import RowrnnError, python_api
 from .evaluation import load_test_set
 from .graphs import ReadingGraph
@@ -87,26 +87,15 @@ SOFTWARE.
 def dataset_facts(run) -> dict:
     """What a run's images are, as the manifest says them: {"classes": names in label order, "image_size": S (the
     side of its S x S images; 28 for Fashion-MNIST), "normalization": {"mean", "std"}, "picture": how a person's
-    picture becomes such an image (picture_options), "background": "dark", "light" or null (the dataset's,
-    datasets.DatasetInfo.background), "pad": "dark" or "light" (the drawing pad's ground,
-    datasets.drawing_ground)}. The one place a site reads them from a run (a Run from
+    picture becomes such an image (datasets.picture_options, as /api/runs says it too), "background": "dark",
+    "light" or null (the dataset's, datasets.DatasetInfo.background), "pad": "dark" or "light" (the drawing
+    pad's ground, datasets.drawing_ground)}. The one place a site reads them from a run (a Run from
     runs.load_model, or anything rowrnn.datasets.dataset_of takes), through dataset_of. Raises RowrnnError as
     dataset_of does."""
     info = dataset_of(run)
     return {"classes": list(info.classes), "image_size": info.image_size,
             "normalization": {"mean": info.mean, "std": info.std}, "picture": picture_options(info),
             "background": info.background, "pad": drawing_ground(info)}
-
-
-def picture_options(info) -> dict:
-    """web/convert.js's convertImage options that convert an upload, photo or drawing for a run of this dataset
-    (info: a datasets.DatasetInfo) as rowrnn serve converts it (datasets.prepare_picture with the dataset's own
-    fit, datasets.photo_fit): {"conversion": "photo", "fit": "trim" or "none", "size": 28} (rowrnn.images), or
-    {"conversion": "plain", "size": S} for a folder converted plain at S x S (datasets.convert_folder_image)."""
-    fit = photo_fit(info)
-    if fit is None:
-        return {"conversion": "plain", "size": info.image_size}
-    return {"conversion": "photo", "fit": fit, "size": info.image_size}
 
 
 def _one_dataset(names: list[str], loaded) -> dict:

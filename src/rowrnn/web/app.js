@@ -39,24 +39,42 @@ function renderMessage() {
   message.textContent = state.message ? t(state.message.key, state.message.values) : "";
 }
 
-// The runs' image size S: what the captions say, and, at a side other than Fashion-MNIST's 28 or with a dark pad,
-// how a person's picture becomes an image for them (an image folder converted "plain", the only conversion at
-// other sizes and the only one a dark pad is given to: datasets.prepare_picture, convert.js's "plain"): the hints
-// say so, and the brush draws strokes 1.5 pixels of S x S wide by default (the whole pad is resized to S x S, not
-// trimmed to the drawing as at 28). ground: /api/runs' "pad" (datasets.drawing_ground), "dark" for a plain run whose
-// images are light on dark: the pad is then drawn light on black, as the network will see it.
+// The runs' image size S (what the captions say) and how a person's picture becomes an image for them: picture,
+// /api/runs' and the manifest's "picture" (datasets.picture_options: the conversion the server and convert.js
+// apply). Fashion-MNIST's (photo, fit trim) keeps the page as it is. Otherwise the hints say what happens, and the
+// brush draws strokes 1.5 pixels of S x S wide by default, as the whole pad is resized to S x S (not trimmed to
+// the drawing): a folder converted "plain" (grey, resized, never inverted; ground: /api/runs' "pad",
+// datasets.drawing_ground, "dark" for a plain run whose images are light on dark: the pad is then drawn light on
+// black, as the network will see it), or the photo conversion with fit "none" (MNIST's family: grey, fitted whole,
+// turned light on black, not trimmed). A site or server without "picture" (built before it was sent) is read by
+// the rule it was built with: plain at a side other than 28 or with a dark pad, else Fashion-MNIST's.
 const PHOTO_SIZE = 28;
 const STROKE_PIXELS = 1.5;
 
-function useImageSize(size, ground) {
+function conversionOf(picture, size, dark) {
+  // -> "trim", "none" (the photo conversion's fit) or "plain"
+  if (picture?.conversion === "plain") return "plain";
+  if (picture?.conversion === "photo") return picture.fit === "none" ? "none" : "trim";
+  return size === PHOTO_SIZE && !dark ? "trim" : "plain";
+}
+
+const HINTS = {   // conversion -> [draw hint, upload hint] (i18n.js keys)
+  plain: ["drawHintPlain", "uploadHintPlain"],
+  plainDark: ["drawHintPlainDark", "uploadHintPlainDark"],
+  none: ["drawHintWhole", "uploadHintWhole"],
+};
+
+function useImageSize(size, ground, picture) {
   setImageSize(size);
   const dark = ground === "dark";
-  if (size === PHOTO_SIZE && !dark) return;
+  const conversion = conversionOf(picture, size, dark);
+  if (conversion === "trim") return;
   // the preview's canvas: whole canvas pixels a cell (8 of 224 at 28; 28 at 8, 7 at 32, 22 at 10: 220)
   const preview = $("preview"), cell = Math.max(1, Math.round(preview.width / size));
   preview.width = preview.height = cell * size;
-  document.querySelector("[data-i18n=drawHint]").dataset.i18n = dark ? "drawHintPlainDark" : "drawHintPlain";
-  document.querySelector("[data-i18n=uploadHint]").dataset.i18n = dark ? "uploadHintPlainDark" : "uploadHintPlain";
+  const [drawHint, uploadHint] = HINTS[conversion === "plain" && dark ? "plainDark" : conversion];
+  document.querySelector("[data-i18n=drawHint]").dataset.i18n = drawHint;
+  document.querySelector("[data-i18n=uploadHint]").dataset.i18n = uploadHint;
   const brush = $("brush"), pad = $("draw").width;
   const width = Math.round((STROKE_PIXELS * pad) / size);
   brush.max = String(Math.max(Number(brush.max), 2 * width));
@@ -551,7 +569,7 @@ async function start() {
     state.classes = info.classes;                     // the runs' classes and image size: read here, once
     setClasses(info.classes);
     if (info.pad === "dark") drawing.setGround("dark");   // else the white pad the page always had
-    useImageSize(info.image_size ?? PHOTO_SIZE, info.pad);
+    useImageSize(info.image_size ?? PHOTO_SIZE, info.pad, info.picture);
     state.testImages = info.test_images;
     state.shown = new Set(info.runs.map((run) => run.id));
     $("test-index").max = String(info.test_images - 1);

@@ -240,7 +240,7 @@ export async function getRuns() {
   const runs = manifest.runs.map(({ graph, ...info }) => info);
   return { runs, classes: manifest.classes, image_size: manifest.image_size, dataset: manifest.dataset ?? null,
            test_images: manifest.test_images.count,
-           background: manifest.background ?? null, pad: manifest.pad ?? "light" };
+           background: manifest.background ?? null, pad: manifest.pad ?? "light", picture: manifest.picture ?? null };
 }
 
 export async function firstReading() {
