@@ -877,6 +877,21 @@ def write_image_folder(images_, labels, classes, directory, *, split: str | None
 
 # ------------------------------------------------------------------------------------------ a run's data
 
+def section_here(section, data_dir=None) -> dict:
+    """A run's data section (a RunConfig, DataConfig, Run, run directory or dict: see dataset_of) as a dict to
+    read its data here: where the run's folder is now. data_dir (a --data-dir) None: the section as recorded;
+    else, for an image folder, "dataset" becomes data_dir (the folder moved there), and for a named dataset
+    "data_dir" becomes it (its files are there). The one place that says where a run's data are, for a resume
+    (lifecycle), the test split (evaluation.load_test_set) and an exported model (OnnxClassifier.data_section):
+    the record (config.json) is never changed, and the split digests it holds (split_sha256) still refuse a
+    moved folder whose images changed. Raises RowrnnError only where dataset_of does (a folder's classes
+    unlisted: never for a run's section, which records them)."""
+    s = _data_section(section)
+    if data_dir is not None:
+        s["dataset" if dataset_of(s).is_folder else "data_dir"] = os.fspath(data_dir)
+    return s
+
+
 def load_dataset(section, *, splits=("train", "test"), recorded_by=None, progress: bool = False):
     """(DatasetInfo, then one ImageDataset per split) of a config's data section (DataConfig or dict).
 

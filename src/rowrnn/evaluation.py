@@ -8,8 +8,6 @@ The test split is read here, once per call, never during training or selection.
 """
 from __future__ import annotations
 
-import dataclasses
-import os
 from pathlib import Path
 
 import torch
@@ -18,7 +16,7 @@ from torch import nn
 from . import files
 from .constants import CLASSES, NUM_CLASSES
 from .data import Batches, ImageDataset, load_split, normalize
-from .datasets import DEFAULT, changed_split, dataset_of, load_dataset
+from .datasets import DEFAULT, changed_split, dataset_of, load_dataset, section_here
 from .errors import RowrnnError, python_api
 from .images import display_name
 from .runs import Run, load_model, load_run, resolve_weights, weights_name
@@ -208,10 +206,9 @@ def load_test_set(run, data_dir=None, *, verify: bool | None = None, changed: st
         test.classes = list(dataset_of(run).classes)
         test.note = ""
         return test
-    section = {**dataclasses.asdict(run.config.data), "verify": verify,
-               "data_dir": data_dir or run.config.data.data_dir}
-    if dataset_of(run).is_folder:    # an image folder: data_dir is where the folder is now
-        folder = section["dataset"] = os.fspath(data_dir) if data_dir is not None else run.config.data.dataset
+    section = {**section_here(run.config, data_dir), "verify": verify}   # an image folder: where it is now
+    if dataset_of(run).is_folder:
+        folder = section["dataset"]
         if not files.is_dir(Path(folder).expanduser()):
             raise RowrnnError(f"{run.path} was trained on the image folder {run.config.data.dataset}, as its "
                               "config.json records, which is not a folder here: put it back there, or pass "
