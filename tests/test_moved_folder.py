@@ -63,3 +63,83 @@ def test_resuming_a_moved_folder_run_without_data_dir_names_the_flag(tmp_path, c
     assert err.startswith(f"rowrnn: error: the run's image folder {folder}: not a readable folder here (")
     assert err.endswith("or pass --data-dir with where that folder is now; for the folder as it is, train a new "
                         "run on it\n") and err.count("\n") == 1
+
+
+# ---------------------------------------------------------------------------------- predict --onnx: the same reader
+
+def _onnx_json(capsys, argv):
+    capsys.readouterr()
+    assert main(["predict", "--onnx", *argv, "--json"]) == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out)
+
+
+def _exported_folder_run(tmp_path):
+    import pytest
+    pytest.importorskip("onnxruntime")
+    folder, run = _folder_run(tmp_path)
+    assert _resume(run) == 0 and main(["export", str(run)]) == 0
+    return folder, run / "model.onnx"
+
+
+def _same_count_other_image(folder):
+    """The test image test/b/2.png changed, the count and the class names kept: other test images."""
+    from test_datasets import _digit, _png
+    image = _digit(1)
+    image[3, 3] = 99
+    (folder / "test" / "b" / "2.png").write_bytes(_png(image))
+
+
+def test_predict_onnx_refuses_a_moved_folder_whose_test_images_changed(tmp_path, capsys):
+    folder, onnx = _exported_folder_run(tmp_path)
+    before = _onnx_json(capsys, [str(onnx), "--test-index", "7"])
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    assert _onnx_json(capsys, [str(onnx), "--test-index", "7", "--data-dir", str(moved)]) == before
+    _same_count_other_image(moved)
+    assert main(["predict", "--onnx", str(onnx), "--test-index", "7", "--data-dir", str(moved)]) == 2
+    assert capsys.readouterr().err == (
+        f"rowrnn: error: {moved}: the folder's test images changed since the run of {onnx} was trained (18 images "
+        "now, 18 then): --test-index must name the test images the run recorded; restore them, or give image "
+        "files instead of --test-index\n")
+
+
+def test_predict_onnx_refuses_a_folder_whose_test_images_changed_in_place(tmp_path, capsys):
+    folder, onnx = _exported_folder_run(tmp_path)
+    (folder / "test" / "c" / "0.png").unlink()
+    assert main(["predict", "--onnx", str(onnx), "--test-index", "0"]) == 2
+    assert capsys.readouterr().err == (
+        f"rowrnn: error: {folder}: the folder's test images changed since the run of {onnx} was trained (17 images "
+        "now, 18 then): --test-index must name the test images the run recorded; restore them, or give image "
+        "files instead of --test-index\n")
+
+
+def test_predict_onnx_names_a_missing_folder_and_a_wrong_data_dir(tmp_path, capsys):
+    folder, onnx = _exported_folder_run(tmp_path)
+    folder.rename(tmp_path / "moved")
+    assert main(["predict", "--onnx", str(onnx), "--test-index", "0"]) == 2
+    assert capsys.readouterr().err == (
+        f"rowrnn: error: the run of {onnx} was trained on the image folder {folder}, as its export records, which "
+        "is not a folder here: put it back there, or pass --data-dir with its new place\n")
+    assert main(["predict", "--onnx", str(onnx), "--test-index", "0", "--data-dir", str(tmp_path / "no")]) == 2
+    assert capsys.readouterr().err == (
+        f"rowrnn: error: --data-dir {tmp_path / 'no'}: not a folder here: give the image folder the run of {onnx} "
+        f"was trained on (recorded as {folder})\n")
+
+
+def test_predict_onnx_verifies_as_the_run_was_trained(tmp_path, capsys):
+    """A run trained with --no-verify (synthetic files, no published checksums): its export's --test-index reads
+    them unverified as the run directory's predict does, and --no-verify/--verify is not needed."""
+    import pytest
+    pytest.importorskip("onnxruntime")
+    from conftest import write_dataset
+    data = write_dataset(tmp_path / "data")
+    run = tmp_path / "run"
+    assert main(["train", "--data-dir", str(data), "--no-verify", "--epochs", "1", "--batch-size", "64",
+                 "--hidden-size", "8", "--quiet", "--no-figures", "--out", str(run)]) == 0
+    assert main(["export", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(run), "--test-index", "3", "--json"]) == 0
+    by_run = json.loads(capsys.readouterr().out)
+    by_onnx = _onnx_json(capsys, [str(run / "model.onnx"), "--test-index", "3", "--data-dir", str(data)])
+    assert [r["expected"] for r in by_onnx] == [r["expected"] for r in by_run]
+    assert [t["class"] for t in by_onnx[0]["top"]] == [t["class"] for t in by_run[0]["top"]]

@@ -567,23 +567,12 @@ def cmd_predict(args) -> int:
             raise RowrnnError("--explain draws the run's step-by-step reading, which an ONNX model does not "
                               "expose: give the run directory instead of --onnx")
         model = OnnxClassifier(args.onnx)
-        # the dataset its export recorded, with its run's data section (rowrnn.config) where there is one: a
-        # folder's --test-split and --conversion, so --test-index reads the test split the run read and pictures
-        # are converted as the run's were; exports without it: the dataset, classes and size alone
-        import json
-        from .datasets import DEFAULT, dataset_of, load_dataset
-        try:
-            recorded = json.loads(model.metadata.get("rowrnn.config") or "{}").get("data") or {}
-        except (ValueError, AttributeError):
-            recorded = {}
-        section = {**(recorded if isinstance(recorded, dict) else {}),
-                   "dataset": model.metadata.get("rowrnn.dataset") or DEFAULT, "data_dir": args.data_dir,
-                   "verify": args.verify is not False, "image_size": model.image_size,
-                   "classes": list(model.classes)}
-        info = dataset_of(section)
-        if info.is_folder and args.data_dir is not None:   # --data-dir: the image folder's new place, as for a run
-            section["dataset"] = os.fspath(args.data_dir)
-        load_tests = lambda: load_dataset(section, splits=("test",))[1]  # noqa: E731
+        # the run's data section as its export recorded it: --test-index reads the test split the run read (a
+        # folder's --test-split, checked against its recorded images), pictures are converted as the run's were
+        from .datasets import dataset_of
+        from .evaluation import exported_test_set
+        info = dataset_of(model.data_section)
+        load_tests = lambda: exported_test_set(model, args.data_dir, verify=args.verify)  # noqa: E731
     else:
         from . import runs
         if args.explain is not None:
