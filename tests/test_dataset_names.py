@@ -30,8 +30,8 @@ def test_build_config_refuses_an_unknown_dataset_on_one_line():
 def test_a_mistyped_path_is_not_taken_for_a_mistyped_name(path):
     assert close_dataset_names(path) == []
     assert unknown_dataset(path, "no such directory") == (
-        f"--dataset {path}: no such directory: give the path of an image folder, or one of the dataset names "
-        f"({NAMES})")
+        f"--dataset {path}: neither a dataset name ({NAMES}) nor a readable folder (no such directory): give one of "
+        "those names, or the path of an image folder")
 
 
 @pytest.mark.parametrize("name,close", [("MNIST", ["mnist"]), ("fashion_mnist", ["fashion-mnist"]),
@@ -44,8 +44,9 @@ def test_a_mistyped_name_still_gets_its_suggestion(name, close):
 def test_training_on_a_missing_path_says_no_such_directory_without_a_suggestion(tmp_path, capsys):
     from rowrnn.cli import main
     assert main(["train", "--dataset", "data/MNIST", "--epochs", "1", "--out", str(tmp_path / "run")]) == 2
-    assert capsys.readouterr().err == (f"rowrnn: error: --dataset data/MNIST: no such directory: give the path of "
-                                       f"an image folder, or one of the dataset names ({NAMES})\n")
+    assert capsys.readouterr().err == (f"rowrnn: error: --dataset data/MNIST: neither a dataset name ({NAMES}) nor "
+                                       "a readable folder (no such directory): give one of those names, or the path "
+                                       "of an image folder\n")
     assert not (tmp_path / "run").exists()
 
 

@@ -209,20 +209,17 @@ def close_dataset_names(dataset: str) -> list[str]:
 
 def unknown_dataset(dataset: str, reason: str = "") -> str:
     """The one-line refusal of a --dataset that is neither a dataset name nor a readable folder, the dataset
-    shown safe to print (files.display_name: controls and undecodable bytes escaped). A name: the names, "did
-    you mean X?" where close_dataset_names finds one, and that an image folder's path is accepted too. A path
-    (is_path_like): the reason it is not a folder (e.g. "no such directory"; "not a readable folder" without
-    one), then the fix, with no name suggested. reason: why it is not a folder, said in brackets after a name."""
+    shown safe to print (files.display_name: controls and undecodable bytes escaped): the names, "did you mean
+    X?" where close_dataset_names finds one (never for a path, is_path_like: its reason, "no such directory",
+    says what is wrong), and that an image folder's path is accepted too. reason: why it is not a folder (e.g.
+    "no such directory"), said in brackets."""
     from .files import display_name
-    shown, names = display_name(dataset), ", ".join(DATASET_NAMES)
-    if is_path_like(dataset):
-        return (f"--dataset {shown}: {reason or 'not a readable folder'}: give the path of an image folder, or one "
-                f"of the dataset names ({names})")
     close = close_dataset_names(dataset)
     fix = "give one of those names, or the path of an image folder"
     fix = f"did you mean {' or '.join(close)}? Else {fix}" if close else fix
     because = f" ({reason})" if reason else ""
-    return f"--dataset {shown}: neither a dataset name ({names}) nor a readable folder{because}: {fix}"
+    return (f"--dataset {display_name(dataset)}: neither a dataset name ({', '.join(DATASET_NAMES)}) nor a readable "
+            f"folder{because}: {fix}")
 
 
 def check_dataset(dataset) -> None:
