@@ -86,8 +86,11 @@ DATA_DIR_HELP = ("directory with the run's dataset: its files for a named datase
 
 
 # --no-verify: what each named dataset's check is (rowrnn.datasets.TABLE); an image folder has no published checksums
-CHECKSUMS = ("Fashion-MNIST's SHA-256 of each file; MNIST's, KMNIST's and EMNIST's MD5 of each downloaded .gz or "
-             "zip; an image folder has none")
+# (compare's presets read named datasets only: NAMED_CHECKSUMS; a run's dataset may be a folder: CHECKSUMS)
+CHECKSUM_PARTS = ("Fashion-MNIST's SHA-256 of each file",
+                  "MNIST's, KMNIST's and EMNIST's MD5 of each downloaded .gz or zip")
+NAMED_CHECKSUMS = "; ".join(CHECKSUM_PARTS)
+CHECKSUMS = "; ".join((*CHECKSUM_PARTS, "an image folder has none"))
 
 
 def _add_run_arguments(parser, run: str | None = "run directory", weights: str | None = "which weights",
@@ -189,7 +192,7 @@ def build_parser() -> Parser:
                        data_dir="directory with the presets' dataset files (Fashion-MNIST's by default)")
     p.add_argument("--no-verify", dest="verify", action="store_false",
                    help="skip checking the presets' dataset files against their published checksums "
-                        f"({CHECKSUMS.split('; an image folder')[0]})")
+                        f"({NAMED_CHECKSUMS})")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("summary", formatter_class=fmt, help="layer-by-layer summary with the true parameter count")
