@@ -86,8 +86,11 @@ DATA_DIR_HELP = ("directory with the run's dataset: its files for a named datase
 
 
 # --no-verify: what each named dataset's check is (rowrnn.datasets.TABLE); an image folder has no published checksums
-CHECKSUMS = ("Fashion-MNIST's SHA-256 of each file; MNIST's, KMNIST's and EMNIST's MD5 of each downloaded .gz or "
-             "zip; an image folder has none")
+# (compare's presets read named datasets only: NAMED_CHECKSUMS; a run's dataset may be a folder: CHECKSUMS)
+CHECKSUM_PARTS = ("Fashion-MNIST's SHA-256 of each file",
+                  "MNIST's, KMNIST's and EMNIST's MD5 of each downloaded .gz or zip")
+NAMED_CHECKSUMS = "; ".join(CHECKSUM_PARTS)
+CHECKSUMS = "; ".join((*CHECKSUM_PARTS, "an image folder has none"))
 
 
 def _add_run_arguments(parser, run: str | None = "run directory", weights: str | None = "which weights",
@@ -189,7 +192,7 @@ def build_parser() -> Parser:
                        data_dir="directory with the presets' dataset files (Fashion-MNIST's by default)")
     p.add_argument("--no-verify", dest="verify", action="store_false",
                    help="skip checking the presets' dataset files against their published checksums "
-                        f"({CHECKSUMS.split('; an image folder')[0]})")
+                        f"({NAMED_CHECKSUMS})")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("summary", formatter_class=fmt, help="layer-by-layer summary with the true parameter count")
@@ -567,23 +570,12 @@ def cmd_predict(args) -> int:
             raise RowrnnError("--explain draws the run's step-by-step reading, which an ONNX model does not "
                               "expose: give the run directory instead of --onnx")
         model = OnnxClassifier(args.onnx)
-        # the dataset its export recorded, with its run's data section (rowrnn.config) where there is one: a
-        # folder's --test-split and --conversion, so --test-index reads the test split the run read and pictures
-        # are converted as the run's were; exports without it: the dataset, classes and size alone
-        import json
-        from .datasets import DEFAULT, dataset_of, load_dataset
-        try:
-            recorded = json.loads(model.metadata.get("rowrnn.config") or "{}").get("data") or {}
-        except (ValueError, AttributeError):
-            recorded = {}
-        section = {**(recorded if isinstance(recorded, dict) else {}),
-                   "dataset": model.metadata.get("rowrnn.dataset") or DEFAULT, "data_dir": args.data_dir,
-                   "verify": args.verify is not False, "image_size": model.image_size,
-                   "classes": list(model.classes)}
-        info = dataset_of(section)
-        if info.is_folder and args.data_dir is not None:   # --data-dir: the image folder's new place, as for a run
-            section["dataset"] = os.fspath(args.data_dir)
-        load_tests = lambda: load_dataset(section, splits=("test",))[1]  # noqa: E731
+        # the run's data section as its export recorded it: --test-index reads the test split the run read (a
+        # folder's --test-split, checked against its recorded images), pictures are converted as the run's were
+        from .datasets import dataset_of
+        from .evaluation import exported_test_set
+        info = dataset_of(model.data_section)
+        load_tests = lambda: exported_test_set(model, args.data_dir, verify=args.verify)  # noqa: E731
     else:
         from . import runs
         if args.explain is not None:

@@ -180,13 +180,22 @@ BACKGROUNDS = ("dark", "light")           # an image folder's background (rowrnn
 FOLDER_SIDES = (4, 256)                   # the --image-size an image folder may be converted to, pixels
 
 
+def is_path_like(dataset) -> bool:
+    """Whether dataset is written as a path ("/", or the system's separator, in it): a mistyped folder, never a
+    mistyped dataset name (no name of DATASET_NAMES holds one)."""
+    return "/" in str(dataset) or os.sep in str(dataset)
+
+
 def close_dataset_names(dataset: str) -> list[str]:
     """The DATASET_NAMES a mistyped dataset may have meant, best first ([] for none): the name itself in another
     case or with "_" or spaces for "-" ("MNIST", "fashion_mnist"); the same words in another order
     ("mnist-fashion"); the names of a family it is the start of ("emnist": emnist-letters, emnist-balanced);
-    else difflib.get_close_matches' best (cutoff 0.6), compared in lower case."""
+    else difflib.get_close_matches' best (cutoff 0.6), compared in lower case. A path ("~/mnist", "data/MNIST":
+    is_path_like) is a folder that is not there, not a name: [] for it."""
     import difflib
     import re
+    if is_path_like(dataset):
+        return []
     key = re.sub(r"[\s_]+", "-", str(dataset).strip().lower())
     if key in DATASET_NAMES:
         return [key]
@@ -199,15 +208,18 @@ def close_dataset_names(dataset: str) -> list[str]:
 
 
 def unknown_dataset(dataset: str, reason: str = "") -> str:
-    """The refusal of a --dataset that is neither a dataset name nor a readable folder: the names, "did you mean
-    X?" where close_dataset_names finds one, and that an image folder's path is accepted too. reason: why it is
-    not a folder (e.g. "no such directory"), said in brackets."""
+    """The one-line refusal of a --dataset that is neither a dataset name nor a readable folder, the dataset
+    shown safe to print (files.display_name: controls and undecodable bytes escaped): the names, "did you mean
+    X?" where close_dataset_names finds one (never for a path, is_path_like: its reason, "no such directory",
+    says what is wrong), and that an image folder's path is accepted too. reason: why it is not a folder (e.g.
+    "no such directory"), said in brackets."""
+    from .files import display_name
     close = close_dataset_names(dataset)
     fix = "give one of those names, or the path of an image folder"
     fix = f"did you mean {' or '.join(close)}? Else {fix}" if close else fix
     because = f" ({reason})" if reason else ""
-    return (f"--dataset {dataset}: neither a dataset name ({', '.join(DATASET_NAMES)}) nor a readable folder"
-            f"{because}: {fix}")
+    return (f"--dataset {display_name(dataset)}: neither a dataset name ({', '.join(DATASET_NAMES)}) nor a readable "
+            f"folder{because}: {fix}")
 
 
 def check_dataset(dataset) -> None:

@@ -143,6 +143,8 @@ def class_names_in(classes, language: str = "en") -> tuple:
             if entry.classes_es and entry.classes == classes:
                 return entry.classes_es
     return classes
+
+
 EMNIST_SPLITS = ("letters", "balanced")   # the EMNIST splits rowrnn knows by name (torchvision knows six)
 
 
@@ -496,10 +498,14 @@ class _Naming:
     recorded folder (recorded True: read by a command without --dataset, so the fix is RECORDED_FIX)."""
     recorded: bool = False
 
-    def refuse(self, folder, problem: str, fix: str) -> RowrnnError:
-        """The one-line RowrnnError "<folder named>: <problem>: <fix>"."""
+    def refuse(self, folder, problem: str, fix: str | None = None) -> RowrnnError:
+        """The one-line RowrnnError "<folder named>: <problem>: <fix>". fix is what training's --dataset user can
+        do, needed there (TypeError without it: a refusal must say what to do); a recorded folder's fix is
+        always RECORDED_FIX, and fix is not used."""
         if self.recorded:
             return RowrnnError(f"the run's image folder {images.display_name(folder)}: {problem}: {RECORDED_FIX}")
+        if fix is None:
+            raise TypeError("_Naming.refuse: a refusal of training's --dataset needs its fix")
         return RowrnnError(f"--dataset {images.display_name(folder)}: {problem}: {fix}")
 
 
@@ -545,7 +551,7 @@ def _has_splits(folder: Path, naming: _Naming = _Naming()) -> bool:
     except RowrnnError as e:
         reason = str(e).removeprefix(f"{folder}: ")
         if naming.recorded:
-            raise naming.refuse(folder, f"not a readable folder here ({reason})", "") from None
+            raise naming.refuse(folder, f"not a readable folder here ({reason})") from None
         raise RowrnnError(unknown_dataset(shown, reason)) from None
     train, test = files.is_dir(folder / "train"), files.is_dir(folder / "test")
     if train != test:
@@ -877,13 +883,29 @@ def write_image_folder(images_, labels, classes, directory, *, split: str | None
 
 # ------------------------------------------------------------------------------------------ a run's data
 
+def section_here(section, data_dir=None) -> dict:
+    """A run's data section (a RunConfig, DataConfig, Run, run directory or dict: see dataset_of) as a dict to
+    read its data here: where the run's folder is now. data_dir (a --data-dir) None: the section as recorded;
+    else, for an image folder, "dataset" becomes data_dir (the folder moved there), and for a named dataset
+    "data_dir" becomes it (its files are there). The one place that says where a run's data are, for a resume
+    (lifecycle), the test split (evaluation.load_test_set) and an exported model (OnnxClassifier.data_section):
+    the record (config.json) is never changed, and the split digests it holds (split_sha256) still refuse a
+    moved folder whose images changed. Raises RowrnnError only where dataset_of does (a folder's classes
+    unlisted: never for a run's section, which records them)."""
+    s = _data_section(section)
+    if data_dir is not None:
+        s["dataset" if dataset_of(s).is_folder else "data_dir"] = os.fspath(data_dir)
+    return s
+
+
 def load_dataset(section, *, splits=("train", "test"), recorded_by=None, progress: bool = False):
     """(DatasetInfo, then one ImageDataset per split) of a config's data section (DataConfig or dict).
 
     Named datasets: load_named (Fashion-MNIST: rowrnn.data.find_data, unchanged); recorded_by is passed on to
     Fashion-MNIST's search. Folders: read_image_folder with the section's image_size, conversion and
     test_split (its report, when not empty, is each dataset's .report attribute); a folder's info.name is its
-    absolute path. Every ImageDataset carries the dataset's class names. Raises RowrnnError."""
+    absolute path, its info.conversion the section's, its info.background the section's where recorded, else
+    image_background of its training images. Every ImageDataset carries the dataset's class names. Raises RowrnnError."""
     s = _data_section(section) if not isinstance(section, dict) else dict(section)
     name = s.get("dataset") or DEFAULT
     if name in TABLE:
@@ -904,9 +926,12 @@ def load_dataset(section, *, splits=("train", "test"), recorded_by=None, progres
                                             conversion=s.get("conversion", "plain"),
                                             test_split=s.get("test_split", 0.2), classes=s.get("classes"),
                                             progress=progress)
-    # the folder's absolute path: recorded by training, so the run is evaluated the same from any directory
+    # the folder's absolute path: recorded by training, so the run is evaluated the same from any directory;
+    # its background as a run recorded it, else as training decides it (from the training images)
+    background = s.get("background") if s.get("background") in BACKGROUNDS else image_background(train.images)
     info = DatasetInfo(os.path.abspath(Path(name).expanduser()), tuple(train.classes),
-                       s.get("image_size", IMAGE_SIZE))
+                       s.get("image_size", IMAGE_SIZE), conversion=s.get("conversion") or "plain",
+                       background=background)
     chosen = {"train": train, "test": test}
     for d in chosen.values():
         d.report = str(report)

@@ -9,7 +9,6 @@ The test split is read here, once per call, never during training or selection.
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import torch
@@ -18,7 +17,7 @@ from torch import nn
 from . import files
 from .constants import CLASSES, NUM_CLASSES
 from .data import Batches, ImageDataset, load_split, normalize
-from .datasets import DEFAULT, changed_split, dataset_of, load_dataset
+from .datasets import DEFAULT, changed_split, dataset_of, load_dataset, section_here
 from .errors import RowrnnError, python_api
 from .images import display_name
 from .runs import Run, load_model, load_run, resolve_weights, weights_name
@@ -196,41 +195,64 @@ def load_test_set(run, data_dir=None, *, verify: bool | None = None, changed: st
     Raises RowrnnError (one line) when the files are missing, unreadable or fail their SHA-256 check, and for a
     changed folder with changed="refuse".
     """
-    if changed not in CHANGED:
-        raise RowrnnError(f"changed must be one of {', '.join(CHANGED)}, got {changed!r}")
     if not isinstance(run, Run):
         run = load_run(run)
-    recorded = data_dir is None and run.config.data.data_dir is not None
-    verify = run.config.data.verify if verify is None else verify
-    if run.config.data.dataset == DEFAULT:    # Fashion-MNIST exactly as before: the two test files alone
-        test = load_split(data_dir or run.config.data.data_dir, "test", verify=verify,
-                          recorded_by=run.path if recorded else None)
-        test.classes = list(dataset_of(run).classes)
+    return _test_split(dataclasses.asdict(run.config.data), data_dir, verify=verify, changed=changed,
+                       owner=str(run.path), record="config.json",
+                       recorded_by=run.path if data_dir is None and run.config.data.data_dir is not None else None,
+                       fix=f"the run's numbers must be on the test images it recorded; restore them, or see numbers "
+                           f"on the folder as it is now with `rowrnn evaluate {run.path}` (without --save)")
+
+
+def exported_test_set(model, data_dir=None, *, verify: bool | None = None) -> ImageDataset:
+    """The test split the run of an exported model read (`rowrnn predict --onnx MODEL --test-index N`), by the
+    same reader as load_test_set: model is an OnnxClassifier (its .data_section: the run's data section as its
+    export recorded it, the recorded data_dir left out: a model travels without its run's machine; its .source
+    names it). data_dir: a named dataset's files here, or where the run's image folder is now. verify (default:
+    as the run was trained, else True) checks a named dataset's SHA-256. An image folder must hold the test
+    images the run recorded (split_sha256): other images would give other test images and wrong expected labels.
+    Raises RowrnnError (one line) for missing or unreadable files, a failed check, and a changed folder."""
+    return _test_split(model.data_section, data_dir, verify=verify, changed="refuse",
+                       owner=f"the run of {model.source}", record="export", recorded_by=None,
+                       fix="--test-index must name the test images the run recorded; restore them, or give image "
+                           "files instead of --test-index")
+
+
+def _test_split(section: dict, data_dir, *, verify, changed: str, owner: str, record: str, recorded_by,
+                fix: str) -> ImageDataset:
+    """The test split of a run's data section (its config's, or an export's), read where the data are now
+    (datasets.section_here) and, for an image folder, compared with its recorded digest. owner names whose
+    data they are, record where the section was read from (config.json, export), fix what to do about a
+    changed folder (changed="refuse"); recorded_by: the run whose recorded data_dir is searched (see
+    data.find_data)."""
+    if changed not in CHANGED:
+        raise RowrnnError(f"changed must be one of {', '.join(CHANGED)}, got {changed!r}")
+    verify = section.get("verify", True) if verify is None else verify
+    recorded_folder = section.get("dataset") or DEFAULT
+    section = {**section_here(section, data_dir), "verify": verify}   # an image folder: where it is now
+    info = dataset_of(section)
+    if recorded_folder == DEFAULT:    # Fashion-MNIST exactly as before: the two test files alone
+        test = load_split(section.get("data_dir"), "test", verify=verify, recorded_by=recorded_by)
+        test.classes = list(info.classes)
         test.note = ""
         return test
-    section = {**dataclasses.asdict(run.config.data), "verify": verify,
-               "data_dir": data_dir or run.config.data.data_dir}
-    if dataset_of(run).is_folder:    # an image folder: data_dir is where the folder is now
-        folder = section["dataset"] = os.fspath(data_dir) if data_dir is not None else run.config.data.dataset
+    if info.is_folder:
+        folder = section["dataset"]
         if not files.is_dir(Path(folder).expanduser()):
-            raise RowrnnError(f"{run.path} was trained on the image folder {run.config.data.dataset}, as its "
-                              "config.json records, which is not a folder here: put it back there, or pass "
-                              "--data-dir with its new place" if data_dir is None else
-                              f"--data-dir {folder}: not a folder here: give the image folder {run.path} was "
-                              f"trained on (recorded as {run.config.data.dataset})")
-    test = load_dataset(section, splits=("test",), recorded_by=run.path if recorded else None)[1]
-    how = changed_split(run.config.data.split_sha256, test, "test")
+            raise RowrnnError(f"{owner} was trained on the image folder {recorded_folder}, as its {record} "
+                              "records, which is not a folder here: put it back there, or pass --data-dir with its "
+                              "new place" if data_dir is None else
+                              f"--data-dir {folder}: not a folder here: give the image folder {owner} was "
+                              f"trained on (recorded as {recorded_folder})")
+    test = load_dataset(section, splits=("test",), recorded_by=recorded_by)[1]
+    how = changed_split(section.get("split_sha256"), test, "test")
     test.note = ""
     if how:
-        said = (f"{display_name(section['dataset'])}: the folder's test images changed since {run.path} was "
-                f"trained {how}")
+        said = f"{display_name(section['dataset'])}: the folder's test images changed since {owner} was trained {how}"
         if changed == "refuse":
-            raise RowrnnError(f"{said}: the run's numbers must be on the test images it recorded; restore them, or "
-                              f"see numbers on the folder as it is now with `rowrnn evaluate {run.path}` "
-                              "(without --save)")
+            raise RowrnnError(f"{said}: {fix}")
         test.note = f"{said}: these numbers are not on the run's recorded test set"
     return test
-
 
 @python_api
 def evaluate_run(path, weights: str = "best", test_set: ImageDataset | None = None, device="cpu",

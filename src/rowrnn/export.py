@@ -22,7 +22,7 @@ import torch
 
 from . import files
 from .constants import CLASSES, IMAGE_SIZE, MEAN, STD
-from .datasets import dataset_of
+from .datasets import DEFAULT, dataset_of
 from .errors import RowrnnError, python_api
 from .pixels import model_input
 
@@ -109,6 +109,20 @@ class OnnxClassifier:
                               "export it again with this version")
         self._check_contract()
         self.input_name = INPUT_NAME
+
+    @property
+    def data_section(self) -> dict:
+        """The data section of the run this model was exported from (rowrnn.config's "data": a folder's
+        --test-split, --conversion and split digests, the run's verify), with the dataset, image size and classes
+        its export recorded; exports without a config: those alone. Its data_dir is None: the training machine's
+        folder is not this one's (a --data-dir says where the data are here; see evaluation.exported_test_set)."""
+        try:
+            recorded = json.loads(self.metadata.get("rowrnn.config") or "{}").get("data") or {}
+        except (ValueError, AttributeError):
+            recorded = {}
+        return {**(recorded if isinstance(recorded, dict) else {}), "data_dir": None,
+                "dataset": self.metadata.get("rowrnn.dataset") or DEFAULT, "image_size": self.image_size,
+                "classes": list(self.classes)}
 
     def _check_contract(self) -> None:
         """The graph's input and output against what rowrnn exports: one float32 input "images" of shape

@@ -327,3 +327,16 @@ def write_json(path, obj) -> None:
 def sha256(data: bytes) -> str:
     """The SHA-256 digest of data, as 64 lowercase hexadecimal characters."""
     return hashlib.sha256(data).hexdigest()
+
+
+def display_name(source) -> str:
+    """A file name or label safe to print on one line: bytes that are not UTF-8 as \\xNN, controls escaped.
+
+    os.fsdecode turns undecodable bytes into lone surrogates, which a UTF-8 stream cannot write; they are
+    turned back into their bytes and shown as backslash escapes, and newlines, tabs and other control
+    characters are shown as \\n, \\t, \\x1b, so an error about the file stays one line.
+    """
+    text = os.fsencode(os.fsdecode(source)).decode("utf-8", "backslashreplace") if isinstance(
+        source, (bytes, os.PathLike)) else str(source).encode("utf-8", "surrogateescape").decode(
+        "utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

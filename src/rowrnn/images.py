@@ -33,6 +33,7 @@ import torch
 from . import files
 from .constants import IMAGE_SIZE
 from .errors import RowrnnError
+from .files import display_name  # noqa: F401  (a file name safe to print: moved to files, below config)
 
 FITS = ("trim", "none")
 MAX_FILE_BYTES = 64 * 2**20      # files larger than this are refused before reading them
@@ -66,19 +67,6 @@ class PreparedImage:
     """
     image: torch.Tensor
     original: np.ndarray
-
-
-def display_name(source) -> str:
-    """A file name or label safe to print on one line: bytes that are not UTF-8 as \\xNN, controls escaped.
-
-    os.fsdecode turns undecodable bytes into lone surrogates, which a UTF-8 stream cannot write; they are
-    turned back into their bytes and shown as backslash escapes, and newlines, tabs and other control
-    characters are shown as \\n, \\t, \\x1b, so an error about the file stays one line.
-    """
-    text = os.fsencode(os.fsdecode(source)).decode("utf-8", "backslashreplace") if isinstance(
-        source, (bytes, os.PathLike)) else str(source).encode("utf-8", "surrogateescape").decode(
-        "utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 # ----------------------------------------------------------------------------- decoding, bounded and safe

@@ -26,7 +26,7 @@ from . import files, runs
 from .config import PRESETS, RunConfig, build_config, config_fields
 from .constants import CLASSES, NUM_CLASSES
 from .data import Batches, ImageDataset
-from .datasets import TABLE, dataset_of, image_background, load_dataset
+from .datasets import TABLE, dataset_of, image_background, load_dataset, section_here
 from .devices import distributed_context
 from .errors import RowrnnError, RowrnnNote, python_api
 from .models import build_model, count_parameters
@@ -106,7 +106,9 @@ def _fit(cfg: RunConfig, run_dir: Path, *, resume: bool, train_set, on_epoch, pr
             raise RowrnnError("--amp needs a CUDA device (bfloat16 autocast); drop --amp on CPU")
         test_set = finishing["test_set"] if finishing else None
         if train_set is None:  # before touching run_dir: a data error leaves nothing behind
-            info, train_set, loaded_test = load_dataset(cfg.data, progress=progress and main)
+            # a resume reads the data where they are now (a moved folder: its --data-dir); cfg keeps the record
+            section = section_here(cfg.data, cfg.data.data_dir) if resume else cfg.data
+            info, train_set, loaded_test = load_dataset(section, progress=progress and main)
             if not resume:   # a folder's absolute path, recorded: evaluate finds it from any directory
                 cfg.data.dataset = info.name
             test_set = test_set if test_set is not None or not finishing else loaded_test

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 
 import torch
 from torch import nn
@@ -129,8 +130,13 @@ class RNNClassifier(_CheckedLoading, nn.Module):
                                    ("init", init, INITS), ("scan", scan, SCANS)):
             if value not in valid:
                 raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(map(str, valid))}")
-        if isinstance(rows_per_step, bool) or not isinstance(rows_per_step, int) or rows_per_step < 1:
+        try:   # any integer (a NumPy one too, as before), never a bool, a float or a string
+            steps = None if isinstance(rows_per_step, bool) else operator.index(rows_per_step)
+        except TypeError:
+            steps = None
+        if steps is None or steps < 1:
             raise ValueError(f"rows_per_step must be a positive integer dividing image_size, got {rows_per_step!r}")
+        rows_per_step = steps
         if "pixels" in read and rows_per_step != 1:
             raise ValueError("rows_per_step applies to reading rows or columns, not pixels")
         if "pixels" not in read and image_size % rows_per_step:
