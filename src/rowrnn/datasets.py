@@ -27,13 +27,12 @@ import numpy as np
 import torch
 
 from . import data, files, images
-from .config import unknown_dataset
-from .constants import CLASSES, IMAGE_SIZE, MEAN, STD
+from .config import BACKGROUNDS, unknown_dataset
+from .constants import CLASSES, IMAGE_SIZE, MEAN, STD, language_of, language_refusal
 from .errors import RowrnnError
 
 DEFAULT = "fashion-mnist"
 CONVERSIONS = ("plain", "photo")
-BACKGROUNDS = ("dark", "light")   # an image's background, below or from 128 (image_background)
 MAX_FOLDER_IMAGES = 200_000     # an image folder is read whole into memory: at 28x28, 157 MB of uint8
 MAX_FOLDER_SIDE = 256           # the largest --image-size: 256x256 x 200k images would be 13 GB, so the
 MAX_FOLDER_BYTES = 2 * 2**30    # images held (N x side x side bytes) are also capped at 2 GiB
@@ -135,10 +134,10 @@ def class_names_in(classes, language: str = "en") -> tuple:
     exactly its names (Fashion-MNIST's: "Ankle boot" -> "Botín", as web/i18n.js's classNamesIn does); every
     other dataset's and image folder's names as given, in both languages. Raises RowrnnError naming language
     for another value."""
-    if not isinstance(language, str) or language.strip().lower() not in ("en", "es"):
-        raise RowrnnError(f"language must be one of en, es, got {language!r}")
+    if language_of(language) is None:
+        raise RowrnnError(language_refusal(language))
     classes = tuple(classes)
-    if language.strip().lower() == "es":
+    if language_of(language) == "es":
         for entry in TABLE.values():
             if entry.classes_es and entry.classes == classes:
                 return entry.classes_es

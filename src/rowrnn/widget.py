@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from . import reading, runs
+from .constants import LANGUAGES, language_of, language_refusal  # noqa: F401  (LANGUAGES: rowrnn.widget's name)
 from .datasets import DEFAULT, DatasetInfo, class_names_in, dataset_of, prepare_picture
 from .errors import RowrnnError
 from .models import CNNClassifier, RNNClassifier, class_names
@@ -33,7 +34,6 @@ from .webassets import inline_modules, scoped_css
 WEB = Path(__file__).parent / "web"
 MODULES = ("i18n.js", "render.js", "widget.js")      # what the widget's module is made of; widget.js imports the rest
 ENTRY = "widget.js"
-LANGUAGES = ("en", "es")                              # i18n.js's
 # the one line of text/plain beside the widget (ReadingWidget.summary), once per language; the figure's words
 # are rowrnn.plots.WORDS
 SUMMARY = {
@@ -143,10 +143,11 @@ def reading_dataset(loaded: list[dict]) -> DatasetInfo:
 
 
 def _language(language) -> str:
-    """"en" or "es", in any case ("ES", "Es" -> "es"). Raises RowrnnError naming language for another."""
-    if not isinstance(language, str) or language.strip().lower() not in LANGUAGES:
-        raise RowrnnError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
-    return language.strip().lower()
+    """"en" or "es", in any case ("ES", "Es" -> "es"): rowrnn.constants.language_of. Raises RowrnnError naming
+    language for another."""
+    if language_of(language) is None:
+        raise RowrnnError(language_refusal(language))
+    return language_of(language)
 
 
 def load_reading_image(image, loaded: list[dict] | None = None, *, data_dir=None, verify: bool | None = None,
@@ -349,9 +350,10 @@ def widget_class():
         def summary(self) -> str:
             """One line in the widget's language: what is read, by whom, and each final answer (a notebook's
             text/plain), e.g. "rowrnn reading of test image 3 at step 28 of 28 — tiny: Coat 71.2%"."""
-            say = SUMMARY[self.language]
+            language = _language(self.language)            # the trait's validation normalises it already
+            say = SUMMARY[language]
             what = say["test_image"].format(index=self.index) if self.index is not None else say["image"]
-            shown = class_names_in(self.classes, self.language)               # the names in label order
+            shown = class_names_in(self.classes, language)                    # the names in label order
             answers = []
             for run in self.runs:
                 view = run["reading"]
@@ -363,9 +365,10 @@ def widget_class():
         def png(self) -> bytes:
             """The static figure of the reading in the widget's language (made once per language, on first
             display): see reading_figure_png."""
-            if self.language not in self._png:
-                self._png[self.language] = reading_figure_png(*self._static, language=self.language)
-            return self._png[self.language]
+            language = _language(self.language)
+            if language not in self._png:
+                self._png[language] = reading_figure_png(*self._static, language=language)
+            return self._png[language]
 
         def _repr_mimebundle_(self, **kwargs):
             bundle = super()._repr_mimebundle_(**kwargs)
