@@ -137,3 +137,30 @@ def test_site_refuses_the_mix_writing_nothing_and_builds_one_conversion(three, t
     assert [run["name"] for run in manifest["runs"]] == ["dark", "dark2"]
     assert (manifest["picture"], manifest["pad"]) == ({"conversion": "plain", "size": 28}, "dark")
     assert np.shape(manifest["classes"]) == (10,) and dataset_of(made["dark"]).background == "dark"
+
+
+def test_the_widget_refuses_one_picture_for_two_conversions_but_shows_a_test_image(three, tmp_path):
+    pytest.importorskip("anywidget")
+    import io
+
+    from PIL import Image
+
+    import rowrnn
+    mnist_data, made, _ = three
+    picture = tmp_path / "drawn.png"
+    Image.new("L", (40, 40), 255).save(picture)
+    for image in (picture, str(picture), Image.open(picture)):
+        with pytest.raises(RowrnnError) as refusal:
+            rowrnn.show_reading([made["mnist"], made["dark"], made["dark2"]], image, data_dir=mnist_data)
+        assert str(refusal.value) == (
+            "image: these models convert a picture differently (mnist: photo conversion, not trimmed; dark, dark2: "
+            "plain conversion): give a test index or a 28x28 array, or show each conversion's models in their own "
+            "show_reading")
+    shown = rowrnn.show_reading([made["mnist"], made["dark"]], 2, data_dir=mnist_data)
+    assert [run["info"]["name"] for run in shown.runs] == ["mnist", "dark"] and shown.index == 2
+    grid = np.zeros((28, 28), np.uint8)
+    assert rowrnn.show_reading([made["mnist"], made["dark"]], grid).image == grid.tolist()
+    alike = rowrnn.show_reading([made["dark"], made["dark2"]], picture)          # one conversion: converted once
+    expected = datasets.prepare_picture(picture.read_bytes(), "d", dataset_of(made["dark"])).image
+    assert alike.image == expected.tolist() and np.shape(alike.image) == (28, 28)
+    assert io.BytesIO(alike.png()).read(4) == b"\x89PNG"

@@ -242,7 +242,7 @@ def one_page(runs, fix: str) -> DatasetInfo:
             classes, side, picture, pad = key
             shown = ", ".join(classes[:4]) + (", ..." if len(classes) > 4 else "")
             said = f"{' and '.join(sorted(datasets))}: {len(classes)} classes {shown} at {side}x{side}"
-            return f"{said}, {_conversion_words(dict(picture))}, {pad} pad" if pictures_differ else said
+            return f"{said}, {conversion_words(dict(picture))}, {pad} pad" if pictures_differ else said
         described = "; ".join(f"{', '.join(names)} ({words(key, datasets)})"
                               for key, (names, datasets) in groups.items())
         what = ("read different classes or image sizes" if not pictures_differ
@@ -252,7 +252,7 @@ def one_page(runs, fix: str) -> DatasetInfo:
     return runs[0][1]
 
 
-def _conversion_words(picture: dict) -> str:
+def conversion_words(picture: dict) -> str:
     """picture_options' dict in words, as one_page names a group's conversion."""
     if picture["conversion"] == "plain":
         return "plain conversion"
