@@ -367,6 +367,17 @@ def test_static_site_in_chromium_reads_as_python(site, static_server):
             assert found["explanations"]["1"]["occlusion"] is None
 
         check(3, readings(3))
+        # the engine's own explain answer carries the image it explained (S rows of S), as /api/explain's does,
+        # for a test image and for pixels alike (it carried image: [] before)
+        explained = page.evaluate("async ([url, source]) => (await import(url)).explain(source, 0)",
+                                  [base + "engine-static.js", {"test_index": 3}])
+        assert explained["image"] == test_images[3].tolist() and explained["label"] == int(
+            load_split(data, "test", verify=False).labels[3])
+        grid = test_images[5].tolist()
+        explained = page.evaluate("async ([url, source]) => (await import(url)).explain(source, 0)",
+                                  [base + "engine-static.js", {"pixels": grid}])
+        assert explained["image"] == grid and explained["label"] is None
+        assert np.shape(explained["models"][0]["attribution"]["occlusion"]) == (1, 28)
         page.get_by_test_id("test-index").fill("17")
         page.get_by_test_id("show-test").click()
         check(17, readings(17))

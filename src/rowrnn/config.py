@@ -87,7 +87,7 @@ class ModelConfig:
                               "drop --init")
         if self.arch == "recurrent" and "pixels" not in self.read and image_size % self.rows_per_step:
             raise RowrnnError(f"--rows-per-step {self.rows_per_step} does not divide the image side {image_size}: "
-                              f"choose one of {', '.join(str(k) for k in range(1, image_size + 1) if image_size % k == 0)}")
+                              f"choose one of {', '.join(map(str, models.strip_heights(image_size)))}")
         parameters = models.parameter_count(self, num_classes=num_classes, image_size=image_size)
         if parameters > MAX_PARAMETERS:
             raise RowrnnError(f"the model would have {parameters:.3g} parameters, over the limit of "
@@ -176,7 +176,7 @@ class TrainConfig:
 
 DATASET_NAMES = ("fashion-mnist", "mnist", "kmnist", "emnist-letters", "emnist-balanced")  # rowrnn.datasets.TABLE's
 CONVERSIONS = ("plain", "photo")          # how an image folder's files become grey (rowrnn.datasets)
-BACKGROUNDS = ("dark", "light")           # an image folder's background (rowrnn.datasets.image_background)
+BACKGROUNDS = ("dark", "light")           # an image's background, below or from 128 (rowrnn.datasets.image_background)
 FOLDER_SIDES = (4, 256)                   # the --image-size an image folder may be converted to, pixels
 
 

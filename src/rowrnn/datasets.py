@@ -27,13 +27,12 @@ import numpy as np
 import torch
 
 from . import data, files, images
-from .config import unknown_dataset
-from .constants import CLASSES, IMAGE_SIZE, MEAN, STD
+from .config import BACKGROUNDS, unknown_dataset
+from .constants import CLASSES, IMAGE_SIZE, MEAN, STD, language_of, language_refusal
 from .errors import RowrnnError
 
 DEFAULT = "fashion-mnist"
 CONVERSIONS = ("plain", "photo")
-BACKGROUNDS = ("dark", "light")   # an image's background, below or from 128 (image_background)
 MAX_FOLDER_IMAGES = 200_000     # an image folder is read whole into memory: at 28x28, 157 MB of uint8
 MAX_FOLDER_SIDE = 256           # the largest --image-size: 256x256 x 200k images would be 13 GB, so the
 MAX_FOLDER_BYTES = 2 * 2**30    # images held (N x side x side bytes) are also capped at 2 GiB
@@ -135,10 +134,10 @@ def class_names_in(classes, language: str = "en") -> tuple:
     exactly its names (Fashion-MNIST's: "Ankle boot" -> "Botín", as web/i18n.js's classNamesIn does); every
     other dataset's and image folder's names as given, in both languages. Raises RowrnnError naming language
     for another value."""
-    if not isinstance(language, str) or language.strip().lower() not in ("en", "es"):
-        raise RowrnnError(f"language must be one of en, es, got {language!r}")
+    if language_of(language) is None:
+        raise RowrnnError(language_refusal(language))
     classes = tuple(classes)
-    if language.strip().lower() == "es":
+    if language_of(language) == "es":
         for entry in TABLE.values():
             if entry.classes_es and entry.classes == classes:
                 return entry.classes_es
@@ -224,23 +223,43 @@ def short_name(info: DatasetInfo) -> str:
 def one_page(runs, fix: str) -> DatasetInfo:
     """The dataset a page of several runs shows: runs [(run name, DatasetInfo)] must read the same classes (names,
     in order) at the same image size (two datasets that agree so may share: MNIST and a folder of digits named 0-9
-    at 28). Returns the first run's DatasetInfo. Raises RowrnnError naming each group of runs and what it reads,
+    at 28), and turn a person's picture into an image the same way (picture_options) on the same drawing pad
+    (drawing_ground), since the page converts and draws once for every run (MNIST's photo conversion on a light
+    pad and a dark folder's plain one on a dark pad may not share). Returns the first run's DatasetInfo. Raises
+    RowrnnError naming each group of runs and what it reads (and, where conversions differ, how it converts),
     ending with `fix` (what to do instead: serve, or build a site of, each group on its own)."""
     groups: dict[tuple, tuple[list[str], set]] = {}
     for name, info in runs:
-        names, datasets = groups.setdefault((tuple(info.classes), info.image_size), ([], set()))
+        picture = tuple(sorted(picture_options(info).items()))
+        key = (tuple(info.classes), info.image_size, picture, drawing_ground(info))
+        names, datasets = groups.setdefault(key, ([], set()))
         names.append(name)
         datasets.add(short_name(info))
     if len(groups) > 1:
+        # a group's conversion is named only where classes and size alone do not tell two groups apart
+        sizes = len({key[:2] for key in groups})
+        pictures_differ = sizes < len(groups)
+
         def words(key, datasets) -> str:
-            classes, side = key
+            classes, side, picture, pad = key
             shown = ", ".join(classes[:4]) + (", ..." if len(classes) > 4 else "")
-            return f"{' and '.join(sorted(datasets))}: {len(classes)} classes {shown} at {side}x{side}"
+            said = f"{' and '.join(sorted(datasets))}: {len(classes)} classes {shown} at {side}x{side}"
+            return f"{said}, {conversion_words(dict(picture))}, {pad} pad" if pictures_differ else said
         described = "; ".join(f"{', '.join(names)} ({words(key, datasets)})"
                               for key, (names, datasets) in groups.items())
-        raise RowrnnError(f"these runs read different classes or image sizes, which one page cannot show side by "
-                          f"side: {described}: {fix}")
+        what = ("read different classes or image sizes" if not pictures_differ
+                else "turn a person's picture into an image differently" if sizes == 1
+                else "read different classes, image sizes or picture conversions")
+        raise RowrnnError(f"these runs {what}, which one page cannot show side by side: {described}: {fix}")
     return runs[0][1]
+
+
+def conversion_words(picture: dict) -> str:
+    """picture_options' dict in words, as one_page names a group's conversion."""
+    if picture["conversion"] == "plain":
+        return "plain conversion"
+    return "photo conversion, trimmed" if picture["fit"] == "trim" else "photo conversion, not trimmed"
+
 
 def _data_section(source) -> dict:
     """The data section of source as a dict (see dataset_of)."""

@@ -92,6 +92,13 @@ READS = ("rows", "columns", "rows+columns", "pixels", "permuted-pixels")
 INITS = ("default", "orthogonal")
 
 
+def strip_heights(image_size: int = IMAGE_SIZE) -> tuple[int, ...]:
+    """The rows_per_step an image of image_size S pixels a side allows: S's divisors, ascending (1, 2, 4, 7, 14,
+    28 at 28; 1, 2, 4, 8 at 8), since a reading of rows (or columns) takes S/k strips of k rows. The one list
+    config's --rows-per-step check and rowrnn.plots name."""
+    return tuple(k for k in range(1, image_size + 1) if image_size % k == 0)
+
+
 def pixel_permutation(seed: int, image_size: int = IMAGE_SIZE) -> torch.Tensor:
     """The fixed pixel order of --read permuted-pixels (image_size ** 2 pixels): a function of the seed alone."""
     return torch.randperm(image_size * image_size, generator=torch.Generator().manual_seed(seed))

@@ -14,12 +14,12 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .constants import CLASSES, IMAGE_SIZE
+from .constants import CLASSES, IMAGE_SIZE, LANGUAGES, language_of, language_refusal
 from .errors import RowrnnError
+from .models import strip_heights
 from .pixels import display_pixels, model_input
 
 CURVE_KEYS = ("train_loss", "val_loss", "train_metric", "val_metric")
-LANGUAGES = ("en", "es")          # rowrnn.widget.LANGUAGES's, the web page's i18n.js's
 
 # Every word a figure draws, once per language: a template's {fields} are filled by the function that draws it
 # (numbers are formatted the same in both: a decimal point). The two tables have the same keys (tested).
@@ -137,9 +137,9 @@ def words(language: str = "en") -> dict:
     """The table of the words a figure draws in language: "en" (default) or "es", in any case ("ES" -> "es"),
     as rowrnn.show_reading takes it. Returns WORDS[language] (templates with {fields}). Raises RowrnnError naming
     language for another value."""
-    if not isinstance(language, str) or language.strip().lower() not in LANGUAGES:
-        raise RowrnnError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
-    return WORDS[language.strip().lower()]
+    if language_of(language) is None:
+        raise RowrnnError(language_refusal(language))
+    return WORDS[language_of(language)]
 
 
 def _method(method: str, say: dict) -> str:
@@ -346,7 +346,7 @@ def _step_scores(scores, read: str, rows_per_step: int, size: int = IMAGE_SIZE) 
     """scores as (R, T) for the read of size x size images, checked: R = 2 for rows+columns, else 1 ((T,)
     allowed then); T = size * size for pixels, else size / rows_per_step. Raises RowrnnError naming read,
     rows_per_step or scores."""
-    heights = tuple(k for k in range(1, size + 1) if size % k == 0)         # 1, 2, 4, 7, 14, 28 at 28
+    heights = strip_heights(size)                                           # 1, 2, 4, 7, 14, 28 at 28
     if read not in ATTRIBUTION_READS:
         raise RowrnnError(f"read must be one of {', '.join(ATTRIBUTION_READS)} (the model's read), got {read!r}")
     if "pixels" in read:

@@ -48,7 +48,10 @@ def log_space_scan(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
 
 
 def doubling_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """The same recurrence as step_scan in ceil(log2 T) rounds (Hillis and Steele's scan): (B, T, H) twice -> h.
+    """step_scan's recurrence in ceil(log2 T) rounds (Hillis and Steele's scan): (B, T, H) twice -> h (B, T, H).
+
+    h is in a's and b's dtype (their promotion, as a product's: the minimal cells pass float32 or wider, so that
+    an export computes in float32 as the loop does); h_t = a_t * h_{t-1} + b_t from h_0 = 0, as step_scan's.
 
     After round k, (a_t, b_t) is the composition of steps t-2^k+1 .. t (h_t = a_t * h_{t-2^k} + b_t, the
     steps before the first taken as (1, 0)); composing with the pair `shift` steps back is
@@ -126,11 +129,12 @@ class MinGRU(_MinimalCell):
     def forward(self, x: torch.Tensor, scan: str | None = None) -> torch.Tensor:
         """(B, T, size) -> h (B, T, size); scan overrides self.scan ("auto", "step", "parallel") for this call."""
         k_z, k_h = self.linear(x).to(_compute_dtype(x)).chunk(2, dim=-1)      # (B, T, H) each
-        if _scan(self, scan, x) == "parallel":
+        mode = _scan(self, scan, x)                                           # decided once a forward
+        if mode == "parallel":
             # log(1 - z) = -softplus(k_z), log z = -softplus(-k_z)
             return log_space_scan(-F.softplus(k_z), -F.softplus(-k_z) + log_g(k_h))
         z = torch.sigmoid(k_z)
-        return _linear_scan(self, scan, x)(torch.sigmoid(-k_z), z * g(k_h))   # 1 - z, exactly, for large k_z
+        return _linear_scan(mode)(torch.sigmoid(-k_z), z * g(k_h))            # 1 - z, exactly, for large k_z
 
 
 class MinLSTM(_MinimalCell):
@@ -149,9 +153,10 @@ class MinLSTM(_MinimalCell):
         k_f, k_i, k_h = self.linear(x).to(_compute_dtype(x)).chunk(3, dim=-1)
         # f' = f / (f + i) = sigmoid(log f - log i), from log f = -softplus(-k_f): no 0/0 when both underflow
         diff = F.softplus(-k_f) - F.softplus(-k_i)                          # log i - log f
-        if _scan(self, scan, x) == "parallel":
+        mode = _scan(self, scan, x)                                         # decided once a forward
+        if mode == "parallel":
             return log_space_scan(-F.softplus(diff), -F.softplus(-diff) + log_g(k_h))   # log f', log i' + log h~
-        return _linear_scan(self, scan, x)(torch.sigmoid(-diff), torch.sigmoid(diff) * g(k_h))
+        return _linear_scan(mode)(torch.sigmoid(-diff), torch.sigmoid(diff) * g(k_h))
 
 
 class LRU(nn.Module):
@@ -260,10 +265,10 @@ def _scan(cell: nn.Module, scan: str | None, x: torch.Tensor) -> str:
     return scan
 
 
-def _linear_scan(cell: nn.Module, scan: str | None, x: torch.Tensor):
-    """The function computing a minimal cell's recurrence from (a, b) when its log-space scan is not taken:
-    doubling_scan in an ONNX export (the cell's ONNX_SCAN), else step_scan."""
-    return doubling_scan if _scan(cell, scan, x) == "doubling" else step_scan
+def _linear_scan(mode: str):
+    """The function computing a minimal cell's recurrence from (a, b) when its log-space scan is not taken, for
+    the mode _scan decided: doubling_scan for "doubling" (an ONNX export: the cell's ONNX_SCAN), else step_scan."""
+    return doubling_scan if mode == "doubling" else step_scan
 
 
 PARALLEL_CELLS = {"mingru": MinGRU, "minlstm": MinLSTM, "lru": LRU}

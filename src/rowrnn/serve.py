@@ -179,10 +179,11 @@ def load_panels(run_dirs, data_dir=None):
     """(panels, test split) for the runs given at start: run directories (their best weights) or weights files
     beside their run's config.json (RUN/last.safetensors). Every problem is a one-line RowrnnError.
 
-    Runs are shown side by side only when they read the same classes (names, in order) at the same image size:
-    one picture, one set of class names and one test set (the first run's dataset's) serve them all. Runs of
-    datasets that differ so are refused in one line naming each group, to serve one group at a time (runs of
-    two datasets with the same classes and size, MNIST and a folder of digits named 0-9 at 28, may share)."""
+    Runs are shown side by side only when they read the same classes (names, in order) at the same image size and
+    convert a person's picture alike on the same drawing pad (datasets.one_page): one picture, one conversion, one
+    set of class names and one test set (the first run's dataset's) serve them all. Runs that differ so are
+    refused in one line naming each group, to serve one group at a time (MNIST and a folder of digits named 0-9 at
+    28 share classes and size, but not MNIST's photo conversion: a dark folder converted plain is its own group)."""
     paths = [Path(p) for p in run_dirs]
     if not paths:
         raise RowrnnError("name at least one run directory: rowrnn serve RUN [RUN ...]")
@@ -275,6 +276,7 @@ def create_app(run_dirs, data_dir=None, *, host: str = "127.0.0.1", limits: guar
 
     classes, side = panels[0].info["classes"], panels[0].info["image_size"]    # every panel's (load_panels)
     dataset = panels[0].dataset
+    # every panel's conversion and pad are the first's (load_panels' one_page); the background too, where it counts
     drawn = {"background": panels[0].dataset_info.background, "pad": drawing_ground(panels[0].dataset_info),
              "picture": picture_options(panels[0].dataset_info)}      # the manifest's too (site.dataset_facts)
 

@@ -100,7 +100,8 @@ def dataset_facts(run) -> dict:
 
 def _one_dataset(names: list[str], loaded) -> dict:
     """The facts every run shares (dataset_facts), or RowrnnError naming each group of runs as rowrnn serve
-    does (rowrnn.datasets.one_page): one page shows one set of classes at one image size."""
+    does (rowrnn.datasets.one_page): one page shows one set of classes at one image size, converting a person's
+    picture one way on one drawing pad, so the first run's facts are every run's."""
     one_page([(name, dataset_of(run)) for name, (_, run) in zip(names, loaded)],
              "build a site of each group with its own rowrnn site")
     return dataset_facts(loaded[0][1])

@@ -24,7 +24,9 @@ import numpy as np
 import torch
 
 from . import reading, runs
-from .datasets import DEFAULT, DatasetInfo, class_names_in, dataset_of, prepare_picture
+from .constants import LANGUAGES, language_of, language_refusal  # noqa: F401  (LANGUAGES: rowrnn.widget's name)
+from .datasets import (DEFAULT, DatasetInfo, class_names_in, conversion_words, dataset_of, picture_options,
+                       prepare_picture)
 from .errors import RowrnnError
 from .models import CNNClassifier, RNNClassifier, class_names
 from .pixels import check_value_range, display_pixels, model_dtype, model_input
@@ -33,7 +35,6 @@ from .webassets import inline_modules, scoped_css
 WEB = Path(__file__).parent / "web"
 MODULES = ("i18n.js", "render.js", "widget.js")      # what the widget's module is made of; widget.js imports the rest
 ENTRY = "widget.js"
-LANGUAGES = ("en", "es")                              # i18n.js's
 # the one line of text/plain beside the widget (ReadingWidget.summary), once per language; the figure's words
 # are rowrnn.plots.WORDS
 SUMMARY = {
@@ -121,17 +122,33 @@ def load_models(runs_or_models) -> list[dict]:
     return loaded
 
 
+def _datasets(loaded: list[dict]) -> list[tuple[str, DatasetInfo]]:
+    """[(name, DatasetInfo)] of each model of `loaded`: its run's (datasets.dataset_of), else a bare model's."""
+    return [(entry["name"], dataset_of(entry["run"].config) if entry["run"] is not None else
+             DatasetInfo(DEFAULT, class_names(entry["model"]), int(getattr(entry["model"], "image_size", 28))))
+            for entry in loaded]
+
+
+def _one_conversion(loaded: list[dict], S: int) -> None:
+    """Raises RowrnnError naming image when the models of `loaded` convert a person's picture differently
+    (datasets.picture_options): a picture is converted once, for every model shown (MNIST's photo conversion
+    and a folder's plain one at 28 may share classes and size, not a picture)."""
+    seen = _datasets(loaded)
+    ways = {}
+    for name, info in seen:
+        ways.setdefault(conversion_words(picture_options(info)), []).append(name)
+    if len(ways) > 1:
+        said = "; ".join(f"{', '.join(names)}: {words}" for words, names in ways.items())
+        raise RowrnnError(f"image: these models convert a picture differently ({said}): give a test index or a "
+                          f"{S}x{S} array, or show each conversion's models in their own show_reading")
+
+
 def reading_dataset(loaded: list[dict]) -> DatasetInfo:
     """The dataset every model of `loaded` (load_models') reads: the first run's (datasets.dataset_of), else a
     bare model's classes (models.class_names) and image size, converted as Fashion-MNIST's pictures are.
     Raises RowrnnError naming runs_or_models when the models read different classes (names, in order) or image
     sizes: one widget shows one image and one set of class names, as one page of rowrnn serve does."""
-    seen = []
-    for entry in loaded:
-        model = entry["model"]
-        info = (dataset_of(entry["run"].config) if entry["run"] is not None else
-                DatasetInfo(DEFAULT, class_names(model), int(getattr(model, "image_size", 28))))
-        seen.append((entry["name"], info))
+    seen = _datasets(loaded)
     first = seen[0][1]
     for name, info in seen[1:]:
         if (info.classes, info.image_size) != (first.classes, first.image_size):
@@ -143,10 +160,11 @@ def reading_dataset(loaded: list[dict]) -> DatasetInfo:
 
 
 def _language(language) -> str:
-    """"en" or "es", in any case ("ES", "Es" -> "es"). Raises RowrnnError naming language for another."""
-    if not isinstance(language, str) or language.strip().lower() not in LANGUAGES:
-        raise RowrnnError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
-    return language.strip().lower()
+    """"en" or "es", in any case ("ES", "Es" -> "es"): rowrnn.constants.language_of. Raises RowrnnError naming
+    language for another."""
+    if language_of(language) is None:
+        raise RowrnnError(language_refusal(language))
+    return language_of(language)
 
 
 def load_reading_image(image, loaded: list[dict] | None = None, *, data_dir=None, verify: bool | None = None,
@@ -163,7 +181,8 @@ def load_reading_image(image, loaded: list[dict] | None = None, *, data_dir=None
     rowrnn.pixels.model_input's table (uint8
     pixels, or normalized floats; value_range=(0, 1) declares ToTensor() floats): floats are rounded to the
     nearest of the 256 grey levels the page draws and reads. Raises RowrnnError naming image (or fit, or
-    value_range) for anything else, an index outside the test split, or a file that cannot be read."""
+    value_range) for anything else, an index outside the test split, a file that cannot be read, or a file or PIL
+    image given to models that convert a picture differently (MNIST's photo conversion beside a plain folder's)."""
     from . import images
     check_value_range(value_range, "image")
     if fit is not None and fit not in images.FITS:
@@ -179,6 +198,8 @@ def load_reading_image(image, loaded: list[dict] | None = None, *, data_dir=None
             raise RowrnnError(f"image={index} is not a test index: the test split has {len(test_set)} images "
                               f"(0-{len(test_set) - 1})")
         return test_set.images[index].clone(), int(test_set.labels[index]), index
+    if isinstance(image, (str, os.PathLike)) or (type(image).__module__.startswith("PIL.") and hasattr(image, "save")):
+        _one_conversion(loaded or [], S)             # a picture is converted once, for every model
     if isinstance(image, (str, os.PathLike)):
         path = os.fsdecode(image)
         return prepare_picture(images.read_image_file(path), images.display_name(path), info, fit=fit).image, None, None
@@ -349,9 +370,10 @@ def widget_class():
         def summary(self) -> str:
             """One line in the widget's language: what is read, by whom, and each final answer (a notebook's
             text/plain), e.g. "rowrnn reading of test image 3 at step 28 of 28 — tiny: Coat 71.2%"."""
-            say = SUMMARY[self.language]
+            language = _language(self.language)            # the trait's validation normalises it already
+            say = SUMMARY[language]
             what = say["test_image"].format(index=self.index) if self.index is not None else say["image"]
-            shown = class_names_in(self.classes, self.language)               # the names in label order
+            shown = class_names_in(self.classes, language)                    # the names in label order
             answers = []
             for run in self.runs:
                 view = run["reading"]
@@ -363,9 +385,10 @@ def widget_class():
         def png(self) -> bytes:
             """The static figure of the reading in the widget's language (made once per language, on first
             display): see reading_figure_png."""
-            if self.language not in self._png:
-                self._png[self.language] = reading_figure_png(*self._static, language=self.language)
-            return self._png[self.language]
+            language = _language(self.language)
+            if language not in self._png:
+                self._png[language] = reading_figure_png(*self._static, language=language)
+            return self._png[language]
 
         def _repr_mimebundle_(self, **kwargs):
             bundle = super()._repr_mimebundle_(**kwargs)

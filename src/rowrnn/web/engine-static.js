@@ -304,7 +304,7 @@ export async function explain(source, id) {
       debug.explanations[id] = attribution;
       showDebug();
     }
-    return { image: asGrid(pixels), label, models: [{ ...base, attribution }] };
+    return { image: asGrid(pixels, manifest.image_size), label, models: [{ ...base, attribution }] };
   };
   if (!run.recurrent) return answer(null);
   const created = await session(run);
