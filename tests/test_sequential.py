@@ -118,3 +118,12 @@ def test_the_committed_benchmark_keeps_its_promises():
             assert row["test_accuracy_each"][0] == metrics["accuracy"]
         else:
             assert (row["status"], row["test_accuracy"], row["metrics"]) == ("not measured here", None, [])
+
+
+@pytest.mark.parametrize("readme", ["README.md", "README.es.md"])
+def test_the_readme_shows_the_sequential_table_as_results_holds_it(readme):
+    """Issue 28: the README (both languages) has the sequential benchmarks' table with its sources; it is
+    results/sequential-mnist.md's, line for line, so no number is typed twice."""
+    lines = (RESULTS / "sequential-mnist.md").read_text().splitlines()
+    table = "\n".join(lines[:lines.index("")]) + "\n"
+    assert table in (RESULTS.parent / readme).read_text()
