@@ -6,6 +6,7 @@ for it, and the captions say 8×8 in English and in Spanish. The digits are ligh
 background "dark"): the pad is black and draws light strokes, so the 8x8 the network reads of a drawing is light
 on dark as its own images are; an uploaded photo is converted as it is (dark on light)."""
 import base64
+import contextlib
 import io
 import json
 import re
@@ -140,10 +141,9 @@ def check_words(page):
     assert texts(page) == CAPTIONS["en"]
 
 
-def test_served_page_draws_uploads_and_says_8x8(digits_run, photo, tmp_path):
-    run, _ = digits_run
-    model, _ = load_model(run)
-    info = dataset_of(run)
+@contextlib.contextmanager
+def served_page(run):
+    """`rowrnn serve RUN` on a free port and its page open in Chromium -> (page, problems); both closed after."""
     proc = subprocess.Popen([sys.executable, "-m", "rowrnn", "serve", str(run), "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -154,45 +154,52 @@ def test_served_page_draws_uploads_and_says_8x8(digits_run, photo, tmp_path):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             try:
-                page, problems = open_page(browser, match.group(0))
-                check_words(page)
-                # a stroke of the default brush at 8x8 is 1.5 of its pixels wide: 53 of the pad's 280
-                assert page.input_value("[data-testid=brush]") == "53"
-
-                def read(before, what):
-                    # shown once the server's answer is: the picture as given (a new blob URL) beside its 8x8
-                    page.wait_for_function("(before) => { const img = document.getElementById('original');"
-                                           " return img.getAttribute('src') && img.getAttribute('src') !== before"
-                                           " && !document.getElementById('original-figure').hidden; }", arg=before)
-                    page.wait_for_function("(n) => document.querySelector('[data-testid=step]').textContent"
-                                           " === `step ${n} of ${n}`", arg=SIZE)
-                    assert page.get_attribute("#message", "hidden") is not None, what    # no error line
-                    return preview(page), page.get_attribute("#original", "src")
-
-                assert page.evaluate("() => fetch('/api/runs').then((r) => r.json())").get("pad") == "dark"
-                page.click("[data-testid=clear]")
-                check_dark_pad(page)
-                draw(page, SEVEN)
-                shown, src = read(None, "the drawing")
-                python = prepare_picture(drawing_png(page), "drawing", info).image.numpy()
-                assert np.array_equal(shown, python)
-                check_light_stroke(python)                  # light on the black pad, as the digits are; not trimmed
-                same_top(top_shown(page), reading_view(model, torch.from_numpy(python), attribution=False))
-
-                before = shown
-                file = tmp_path / "digit.png"
-                file.write_bytes(photo)
-                page.set_input_files("[data-testid=upload]", str(file))
-                shown, _ = read(src, "the photo")
-                python = prepare_picture(photo, "the uploaded image", info).image.numpy()
-                assert not np.array_equal(shown, before) and np.array_equal(shown, python)
-                same_top(top_shown(page), reading_view(model, torch.from_numpy(python), attribution=False))
-                assert problems == []
+                yield open_page(browser, match.group(0))
             finally:
                 browser.close()
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_served_page_draws_uploads_and_says_8x8(digits_run, photo, tmp_path):
+    run, _ = digits_run
+    model, _ = load_model(run)
+    info = dataset_of(run)
+    with served_page(run) as (page, problems):
+        check_words(page)
+        # a stroke of the default brush at 8x8 is 1.5 of its pixels wide: 53 of the pad's 280
+        assert page.input_value("[data-testid=brush]") == "53"
+
+        def read(before, what):
+            # shown once the server's answer is: the picture as given (a new blob URL) beside its 8x8
+            page.wait_for_function("(before) => { const img = document.getElementById('original');"
+                                   " return img.getAttribute('src') && img.getAttribute('src') !== before"
+                                   " && !document.getElementById('original-figure').hidden; }", arg=before)
+            page.wait_for_function("(n) => document.querySelector('[data-testid=step]').textContent"
+                                   " === `step ${n} of ${n}`", arg=SIZE)
+            assert page.get_attribute("#message", "hidden") is not None, what    # no error line
+            return preview(page), page.get_attribute("#original", "src")
+
+        assert page.evaluate("() => fetch('/api/runs').then((r) => r.json())").get("pad") == "dark"
+        page.click("[data-testid=clear]")
+        check_dark_pad(page)
+        draw(page, SEVEN)
+        shown, src = read(None, "the drawing")
+        python = prepare_picture(drawing_png(page), "drawing", info).image.numpy()
+        assert np.array_equal(shown, python)
+        check_light_stroke(python)                  # light on the black pad, as the digits are; not trimmed
+        same_top(top_shown(page), reading_view(model, torch.from_numpy(python), attribution=False))
+
+        before = shown
+        file = tmp_path / "digit.png"
+        file.write_bytes(photo)
+        page.set_input_files("[data-testid=upload]", str(file))
+        shown, _ = read(src, "the photo")
+        python = prepare_picture(photo, "the uploaded image", info).image.numpy()
+        assert not np.array_equal(shown, before) and np.array_equal(shown, python)
+        same_top(top_shown(page), reading_view(model, torch.from_numpy(python), attribution=False))
+        assert problems == []
 
 
 def test_static_site_draws_uploads_and_says_8x8(digits_run, photo, tmp_path):
@@ -364,26 +371,11 @@ def check_hints(page, conversion):
 def test_served_light_plain_folder_at_28_says_plain_hints(light_run):
     """A light-background folder converted plain at 28: before, the page told it Fashion-MNIST's trimmed, centred
     and inverted photo, which its conversion does none of."""
-    proc = subprocess.Popen([sys.executable, "-m", "rowrnn", "serve", str(light_run), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        match = re.search(r"http://[^/\s]+/", line)
-        assert match, f"rowrnn serve did not start: {line} {proc.stderr.read()}"
-        from playwright.sync_api import sync_playwright
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-            try:
-                page, problems = open_page(browser, match.group(0))
-                assert page.evaluate("() => fetch('/api/runs').then((r) => r.json())")["picture"] == \
-                    {"conversion": "plain", "size": 28}
-                check_hints(page, "plain")
-                assert problems == []
-            finally:
-                browser.close()
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
+    with served_page(light_run) as (page, problems):
+        assert page.evaluate("() => fetch('/api/runs').then((r) => r.json())")["picture"] == \
+            {"conversion": "plain", "size": 28}
+        check_hints(page, "plain")
+        assert problems == []
 
 
 def test_static_sites_say_their_conversions_hints(light_run, tmp_path, monkeypatch):
