@@ -37,7 +37,13 @@ CAPTIONS = {   # what the page says about its 8x8 images, in each language
            "draw-hint": "Draw light on dark with the mouse or a finger, as this run's own images are: the whole "
                         "square is made grey and resized to 8×8 as drawn, neither trimmed, centred nor inverted; "
                         "fill most of it.",
-           "preview-label": "the 8 by 8 image"},
+           "preview-label": "the 8 by 8 image",
+           # a run of another dataset than Fashion-MNIST is not told about garments
+           "subtitle": "— watch a recurrent network read an image, row by row",
+           "input-title": "1. Give it an image",
+           "camera-hint": "One drawing or object on plain paper, in good light, filling most of the picture; the "
+                          "photo is read as an upload is.",
+           "bars-help": "How sure it is of each class after the steps read so far."},
     "es": {"preview-caption": "El 8×8 que leen",
            "upload-hint": "Una imagen (PNG, JPEG, WebP, GIF, BMP o TIFF): se pasa a grises y se redimensiona entera "
                           "a 8×8, como se hicieron las imágenes de este modelo a partir de sus ficheros, y nunca se "
@@ -45,7 +51,12 @@ CAPTIONS = {   # what the page says about its 8x8 images, in each language
            "draw-hint": "Dibuja claro sobre oscuro con el ratón o con el dedo, como son las imágenes de este modelo: "
                         "el cuadro entero se pasa a grises y se reduce a 8×8 tal como lo dibujas, sin recortarlo, "
                         "centrarlo ni invertirlo; llénalo casi entero.",
-           "preview-label": "la imagen de 8 por 8"},
+           "preview-label": "la imagen de 8 por 8",
+           "subtitle": "— mira cómo una red recurrente lee una imagen, fila a fila",
+           "input-title": "1. Dale una imagen",
+           "camera-hint": "Un dibujo u objeto sobre papel liso, con buena luz, ocupando casi toda la imagen; la foto "
+                          "se lee como una subida.",
+           "bars-help": "Cuán segura está de cada clase tras los pasos leídos."},
 }
 # a "7" drawn across the pad, as fractions of its side
 SEVEN = [(0.2, 0.15), (0.8, 0.15), (0.45, 0.9)]
@@ -77,11 +88,15 @@ def photo(digits_run):
 
 
 def texts(page):
-    """The page's words about its image size -> {name: text}, as CAPTIONS holds them."""
+    """The page's words about its image size and what it reads -> {name: text}, as CAPTIONS holds them."""
     return {"preview-caption": page.inner_text("[data-testid=preview-caption]"),
             "upload-hint": page.locator("[data-testid=upload]").locator("xpath=..").locator(".hint").inner_text(),
             "draw-hint": page.locator("[data-testid=draw-canvas]").locator("xpath=..").locator(".hint").inner_text(),
-            "preview-label": page.get_attribute("[data-testid=preview]", "aria-label")}
+            "preview-label": page.get_attribute("[data-testid=preview]", "aria-label"),
+            "subtitle": page.inner_text("h1 [data-i18n^=subtitle]"),
+            "input-title": page.inner_text("#input-title"),
+            "camera-hint": page.inner_text("[data-i18n^=cameraHint]"),
+            "bars-help": page.locator("figcaption[data-i18n^=barsHelp]").first.inner_text()}
 
 
 def preview(page):

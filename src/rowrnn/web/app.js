@@ -81,6 +81,18 @@ function useImageSize(size, ground, picture) {
   brush.value = String(Math.min(Number(brush.max), Math.max(Number(brush.min), width)));
 }
 
+// words that name Fashion-MNIST's garments, and their neutral form ("...Image") for a run of another dataset
+const GARMENT_WORDS = ["subtitle", "inputTitle", "cameraHint", "barsHelp"];
+
+function useDatasetWords(dataset) {
+  if (!dataset || dataset === "fashion-mnist") return;      // an old site or server says none: Fashion-MNIST's
+  for (const root of [document, $("panel-template").content]) {   // the panels are cloned from the template later
+    for (const key of GARMENT_WORDS) {
+      for (const element of root.querySelectorAll(`[data-i18n=${key}]`)) element.dataset.i18n = `${key}Image`;
+    }
+  }
+}
+
 function showOriginal(blob) {
   // the picture as given (upload, photo, drawing) beside the S x S; a test image is its own S x S
   if (state.original) URL.revokeObjectURL(state.original);
@@ -570,6 +582,7 @@ async function start() {
     setClasses(info.classes);
     if (info.pad === "dark") drawing.setGround("dark");   // else the white pad the page always had
     useImageSize(info.image_size ?? PHOTO_SIZE, info.pad, info.picture);
+    useDatasetWords(info.dataset);
     state.testImages = info.test_images;
     state.shown = new Set(info.runs.map((run) => run.id));
     $("test-index").max = String(info.test_images - 1);
